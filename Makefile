@@ -1,0 +1,90 @@
+# memshim — build, test, sanitizer and benchmark targets.
+#
+#   make            libmemshim.so, the keeper and the tools (build/)
+#   make check      every test (unit, stress, end-to-end)
+#   make asan       the same tests built with ASan+UBSan (build-asan/)
+#   make tsan       the same tests built with TSan (build-tsan/)
+
+CC      ?= gcc
+SAN     ?=
+B       ?= build
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fPIC \
+           -fvisibility=hidden -D_GNU_SOURCE -Icore $(SAN)
+LDFLAGS += $(SAN)
+LIBS     = -lpthread
+
+CORE_SRC  = $(wildcard core/*.c)
+CORE_OBJ  = $(CORE_SRC:%.c=$(B)/%.o)
+SHIM_SRC  = $(wildcard shim/*.c)
+SHIM_OBJ  = $(SHIM_SRC:%.c=$(B)/%.o)
+TEST_SRC  = $(wildcard tests/test_*.c)
+TEST_BIN  = $(TEST_SRC:tests/%.c=$(B)/tests/%)
+HELP_SRC  = $(wildcard tests/helpers/*.c)
+HELP_BIN  = $(HELP_SRC:tests/helpers/%.c=$(B)/tests/helpers/%)
+TOOL_SRC  = $(wildcard tools/*.c)
+TOOL_BIN  = $(TOOL_SRC:tools/%.c=$(B)/%)
+EX_SRC    = $(wildcard examples/*.c)
+EX_BIN    = $(EX_SRC:examples/%.c=$(B)/examples/%)
+
+all: $(B)/libmemshim.so $(TOOL_BIN) $(EX_BIN)
+
+$(B)/%.o: %.c $(wildcard core/*.h shim/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/libmemshim-core.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libmemshim.so: $(SHIM_OBJ) $(B)/libmemshim-core.a shim/memshim.map
+	$(CC) -shared $(LDFLAGS) -Wl,--version-script=shim/memshim.map -Wl,-z,defs \
+	    -o $@ $(SHIM_OBJ) $(B)/libmemshim-core.a $(LIBS) -ldl
+
+$(B)/%: tools/%.c $(B)/libmemshim-core.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -fPIE -pie -o $@ $< $(B)/libmemshim-core.a $(LIBS)
+
+$(B)/examples/%: examples/%.c $(B)/libmemshim-core.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a $(LIBS)
+
+$(B)/tests/helpers/%: tests/helpers/%.c $(B)/libmemshim-core.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a $(LIBS)
+
+$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libmemshim-core.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a -lcriterion $(LIBS)
+
+# Tests find the keeper and helpers through these.
+TEST_ENV = MEMSHIM_TEST_BUILD=$(abspath $(B)) MEMSHIM_LOG=error
+
+check: all $(TEST_BIN) $(HELP_BIN)
+	@set -e; for t in $(TEST_BIN); do \
+	    echo "== $$t"; $(TEST_ENV) $$t --jobs 1 $(TESTFLAGS); done
+	@echo "all test programs passed"
+
+asan:
+	$(MAKE) B=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    CFLAGS="-O1 -g" check
+
+tsan:
+	$(MAKE) B=build-tsan SAN="-fsanitize=thread" CFLAGS="-O1 -g" check
+
+# Debian packages the build and the tests need (root, or sudo).
+DEPS = gcc make libc6-dev libcriterion-dev uthash-dev
+deps:
+	@if ! dpkg -s $(DEPS) >/dev/null 2>&1; then \
+	    s=; [ "$$(id -u)" -eq 0 ] || s=sudo; \
+	    $$s apt-get update && $$s apt-get install -y --no-install-recommends $(DEPS); \
+	fi
+
+# The store's main job on its built-in defaults.
+demo: all
+	$(B)/examples/quota_demo
+
+clean:
+	rm -rf build build-asan build-tsan
+
+.PHONY: all check asan tsan clean deps demo
+.SECONDARY:

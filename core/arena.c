@@ -1,0 +1,347 @@
+/* core/arena.c — the shared arena: its size and layout, robust locks and
+ * the slot allocators, and the hash index of directory entries.
+ *
+ * Every array is sized at creation; a slot index of 0 means "none", so each
+ * array has nslots + 1 entries. Slots are taken from a bump index first and
+ * from a free list once the bump index is exhausted, so a store that never
+ * uses a slot never touches its page.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+
+#include "arena.h"
+
+#define ALIGN64(x) (((x) + 63) & ~(uint64_t)63)
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+	uint32_t p = 1;
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+uint64_t ms_arena_size(uint64_t max_nodes, uint32_t *nslots, uint32_t *nblocks,
+		       uint32_t *nbuckets)
+{
+	uint64_t n = max_nodes && max_nodes < MS_NODES_CEILING ? max_nodes : MS_NODES_CEILING;
+	*nslots = (uint32_t)n + MS_EXTRA_SLOTS;
+	/* Two blocks a node: enough for an average symlink target of 500
+	 * bytes on every node; a longer average runs out with ENOSPC. */
+	*nblocks = *nslots * 2;
+	*nbuckets = pow2_at_least(*nslots);
+	uint64_t off = ALIGN64(sizeof(struct ms_hdr));
+	off += ALIGN64((uint64_t)(*nslots + 1) * sizeof(struct ms_inode));
+	off += ALIGN64((uint64_t)(*nslots + 1) * sizeof(struct ms_dent));
+	off += ALIGN64((uint64_t)(*nblocks + 1) * sizeof(struct ms_block));
+	off += ALIGN64((uint64_t)*nbuckets * sizeof(uint32_t));
+	off += ALIGN64((uint64_t)(*nslots + 1) * sizeof(int32_t));
+	return (off + MS_PAGE - 1) & ~(uint64_t)(MS_PAGE - 1);
+}
+
+void ms_mutex_init(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+}
+
+static uint32_t name_seed(const char *name)
+{
+	uint32_t h = 2166136261u;
+	for (; *name; name++)
+		h = (h ^ (uint8_t)*name) * 16777619u;
+	return h;
+}
+
+void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *name)
+{
+	struct ms_hdr *h = s->hdr;
+	uint32_t nslots, nblocks, nbuckets;
+	uint64_t size = ms_arena_size(cfg->max_nodes, &nslots, &nblocks, &nbuckets);
+
+	h->magic = MS_MAGIC;
+	h->version = MS_LAYOUT_VERSION;
+	h->hdr_size = sizeof(*h);
+	h->arena_size = size;
+	h->uid = (uint32_t)geteuid();
+	/* A device number no real filesystem uses (major 0 is for anonymous
+	 * devices, minors this high are not handed out in practice), so
+	 * tools comparing st_dev never confuse store and real files. */
+	h->dev = makedev(0, 0xf0000 | (name_seed(name) & 0xffff));
+	h->nslots = nslots;
+	h->nblocks = nblocks;
+	h->nbuckets = nbuckets;
+	uint64_t off = ALIGN64(sizeof(struct ms_hdr));
+	h->off_inodes = off;
+	off += ALIGN64((uint64_t)(nslots + 1) * sizeof(struct ms_inode));
+	h->off_dents = off;
+	off += ALIGN64((uint64_t)(nslots + 1) * sizeof(struct ms_dent));
+	h->off_blocks = off;
+	off += ALIGN64((uint64_t)(nblocks + 1) * sizeof(struct ms_block));
+	h->off_buckets = off;
+	off += ALIGN64((uint64_t)nbuckets * sizeof(uint32_t));
+	h->off_closeq = off;
+
+	h->guard_mode = cfg->guard;
+	h->guard_action = cfg->guard_action;
+	h->guard_interval_ns = cfg->guard_interval_ns;
+
+	ms_mutex_init(&h->ns_lock);
+	ms_mutex_init(&h->ledger_lock);
+	ms_mutex_init(&h->keeper_lock);
+	h->ledger.max_bytes = cfg->max_bytes;
+	h->ledger.max_nodes = cfg->max_nodes;
+	h->ledger.quota_errno = cfg->quota_errno ? cfg->quota_errno : ENOSPC;
+
+	h->inode_bump = h->dent_bump = h->block_bump = 1;
+	h->next_ino_no = 1;
+	strncpy(h->name, name, sizeof(h->name) - 1);
+}
+
+/* ---- robust locks ---------------------------------------------------------- */
+
+static void lock_failed(int r)
+{
+	/* ENOTRECOVERABLE: a holder died and the one who took over died too
+	 * before marking it consistent. Nothing sane is left to do. */
+	ms_log(NULL, MS_LOG_ERROR, "store lock unusable (%s); aborting", strerror(r));
+	__builtin_trap();
+}
+
+/* Rolls back a ledger change whose maker died between journal and commit. */
+static void ledger_rollback(struct ms_store *s)
+{
+	struct ms_hdr *h = s->hdr;
+	if (!h->journal.active)
+		return;
+	__atomic_store_n(&h->ledger.used_bytes, h->journal.used_bytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->ledger.used_nodes, h->journal.used_nodes, __ATOMIC_RELAXED);
+	if (h->journal.ino)
+		__atomic_store_n(&ms_inode_at(s, h->journal.ino)->charged, h->journal.charged,
+				 __ATOMIC_RELAXED);
+	h->journal.active = 0;
+	ms_log(s, MS_LOG_WARN, "a process died while changing the ledger; change undone");
+}
+
+void ms_ledger_lock(struct ms_store *s)
+{
+	int r = pthread_mutex_lock(&s->hdr->ledger_lock);
+	if (r == EOWNERDEAD) {
+		ledger_rollback(s);
+		pthread_mutex_consistent(&s->hdr->ledger_lock);
+	} else if (r) {
+		lock_failed(r);
+	}
+}
+
+void ms_ledger_unlock(struct ms_store *s) { pthread_mutex_unlock(&s->hdr->ledger_lock); }
+
+void ms_ns_lock(struct ms_store *s)
+{
+	int r = pthread_mutex_lock(&s->hdr->ns_lock);
+	if (r == EOWNERDEAD) {
+		/* The dead holder may have taken slots or charged nodes without
+		 * finishing; the counts are rebuilt from the slots themselves. */
+		ms_log(s, MS_LOG_WARN, "a process died holding the store lock; recovering");
+		ms_ledger_recompute(s);
+		pthread_mutex_consistent(&s->hdr->ns_lock);
+	} else if (r) {
+		lock_failed(r);
+	}
+}
+
+void ms_ns_unlock(struct ms_store *s) { pthread_mutex_unlock(&s->hdr->ns_lock); }
+
+void ms_data_lock(struct ms_store *s, struct ms_inode *in, int fd)
+{
+	int r = pthread_mutex_lock(&in->data_lock);
+	if (r == EOWNERDEAD) {
+		/* A writer died mid-write: what the kernel holds is the truth for
+		 * the size; its charge was already made before the write. */
+		struct stat st;
+		if (fd >= 0 && sys_fstat(fd, &st) == 0)
+			__atomic_store_n(&in->size, (uint64_t)st.st_size, __ATOMIC_RELAXED);
+		ms_log(s, MS_LOG_WARN, "a process died writing a file; size re-read");
+		pthread_mutex_consistent(&in->data_lock);
+	} else if (r) {
+		lock_failed(r);
+	}
+}
+
+void ms_data_unlock(struct ms_store *s, struct ms_inode *in)
+{
+	pthread_mutex_unlock(&in->data_lock);
+}
+
+void ms_keeper_lock(struct ms_store *s)
+{
+	int r = pthread_mutex_lock(&s->hdr->keeper_lock);
+	if (r == EOWNERDEAD)
+		pthread_mutex_consistent(&s->hdr->keeper_lock); /* rings stay valid */
+	else if (r)
+		lock_failed(r);
+}
+
+void ms_keeper_unlock(struct ms_store *s) { pthread_mutex_unlock(&s->hdr->keeper_lock); }
+
+/* ---- slot allocators (ns_lock) ------------------------------------------------ */
+
+uint32_t ms_inode_alloc(struct ms_store *s)
+{
+	struct ms_hdr *h = s->hdr;
+	uint32_t i;
+	int fresh = 0;
+	if (h->inode_free) {
+		i = h->inode_free;
+		h->inode_free = ms_inode_at(s, i)->next_free;
+	} else if (h->inode_bump <= h->nslots) {
+		i = h->inode_bump++;
+		fresh = 1;
+	} else {
+		return 0;
+	}
+	struct ms_inode *in = ms_inode_at(s, i);
+	/* A reused slot keeps its mutex as it is: re-initialising a mutex that
+	 * a slow process may still be about to touch would be undefined. */
+	size_t keep = offsetof(struct ms_inode, data_lock) + sizeof(in->data_lock);
+	memset((char *)in + keep, 0, sizeof(*in) - keep);
+	if (fresh)
+		ms_mutex_init(&in->data_lock);
+	in->kfd = -1;
+	in->ino_no = h->next_ino_no++;
+	return i;
+}
+
+void ms_inode_free(struct ms_store *s, uint32_t i)
+{
+	struct ms_inode *in = ms_inode_at(s, i);
+	in->ino_no = 0;
+	in->mode = 0;
+	in->next_free = s->hdr->inode_free;
+	s->hdr->inode_free = i;
+}
+
+uint32_t ms_dent_alloc(struct ms_store *s)
+{
+	struct ms_hdr *h = s->hdr;
+	uint32_t i;
+	if (h->dent_free) {
+		i = h->dent_free;
+		h->dent_free = ms_dent_at(s, i)->next;
+	} else if (h->dent_bump <= h->nslots) {
+		i = h->dent_bump++;
+	} else {
+		return 0;
+	}
+	memset(ms_dent_at(s, i), 0, sizeof(struct ms_dent));
+	return i;
+}
+
+void ms_dent_free(struct ms_store *s, uint32_t i)
+{
+	struct ms_dent *d = ms_dent_at(s, i);
+	d->parent = 0;
+	d->ino = 0;
+	d->next = s->hdr->dent_free;
+	s->hdr->dent_free = i;
+}
+
+uint32_t ms_block_alloc(struct ms_store *s)
+{
+	struct ms_hdr *h = s->hdr;
+	uint32_t i;
+	if (h->block_free) {
+		i = h->block_free;
+		h->block_free = ms_block_at(s, i)->next;
+	} else if (h->block_bump <= h->nblocks) {
+		i = h->block_bump++;
+	} else {
+		return 0;
+	}
+	ms_block_at(s, i)->next = 0;
+	return i;
+}
+
+void ms_block_free(struct ms_store *s, uint32_t i)
+{
+	ms_block_at(s, i)->next = s->hdr->block_free;
+	s->hdr->block_free = i;
+}
+
+/* ---- directory entry index (ns_lock) ----------------------------------------- */
+
+uint32_t ms_name_hash(uint32_t parent, const char *name, size_t len)
+{
+	uint32_t h = 2166136261u ^ parent;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)name[i]) * 16777619u;
+	return h ^ (h >> 15);
+}
+
+uint32_t ms_dent_find(struct ms_store *s, uint32_t parent, const char *name, size_t len)
+{
+	uint32_t hash = ms_name_hash(parent, name, len);
+	uint32_t d = ms_buckets(s)[hash & (s->hdr->nbuckets - 1)];
+	while (d) {
+		struct ms_dent *e = ms_dent_at(s, d);
+		if (e->hash == hash && e->parent == parent && e->namelen == len &&
+		    memcmp(e->name, name, len) == 0)
+			return d;
+		d = e->hnext;
+	}
+	return 0;
+}
+
+/* d's parent, name, namelen and ino are set; links it into the hash chain
+ * and at the end of the parent's sibling list with a fresh cookie. */
+void ms_dent_link(struct ms_store *s, uint32_t d)
+{
+	struct ms_dent *e = ms_dent_at(s, d);
+	struct ms_inode *dir = ms_inode_at(s, e->parent);
+	e->hash = ms_name_hash(e->parent, e->name, e->namelen);
+	uint32_t *b = &ms_buckets(s)[e->hash & (s->hdr->nbuckets - 1)];
+	e->hnext = *b;
+	*b = d;
+	e->seq = ++dir->next_seq;
+	e->prev = dir->last;
+	e->next = 0;
+	if (dir->last)
+		ms_dent_at(s, dir->last)->next = d;
+	else
+		dir->first = d;
+	dir->last = d;
+	dir->nentries++;
+}
+
+void ms_dent_unlink(struct ms_store *s, uint32_t d)
+{
+	struct ms_dent *e = ms_dent_at(s, d);
+	struct ms_inode *dir = ms_inode_at(s, e->parent);
+	uint32_t *p = &ms_buckets(s)[e->hash & (s->hdr->nbuckets - 1)];
+	while (*p != d)
+		p = &ms_dent_at(s, *p)->hnext;
+	*p = e->hnext;
+	if (e->prev)
+		ms_dent_at(s, e->prev)->next = e->next;
+	else
+		dir->first = e->next;
+	if (e->next)
+		ms_dent_at(s, e->next)->prev = e->prev;
+	else
+		dir->last = e->prev;
+	dir->nentries--;
+	e->hnext = e->prev = e->next = 0;
+}
+
+int64_t ms_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}

@@ -1,0 +1,305 @@
+/* core/arena.h — private layout of the shared arena (only core/ includes it).
+ *
+ * The arena is one memfd mapped MAP_SHARED by every process of the tree. It
+ * holds offsets, never pointers: slot indices (uint32_t, 0 = none) into
+ * fixed arrays whose sizes are computed from the limits at creation, so no
+ * later allocation can fail from fragmentation. Slot arrays are handed out by
+ * a bump index first and a free list after, so untouched slots cost no
+ * memory.
+ *
+ * Lock rules: fields marked [ns] are guarded by hdr->ns_lock; [data] by the
+ * inode's data_lock; [atomic] are read and written with __atomic builtins;
+ * [const] never change after creation. Order: ns_lock, then a data_lock.
+ */
+#ifndef MEMSHIM_CORE_ARENA_H
+#define MEMSHIM_CORE_ARENA_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+#include "sys.h"
+#include <sys/mman.h>
+
+#define MS_MAGIC 0x314d494853454d4dULL /* "MMESHIM1" little-endian */
+#define MS_LAYOUT_VERSION 1
+#define MS_NAME_MAX 255
+#define MS_POOL_SLOTS 64   /* ready memfds the keeper keeps listed */
+#define MS_EXTRA_SLOTS 64  /* uncharged slots: root and prefix skeleton */
+#define MS_NODES_CEILING (1u << 20) /* slots when the node limit is 0 */
+
+/* inode flags */
+#define MS_I_ORPHAN 0x1 /* no links left, still referenced (opens > 0) */
+#define MS_I_SKEL 0x2   /* a directory above a prefix: not part of the store */
+#define MS_I_PREFIX 0x4 /* a prefix's own directory (never removed) */
+
+struct ms_inode {
+	pthread_mutex_t data_lock; /* robust, pshared; regular files */
+	uint64_t ino_no;    /* [ns] st_ino; never reused; 0 = free slot */
+	uint64_t size;      /* [atomic] file size / symlink length */
+	uint64_t charged;   /* [atomic, written under data] data bytes charged */
+	uint64_t memfd_ino; /* [ns] kernel inode number of the memfd */
+	int64_t atime_ns;   /* [atomic] */
+	int64_t mtime_ns;   /* [atomic] */
+	int64_t ctime_ns;   /* [atomic] */
+	int64_t btime_ns;   /* [ns] */
+	uint64_t next_seq;  /* [ns] directories: cookie of the next entry */
+	uint32_t mode;      /* [ns] S_IF* | permission bits */
+	uint32_t uid, gid;  /* [ns] */
+	uint32_t nlink;     /* [ns] */
+	int32_t kfd;        /* [ns] keeper's fd of the memfd; -1 none */
+	uint32_t parent;    /* [ns] directories: parent inode */
+	uint32_t first;     /* [ns] directories: first entry (insertion order) */
+	uint32_t last;      /* [ns] directories: last entry */
+	uint32_t nentries;  /* [ns] directories: entries, without . and .. */
+	uint32_t link;      /* [ns] symlinks: first block of the target */
+	uint32_t nblocks;   /* [ns] symlinks: blocks held */
+	uint32_t next_free; /* [ns] free list / orphan list */
+	uint32_t flags;     /* [ns] MS_I_* */
+	uint32_t opens;     /* [ns] references held by processes (fds, cwd, dir fds) */
+	uint32_t dent;      /* [ns] directories: the entry naming it; 0 = root, removed */
+};
+
+struct ms_dent {
+	uint32_t parent;  /* [ns] directory inode; 0 = free slot */
+	uint32_t ino;     /* [ns] inode named */
+	uint32_t hnext;   /* [ns] next in hash bucket */
+	uint32_t prev;    /* [ns] siblings in insertion order */
+	uint32_t next;    /* [ns] */
+	uint32_t hash;    /* [ns] hash of (parent, name) */
+	uint64_t seq;     /* [ns] readdir cookie of this entry */
+	uint16_t namelen; /* [ns] */
+	char name[MS_NAME_MAX + 1]; /* [ns] NUL-terminated */
+	uint8_t pad[6];
+};
+
+struct ms_block {
+	uint32_t next; /* [ns] next block of the same symlink target */
+	char data[MS_BLOCK - 4];
+};
+
+struct ms_ledger {
+	uint64_t max_bytes;   /* [const] 0 = unlimited */
+	uint64_t max_nodes;   /* [const] 0 = unlimited */
+	uint64_t used_bytes;  /* [atomic] */
+	uint64_t used_nodes;  /* [atomic] */
+	uint64_t peak_bytes;  /* [atomic] */
+	uint64_t peak_nodes;  /* [atomic] */
+	uint64_t refused;     /* [atomic] */
+	uint64_t largest_refused; /* [atomic] */
+	uint64_t guard_refused;   /* [atomic] */
+	uint64_t uncounted;   /* [atomic] */
+	int32_t quota_errno;  /* [const] */
+	uint32_t pad;
+};
+
+struct ms_hdr {
+	uint64_t magic;       /* [const] MS_MAGIC */
+	uint32_t version;     /* [const] MS_LAYOUT_VERSION */
+	uint32_t hdr_size;    /* [const] sizeof(struct ms_hdr) */
+	uint64_t arena_size;  /* [const] bytes of the whole mapping */
+	uint32_t uid;         /* [const] owner */
+	int32_t keeper_pid;   /* [atomic] set by the keeper when it runs */
+	uint64_t dev;         /* [const] st_dev reported for store files */
+	uint32_t nslots;      /* [const] inode and entry slots each */
+	uint32_t nblocks;     /* [const] symlink blocks */
+	uint32_t nbuckets;    /* [const] hash buckets, a power of two */
+	uint32_t root;        /* [const] inode of "/" */
+	uint64_t off_inodes, off_dents, off_blocks, off_buckets, off_closeq; /* [const] */
+
+	/* memory guard */
+	int32_t guard_mode, guard_action;   /* [const] */
+	uint64_t guard_interval_ns;         /* [const] */
+	uint64_t guard_last_ns;             /* [atomic] last probe */
+	uint64_t guard_avail;               /* [atomic] bytes seen then */
+
+	pthread_mutex_t ns_lock;
+	/* Guards the ledger's used/peak counters and every inode's `charged`
+	 * together, so used == sum of charges holds at every unlock. Before a
+	 * change the old values go to the journal; a holder that dies mid-change
+	 * is rolled back by the next locker. */
+	pthread_mutex_t ledger_lock;
+	struct ms_ledger ledger;
+	struct {
+		uint32_t active, ino;  /* [ledger] ino 0 = no inode involved */
+		uint64_t used_bytes, used_nodes, charged;
+	} journal;
+	/* Guards the pool and the close queue, shared with the keeper, which
+	 * never takes ns_lock (a process may wait for the keeper under it). */
+	pthread_mutex_t keeper_lock;
+
+	/* allocators [ns] */
+	uint32_t inode_bump, inode_free;
+	uint32_t dent_bump, dent_free;
+	uint32_t block_bump, block_free;
+	uint64_t next_ino_no;
+	uint32_t orphans;     /* [ns] list of MS_I_ORPHAN inodes */
+	uint32_t norphans;    /* [ns] */
+
+	/* ready memfds listed by the keeper: a ring [keeper] */
+	uint32_t pool_head, pool_tail;
+	struct { int32_t kfd; uint32_t pad; uint64_t kino; } pool[MS_POOL_SLOTS];
+	/* keeper fds to close (freed files): ring of nslots+1 int32 at
+	 * off_closeq [keeper]; never overflows, each file is queued once. */
+	uint32_t closeq_head, closeq_tail;
+	uint64_t ops;         /* [atomic] mutating operations, for the stress test */
+	uint32_t poked;       /* [atomic] a poke is on its way to the keeper */
+	uint32_t pad2;
+	char name[MS_STORE_NAME_MAX]; /* [const] store name */
+};
+
+/* One process's view of a store. */
+struct ms_store {
+	struct ms_hdr *hdr;
+	uint8_t *base;
+	int arena_fd;   /* process-local fd of the arena memfd */
+	int sock;       /* connection to the keeper; -1 for a local store */
+	int procdir;    /* O_PATH fd of /proc/<keeper>/fd; -1 = use SCM_RIGHTS */
+	pid_t keeper_pid;
+	int local;      /* no keeper: kfds are this process's own fds */
+	int owner;      /* created the arena */
+	struct ms_config cfg;
+	char name[MS_STORE_NAME_MAX];
+};
+
+static inline struct ms_inode *ms_inode_at(struct ms_store *s, uint32_t i)
+{
+	return (struct ms_inode *)(s->base + s->hdr->off_inodes) + i;
+}
+static inline struct ms_dent *ms_dent_at(struct ms_store *s, uint32_t i)
+{
+	return (struct ms_dent *)(s->base + s->hdr->off_dents) + i;
+}
+static inline struct ms_block *ms_block_at(struct ms_store *s, uint32_t i)
+{
+	return (struct ms_block *)(s->base + s->hdr->off_blocks) + i;
+}
+static inline uint32_t *ms_buckets(struct ms_store *s)
+{
+	return (uint32_t *)(s->base + s->hdr->off_buckets);
+}
+
+/* ---- arena.c: locks, allocators, layout ---------------------------------- */
+
+/* Computes the arena size for the limits. */
+uint64_t ms_arena_size(uint64_t max_nodes, uint32_t *nslots, uint32_t *nblocks,
+		       uint32_t *nbuckets);
+/* Initialises a zeroed arena of that size. */
+void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *name);
+
+/* Robust locks: a lock whose holder died is taken over, made consistent and
+ * the arena repaired (ledger recomputed) before it is returned. */
+void ms_ns_lock(struct ms_store *s);
+void ms_ns_unlock(struct ms_store *s);
+/* fd (>= 0) is an open fd on the file, used to re-read its real size when a
+ * holder died mid-write; -1 when none is at hand. */
+void ms_data_lock(struct ms_store *s, struct ms_inode *in, int fd);
+void ms_data_unlock(struct ms_store *s, struct ms_inode *in);
+void ms_mutex_init(pthread_mutex_t *m);
+void ms_ledger_lock(struct ms_store *s);
+void ms_ledger_unlock(struct ms_store *s);
+void ms_keeper_lock(struct ms_store *s);
+void ms_keeper_unlock(struct ms_store *s);
+
+/* Slot allocators, under ns_lock. Return 0 when exhausted. */
+uint32_t ms_inode_alloc(struct ms_store *s);
+void ms_inode_free(struct ms_store *s, uint32_t i);
+uint32_t ms_dent_alloc(struct ms_store *s);
+void ms_dent_free(struct ms_store *s, uint32_t i);
+uint32_t ms_block_alloc(struct ms_store *s);
+void ms_block_free(struct ms_store *s, uint32_t i);
+
+/* Hash index of directory entries, under ns_lock. */
+uint32_t ms_name_hash(uint32_t parent, const char *name, size_t len);
+uint32_t ms_dent_find(struct ms_store *s, uint32_t parent, const char *name, size_t len);
+void ms_dent_link(struct ms_store *s, uint32_t d);   /* into hash and sibling list */
+void ms_dent_unlink(struct ms_store *s, uint32_t d); /* out of both */
+
+int64_t ms_now_ns(void);
+
+/* ---- ledger.c: reserve and release, side by side ---------------------------
+ * A reservation fails with -quota_errno (bytes) or -ENOSPC (nodes) before
+ * anything is stored, and counts the refusal. */
+int ms_reserve_bytes(struct ms_store *s, uint64_t n);
+void ms_release_bytes(struct ms_store *s, uint64_t n);
+/* Moves file in's data charge to `charged` bytes: growth is reserved (and
+ * refused whole, counted with `req` as the request's size), shrinkage given
+ * back. Caller holds in's data lock (or ns_lock for an unreferenced inode). */
+int ms_charge_data(struct ms_store *s, struct ms_inode *in, uint64_t charged, uint64_t req);
+/* Recomputes the ledger from the slots (after a dead ns_lock holder).
+ * Caller holds ns_lock. */
+void ms_ledger_recompute(struct ms_store *s);
+/* Sums the charges (ns_lock held, so the tree is still) and compares them
+ * with the ledger: 0 when used == sum <= max, else -EUCLEAN; *bytes and
+ * *nodes receive the sums. */
+int ms_ledger_verify(struct ms_store *s, uint64_t *bytes, uint64_t *nodes);
+/* One node and its MS_NODE_COST bytes; undoes the node if the bytes fail. */
+int ms_reserve_node(struct ms_store *s);
+void ms_release_node(struct ms_store *s);
+static inline uint64_t ms_page_up(uint64_t n)
+{
+	return (n + MS_PAGE - 1) & ~(uint64_t)(MS_PAGE - 1);
+}
+
+/* ---- data.c: file memfds --------------------------------------------------
+ * A new file's memfd: taken from the keeper's pool, or created and handed to
+ * the keeper (one round trip). Under ns_lock. Returns 0 with *kfd and *kino. */
+int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino);
+/* A fresh open file description of inode in's memfd with oflags. Under ns_lock. */
+int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags);
+/* The file is gone: its memfd goes to the keeper's close queue. Under ns_lock. */
+void ms_data_drop(struct ms_store *s, int32_t kfd);
+/* Sets the size of regular file `in` to len (O_TRUNC, truncate(2)): takes its
+ * data lock, charges growth / gives back shrinkage, updates size and times.
+ * Under ns_lock. Returns 0 or -errno (-quota_errno, -EFBIG). */
+int ms_data_truncate(struct ms_store *s, struct ms_inode *in, uint64_t len);
+/* The same through an fd open for writing on the file. */
+int ms_data_truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_t len);
+/* Called under ns_lock when inode i lost its last link (nlink == 0, or a
+ * directory removed): frees it with its data, symlink blocks, charge and node
+ * when no process references it (opens == 0), else marks it MS_I_ORPHAN and
+ * frees it at the last ms_ino_put. */
+void ms_inode_unlinked(struct ms_store *s, uint32_t i);
+/* A new inode of type/mode with one node charged; 0 on success with *out,
+ * -ENOSPC / -quota_errno otherwise (nothing charged). Regular files get their
+ * memfd. Under ns_lock. Times set to now, uid/gid from the caller. */
+int ms_inode_new(struct ms_store *s, mode_t mode, uint32_t *out);
+
+/* ---- ns.c -------------------------------------------------------------------
+ * Creates "/" (hdr->root) and the directories leading to each prefix of
+ * s->cfg (MS_I_SKEL above a prefix, MS_I_PREFIX for the prefix itself),
+ * uncharged. Called once by the creator after ms_arena_init. Returns 0/-errno. */
+int ms_ns_init(struct ms_store *s);
+
+/* ---- keeper.c -------------------------------------------------------------- */
+/* Tells the keeper there is work (close queue, pool); never blocks. */
+void ms_keeper_poke(struct ms_store *s);
+
+/* ---- guard.c ----------------------------------------------------------------
+ * At creation: compare the quota with the memory available. Returns 0, or
+ * -ENOSPC when the action is fail and the quota does not fit. Logs a warning
+ * for action warn. */
+int ms_guard_init(struct ms_store *s);
+/* Before a growth of n bytes (mode per_write), probing at most once per
+ * interval. Returns 0 or -quota_errno when action is fail and n does not fit
+ * in the memory available. */
+int ms_guard_write(struct ms_store *s, uint64_t n);
+/* Calls the probe in use (ms_guard_set_probe's, or ms_probe_memory): what a
+ * percentage MEMSHIM_QUOTA is taken of. Returns 0 or -errno. */
+int ms_guard_probe(uint64_t *avail, const char **source);
+/* ms_probe_memory reading /proc and /sys/fs/cgroup under `root` ("" = the
+ * real ones), so tests can feed it a fake cgroup v1 or v2 tree. */
+int ms_probe_memory_at(const char *root, uint64_t *avail, const char **source);
+
+/* ---- log.c ------------------------------------------------------------------ */
+/* "memshim: ..." on stderr through a raw write, when level <= the configured
+ * level. No allocation. */
+void ms_log(const struct ms_store *s, enum ms_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Same, for a config not yet attached to a store. */
+void ms_logc(enum ms_log_level cfg_level, enum ms_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

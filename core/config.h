@@ -1,0 +1,59 @@
+/* core/config.h — the MEMSHIM_* environment, parsed once and checked whole.
+ *
+ * Part of core's boundary (shim/ may include it). Parsing never guesses: a
+ * malformed value yields -EINVAL and one line in `err` naming the variable,
+ * the bad value and an example of a good one. No allocation, no wrapped libc
+ * names: this runs in a preload constructor before main.
+ */
+#ifndef MEMSHIM_CORE_CONFIG_H
+#define MEMSHIM_CORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MS_MAX_PREFIXES 8
+#define MS_PREFIX_MAX 1024 /* bytes of one prefix, NUL included */
+#define MS_STORE_NAME_MAX 64
+
+enum ms_guard_mode { MS_GUARD_NONE, MS_GUARD_INIT, MS_GUARD_PER_WRITE };
+enum ms_guard_action { MS_GUARD_WARN, MS_GUARD_FAIL };
+enum ms_log_level { MS_LOG_ERROR, MS_LOG_WARN, MS_LOG_INFO, MS_LOG_DEBUG };
+
+struct ms_config {
+	/* MEMSHIM_PREFIX: absolute, lexically clean (no trailing '/', no '//',
+	 * no '.' or '..' components), not "/" itself, none inside another. */
+	char prefix[MS_MAX_PREFIXES][MS_PREFIX_MAX];
+	int nprefix;
+	/* MEMSHIM_QUOTA resolved to bytes (a percentage is taken of the memory
+	 * the guard probe reports); 0 = unlimited. */
+	uint64_t max_bytes;
+	/* MEMSHIM_MAX_NODES, or derived: max_bytes / MS_BYTES_PER_DEFAULT_NODE;
+	 * 0 = unlimited. */
+	uint64_t max_nodes;
+	int quota_errno;                   /* ENOSPC or EDQUOT */
+	enum ms_guard_mode guard;          /* default MS_GUARD_INIT */
+	enum ms_guard_action guard_action; /* default MS_GUARD_WARN */
+	uint64_t guard_interval_ns;        /* default 1 s */
+	enum ms_log_level log_level;       /* default MS_LOG_WARN */
+	char store_name[MS_STORE_NAME_MAX]; /* MEMSHIM_STORE, "" = private */
+};
+
+/* A default store gets one node per this many bytes of quota. */
+#define MS_BYTES_PER_DEFAULT_NODE 4096
+#define MS_DEFAULT_QUOTA (256ULL << 20)
+
+/* Reads one variable. Returns the value or NULL when unset; a test may swap it
+ * to feed a fake environment. */
+typedef const char *(*ms_getenv_fn)(const char *name);
+
+/* Fills *c from the environment seen through `get` (NULL = the process's
+ * environ, read without getenv's locale or allocation).
+ * Returns 0, or -EINVAL with a one-line message in err (no trailing newline)
+ * such as: MEMSHIM_QUOTA="12Q": not a size; use e.g. 64M, 2G, 512K or 25% */
+int ms_config_load(struct ms_config *c, ms_getenv_fn get, char *err, size_t errlen);
+
+/* Parses a size ("4096", "512K", "64M", "2G", "1T"; binary units, optional
+ * trailing 'B' or "iB") into *out. Returns 0 or -EINVAL. */
+int ms_parse_size(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,371 @@
+/* core/data.c — file bytes: memfds, inode life and death, and the quota
+ * check on every growth.
+ *
+ * A regular file's bytes live in one memfd. In a keeper store the keeper
+ * holds it (its fd number is the inode's kfd) and a process opens a fresh
+ * open file description of it through /proc/<keeper>/fd/<kfd>, or asks the
+ * keeper over its socket when /proc is not there. In a local store (unit
+ * tests) this process holds the memfds itself.
+ *
+ * Growth is charged in whole pages before the kernel is asked to store
+ * anything; the file's data lock keeps growth, shrinking and the recorded
+ * size of one file in order.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <linux/falloc.h>
+#include <sys/mman.h>
+
+#include "arena.h"
+#include "keeper.h"
+
+#define LD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define ST(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+/* Flags that survive into the re-opened description; creation and lookup
+ * flags were the namespace's business, and O_NOFOLLOW would refuse the
+ * /proc magic link itself. */
+#define REOPEN_FLAGS (O_ACCMODE | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_DSYNC | O_SYNC | O_LARGEFILE)
+
+int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino)
+{
+	if (s->local) {
+		int fd = sys_memfd_create("memshim", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (fd < 0)
+			return fd;
+		struct stat st;
+		sys_fstat(fd, &st);
+		*kfd = fd;
+		*kino = st.st_ino;
+		return 0;
+	}
+	int r = ms_pool_take(s, kfd, kino);
+	if (r == 0)
+		return 0;
+	/* The pool ran dry: ask the keeper for one, a round trip. */
+	return ms_keeper_new(s, kfd, kino);
+}
+
+int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags)
+{
+	char name[16];
+	int flags = (oflags & REOPEN_FLAGS) | O_LARGEFILE;
+	if (in->kfd < 0)
+		return -EIO;
+	snprintf(name, sizeof(name), "%d", in->kfd);
+	if (s->local) {
+		char path[40];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", in->kfd);
+		return sys_openat(AT_FDCWD, path, flags, 0);
+	}
+	if (s->procdir >= 0) {
+		int fd = sys_openat(s->procdir, name, flags, 0);
+		if (fd >= 0 || fd != -ENOENT)
+			return fd;
+		/* The keeper is gone or /proc changed under us: ask instead. */
+	}
+	return ms_keeper_fd(s, in->kfd, flags);
+}
+
+void ms_data_drop(struct ms_store *s, int32_t kfd)
+{
+	if (kfd < 0)
+		return;
+	if (s->local) {
+		sys_close(kfd);
+		return;
+	}
+	ms_closeq_push(s, kfd);
+}
+
+/* Frees inode i now: its data, symlink blocks, node charge and slot. */
+static void inode_free_now(struct ms_store *s, uint32_t i)
+{
+	struct ms_inode *in = ms_inode_at(s, i);
+	if (S_ISREG(in->mode)) {
+		ms_charge_data(s, in, 0, 0);
+		ms_data_drop(s, in->kfd);
+		in->kfd = -1;
+	} else if (S_ISLNK(in->mode)) {
+		uint32_t b = in->link;
+		while (b) {
+			uint32_t next = ms_block_at(s, b)->next;
+			ms_block_free(s, b);
+			b = next;
+		}
+		ms_release_bytes(s, (uint64_t)in->nblocks * MS_BLOCK);
+		in->link = in->nblocks = 0;
+	}
+	ms_release_node(s);
+	ms_inode_free(s, i);
+}
+
+static void orphan_remove(struct ms_store *s, uint32_t i)
+{
+	uint32_t *p = &s->hdr->orphans;
+	while (*p && *p != i)
+		p = &ms_inode_at(s, *p)->next_free;
+	if (*p) {
+		*p = ms_inode_at(s, i)->next_free;
+		s->hdr->norphans--;
+	}
+}
+
+void ms_inode_unlinked(struct ms_store *s, uint32_t i)
+{
+	struct ms_inode *in = ms_inode_at(s, i);
+	if (in->opens == 0) {
+		inode_free_now(s, i);
+		return;
+	}
+	/* Still open somewhere: keep bytes and charge until the last put,
+	 * as tmpfs keeps an unlinked open file. */
+	in->flags |= MS_I_ORPHAN;
+	in->next_free = s->hdr->orphans;
+	s->hdr->orphans = i;
+	s->hdr->norphans++;
+}
+
+int ms_inode_new(struct ms_store *s, mode_t mode, uint32_t *out)
+{
+	int r = ms_reserve_node(s);
+	if (r)
+		return r;
+	uint32_t i = ms_inode_alloc(s);
+	if (!i) {
+		/* Slots are sized from the node limit, so only an unlimited
+		 * store reaches its ceiling here. */
+		ms_release_node(s);
+		__atomic_add_fetch(&s->hdr->ledger.refused, 1, __ATOMIC_RELAXED);
+		return -ENOSPC;
+	}
+	struct ms_inode *in = ms_inode_at(s, i);
+	int64_t now = ms_now_ns();
+	in->mode = mode;
+	in->uid = (uint32_t)geteuid();
+	in->gid = (uint32_t)getegid();
+	in->nlink = S_ISDIR(mode) ? 2 : 1;
+	in->atime_ns = in->mtime_ns = in->ctime_ns = in->btime_ns = now;
+	if (S_ISREG(mode)) {
+		r = ms_data_new(s, &in->kfd, &in->memfd_ino);
+		if (r) {
+			ms_inode_free(s, i);
+			ms_release_node(s);
+			return r;
+		}
+	}
+	__atomic_add_fetch(&s->hdr->ops, 1, __ATOMIC_RELAXED);
+	*out = i;
+	return 0;
+}
+
+/* ---- references ---------------------------------------------------------------- */
+
+static struct ms_inode *live(struct ms_store *s, ms_ino ino)
+{
+	if (ino == 0 || ino > s->hdr->nslots)
+		return NULL;
+	struct ms_inode *in = ms_inode_at(s, ino);
+	return in->ino_no ? in : NULL;
+}
+
+void ms_ino_get(ms_store *s, ms_ino ino)
+{
+	ms_ns_lock(s);
+	struct ms_inode *in = live(s, ino);
+	if (in)
+		in->opens++;
+	ms_ns_unlock(s);
+}
+
+void ms_ino_put(ms_store *s, ms_ino ino)
+{
+	ms_ns_lock(s);
+	struct ms_inode *in = live(s, ino);
+	if (in && in->opens > 0 && --in->opens == 0 && (in->flags & MS_I_ORPHAN)) {
+		orphan_remove(s, ino);
+		inode_free_now(s, ino);
+	}
+	ms_ns_unlock(s);
+}
+
+int ms_open_ino(ms_store *s, ms_ino ino, int oflags)
+{
+	int r;
+	ms_ns_lock(s);
+	struct ms_inode *in = live(s, ino);
+	if (!in) {
+		r = -ENOENT;
+		goto out;
+	}
+	if (!S_ISREG(in->mode)) {
+		r = S_ISDIR(in->mode) ? -EISDIR : -ENXIO;
+		goto out;
+	}
+	r = ms_data_open(s, in, oflags);
+	if (r >= 0)
+		in->opens++;
+out:
+	ms_ns_unlock(s);
+	return r;
+}
+
+/* ---- growth and shrinking -------------------------------------------------------- */
+
+static void touch_mc(struct ms_inode *in)
+{
+	int64_t now = ms_now_ns();
+	ST(&in->mtime_ns, now);
+	ST(&in->ctime_ns, now);
+}
+
+int ms_write_begin(ms_store *s, ms_ino ino, int fd, int64_t off, size_t len, int append,
+		   struct ms_wctx *w, int64_t *off_out)
+{
+	struct ms_inode *in = ms_inode_at(s, ino);
+	int r;
+	ms_data_lock(s, in, fd);
+	uint64_t size = LD(&in->size);
+	uint64_t start = append ? size : (uint64_t)off;
+	if (off < 0 && !append) {
+		r = -EINVAL;
+		goto fail;
+	}
+	if (len > (uint64_t)LLONG_MAX - start) {
+		r = -EFBIG;
+		goto fail;
+	}
+	w->ino = ino;
+	w->start = start;
+	w->end = start + len;
+	w->prior = LD(&in->charged);
+	w->locked = 1;
+	if (len) {
+		uint64_t need = ms_page_up(w->end > size ? w->end : size);
+		uint64_t have = LD(&in->charged);
+		if (need > have) {
+			r = ms_guard_write(s, need - have);
+			if (r == 0)
+				r = ms_charge_data(s, in, need, len);
+			if (r)
+				goto fail;
+		}
+	}
+	*off_out = (int64_t)start;
+	return 0;
+fail:
+	w->locked = 0;
+	ms_data_unlock(s, in);
+	return r;
+}
+
+void ms_write_end(ms_store *s, struct ms_wctx *w, int64_t done)
+{
+	if (!w->locked)
+		return;
+	struct ms_inode *in = ms_inode_at(s, w->ino);
+	uint64_t size = LD(&in->size);
+	if (done > 0) {
+		uint64_t end = w->start + (uint64_t)done;
+		if (end > size) {
+			size = end;
+			ST(&in->size, size);
+		}
+		touch_mc(in);
+	}
+	/* Give back what a short or failed write did not use, never less than
+	 * was charged before it. */
+	uint64_t keep = ms_page_up(size);
+	if (keep < w->prior)
+		keep = w->prior;
+	if (LD(&in->charged) > keep)
+		ms_charge_data(s, in, keep, 0);
+	w->locked = 0;
+	ms_data_unlock(s, in);
+}
+
+int ms_data_truncate(struct ms_store *s, struct ms_inode *in, uint64_t len)
+{
+	int fd = ms_data_open(s, in, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	int r = ms_data_truncate_fd(s, in, fd, len);
+	sys_close(fd);
+	return r;
+}
+
+/* Truncates through fd with the data lock taken here: charge growth first,
+ * give back shrinkage after the kernel has let the pages go. */
+int ms_data_truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_t len)
+{
+	int r = 0;
+	if (len > (uint64_t)LLONG_MAX)
+		return -EFBIG;
+	ms_data_lock(s, in, fd);
+	uint64_t old = LD(&in->charged);
+	uint64_t need = ms_page_up(len);
+	if (need > old) {
+		r = ms_guard_write(s, need - old);
+		if (r == 0)
+			r = ms_charge_data(s, in, need, need - old);
+		if (r)
+			goto out;
+	}
+	r = sys_ftruncate(fd, (off_t)len);
+	if (r) {
+		if (need > old)
+			ms_charge_data(s, in, old, 0);
+		goto out;
+	}
+	ST(&in->size, len);
+	if (need < old)
+		ms_charge_data(s, in, need, 0);
+	touch_mc(in);
+out:
+	ms_data_unlock(s, in);
+	return r;
+}
+
+int ms_ftruncate(ms_store *s, ms_ino ino, int fd, off_t len)
+{
+	if (len < 0)
+		return -EINVAL;
+	return ms_data_truncate_fd(s, ms_inode_at(s, ino), fd, (uint64_t)len);
+}
+
+int ms_fallocate(ms_store *s, ms_ino ino, int fd, int mode, off_t off, off_t len)
+{
+	struct ms_inode *in = ms_inode_at(s, ino);
+	int r;
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	if ((uint64_t)len > (uint64_t)LLONG_MAX - (uint64_t)off)
+		return -EFBIG;
+	ms_data_lock(s, in, fd);
+	uint64_t old = LD(&in->charged);
+	uint64_t end = (uint64_t)off + (uint64_t)len;
+	/* Punching a hole frees pages in the kernel; the charge is kept (a
+	 * conservative over-count) so the ledger never trails the kernel. */
+	uint64_t need = (mode & FALLOC_FL_PUNCH_HOLE) ? old : ms_page_up(end);
+	if (need > old) {
+		r = ms_guard_write(s, need - old);
+		if (r == 0)
+			r = ms_charge_data(s, in, need, need - old);
+		if (r)
+			goto out;
+	}
+	r = sys_fallocate(fd, mode, off, len);
+	if (r) {
+		if (need > old)
+			ms_charge_data(s, in, old, 0);
+		goto out;
+	}
+	if (!(mode & (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) && end > LD(&in->size))
+		ST(&in->size, end);
+	touch_mc(in);
+out:
+	ms_data_unlock(s, in);
+	return r;
+}

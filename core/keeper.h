@@ -1,0 +1,65 @@
+/* core/keeper.h — the keeper: the process that holds a store's arena and
+ * file memfds so files outlive their writers (private to core/).
+ *
+ * Protocol: a SOCK_SEQPACKET socket in the abstract namespace,
+ * "\0memshim-<uid>-<store name>". Every attached process keeps one
+ * connection open as a liveness pin (and sends pokes on it); requests that
+ * want an answer use a connection of their own, so replies can never be
+ * read by a forked child or another thread. The keeper exits when no pin
+ * has been connected for a grace period.
+ */
+#ifndef MEMSHIM_CORE_KEEPER_H
+#define MEMSHIM_CORE_KEEPER_H
+
+#include <stdint.h>
+
+#include "arena.h"
+
+enum ms_op {
+	MS_OP_POKE = 1, /* work waits in the close queue or the pool is low */
+	MS_OP_NEW,      /* reply: a new memfd's kfd and kernel inode number */
+	MS_OP_FD,       /* a = kfd, b = oflags; reply: SCM_RIGHTS fd */
+	MS_OP_ARENA,    /* reply: SCM_RIGHTS arena fd */
+};
+
+struct ms_msg {
+	uint32_t op;
+	int32_t a;  /* kfd, or -errno in a reply */
+	int64_t b;  /* oflags, or kernel inode number in a reply */
+};
+
+/* Fds of the keeper program at exec. */
+#define MS_KEEPER_ARENA_FD 3
+#define MS_KEEPER_LISTEN_FD 4
+#define MS_KEEPER_STATUS_FD 5
+
+/* Grace period before a keeper with no connection exits: long enough for
+ * an exec to reach the new program's constructor. */
+#define MS_KEEPER_GRACE_MS 1000
+
+/* Fills sa with the store's socket address; returns its length. */
+int ms_sock_addr(const char *name, uint32_t uid, void *sa);
+
+/* Starts the keeper for s (arena created, socket bound but not listening):
+ * double fork with raw clone, new session, /dev/null for stdio, exec.
+ * Only async-signal-safe work happens between fork and exec. Returns the
+ * keeper's pid, or -errno. */
+int ms_keeper_spawn(struct ms_store *s, const char *path, int lsock);
+
+/* Connects to the keeper of `name`: returns the socket and the keeper's pid
+ * and uid (SO_PEERCRED), or -errno (-ENOENT: no such store). */
+int ms_keeper_connect(const char *name, pid_t *pid, uint32_t *uid);
+
+/* Requests over a connection of their own. */
+int ms_keeper_new(struct ms_store *s, int32_t *kfd, uint64_t *kino);
+int ms_keeper_fd(struct ms_store *s, int32_t kfd, int oflags);
+int ms_keeper_arena(const char *name);
+
+/* The pool of ready memfds and the close queue (keeper_lock). */
+int ms_pool_take(struct ms_store *s, int32_t *kfd, uint64_t *kino);
+void ms_closeq_push(struct ms_store *s, int32_t kfd);
+
+/* The keeper program's main loop; returns its exit status. */
+int ms_keeper_main(int argc, char **argv);
+
+#endif

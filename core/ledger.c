@@ -1,0 +1,188 @@
+/* core/ledger.c — the byte and node ledger, named like tmpfs's.
+ *
+ * max_bytes/used_bytes and max_nodes/used_nodes (0 = unlimited). A byte is
+ * charged before it is stored; a reservation that does not fit fails whole
+ * and changes nothing but the refusal counters. Each reserve stands next to
+ * its release. Changes happen under ledger_lock with the old values in the
+ * journal, so a process killed mid-change is rolled back (arena.c) and
+ * used_bytes == sum of charges holds at every unlock.
+ */
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "arena.h"
+
+#define LD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define ST(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+static void journal_begin(struct ms_store *s, struct ms_inode *in)
+{
+	struct ms_hdr *h = s->hdr;
+	h->journal.used_bytes = LD(&h->ledger.used_bytes);
+	h->journal.used_nodes = LD(&h->ledger.used_nodes);
+	h->journal.ino = in ? (uint32_t)(in - ms_inode_at(s, 0)) : 0;
+	h->journal.charged = in ? LD(&in->charged) : 0;
+	__atomic_store_n(&h->journal.active, 1, __ATOMIC_RELEASE);
+}
+
+static void journal_end(struct ms_store *s)
+{
+	__atomic_store_n(&s->hdr->journal.active, 0, __ATOMIC_RELEASE);
+}
+
+static void note_refusal(struct ms_ledger *l, uint64_t req)
+{
+	__atomic_add_fetch(&l->refused, 1, __ATOMIC_RELAXED);
+	uint64_t cur = LD(&l->largest_refused);
+	while (req > cur && !__atomic_compare_exchange_n(&l->largest_refused, &cur, req, 0,
+							 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+static void raise_peak(uint64_t *peak, uint64_t v)
+{
+	if (v > LD(peak))
+		ST(peak, v);
+}
+
+/* Adds n bytes if they fit; ledger_lock held. */
+static int add_bytes(struct ms_ledger *l, uint64_t n)
+{
+	uint64_t used = LD(&l->used_bytes);
+	if (l->max_bytes && (n > l->max_bytes || used > l->max_bytes - n))
+		return -l->quota_errno;
+	ST(&l->used_bytes, used + n);
+	raise_peak(&l->peak_bytes, used + n);
+	return 0;
+}
+
+static void sub_bytes(struct ms_ledger *l, uint64_t n)
+{
+	ST(&l->used_bytes, LD(&l->used_bytes) - n);
+}
+
+int ms_reserve_bytes(struct ms_store *s, uint64_t n)
+{
+	struct ms_ledger *l = &s->hdr->ledger;
+	ms_ledger_lock(s);
+	journal_begin(s, NULL);
+	int r = add_bytes(l, n);
+	journal_end(s);
+	ms_ledger_unlock(s);
+	if (r)
+		note_refusal(l, n);
+	return r;
+}
+
+void ms_release_bytes(struct ms_store *s, uint64_t n)
+{
+	ms_ledger_lock(s);
+	journal_begin(s, NULL);
+	sub_bytes(&s->hdr->ledger, n);
+	journal_end(s);
+	ms_ledger_unlock(s);
+}
+
+int ms_reserve_node(struct ms_store *s)
+{
+	struct ms_ledger *l = &s->hdr->ledger;
+	int r = 0;
+	ms_ledger_lock(s);
+	journal_begin(s, NULL);
+	uint64_t nodes = LD(&l->used_nodes);
+	if (l->max_nodes && nodes >= l->max_nodes) {
+		r = -ENOSPC;
+		goto out;
+	}
+	r = add_bytes(l, MS_NODE_COST);
+	if (r)
+		goto out;
+	ST(&l->used_nodes, nodes + 1);
+	raise_peak(&l->peak_nodes, nodes + 1);
+out:
+	journal_end(s);
+	ms_ledger_unlock(s);
+	if (r)
+		note_refusal(l, MS_NODE_COST);
+	return r;
+}
+
+void ms_release_node(struct ms_store *s)
+{
+	struct ms_ledger *l = &s->hdr->ledger;
+	ms_ledger_lock(s);
+	journal_begin(s, NULL);
+	ST(&l->used_nodes, LD(&l->used_nodes) - 1);
+	sub_bytes(l, MS_NODE_COST);
+	journal_end(s);
+	ms_ledger_unlock(s);
+}
+
+int ms_charge_data(struct ms_store *s, struct ms_inode *in, uint64_t charged, uint64_t req)
+{
+	struct ms_ledger *l = &s->hdr->ledger;
+	int r = 0;
+	ms_ledger_lock(s);
+	uint64_t old = LD(&in->charged);
+	if (charged == old)
+		goto out;
+	journal_begin(s, in);
+	if (charged > old)
+		r = add_bytes(l, charged - old);
+	else
+		sub_bytes(l, old - charged);
+	if (r == 0)
+		ST(&in->charged, charged);
+	journal_end(s);
+out:
+	ms_ledger_unlock(s);
+	if (r)
+		note_refusal(l, req);
+	return r;
+}
+
+/* Nodes: one per live inode outside the skeleton, plus one per extra hard
+ * link of a file. Bytes: the nodes' fixed cost, file charges, symlink
+ * blocks. */
+static void ledger_sum(struct ms_store *s, uint64_t *bytes, uint64_t *nodes)
+{
+	struct ms_hdr *h = s->hdr;
+	uint64_t b = 0, n = 0;
+	for (uint32_t i = 1; i < h->inode_bump; i++) {
+		struct ms_inode *in = ms_inode_at(s, i);
+		if (!in->ino_no || (in->flags & (MS_I_SKEL | MS_I_PREFIX)) || i == h->root)
+			continue;
+		n++;
+		if (S_ISREG(in->mode)) {
+			if (in->nlink > 1)
+				n += in->nlink - 1;
+			b += LD(&in->charged);
+		} else if (S_ISLNK(in->mode)) {
+			b += (uint64_t)in->nblocks * MS_BLOCK;
+		}
+	}
+	*bytes = b + n * MS_NODE_COST;
+	*nodes = n;
+}
+
+void ms_ledger_recompute(struct ms_store *s)
+{
+	uint64_t b, n;
+	ms_ledger_lock(s);
+	ledger_sum(s, &b, &n);
+	ST(&s->hdr->ledger.used_bytes, b);
+	ST(&s->hdr->ledger.used_nodes, n);
+	ms_ledger_unlock(s);
+}
+
+int ms_ledger_verify(struct ms_store *s, uint64_t *want_bytes, uint64_t *want_nodes)
+{
+	struct ms_ledger *l = &s->hdr->ledger;
+	ms_ledger_lock(s);
+	ledger_sum(s, want_bytes, want_nodes);
+	int ok = *want_bytes == LD(&l->used_bytes) && *want_nodes == LD(&l->used_nodes) &&
+		 (!l->max_bytes || LD(&l->used_bytes) <= l->max_bytes) &&
+		 (!l->max_nodes || LD(&l->used_nodes) <= l->max_nodes);
+	ms_ledger_unlock(s);
+	return ok ? 0 : -EUCLEAN;
+}

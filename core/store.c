@@ -1,0 +1,421 @@
+/* core/store.c — a process's handle on a store: creating one (arena, root,
+ * keeper), joining one by name, statistics and the consistency check.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "keeper.h"
+
+#define LD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+
+/* Private fds live high, out of the range programs use and expect free. */
+static int fd_high(int fd)
+{
+	struct rlimit rl;
+	long base = 1000;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1100)
+		base = (long)rl.rlim_cur > 64 ? (long)rl.rlim_cur - 32 : 3;
+	int h = sys_fcntl(fd, F_DUPFD_CLOEXEC, base);
+	if (h < 0)
+		return fd;
+	sys_close(fd);
+	return h;
+}
+
+static struct ms_store *handle_new(const struct ms_config *cfg)
+{
+	void *p = mmap(NULL, sizeof(struct ms_store), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	struct ms_store *s = p;
+	s->arena_fd = s->sock = s->procdir = -1;
+	s->cfg = *cfg;
+	return s;
+}
+
+static void handle_free(struct ms_store *s)
+{
+	if (s->base)
+		munmap(s->base, s->hdr->arena_size);
+	if (s->arena_fd >= 0)
+		sys_close(s->arena_fd);
+	if (s->sock >= 0)
+		sys_close(s->sock);
+	if (s->procdir >= 0)
+		sys_close(s->procdir);
+	munmap(s, sizeof(*s));
+}
+
+static int map_arena(struct ms_store *s)
+{
+	struct stat st;
+	int r = sys_fstat(s->arena_fd, &st);
+	if (r)
+		return r;
+	if ((uint64_t)st.st_size < sizeof(struct ms_hdr))
+		return -EPROTO;
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->arena_fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	s->base = p;
+	s->hdr = p;
+	if (s->hdr->magic != MS_MAGIC || s->hdr->version != MS_LAYOUT_VERSION ||
+	    s->hdr->hdr_size != sizeof(struct ms_hdr) || s->hdr->arena_size != (uint64_t)st.st_size) {
+		munmap(p, (size_t)st.st_size);
+		s->base = NULL;
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static void private_name(char *buf, size_t n)
+{
+	uint64_t rnd = 0;
+	if (MS_SYSCALL(SYS_getrandom, &rnd, sizeof(rnd), 0x0001 /* GRND_NONBLOCK */) != sizeof(rnd)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		rnd = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32);
+	}
+	snprintf(buf, n, "p%d-%012llx", (int)getpid(), (unsigned long long)(rnd & 0xffffffffffffULL));
+}
+
+int ms_store_attach(const char *name, const struct ms_open_opts *o, ms_store **out)
+{
+	pid_t pid;
+	uint32_t uid;
+	int r;
+	struct ms_store *s = handle_new(o->cfg);
+	if (!s)
+		return -ENOMEM;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	r = ms_keeper_connect(name, &pid, &uid);
+	if (r < 0)
+		goto fail;
+	s->sock = fd_high(r);
+	if (uid != (uint32_t)geteuid()) {
+		r = -EEXIST; /* never join another user's store */
+		goto fail;
+	}
+	s->keeper_pid = pid;
+	if (!o->no_proc) {
+		char path[40];
+		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+		r = sys_openat(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+		if (r >= 0) {
+			s->procdir = fd_high(r);
+			char num[8];
+			snprintf(num, sizeof(num), "%d", MS_KEEPER_ARENA_FD);
+			s->arena_fd = sys_openat(s->procdir, num, O_RDWR | O_CLOEXEC, 0);
+		}
+	}
+	if (s->arena_fd < 0) {
+		/* No /proc here (or not the keeper's): the keeper hands the
+		 * arena over its socket instead. */
+		r = ms_keeper_arena(name);
+		if (r < 0)
+			goto fail;
+		s->arena_fd = r;
+	}
+	s->arena_fd = fd_high(s->arena_fd);
+	r = map_arena(s);
+	if (r)
+		goto fail;
+	if (s->hdr->uid != (uint32_t)geteuid()) {
+		r = -EEXIST;
+		goto fail;
+	}
+	/* Limits come from the arena: the creator's configuration wins. */
+	s->cfg.max_bytes = s->hdr->ledger.max_bytes;
+	s->cfg.max_nodes = s->hdr->ledger.max_nodes;
+	s->cfg.quota_errno = s->hdr->ledger.quota_errno;
+	*out = s;
+	return 0;
+fail:
+	handle_free(s);
+	return r;
+}
+
+static int create(const struct ms_open_opts *o, const char *name, ms_store **out)
+{
+	int r, lsock = -1;
+	struct ms_config cfg = *o->cfg;
+	struct rlimit rl;
+	/* The keeper holds one fd per file: a node limit beyond its fd limit
+	 * would fail late with EMFILE, so it is lowered now, with a note. */
+	if (o->keeper_path && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max > 256 &&
+	    (cfg.max_nodes == 0 || cfg.max_nodes > rl.rlim_max - 128)) {
+		ms_logc(cfg.log_level, MS_LOG_INFO,
+			"node limit %llu lowered to %llu, the keeper's file limit",
+			(unsigned long long)cfg.max_nodes, (unsigned long long)(rl.rlim_max - 128));
+		cfg.max_nodes = rl.rlim_max - 128;
+	}
+	struct ms_store *s = handle_new(&cfg);
+	if (!s)
+		return -ENOMEM;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->owner = 1;
+	s->local = o->keeper_path == NULL;
+
+	if (!s->local) {
+		/* Binding first claims the name: of two creators racing, the
+		 * loser sees EADDRINUSE and joins the winner's store. */
+		struct sockaddr_un sa;
+		int len = ms_sock_addr(name, (uint32_t)geteuid(), &sa);
+		lsock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		if (lsock < 0) {
+			r = -errno;
+			goto fail;
+		}
+		if (bind(lsock, (struct sockaddr *)&sa, (socklen_t)len)) {
+			r = errno == EADDRINUSE ? -EADDRINUSE : -errno;
+			goto fail;
+		}
+	}
+
+	uint32_t nslots, nblocks, nbuckets;
+	uint64_t size = ms_arena_size(cfg.max_nodes, &nslots, &nblocks, &nbuckets);
+	r = sys_memfd_create("memshim-arena", MFD_CLOEXEC);
+	if (r < 0)
+		goto fail;
+	s->arena_fd = fd_high(r);
+	r = sys_ftruncate(s->arena_fd, (off_t)size);
+	if (r)
+		goto fail;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->arena_fd, 0);
+	if (p == MAP_FAILED) {
+		r = -errno;
+		goto fail;
+	}
+	s->base = p;
+	s->hdr = p;
+	ms_arena_init(s, &cfg, name);
+	r = ms_ns_init(s);
+	if (r)
+		goto fail;
+	r = ms_guard_init(s);
+	if (r)
+		goto fail;
+
+	if (!s->local) {
+		r = ms_keeper_spawn(s, o->keeper_path, lsock);
+		if (r < 0)
+			goto fail;
+		sys_close(lsock);
+		lsock = -1;
+		s->keeper_pid = r;
+		uint32_t uid;
+		pid_t pid;
+		r = ms_keeper_connect(name, &pid, &uid);
+		if (r < 0)
+			goto fail;
+		s->sock = fd_high(r);
+		if (!o->no_proc) {
+			char path[40];
+			snprintf(path, sizeof(path), "/proc/%d/fd", (int)s->keeper_pid);
+			r = sys_openat(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+			if (r >= 0)
+				s->procdir = fd_high(r);
+		}
+	}
+	*out = s;
+	return 0;
+fail:
+	if (lsock >= 0)
+		sys_close(lsock);
+	handle_free(s);
+	return r;
+}
+
+int ms_store_open(const struct ms_open_opts *o, ms_store **out)
+{
+	char name[MS_STORE_NAME_MAX];
+	const char *given = o->cfg->store_name;
+	if (!o->keeper_path) {
+		private_name(name, sizeof(name));
+		return create(o, given[0] ? given : name, out);
+	}
+	if (!given[0]) {
+		private_name(name, sizeof(name));
+		return create(o, name, out);
+	}
+	/* A named store: join it, or create it; a creator that lost the
+	 * race for the name joins the winner once it listens. */
+	for (int tries = 0; tries < 200; tries++) {
+		int r = ms_store_attach(given, o, out);
+		if (r != -ENOENT)
+			return r;
+		r = create(o, given, out);
+		if (r != -EADDRINUSE)
+			return r;
+		struct timespec ts = {0, 5000000};
+		nanosleep(&ts, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+void ms_store_close(ms_store *s)
+{
+	if (s)
+		handle_free(s);
+}
+
+const char *ms_store_name(const ms_store *s) { return s->name; }
+
+pid_t ms_store_keeper_pid(const ms_store *s) { return s->keeper_pid; }
+
+int ms_store_private_fds(const ms_store *s, int *fds, int n)
+{
+	int all[3] = {s->arena_fd, s->sock, s->procdir}, k = 0;
+	for (int i = 0; i < 3; i++) {
+		if (all[i] < 0)
+			continue;
+		if (k < n)
+			fds[k] = all[i];
+		k++;
+	}
+	return k;
+}
+
+void ms_store_atfork_child(ms_store *s)
+{
+	/* Nothing process-local needs re-initialising in core: locks live in
+	 * the arena and requests use connections of their own. The pin
+	 * connection is shared with the parent, which keeps the keeper alive
+	 * as long as either process lives. */
+	(void)s;
+}
+
+/* ---- statistics and the consistency check ---------------------------------------- */
+
+void ms_stats_get(ms_store *s, struct ms_stats *st)
+{
+	struct ms_hdr *h = s->hdr;
+	struct ms_ledger *l = &h->ledger;
+	memset(st, 0, sizeof(*st));
+	st->max_bytes = l->max_bytes;
+	st->max_nodes = l->max_nodes;
+	ms_ns_lock(s);
+	ms_ledger_lock(s);
+	st->used_bytes = LD(&l->used_bytes);
+	st->used_nodes = LD(&l->used_nodes);
+	ms_ledger_unlock(s);
+	for (uint32_t i = 1; i < h->inode_bump; i++) {
+		struct ms_inode *in = ms_inode_at(s, i);
+		if (!in->ino_no || (in->flags & (MS_I_SKEL | MS_I_PREFIX)) || i == h->root)
+			continue;
+		if (S_ISREG(in->mode))
+			st->files++;
+		else if (S_ISDIR(in->mode))
+			st->dirs++;
+		else if (S_ISLNK(in->mode))
+			st->symlinks++;
+	}
+	ms_ns_unlock(s);
+	st->peak_bytes = LD(&l->peak_bytes);
+	st->peak_nodes = LD(&l->peak_nodes);
+	st->refused = LD(&l->refused);
+	st->largest_refused = LD(&l->largest_refused);
+	st->guard_refused = LD(&l->guard_refused);
+	st->uncounted_bytes = LD(&l->uncounted);
+}
+
+/* Depth-first walk of the tree with an explicit stack of entry slots. */
+int ms_stats_files(ms_store *s, int (*fn)(void *arg, const char *path, uint64_t size), void *arg)
+{
+	char path[4096];
+	uint32_t stack[2048];
+	size_t plen[2048];
+	int depth = 0, r = 0;
+	ms_ns_lock(s);
+	struct ms_hdr *h = s->hdr;
+	path[0] = 0;
+	plen[0] = 0;
+	stack[0] = ms_inode_at(s, h->root)->first;
+	while (depth >= 0) {
+		uint32_t d = stack[depth];
+		if (!d) {
+			depth--;
+			continue;
+		}
+		struct ms_dent *e = ms_dent_at(s, d);
+		stack[depth] = e->next;
+		struct ms_inode *in = ms_inode_at(s, e->ino);
+		int n = snprintf(path + plen[depth], sizeof(path) - plen[depth], "/%s", e->name);
+		if (n < 0 || (size_t)n >= sizeof(path) - plen[depth])
+			continue;
+		if (S_ISREG(in->mode)) {
+			r = fn(arg, path, LD(&in->size));
+			if (r)
+				break;
+		} else if (S_ISDIR(in->mode) && depth + 1 < 2048) {
+			depth++;
+			plen[depth] = plen[depth - 1] + (size_t)n;
+			stack[depth] = in->first;
+		}
+	}
+	ms_ns_unlock(s);
+	return r;
+}
+
+#define FAIL(...)                                                                  \
+	do {                                                                       \
+		snprintf(msg, n, __VA_ARGS__);                                     \
+		r = -EUCLEAN;                                                      \
+		goto out;                                                          \
+	} while (0)
+
+int ms_check(ms_store *s, char *msg, size_t n)
+{
+	struct ms_hdr *h = s->hdr;
+	int r = 0;
+	uint64_t bytes, nodes;
+	msg[0] = 0;
+	ms_ns_lock(s);
+	/* Every entry names a live inode from a live directory and is found
+	 * by its name. */
+	for (uint32_t d = 1; d < h->dent_bump; d++) {
+		struct ms_dent *e = ms_dent_at(s, d);
+		if (!e->parent)
+			continue;
+		struct ms_inode *dir = ms_inode_at(s, e->parent), *in = ms_inode_at(s, e->ino);
+		if (!dir->ino_no || !S_ISDIR(dir->mode))
+			FAIL("entry %u '%s': parent %u is not a live directory", d, e->name, e->parent);
+		if (!in->ino_no)
+			FAIL("entry %u '%s': inode %u is free", d, e->name, e->ino);
+		if (ms_dent_find(s, e->parent, e->name, e->namelen) != d)
+			FAIL("entry %u '%s': not found by name", d, e->name);
+	}
+	/* Link counts agree with the entries. */
+	for (uint32_t i = 1; i < h->inode_bump; i++) {
+		struct ms_inode *in = ms_inode_at(s, i);
+		if (!in->ino_no || S_ISDIR(in->mode))
+			continue;
+		uint32_t links = 0;
+		for (uint32_t d = 1; d < h->dent_bump; d++)
+			if (ms_dent_at(s, d)->parent && ms_dent_at(s, d)->ino == i)
+				links++;
+		if (links != in->nlink)
+			FAIL("inode %u: nlink %u but %u entries", i, in->nlink, links);
+		if (!links && !(in->opens && (in->flags & MS_I_ORPHAN)))
+			FAIL("inode %u: no entry and not an open orphan", i);
+		if (S_ISREG(in->mode) && LD(&in->charged) < ms_page_up(LD(&in->size)))
+			FAIL("inode %u: size %llu beyond charge %llu", i,
+			     (unsigned long long)LD(&in->size), (unsigned long long)LD(&in->charged));
+	}
+	if (ms_ledger_verify(s, &bytes, &nodes))
+		FAIL("ledger: used %llu bytes / %llu nodes, charges sum to %llu / %llu (max %llu / %llu)",
+		     (unsigned long long)LD(&h->ledger.used_bytes),
+		     (unsigned long long)LD(&h->ledger.used_nodes), (unsigned long long)bytes,
+		     (unsigned long long)nodes, (unsigned long long)h->ledger.max_bytes,
+		     (unsigned long long)h->ledger.max_nodes);
+out:
+	ms_ns_unlock(s);
+	return r;
+}

@@ -1,0 +1,216 @@
+/* core/store.h — the boundary of the store: the only header of core/ that
+ * shim/ includes (with config.h).
+ *
+ * A store is a namespace (directories, names, links, inodes), a ledger of
+ * bytes and nodes, and file bytes kept in memfds. Its metadata lives in an
+ * arena — one memfd mapped MAP_SHARED by every process of the tree — and a
+ * keeper process holds the arena and every file memfd so files outlive their
+ * writers (DESIGN.md section 1).
+ *
+ * Conventions: every function returns 0, a count, or -errno; none sets errno.
+ * Paths are real absolute paths ("/mem/a/b") or relative to a store
+ * directory given as an inode handle. Core never allocates on these paths and
+ * never calls a libc name the shim wraps.
+ *
+ * Locking, written once: one robust process-shared namespace lock (ns_lock)
+ * guards the tree, inode metadata and the allocators; each regular file has a
+ * data lock that serialises growth and shrinking of that file. Order:
+ * ns_lock before a data lock. Ledger counters are atomics.
+ */
+#ifndef MEMSHIM_CORE_STORE_H
+#define MEMSHIM_CORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+typedef struct ms_store ms_store;
+typedef uint32_t ms_ino; /* inode slot; 0 = none */
+
+/* Fixed cost charged to the byte ledger for every node (a file, directory,
+ * symlink or extra hard link): its arena slots (inode and directory entry,
+ * about 450 bytes) plus the kernel's inode, dentry and file of its memfd. */
+#define MS_NODE_COST 1024
+/* File data is charged in whole pages, as tmpfs allocates it. */
+#define MS_PAGE 4096
+/* Symlink targets are stored and charged in blocks of this size. */
+#define MS_BLOCK 256
+
+/* A path that leaves the store (a '..' above a prefix, an absolute symlink to
+ * elsewhere) returns -MS_EESCAPE; ms_escape_path() then gives the real path to
+ * continue with. Never a kernel errno value. */
+#define MS_EESCAPE 4095
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+struct ms_open_opts {
+	const struct ms_config *cfg; /* limits, prefixes, guard, errno */
+	const char *keeper_path;     /* keeper program; NULL = no keeper */
+	int no_proc;                 /* 1: never re-open through /proc (tests) */
+};
+
+/* Creates the store named cfg->store_name (or a fresh private name when
+ * empty) and, with a keeper_path, starts its keeper; or joins it when it
+ * exists and is owned by this user. Without a keeper_path the store is local
+ * to this process (unit tests): file memfds are held by the handle.
+ * Returns 0 and *out, or -errno: -EEXIST (a store of that name owned by
+ * another user), -ENOMEM, -EMFILE, -ENOSPC (the guard refused the quota with
+ * guard_action fail), -EPROTO (an arena of another layout version). */
+int ms_store_open(const struct ms_open_opts *o, ms_store **out);
+
+/* Joins an existing store by name; -ENOENT when no keeper answers. */
+int ms_store_attach(const char *name, const struct ms_open_opts *o, ms_store **out);
+
+/* Unmaps and disconnects; the keeper frees the store when no process of the
+ * tree is attached any more. */
+void ms_store_close(ms_store *s);
+
+/* The store's name, to pass to children in MEMSHIM_STORE_ID. */
+const char *ms_store_name(const ms_store *s);
+
+/* The pid of the keeper, 0 for a local store. */
+pid_t ms_store_keeper_pid(const ms_store *s);
+
+/* Private fds of this handle (arena, keeper connection, cached /proc dir)
+ * that the shim must protect from close/close_range; fills up to n, returns
+ * how many there are. */
+int ms_store_private_fds(const ms_store *s, int *fds, int n);
+
+/* Re-initialise process-local state in a fork child (atfork handler). */
+void ms_store_atfork_child(ms_store *s);
+
+/* Thread-local: the real path to continue with after -MS_EESCAPE. */
+const char *ms_escape_path(void);
+
+/* ---- namespace --------------------------------------------------------- */
+
+/* Flags for path calls. */
+#define MS_NOFOLLOW 0x1 /* do not follow a final symlink */
+#define MS_EMPTY 0x2    /* "" names `dir` itself (AT_EMPTY_PATH) */
+
+/* Resolves path (relative to dir when not absolute) and fills *st like
+ * stat/lstat. Errors as the kernel: ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG. */
+int ms_stat(ms_store *s, ms_ino dir, const char *path, int flags, struct stat *st);
+int ms_stat_ino(ms_store *s, ms_ino ino, struct stat *st);
+
+/* Opens or creates a file or directory with open(2) flags and mode.
+ * Regular file: returns a real kernel fd on the file's memfd opened with the
+ * caller's access mode and flags (O_TRUNC applied and its bytes given back).
+ * Directory (O_DIRECTORY or a directory path with O_RDONLY): returns 0 and
+ * sets *fd = -1; the shim emulates directory fds.
+ * *ino receives the inode. Errors: the kernel's (EEXIST, EISDIR, ENOTDIR,
+ * ENOENT, ELOOP, EACCES is not enforced for root-like use), quota errno or
+ * ENOSPC (node limit) on create. */
+int ms_open(ms_store *s, ms_ino dir, const char *path, int oflags, mode_t mode, int *fd,
+	    ms_ino *ino);
+
+/* Opens another real fd on an inode already known (fopen re-open, exec). */
+int ms_open_ino(ms_store *s, ms_ino ino, int oflags);
+
+int ms_mkdir(ms_store *s, ms_ino dir, const char *path, mode_t mode);
+int ms_rmdir(ms_store *s, ms_ino dir, const char *path);
+int ms_unlink(ms_store *s, ms_ino dir, const char *path);
+/* flags: RENAME_NOREPLACE, RENAME_EXCHANGE. EXDEV is the shim's business. */
+int ms_rename(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const char *npath,
+	      unsigned flags);
+/* flags: MS_NOFOLLOW unless AT_SYMLINK_FOLLOW was given. */
+int ms_link(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const char *npath,
+	    int flags);
+int ms_symlink(ms_store *s, const char *target, ms_ino dir, const char *path);
+/* Returns the target length copied (not NUL-terminated), like readlink. */
+ssize_t ms_readlink(ms_store *s, ms_ino dir, const char *path, char *buf, size_t n);
+int ms_chmod(ms_store *s, ms_ino dir, const char *path, int flags, mode_t mode);
+int ms_chown(ms_store *s, ms_ino dir, const char *path, int flags, uid_t uid, gid_t gid);
+/* times as utimensat (UTIME_NOW, UTIME_OMIT honoured); NULL = now. */
+int ms_utimens(ms_store *s, ms_ino dir, const char *path, int flags, const struct timespec t[2]);
+int ms_truncate(ms_store *s, ms_ino dir, const char *path, off_t len);
+
+/* Resolves path to a directory inode (for chdir, opendir, dirfds); takes a
+ * reference (see ms_ino_put). */
+int ms_lookup_dir(ms_store *s, ms_ino dir, const char *path, ms_ino *out);
+/* Resolves path to any inode. */
+int ms_lookup(ms_store *s, ms_ino dir, const char *path, int flags, ms_ino *out);
+/* Writes the absolute real path of a directory inode into buf (getcwd). */
+int ms_dir_path(ms_store *s, ms_ino dir, char *buf, size_t n);
+
+struct ms_dirent {
+	uint64_t ino;   /* st_ino of the entry */
+	uint64_t cookie; /* position after this entry, for the next call */
+	unsigned char type; /* DT_REG, DT_DIR, DT_LNK */
+	char name[256];
+};
+/* Reads the entry of directory `dir` that follows position `cookie` (0 = start;
+ * "." and ".." come first). Returns 1 and fills *e, 0 at the end, or -errno
+ * (-ENOTDIR, -ENOENT for a removed directory). Entries added or removed
+ * between calls are seen or not; no other entry is skipped or repeated. */
+int ms_readdir(ms_store *s, ms_ino dir, uint64_t cookie, struct ms_dirent *e);
+
+/* ---- file data and the ledger ------------------------------------------ */
+
+/* A write in progress on one inode: holds its data lock. */
+struct ms_wctx {
+	ms_ino ino;
+	uint64_t start;   /* offset of the first byte */
+	uint64_t end;     /* offset one past the last byte to be written */
+	uint64_t prior;   /* bytes charged before this write */
+	int locked;
+};
+
+/* Before writing len bytes at off (append: at the end of file) through fd:
+ * locks the file, charges the growth to whole pages, returns 0 with *off_out
+ * the offset to write at; or returns -quota_errno (nothing charged, lock
+ * released), -EFBIG. ms_write_end must follow a 0 return. */
+int ms_write_begin(ms_store *s, ms_ino ino, int fd, int64_t off, size_t len, int append,
+		   struct ms_wctx *w, int64_t *off_out);
+/* After the write: `done` bytes written (or -errno); records the new size,
+ * gives back the part of the reservation not used, and unlocks. */
+void ms_write_end(ms_store *s, struct ms_wctx *w, int64_t done);
+
+/* ftruncate/fallocate on an open file: charges growth, gives back shrinkage,
+ * and performs the kernel call on fd. Returns 0 or -errno. */
+int ms_ftruncate(ms_store *s, ms_ino ino, int fd, off_t len);
+int ms_fallocate(ms_store *s, ms_ino ino, int fd, int mode, off_t off, off_t len);
+
+/* References: ms_open, ms_open_ino and ms_lookup_dir take one on success;
+ * ms_ino_get takes another (fork child, dup into a new table entry); the
+ * process gives each back with ms_ino_put when it closes the fd, directory
+ * or cwd. An unlinked inode is freed at its last put. */
+void ms_ino_get(ms_store *s, ms_ino ino);
+void ms_ino_put(ms_store *s, ms_ino ino);
+
+/* ---- statistics --------------------------------------------------------- */
+
+struct ms_stats {
+	uint64_t max_bytes, used_bytes, peak_bytes; /* 0 max = unlimited */
+	uint64_t max_nodes, used_nodes, peak_nodes;
+	uint64_t refused;          /* writes/creates refused by the ledger */
+	uint64_t largest_refused;  /* bytes of the largest refused request */
+	uint64_t guard_refused;    /* refused by the memory guard */
+	uint64_t uncounted_bytes;  /* found by reconciliation, not charged */
+	uint64_t files, dirs, symlinks;
+};
+void ms_stats_get(ms_store *s, struct ms_stats *st);
+
+/* Calls fn for each regular file with its path and size (for the report);
+ * stops early when fn returns non-zero. */
+int ms_stats_files(ms_store *s, int (*fn)(void *arg, const char *path, uint64_t size),
+		   void *arg);
+
+/* Checks every invariant of the arena (ledger == sum of charges <= quota,
+ * every entry resolves, counts agree). Returns 0 or -EUCLEAN with a
+ * description in msg. Takes the namespace lock. */
+int ms_check(ms_store *s, char *msg, size_t n);
+
+/* ---- memory guard -------------------------------------------------------- */
+
+/* Reports the bytes of memory available to this process, and where it read
+ * them ("cgroup2", "cgroup1", "meminfo"). Returns 0 or -errno. */
+typedef int (*ms_probe_fn)(uint64_t *avail, const char **source);
+int ms_probe_memory(uint64_t *avail, const char **source); /* the real one */
+/* Swaps the probe (tests simulate a small container); NULL restores it. */
+void ms_guard_set_probe(ms_probe_fn fn);
+
+#endif

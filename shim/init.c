@@ -1,0 +1,80 @@
+/* shim/init.c — start-up of libmemshim.so: read the MEMSHIM_* environment,
+ * then create or join the tree's store before the program's main runs.
+ *
+ * A malformed variable is never guessed at: one line on stderr and exit
+ * status 2 before main. Children find the store by name through
+ * MEMSHIM_STORE_ID, which the first process of the tree puts in the
+ * environment.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+struct ms_shim ms_shim = {.store = NULL};
+
+static void atfork_child(void)
+{
+	if (ms_shim.store)
+		ms_store_atfork_child(ms_shim.store);
+}
+
+/* The keeper program sits next to this library (make install keeps them
+ * together). */
+static void keeper_path(char *buf, size_t n)
+{
+	Dl_info di;
+	buf[0] = 0;
+	if (!dladdr((void *)keeper_path, &di) || !di.dli_fname)
+		return;
+	const char *slash = strrchr(di.dli_fname, '/');
+	int dirlen = slash ? (int)(slash - di.dli_fname) : 1;
+	snprintf(buf, n, "%.*s/memshim-keeper", dirlen, slash ? di.dli_fname : ".");
+}
+
+static void die(const char *msg)
+{
+	char line[600];
+	int len = snprintf(line, sizeof(line), "memshim: %s\n", msg);
+	if (len > (int)sizeof(line) - 1)
+		len = (int)sizeof(line) - 1;
+	ssize_t w = write(2, line, (size_t)len);
+	(void)w;
+	_exit(2);
+}
+
+__attribute__((constructor)) static void ms_shim_init(void)
+{
+	char err[512], kp[4096];
+	int r = ms_config_load(&ms_shim.cfg, NULL, err, sizeof(err));
+	if (r)
+		die(err);
+	keeper_path(kp, sizeof(kp));
+	struct ms_open_opts o = {.cfg = &ms_shim.cfg, .keeper_path = kp};
+	const char *id = getenv("MEMSHIM_STORE_ID");
+	if (id && *id) {
+		r = ms_store_attach(id, &o, &ms_shim.store);
+		if (r == -ENOENT) {
+			/* The tree that made it has ended; start a fresh one
+			 * under the same name rather than run without. */
+			struct ms_config c = ms_shim.cfg;
+			snprintf(c.store_name, sizeof(c.store_name), "%s", id);
+			o.cfg = &c;
+			r = ms_store_open(&o, &ms_shim.store);
+		}
+	} else {
+		r = ms_store_open(&o, &ms_shim.store);
+	}
+	if (r) {
+		snprintf(err, sizeof(err), "cannot open the store: %s", strerror(-r));
+		die(err);
+	}
+	if (!id || strcmp(id, ms_store_name(ms_shim.store)) != 0)
+		setenv("MEMSHIM_STORE_ID", ms_store_name(ms_shim.store), 1);
+	pthread_atfork(NULL, NULL, atfork_child);
+}

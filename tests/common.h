@@ -1,0 +1,104 @@
+/* tests/common.h — helpers shared by the Criterion tests of core/. */
+#ifndef MEMSHIM_TESTS_COMMON_H
+#define MEMSHIM_TESTS_COMMON_H
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+
+/* A configuration with prefix /mem and the given limits, guard off. */
+static inline struct ms_config t_config(uint64_t max_bytes, uint64_t max_nodes)
+{
+	struct ms_config c;
+	memset(&c, 0, sizeof(c));
+	strcpy(c.prefix[0], "/mem");
+	c.nprefix = 1;
+	c.max_bytes = max_bytes;
+	c.max_nodes = max_nodes;
+	c.quota_errno = ENOSPC;
+	c.guard = MS_GUARD_NONE;
+	c.guard_action = MS_GUARD_WARN;
+	c.guard_interval_ns = 1000000000ULL;
+	c.log_level = MS_LOG_ERROR;
+	return c;
+}
+
+/* Where make put the build (keeper, helpers). */
+static inline const char *t_build(void)
+{
+	const char *b = getenv("MEMSHIM_TEST_BUILD");
+	return b ? b : "build";
+}
+
+static inline const char *t_keeper(void)
+{
+	static char path[4096];
+	snprintf(path, sizeof(path), "%s/memshim-keeper", t_build());
+	return path;
+}
+
+/* A store local to this process (no keeper). */
+static inline ms_store *t_local(const struct ms_config *c)
+{
+	ms_store *s = NULL;
+	struct ms_open_opts o = {.cfg = c};
+	int r = ms_store_open(&o, &s);
+	cr_assert_eq(r, 0, "ms_store_open: %s", strerror(-r));
+	return s;
+}
+
+/* A store with its keeper. */
+static inline ms_store *t_kept(const struct ms_config *c)
+{
+	ms_store *s = NULL;
+	struct ms_open_opts o = {.cfg = c, .keeper_path = t_keeper()};
+	int r = ms_store_open(&o, &s);
+	cr_assert_eq(r, 0, "ms_store_open with keeper: %s", strerror(-r));
+	return s;
+}
+
+/* Creates path with len bytes of 'x' through the write path of core. */
+static inline int t_write_file(ms_store *s, const char *path, size_t len)
+{
+	int fd;
+	ms_ino ino;
+	int r = ms_open(s, 0, path, O_CREAT | O_WRONLY | O_TRUNC, 0644, &fd, &ino);
+	if (r)
+		return r;
+	static char buf[65536];
+	memset(buf, 'x', sizeof(buf));
+	size_t done = 0;
+	while (done < len) {
+		size_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
+		struct ms_wctx w;
+		int64_t off;
+		r = ms_write_begin(s, ino, fd, (int64_t)done, n, 0, &w, &off);
+		if (r)
+			break;
+		ssize_t k = pwrite(fd, buf, n, off);
+		ms_write_end(s, &w, k < 0 ? -errno : k);
+		if (k < 0) {
+			r = -errno;
+			break;
+		}
+		done += (size_t)k;
+	}
+	close(fd);
+	ms_ino_put(s, ino);
+	return r;
+}
+
+static inline void t_assert_consistent(ms_store *s)
+{
+	char msg[512];
+	int r = ms_check(s, msg, sizeof(msg));
+	cr_assert_eq(r, 0, "store inconsistent: %s", msg);
+}
+
+#endif

@@ -1,0 +1,188 @@
+/* The arena: its layout, sharing between processes, and robust locks that
+ * survive a holder killed with SIGKILL. */
+#include <signal.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "arena.h"
+#include "common.h"
+
+/* The shared structures are read by processes built from other copies of
+ * this code: their layout is part of MS_LAYOUT_VERSION. A change here must
+ * bump the version. */
+_Static_assert(offsetof(struct ms_inode, data_lock) == 0, "data_lock first");
+_Static_assert(sizeof(struct ms_inode) % 8 == 0, "inode slots 8-aligned");
+_Static_assert(sizeof(struct ms_dent) % 8 == 0, "entry slots 8-aligned");
+_Static_assert(sizeof(struct ms_block) == MS_BLOCK, "block size");
+_Static_assert(offsetof(struct ms_dent, name) + MS_NAME_MAX + 1 <= sizeof(struct ms_dent),
+	       "a full name fits");
+_Static_assert(offsetof(struct ms_hdr, magic) == 0, "magic first");
+_Static_assert(offsetof(struct ms_hdr, version) == 8, "version after magic");
+
+Test(arena, layout_is_the_recorded_one)
+{
+	/* Recorded sizes for layout version 1 on x86-64. */
+	cr_assert_eq(MS_LAYOUT_VERSION, 1);
+	cr_assert_eq(sizeof(struct ms_inode), 176, "inode %zu", sizeof(struct ms_inode));
+	cr_assert_eq(sizeof(struct ms_dent), 296, "dent %zu", sizeof(struct ms_dent));
+	cr_assert_eq(sizeof(struct ms_ledger), 88, "ledger %zu", sizeof(struct ms_ledger));
+	cr_assert_eq(offsetof(struct ms_hdr, ns_lock) % 8, 0);
+}
+
+Test(arena, header_records_magic_version_limits)
+{
+	struct ms_config c = t_config(8 << 20, 100);
+	ms_store *s = t_local(&c);
+	struct ms_hdr *h = s->hdr;
+	cr_assert_eq(h->magic, MS_MAGIC);
+	cr_assert_eq(h->version, MS_LAYOUT_VERSION);
+	cr_assert_eq(h->ledger.max_bytes, 8 << 20);
+	cr_assert_eq(h->ledger.max_nodes, 100);
+	cr_assert_eq(h->nslots, 100 + MS_EXTRA_SLOTS);
+	uint32_t a, b, n;
+	cr_assert_eq(h->arena_size, ms_arena_size(100, &a, &b, &n));
+	cr_assert_eq(h->arena_size % MS_PAGE, 0);
+}
+
+Test(arena, size_is_fixed_by_the_limits)
+{
+	uint32_t a, b, n;
+	uint64_t small = ms_arena_size(1000, &a, &b, &n);
+	uint64_t big = ms_arena_size(100000, &a, &b, &n);
+	cr_assert_lt(small, big);
+	/* About a kilobyte of arena a node, matching MS_NODE_COST. */
+	cr_assert_leq(big / 100000, MS_NODE_COST + 64, "arena per node: %llu",
+		      (unsigned long long)(big / 100000));
+}
+
+Test(arena, slots_run_out_with_enospc_not_a_crash)
+{
+	struct ms_config c = t_config(0, 4); /* unlimited bytes, 4 nodes */
+	ms_store *s = t_local(&c);
+	int made = 0;
+	for (int i = 0; i < 1000; i++) {
+		char p[32];
+		snprintf(p, sizeof(p), "/mem/d%d", i);
+		int r = ms_mkdir(s, 0, p, 0755);
+		if (r) {
+			cr_assert_eq(r, -ENOSPC);
+			break;
+		}
+		made++;
+	}
+	cr_assert_eq(made, 4);
+}
+
+Test(arena, a_second_process_sees_and_updates_the_same_store)
+{
+	struct ms_config c = t_config(1 << 20, 0);
+	ms_store *s = t_kept(&c);
+	pid_t p = fork();
+	if (p == 0) {
+		ms_store *o;
+		struct ms_open_opts op = {.cfg = &c, .keeper_path = t_keeper()};
+		if (ms_store_attach(ms_store_name(s), &op, &o))
+			_exit(2);
+		/* A mapping of its own, not the inherited one. */
+		if (o->base == s->base)
+			_exit(3);
+		_exit(ms_mkdir(o, 0, "/mem/from-child", 0700) ? 4 : 0);
+	}
+	int st;
+	waitpid(p, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %d", st);
+	struct stat sb;
+	cr_assert_eq(ms_stat(s, 0, "/mem/from-child", 0, &sb), 0);
+	cr_assert(S_ISDIR(sb.st_mode));
+	cr_assert_eq(s->hdr->ledger.used_nodes, 1);
+}
+
+/* A child takes a lock and is killed with SIGKILL while holding it. */
+static void die_holding(ms_store *s, void (*take)(ms_store *))
+{
+	int p2[2];
+	cr_assert_eq(pipe(p2), 0);
+	pid_t p = fork();
+	if (p == 0) {
+		take(s);
+		char c = 1;
+		if (write(p2[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	char c;
+	cr_assert_eq(read(p2[0], &c, 1), 1);
+	kill(p, SIGKILL);
+	waitpid(p, NULL, 0);
+	close(p2[0]);
+	close(p2[1]);
+}
+
+static void take_ns(ms_store *s) { ms_ns_lock(s); }
+
+Test(arena, eownerdead_on_the_namespace_lock_is_recovered)
+{
+	struct ms_config c = t_config(1 << 20, 0);
+	ms_store *s = t_local(&c);
+	cr_assert_eq(ms_mkdir(s, 0, "/mem/a", 0755), 0);
+	die_holding(s, take_ns);
+	/* The next operation takes over the lock and goes on. */
+	cr_assert_eq(ms_mkdir(s, 0, "/mem/b", 0755), 0);
+	cr_assert_eq(ms_mkdir(s, 0, "/mem/c", 0755), 0);
+	t_assert_consistent(s);
+}
+
+static void half_ledger_change(ms_store *s)
+{
+	/* Journal written, counters changed, commit never reached. */
+	ms_ledger_lock(s);
+	s->hdr->journal.used_bytes = s->hdr->ledger.used_bytes;
+	s->hdr->journal.used_nodes = s->hdr->ledger.used_nodes;
+	s->hdr->journal.ino = 0;
+	s->hdr->journal.active = 1;
+	s->hdr->ledger.used_bytes += 12345;
+	s->hdr->ledger.used_nodes += 7;
+}
+
+Test(arena, a_ledger_change_cut_by_death_is_rolled_back)
+{
+	struct ms_config c = t_config(1 << 20, 0);
+	ms_store *s = t_local(&c);
+	cr_assert_eq(t_write_file(s, "/mem/a", 100), 0);
+	uint64_t before = s->hdr->ledger.used_bytes;
+	die_holding(s, half_ledger_change);
+	cr_assert_eq(ms_mkdir(s, 0, "/mem/b", 0755), 0);
+	cr_assert_eq(s->hdr->ledger.used_bytes, before + MS_NODE_COST);
+	cr_assert_eq(s->hdr->ledger.used_nodes, 2);
+	t_assert_consistent(s);
+}
+
+static ms_ino victim;
+static void take_data(ms_store *s) { ms_data_lock(s, ms_inode_at(s, victim), -1); }
+
+Test(arena, eownerdead_on_a_file_lock_is_recovered)
+{
+	struct ms_config c = t_config(1 << 20, 0);
+	ms_store *s = t_local(&c);
+	int fd;
+	cr_assert_eq(ms_open(s, 0, "/mem/f", O_CREAT | O_RDWR, 0644, &fd, &victim), 0);
+	cr_assert_eq(write(fd, "abc", 3), 3); /* behind the ledger's back */
+	die_holding(s, take_data);
+	struct ms_wctx w;
+	int64_t off;
+	cr_assert_eq(ms_write_begin(s, victim, fd, 0, 10, 1, &w, &off), 0);
+	cr_assert_eq(off, 3, "the size is re-read from the kernel after the death");
+	ms_write_end(s, &w, 0);
+	t_assert_consistent(s);
+}
+
+Test(arena, a_killed_namespace_holder_in_a_kept_store)
+{
+	struct ms_config c = t_config(1 << 20, 0);
+	ms_store *s = t_kept(&c);
+	die_holding(s, take_ns);
+	cr_assert_eq(t_write_file(s, "/mem/after", 10), 0);
+	t_assert_consistent(s);
+}

@@ -1,0 +1,236 @@
+/* The keeper: files outlive their writers, any process of the tree can open
+ * them, and the keeper is invisible to the program and gone with the tree. */
+#include <dirent.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "common.h"
+
+static char tool[4096];
+
+static void init_tool(void)
+{
+	snprintf(tool, sizeof(tool), "%s/tests/helpers/ms_tool", t_build());
+}
+
+/* Runs argv with stdout to a pipe; returns its output (static buffer) and
+ * exit status. */
+static const char *run(char *const argv[], int *status)
+{
+	static char out[8192];
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	size_t n = 0;
+	ssize_t k;
+	while ((k = read(p[0], out + n, sizeof(out) - 1 - n)) > 0)
+		n += (size_t)k;
+	out[n] = 0;
+	close(p[0]);
+	waitpid(pid, status, 0);
+	return out;
+}
+
+static int alive(pid_t pid) { return kill(pid, 0) == 0; }
+
+static int gone_within(pid_t pid, int ms)
+{
+	for (int i = 0; i < ms / 10; i++) {
+		if (!alive(pid))
+			return 1;
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	return !alive(pid);
+}
+
+Test(keeper, file_outlives_its_writer_and_is_read_by_an_exec_d_process, .init = init_tool)
+{
+	struct ms_config c = t_config(1 << 20, 0);
+	ms_store *s = t_kept(&c);
+	pid_t w = fork();
+	if (w == 0) {
+		/* The writer joins by name, like an exec'd program would. */
+		ms_store *ws;
+		struct ms_open_opts o = {.cfg = &c, .keeper_path = t_keeper()};
+		if (ms_store_attach(ms_store_name(s), &o, &ws))
+			_exit(3);
+		_exit(t_write_file(ws, "/mem/hello", 5) ? 4 : 0);
+	}
+	int st;
+	waitpid(w, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer failed: %d", st);
+	char *argv[] = {tool, "cat", (char *)ms_store_name(s), "/mem/hello", NULL};
+	const char *out = run(argv, &st);
+	cr_assert_eq(st, 0);
+	cr_assert_str_eq(out, "xxxxx");
+	ms_store_close(s);
+}
+
+Test(keeper, a_file_written_by_an_exec_d_process_is_seen_by_the_creator, .init = init_tool)
+{
+	struct ms_config c = t_config(1 << 20, 0);
+	ms_store *s = t_kept(&c);
+	char *argv[] = {tool, "put", (char *)ms_store_name(s), "/mem/from-child", "hi there", NULL};
+	int st;
+	run(argv, &st);
+	cr_assert_eq(st, 0);
+	int fd;
+	ms_ino ino;
+	cr_assert_eq(ms_open(s, 0, "/mem/from-child", O_RDONLY, 0, &fd, &ino), 0);
+	char buf[32] = {0};
+	cr_assert_eq(read(fd, buf, sizeof(buf)), 8);
+	cr_assert_str_eq(buf, "hi there");
+	t_assert_consistent(s);
+}
+
+Test(keeper, without_proc_the_keeper_hands_fds_over_its_socket, .init = init_tool)
+{
+	struct ms_config c = t_config(1 << 20, 0);
+	ms_store *s = t_kept(&c);
+	cr_assert_eq(t_write_file(s, "/mem/f", 3), 0);
+	char *argv[] = {tool, "noproc-cat", (char *)ms_store_name(s), "/mem/f", NULL};
+	int st;
+	const char *out = run(argv, &st);
+	cr_assert_eq(st, 0);
+	cr_assert_str_eq(out, "xxx");
+}
+
+Test(keeper, keeper_is_gone_after_the_tree_ends, .init = init_tool)
+{
+	char *argv[] = {tool, "new", "/mem/x", "data", NULL};
+	int st;
+	const char *out = run(argv, &st);
+	cr_assert_eq(st, 0, "ms_tool new failed");
+	char name[128];
+	int kpid = 0;
+	cr_assert_eq(sscanf(out, "%127s %d", name, &kpid), 2, "output: %s", out);
+	cr_assert_gt(kpid, 0);
+	/* The creator has exited; nothing else is attached. */
+	cr_assert(gone_within(kpid, 5000), "keeper %d still alive 5 s after the tree ended", kpid);
+	char *cat[] = {tool, "cat", name, "/mem/x", NULL};
+	run(cat, &st);
+	cr_assert_neq(st, 0, "the store must be gone with its keeper");
+}
+
+Test(keeper, keeper_stays_while_a_process_is_attached, .init = init_tool)
+{
+	struct ms_config c = t_config(1 << 20, 0);
+	ms_store *s = t_kept(&c);
+	pid_t k = ms_store_keeper_pid(s);
+	struct timespec ts = {1, 500000000}; /* longer than the grace period */
+	nanosleep(&ts, NULL);
+	cr_assert(alive(k));
+	ms_store_close(s);
+	cr_assert(gone_within(k, 5000), "keeper outlived its last process");
+}
+
+Test(keeper, keeper_is_invisible_to_the_program)
+{
+	struct ms_config c = t_config(1 << 20, 0);
+	ms_store *s = t_kept(&c);
+	pid_t k = ms_store_keeper_pid(s);
+	/* Not our child: wait() must find no child to reap. */
+	cr_assert_eq(waitpid(-1, NULL, WNOHANG), -1);
+	cr_assert_eq(errno, ECHILD);
+	cr_assert_neq(getpgid(k), getpgid(0), "keeper shares our process group");
+	cr_assert_eq(getsid(k), k, "keeper is not in a session of its own");
+	char path[64], link[256];
+	/* Its standard streams are /dev/null. */
+	for (int fd = 0; fd < 3; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)k, fd);
+		ssize_t n = readlink(path, link, sizeof(link) - 1);
+		cr_assert_gt(n, 0);
+		link[n] = 0;
+		cr_assert_str_eq(link, "/dev/null");
+	}
+	/* Our own private fds sit out of the program's range. */
+	int fds[8];
+	int n = ms_store_private_fds(s, fds, 8);
+	cr_assert_geq(n, 2);
+	for (int i = 0; i < n; i++)
+		cr_assert_geq(fds[i], 100, "private fd %d in the program's range", fds[i]);
+}
+
+Test(keeper, a_named_store_is_joined_not_created_twice)
+{
+	struct ms_config c = t_config(1 << 20, 0);
+	snprintf(c.store_name, sizeof(c.store_name), "t-named-%d", (int)getpid());
+	ms_store *a = t_kept(&c), *b = t_kept(&c);
+	cr_assert_eq(ms_store_keeper_pid(a), ms_store_keeper_pid(b));
+	cr_assert_eq(t_write_file(a, "/mem/shared", 7), 0);
+	struct stat st;
+	cr_assert_eq(ms_stat(b, 0, "/mem/shared", 0, &st), 0);
+	cr_assert_eq(st.st_size, 7);
+}
+
+Test(keeper, another_users_process_cannot_join)
+{
+	struct ms_config c = t_config(1 << 20, 0);
+	ms_store *s = t_kept(&c);
+	pid_t p = fork();
+	if (p == 0) {
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(5);
+		ms_store *o;
+		struct ms_open_opts op = {.cfg = &c, .keeper_path = t_keeper()};
+		int r = ms_store_attach(ms_store_name(s), &op, &o);
+		_exit(r == 0 ? 1 : 0);
+	}
+	int st;
+	waitpid(p, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "another user joined the store (%d)", st);
+}
+
+Test(keeper, many_files_survive_creators_and_the_pool_refills)
+{
+	struct ms_config c = t_config(64 << 20, 0);
+	ms_store *s = t_kept(&c);
+	/* More files than the pool holds: later creates wait on the keeper. */
+	for (int i = 0; i < 300; i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "/mem/f%d", i);
+		cr_assert_eq(t_write_file(s, p, (size_t)i), 0, "create %d", i);
+	}
+	for (int i = 0; i < 300; i += 37) {
+		char p[64];
+		snprintf(p, sizeof(p), "/mem/f%d", i);
+		struct stat st;
+		cr_assert_eq(ms_stat(s, 0, p, 0, &st), 0);
+		cr_assert_eq(st.st_size, i);
+	}
+	for (int i = 0; i < 300; i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "/mem/f%d", i);
+		cr_assert_eq(ms_unlink(s, 0, p), 0);
+	}
+	t_assert_consistent(s);
+	/* The keeper closes the memfds of freed files: its fd count drops. */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)ms_store_keeper_pid(s));
+	int nfd = 0;
+	for (int tries = 0; tries < 100; tries++) {
+		DIR *d = opendir(path);
+		cr_assert_not_null(d);
+		nfd = 0;
+		while (readdir(d))
+			nfd++;
+		closedir(d);
+		if (nfd < 150)
+			break;
+		struct timespec ts = {0, 20000000};
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_lt(nfd, 150, "keeper still holds %d fds", nfd);
+}

@@ -1,0 +1,113 @@
+/* libmemshim.so itself: it exports libc names only, checks the MEMSHIM_*
+ * environment before main, and creates or joins the tree's store. */
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "common.h"
+
+static char lib[4096];
+
+static void init_lib(void) { snprintf(lib, sizeof(lib), "%s/libmemshim.so", t_build()); }
+
+/* Runs `sh -c script` with the preload and extra environment; returns the
+ * exit status and what it wrote to stderr (or stdout) in out. */
+static int sh(const char *env, const char *script, char *out, size_t n)
+{
+	char cmd[8192];
+	snprintf(cmd, sizeof(cmd), "env -u MEMSHIM_STORE_ID %s LD_PRELOAD=%s sh -c '%s' 2>&1", env,
+		 lib, script);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t k = fread(out, 1, n - 1, p);
+	out[k] = 0;
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+struct bad {
+	const char *env, *var;
+};
+
+static const struct bad bads[] = {
+	{"MEMSHIM_QUOTA=12Q", "MEMSHIM_QUOTA"},
+	{"MEMSHIM_QUOTA=", "MEMSHIM_QUOTA"},
+	{"MEMSHIM_PREFIX=relative/path", "MEMSHIM_PREFIX"},
+	{"MEMSHIM_MAX_NODES=-3", "MEMSHIM_MAX_NODES"},
+	{"MEMSHIM_QUOTA_ERRNO=EIO", "MEMSHIM_QUOTA_ERRNO"},
+	{"MEMSHIM_GUARD=sometimes", "MEMSHIM_GUARD"},
+	{"MEMSHIM_GUARD_ACTION=panic", "MEMSHIM_GUARD_ACTION"},
+	{"MEMSHIM_GUARD_INTERVAL=soon", "MEMSHIM_GUARD_INTERVAL"},
+	{"MEMSHIM_LOG=loud", "MEMSHIM_LOG"},
+	{"MEMSHIM_STORE=../x", "MEMSHIM_STORE"},
+};
+
+Test(preload, malformed_environment_stops_before_main, .init = init_lib)
+{
+	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+		char out[4096];
+		/* main would print "ran": it must never get there. */
+		int st = sh(bads[i].env, "echo ran", out, sizeof(out));
+		cr_assert_neq(st, 0, "%s: exit status 0", bads[i].env);
+		cr_assert_null(strstr(out, "ran"), "%s: main ran: %s", bads[i].env, out);
+		cr_assert(strncmp(out, "memshim: ", 9) == 0, "%s: %s", bads[i].env, out);
+		cr_assert_not_null(strstr(out, bads[i].var), "%s: %s", bads[i].env, out);
+		char *nl = strchr(out, '\n');
+		cr_assert(nl && nl[1] == 0, "%s: not exactly one line: %s", bads[i].env, out);
+	}
+}
+
+Test(preload, good_environment_runs_the_program, .init = init_lib)
+{
+	char out[4096];
+	int st = sh("MEMSHIM_QUOTA=64M MEMSHIM_PREFIX=/mem:/tmp/x", "echo ran", out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	cr_assert_str_eq(out, "ran\n");
+}
+
+Test(preload, children_join_the_store_of_the_tree, .init = init_lib)
+{
+	char out[4096];
+	/* Every process of the tree names the same store; the keeper is not
+	 * a child the shell could wait for. */
+	int st = sh("", "a=$MEMSHIM_STORE_ID; b=$(sh -c \"echo \\$MEMSHIM_STORE_ID\"); "
+			"[ -n \"$a\" ] && [ \"$a\" = \"$b\" ] && echo same", out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	cr_assert_str_eq(out, "same\n");
+}
+
+Test(preload, the_keeper_leaves_with_the_tree, .init = init_lib)
+{
+	char out[4096];
+	int st = sh("MEMSHIM_STORE=t-leave", "echo $$", out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	/* The store's socket disappears with its keeper. */
+	char check[256];
+	snprintf(check, sizeof(check), "grep -q '@memshim-%u-t-leave' /proc/net/unix",
+		 (unsigned)geteuid());
+	int gone = 0;
+	for (int i = 0; i < 300 && !gone; i++) {
+		gone = system(check) != 0;
+		struct timespec ts = {0, 10000000};
+		if (!gone)
+			nanosleep(&ts, NULL);
+	}
+	cr_assert(gone, "the keeper of t-leave is still listening");
+}
+
+Test(preload, exports_libc_names_only, .init = init_lib)
+{
+	char cmd[8400];
+	snprintf(cmd, sizeof(cmd),
+		 "nm -D --defined-only %s | awk '{print $3}' | grep -v '^$' | sort -u > /tmp/ms-exp.%d; "
+		 "nm -D --defined-only $(gcc -print-file-name=libc.so.6) | awk '{print $3}' "
+		 "| sed 's/@.*//' | sort -u > /tmp/ms-libc.%d; "
+		 "comm -23 /tmp/ms-exp.%d /tmp/ms-libc.%d",
+		 lib, getpid(), getpid(), getpid(), getpid());
+	FILE *p = popen(cmd, "r");
+	char extra[4096];
+	size_t k = fread(extra, 1, sizeof(extra) - 1, p);
+	extra[k] = 0;
+	cr_assert_eq(pclose(p), 0);
+	cr_assert_str_empty(extra, "exported names that are not libc's: %s", extra);
+}

@@ -1,0 +1,181 @@
+/* Stress: threads in several processes hammer create/write/truncate/unlink
+ * on one store while a checker verifies, again and again, that the ledger
+ * equals the sum of charges and stays within the quota. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "common.h"
+
+#define NPROC 3
+#define NTHREAD 3
+#define NAMES 24
+
+static int iters(void)
+{
+	const char *e = getenv("MEMSHIM_STRESS_ITERS");
+	return e ? atoi(e) : 20000;
+}
+
+struct shared {
+	atomic_ulong ops, refused, checks, failures;
+	char failure[512];
+};
+
+static struct shared *sh;
+static ms_store *store;
+
+static unsigned rnd(unsigned *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (*seed >> 8) & 0xffffff;
+}
+
+static void one_op(ms_store *s, unsigned *seed)
+{
+	static __thread char buf[65536];
+	char path[64], path2[64];
+	snprintf(path, sizeof(path), "/mem/s%u", rnd(seed) % NAMES);
+	snprintf(path2, sizeof(path2), "/mem/s%u", rnd(seed) % NAMES);
+	unsigned op = rnd(seed) % 10;
+	int fd, r = 0;
+	ms_ino ino;
+	struct ms_wctx w;
+	int64_t off;
+	switch (op) {
+	case 0: case 1: case 2: case 3: { /* write somewhere, maybe append */
+		int append = op == 3;
+		r = ms_open(s, 0, path, O_CREAT | O_RDWR | (append ? O_APPEND : 0), 0644, &fd, &ino);
+		if (r)
+			break;
+		size_t len = rnd(seed) % sizeof(buf);
+		r = ms_write_begin(s, ino, fd, (int64_t)(rnd(seed) % 100000), len, append, &w, &off);
+		if (r == 0) {
+			ssize_t k = append ? write(fd, buf, len) : pwrite(fd, buf, len, off);
+			ms_write_end(s, &w, k < 0 ? -errno : k);
+		}
+		close(fd);
+		ms_ino_put(s, ino);
+		break;
+	}
+	case 4: /* truncate, through an fd */
+		r = ms_open(s, 0, path, O_RDWR, 0, &fd, &ino);
+		if (r)
+			break;
+		r = ms_ftruncate(s, ino, fd, (off_t)(rnd(seed) % 150000));
+		close(fd);
+		ms_ino_put(s, ino);
+		break;
+	case 5:
+		r = ms_open(s, 0, path, O_CREAT | O_WRONLY | O_TRUNC, 0644, &fd, &ino);
+		if (r == 0) {
+			close(fd);
+			ms_ino_put(s, ino);
+		}
+		break;
+	case 6:
+	case 7:
+		r = ms_unlink(s, 0, path);
+		break;
+	case 8:
+		r = ms_rename(s, 0, path, 0, path2, 0);
+		break;
+	case 9: /* hold an fd across an unlink: an orphan */
+		r = ms_open(s, 0, path, O_RDWR, 0, &fd, &ino);
+		if (r)
+			break;
+		ms_unlink(s, 0, path);
+		if (ms_write_begin(s, ino, fd, 0, 5000, 1, &w, &off) == 0) {
+			ssize_t k = write(fd, buf, 5000);
+			ms_write_end(s, &w, k < 0 ? -errno : k);
+		}
+		close(fd);
+		ms_ino_put(s, ino);
+		break;
+	}
+	atomic_fetch_add(&sh->ops, 1);
+	if (r == -ENOSPC)
+		atomic_fetch_add(&sh->refused, 1);
+}
+
+static void *worker(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	for (int i = 0; i < iters(); i++)
+		one_op(store, &seed);
+	return NULL;
+}
+
+static void *checker(void *arg)
+{
+	volatile int *done = arg;
+	char msg[512];
+	while (!*done) {
+		if (ms_check(store, msg, sizeof(msg))) {
+			if (atomic_fetch_add(&sh->failures, 1) == 0)
+				snprintf(sh->failure, sizeof(sh->failure), "%s", msg);
+		}
+		atomic_fetch_add(&sh->checks, 1);
+	}
+	return NULL;
+}
+
+Test(stress, ledger_invariant_holds_under_threads_and_processes, .timeout = 300)
+{
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(sh, MAP_FAILED);
+	/* A tight quota so refusals happen all the time. */
+	struct ms_config c = t_config(1 << 20, 64);
+	store = t_kept(&c);
+	pid_t kids[NPROC];
+	for (int p = 0; p < NPROC; p++) {
+		kids[p] = fork();
+		if (kids[p] == 0) {
+			struct ms_open_opts o = {.cfg = &c, .keeper_path = t_keeper()};
+			if (ms_store_attach(ms_store_name(store), &o, &store))
+				_exit(2);
+			pthread_t t[NTHREAD];
+			for (int i = 0; i < NTHREAD; i++)
+				pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)(p * 100 + i + 1));
+			for (int i = 0; i < NTHREAD; i++)
+				pthread_join(t[i], NULL);
+			_exit(0);
+		}
+	}
+	volatile int done = 0;
+	pthread_t chk, own[NTHREAD];
+	pthread_create(&chk, NULL, checker, (void *)&done);
+	for (int i = 0; i < NTHREAD; i++)
+		pthread_create(&own[i], NULL, worker, (void *)(uintptr_t)(1000 + i));
+	for (int i = 0; i < NTHREAD; i++)
+		pthread_join(own[i], NULL);
+	for (int p = 0; p < NPROC; p++) {
+		int st;
+		waitpid(kids[p], &st, 0);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker process %d: %d", p, st);
+	}
+	done = 1;
+	pthread_join(chk, NULL);
+	fprintf(stderr,
+		"stress: %lu operations by %d processes x %d threads, %lu refused, "
+		"%lu invariant checks, %lu failed\n",
+		atomic_load(&sh->ops), NPROC + 1, NTHREAD, atomic_load(&sh->refused),
+		atomic_load(&sh->checks), atomic_load(&sh->failures));
+	cr_assert_eq(atomic_load(&sh->failures), 0, "invariant broken: %s", sh->failure);
+	cr_assert_gt(atomic_load(&sh->checks), 10);
+	cr_assert_gt(atomic_load(&sh->refused), 0, "the quota was never reached");
+	t_assert_consistent(store);
+	/* Everything removed: every byte and node is given back. */
+	for (int i = 0; i < NAMES; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/mem/s%d", i);
+		ms_unlink(store, 0, path);
+	}
+	struct ms_stats st;
+	ms_stats_get(store, &st);
+	cr_assert_eq(st.used_bytes, 0);
+	cr_assert_eq(st.used_nodes, 0);
+	cr_assert_leq(st.peak_bytes, st.max_bytes);
+}
