@@ -9,7 +9,8 @@ CC      ?= gcc
 SAN     ?=
 B       ?= build
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fPIC \
+# Flags the code needs whatever CFLAGS a caller gives.
+MSFLAGS  = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fPIC \
            -fvisibility=hidden -D_GNU_SOURCE -Icore $(SAN)
 LDFLAGS += $(SAN)
 LIBS     = -lpthread
@@ -24,6 +25,8 @@ HELP_SRC  = $(wildcard tests/helpers/*.c)
 HELP_BIN  = $(HELP_SRC:tests/helpers/%.c=$(B)/tests/helpers/%)
 TOOL_SRC  = $(wildcard tools/*.c)
 TOOL_BIN  = $(TOOL_SRC:tools/%.c=$(B)/%)
+SA_SRC    = $(wildcard tests/standalone/*.c)
+SA_BIN    = $(SA_SRC:tests/standalone/%.c=$(B)/tests/standalone/%)
 EX_SRC    = $(wildcard examples/*.c)
 EX_BIN    = $(EX_SRC:examples/%.c=$(B)/examples/%)
 
@@ -31,7 +34,7 @@ all: $(B)/libmemshim.so $(TOOL_BIN) $(EX_BIN)
 
 $(B)/%.o: %.c $(wildcard core/*.h shim/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(MSFLAGS) -c $< -o $@
 
 $(B)/libmemshim-core.a: $(CORE_OBJ)
 	@rm -f $@
@@ -42,34 +45,47 @@ $(B)/libmemshim.so: $(SHIM_OBJ) $(B)/libmemshim-core.a shim/memshim.map
 	    -o $@ $(SHIM_OBJ) $(B)/libmemshim-core.a $(LIBS) -ldl
 
 $(B)/%: tools/%.c $(B)/libmemshim-core.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -fPIE -pie -o $@ $< $(B)/libmemshim-core.a $(LIBS)
+	$(CC) $(CFLAGS) $(MSFLAGS) $(LDFLAGS) -fPIE -pie -o $@ $< $(B)/libmemshim-core.a $(LIBS)
 
 $(B)/examples/%: examples/%.c $(B)/libmemshim-core.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a $(LIBS)
+	$(CC) $(CFLAGS) $(MSFLAGS) $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a $(LIBS)
 
 $(B)/tests/helpers/%: tests/helpers/%.c $(B)/libmemshim-core.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a $(LIBS)
+	$(CC) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a $(LIBS)
+
+$(B)/tests/standalone/%: tests/standalone/%.c $(wildcard tests/*.h) $(B)/libmemshim-core.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a $(LIBS)
 
 $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libmemshim-core.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a -lcriterion $(LIBS)
+	$(CC) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a -lcriterion $(LIBS)
 
-# Tests find the keeper and helpers through these.
-TEST_ENV = MEMSHIM_TEST_BUILD=$(abspath $(B)) MEMSHIM_LOG=error
+# Tests find the keeper and helpers through these; a sanitizer runtime
+# that must come first in a preload goes in PRELOAD_FIRST.
+TEST_ENV = MEMSHIM_TEST_BUILD=$(abspath $(B)) MEMSHIM_LOG=error \
+           MEMSHIM_TEST_PRELOAD_FIRST=$(PRELOAD_FIRST)
 
-check: all $(TEST_BIN) $(HELP_BIN)
+check: all $(TEST_BIN) $(HELP_BIN) $(SA_BIN)
 	@set -e; for t in $(TEST_BIN); do \
 	    echo "== $$t"; $(TEST_ENV) $$t --jobs 1 $(TESTFLAGS); done
 	@echo "all test programs passed"
 
 asan:
 	$(MAKE) B=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    CFLAGS="-O1 -g" check
+	    CFLAGS="-O1 -g" PRELOAD_FIRST=$$($(CC) -print-file-name=libasan.so) check
 
+# Criterion cannot start under ThreadSanitizer (Criterion issue #274), so the
+# TSan build runs the standalone programs: the multi-process, multi-thread
+# stress of the store.
 tsan:
-	$(MAKE) B=build-tsan SAN="-fsanitize=thread" CFLAGS="-O1 -g" check
+	$(MAKE) B=build-tsan SAN="-fsanitize=thread" CFLAGS="-O1 -g" tsan-run
+
+tsan-run: all $(SA_BIN)
+	@set -e; for t in $(SA_BIN); do \
+	    echo "== $$t"; TSAN_OPTIONS=halt_on_error=1 $(TEST_ENV) $$t; done
 
 # Debian packages the build and the tests need (root, or sudo).
 DEPS = gcc make libc6-dev libcriterion-dev uthash-dev
@@ -86,5 +102,5 @@ demo: all
 clean:
 	rm -rf build build-asan build-tsan
 
-.PHONY: all check asan tsan clean deps demo
+.PHONY: all check asan tsan tsan-run clean deps demo
 .SECONDARY:

@@ -142,7 +142,7 @@ out:
 }
 
 /* Nodes: one per live inode outside the skeleton, plus one per extra hard
- * link of a file. Bytes: the nodes' fixed cost, file charges, symlink
+ * link of a file or symlink. Bytes: the nodes' fixed cost, file charges, symlink
  * blocks. */
 static void ledger_sum(struct ms_store *s, uint64_t *bytes, uint64_t *nodes)
 {
@@ -153,9 +153,9 @@ static void ledger_sum(struct ms_store *s, uint64_t *bytes, uint64_t *nodes)
 		if (!in->ino_no || (in->flags & (MS_I_SKEL | MS_I_PREFIX)) || i == h->root)
 			continue;
 		n++;
+		if (!S_ISDIR(in->mode) && in->nlink > 1)
+			n += in->nlink - 1; /* extra hard links, of files and symlinks */
 		if (S_ISREG(in->mode)) {
-			if (in->nlink > 1)
-				n += in->nlink - 1;
 			b += LD(&in->charged);
 		} else if (S_ISLNK(in->mode)) {
 			b += (uint64_t)in->nblocks * MS_BLOCK;

@@ -924,9 +924,8 @@ int ms_open(ms_store *s, ms_ino dir, const char *path, int oflags, mode_t mode, 
 		 * its target through the same checks. */
 		for (;;) {
 			if (w.type != LAST_NORM) {
-				r = lookup_last(&w);
-				if (r == 0)
-					r = excl ? -EEXIST : -EISDIR;
+				/* always a directory */
+				r = excl ? -EEXIST : -EISDIR;
 				goto out;
 			}
 			if (w.slash) {
@@ -1015,11 +1014,10 @@ out:
  * the caller makes a directory (ENOENT). */
 static int may_create(struct walk *w, int is_mkdir)
 {
-	if (w->type != LAST_NORM) {
-		/* "." and "..": as the kernel, EEXIST; "/" too */
-		int r = lookup_last(w);
-		return r ? r : -EEXIST;
-	}
+	/* ".", ".." and "/" always name a directory: EEXIST, with no need to
+	 * look at it (nor to escape when it is a skeleton directory). */
+	if (w->type != LAST_NORM)
+		return -EEXIST;
 	int r = lookup_last(w);
 	if (r)
 		return r;
@@ -1260,7 +1258,8 @@ static int is_ancestor(struct ms_store *s, uint32_t a, uint32_t b)
  * (NOREPLACE), ENOENT/ENOTDIR (EXCHANGE), ENOTDIR (trailing slash on a
  * non-directory), EINVAL (old is an ancestor of new), ENOTEMPTY / EINVAL (new
  * is an ancestor of old), 0 (both names one inode), ENOTDIR / EISDIR (type
- * mismatch), EBUSY (a prefix directory), ENOTEMPTY. */
+ * mismatch), ENOTEMPTY. A prefix directory as either name: EBUSY, right
+ * after the lookups. */
 int ms_rename(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const char *npath,
 	      unsigned flags)
 {
@@ -1296,6 +1295,12 @@ int ms_rename(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const ch
 		goto out;
 	uint32_t oi = ow.ino, ni = nw.ino, od = ow.dir, nd = nw.dir;
 	int odir_is = is_dir(s, oi), ndir_is = ni && is_dir(s, ni);
+	/* A prefix is a mount point of its own for the kernel, where any rename
+	 * naming it fails (EBUSY, or EXDEV from inside); say EBUSY first. */
+	if ((IN(s, oi)->flags & MS_I_PREFIX) || (ni && (IN(s, ni)->flags & MS_I_PREFIX))) {
+		r = -EBUSY;
+		goto out;
+	}
 	if ((flags & RENAME_NOREPLACE) && ni) {
 		r = -EEXIST;
 		goto out;
@@ -1335,10 +1340,6 @@ int ms_rename(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const ch
 			r = -EISDIR;
 			goto out;
 		}
-	}
-	if ((IN(s, oi)->flags & MS_I_PREFIX) || (ni && (IN(s, ni)->flags & MS_I_PREFIX))) {
-		r = -EBUSY;
-		goto out;
 	}
 	if (ndir_is && !exch && IN(s, ni)->nentries) {
 		r = -ENOTEMPTY;

@@ -15,8 +15,11 @@ static void init_lib(void) { snprintf(lib, sizeof(lib), "%s/libmemshim.so", t_bu
 static int sh(const char *env, const char *script, char *out, size_t n)
 {
 	char cmd[8192];
-	snprintf(cmd, sizeof(cmd), "env -u MEMSHIM_STORE_ID %s LD_PRELOAD=%s sh -c '%s' 2>&1", env,
-		 lib, script);
+	/* A sanitizer build's runtime must be loaded before the library. */
+	const char *first = getenv("MEMSHIM_TEST_PRELOAD_FIRST");
+	snprintf(cmd, sizeof(cmd),
+		 "env -u MEMSHIM_STORE_ID ASAN_OPTIONS=detect_leaks=0 %s LD_PRELOAD='%s%s%s' sh -c '%s' 2>&1",
+		 env, first && *first ? first : "", first && *first ? " " : "", lib, script);
 	FILE *p = popen(cmd, "r");
 	cr_assert_not_null(p);
 	size_t k = fread(out, 1, n - 1, p);

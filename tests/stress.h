@@ -1,0 +1,227 @@
+/* tests/stress.h — the stress run, shared by the Criterion test and the
+ * standalone program the TSan build runs (Criterion cannot start under TSan).
+ *
+ * Stress: threads in several processes hammer create/write/truncate/unlink
+ * on one store while a checker verifies, again and again, that the ledger
+ * equals the sum of charges and stays within the quota. */
+#ifndef MEMSHIM_TESTS_STRESS_H
+#define MEMSHIM_TESTS_STRESS_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "store.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NPROC 3
+#define NTHREAD 3
+#define NAMES 24
+
+static int iters(void)
+{
+	const char *e = getenv("MEMSHIM_STRESS_ITERS");
+	return e ? atoi(e) : 20000;
+}
+
+struct shared {
+	atomic_ulong ops, refused, checks, failures;
+	char failure[512];
+};
+
+static struct shared *sh;
+static ms_store *store;
+
+static unsigned rnd(unsigned *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (*seed >> 8) & 0xffffff;
+}
+
+static void one_op(ms_store *s, unsigned *seed)
+{
+	static __thread char buf[65536];
+	char path[64], path2[64];
+	snprintf(path, sizeof(path), "/mem/s%u", rnd(seed) % NAMES);
+	snprintf(path2, sizeof(path2), "/mem/s%u", rnd(seed) % NAMES);
+	unsigned op = rnd(seed) % 10;
+	int fd, r = 0;
+	ms_ino ino;
+	struct ms_wctx w;
+	int64_t off;
+	switch (op) {
+	case 0: case 1: case 2: case 3: { /* write somewhere, maybe append */
+		int append = op == 3;
+		r = ms_open(s, 0, path, O_CREAT | O_RDWR | (append ? O_APPEND : 0), 0644, &fd, &ino);
+		if (r)
+			break;
+		size_t len = rnd(seed) % sizeof(buf);
+		r = ms_write_begin(s, ino, fd, (int64_t)(rnd(seed) % 100000), len, append, &w, &off);
+		if (r == 0) {
+			ssize_t k = append ? write(fd, buf, len) : pwrite(fd, buf, len, off);
+			ms_write_end(s, &w, k < 0 ? -errno : k);
+		}
+		close(fd);
+		ms_ino_put(s, ino);
+		break;
+	}
+	case 4: /* truncate, through an fd */
+		r = ms_open(s, 0, path, O_RDWR, 0, &fd, &ino);
+		if (r)
+			break;
+		r = ms_ftruncate(s, ino, fd, (off_t)(rnd(seed) % 150000));
+		close(fd);
+		ms_ino_put(s, ino);
+		break;
+	case 5:
+		r = ms_open(s, 0, path, O_CREAT | O_WRONLY | O_TRUNC, 0644, &fd, &ino);
+		if (r == 0) {
+			close(fd);
+			ms_ino_put(s, ino);
+		}
+		break;
+	case 6:
+	case 7:
+		r = ms_unlink(s, 0, path);
+		break;
+	case 8:
+		r = ms_rename(s, 0, path, 0, path2, 0);
+		break;
+	case 9: /* hold an fd across an unlink: an orphan */
+		r = ms_open(s, 0, path, O_RDWR, 0, &fd, &ino);
+		if (r)
+			break;
+		ms_unlink(s, 0, path);
+		if (ms_write_begin(s, ino, fd, 0, 5000, 1, &w, &off) == 0) {
+			ssize_t k = write(fd, buf, 5000);
+			ms_write_end(s, &w, k < 0 ? -errno : k);
+		}
+		close(fd);
+		ms_ino_put(s, ino);
+		break;
+	}
+	atomic_fetch_add(&sh->ops, 1);
+	if (r == -ENOSPC)
+		atomic_fetch_add(&sh->refused, 1);
+}
+
+static void *worker(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	for (int i = 0; i < iters(); i++)
+		one_op(store, &seed);
+	return NULL;
+}
+
+static void *checker(void *arg)
+{
+	atomic_int *done = arg;
+	char msg[512];
+	while (!atomic_load(done)) {
+		if (ms_check(store, msg, sizeof(msg))) {
+			if (atomic_fetch_add(&sh->failures, 1) == 0)
+				snprintf(sh->failure, sizeof(sh->failure), "%s", msg);
+		}
+		atomic_fetch_add(&sh->checks, 1);
+	}
+	return NULL;
+}
+
+/* Runs the stress on a fresh store with its keeper; fills *res. Returns 0,
+ * or -1 with a reason in res->failure when the setup itself failed. */
+struct stress_result {
+	unsigned long ops, refused, checks, failures;
+	unsigned long used_bytes_after, used_nodes_after, peak_bytes, max_bytes;
+	char failure[512];
+};
+
+static int stress_run(const char *keeper, struct stress_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		return -1;
+	/* A tight quota so refusals happen all the time. */
+	struct ms_config c;
+	memset(&c, 0, sizeof(c));
+	strcpy(c.prefix[0], "/mem");
+	c.nprefix = 1;
+	c.max_bytes = 1 << 20;
+	c.max_nodes = 64;
+	c.quota_errno = ENOSPC;
+	c.guard = MS_GUARD_NONE;
+	c.log_level = MS_LOG_ERROR;
+	struct ms_open_opts o = {.cfg = &c, .keeper_path = keeper};
+	if (ms_store_open(&o, &store)) {
+		snprintf(res->failure, sizeof(res->failure), "cannot create the store");
+		return -1;
+	}
+	pid_t kids[NPROC];
+	for (int p = 0; p < NPROC; p++) {
+		kids[p] = fork();
+		if (kids[p] == 0) {
+			if (ms_store_attach(ms_store_name(store), &o, &store))
+				_exit(2);
+			pthread_t t[NTHREAD];
+			for (int i = 0; i < NTHREAD; i++)
+				pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)(p * 100 + i + 1));
+			for (int i = 0; i < NTHREAD; i++)
+				pthread_join(t[i], NULL);
+			_exit(0);
+		}
+	}
+	atomic_int done = 0;
+	pthread_t chk, own[NTHREAD];
+	pthread_create(&chk, NULL, checker, (void *)&done);
+	for (int i = 0; i < NTHREAD; i++)
+		pthread_create(&own[i], NULL, worker, (void *)(uintptr_t)(1000 + i));
+	for (int i = 0; i < NTHREAD; i++)
+		pthread_join(own[i], NULL);
+	for (int p = 0; p < NPROC; p++) {
+		int st;
+		waitpid(kids[p], &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			atomic_fetch_add(&sh->failures, 1);
+			snprintf(sh->failure, sizeof(sh->failure), "worker process %d: status %d", p, st);
+		}
+	}
+	atomic_store(&done, 1);
+	pthread_join(chk, NULL);
+	char msg[512];
+	if (ms_check(store, msg, sizeof(msg))) {
+		atomic_fetch_add(&sh->failures, 1);
+		snprintf(sh->failure, sizeof(sh->failure), "final check: %.400s", msg);
+	}
+	/* Everything removed: every byte and node must come back. */
+	for (int i = 0; i < NAMES; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/mem/s%d", i);
+		ms_unlink(store, 0, path);
+	}
+	struct ms_stats st;
+	ms_stats_get(store, &st);
+	res->ops = atomic_load(&sh->ops);
+	res->refused = atomic_load(&sh->refused);
+	res->checks = atomic_load(&sh->checks);
+	res->failures = atomic_load(&sh->failures);
+	res->used_bytes_after = st.used_bytes;
+	res->used_nodes_after = st.used_nodes;
+	res->peak_bytes = st.peak_bytes;
+	res->max_bytes = st.max_bytes;
+	memcpy(res->failure, sh->failure, sizeof(res->failure));
+	fprintf(stderr,
+		"stress: %lu operations by %d processes x %d threads, %lu refused, "
+		"%lu invariant checks, %lu failed\n",
+		res->ops, NPROC + 1, NTHREAD, res->refused, res->checks, res->failures);
+	ms_store_close(store);
+	return 0;
+}
+
+#endif
