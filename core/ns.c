@@ -989,8 +989,12 @@ int ms_open(ms_store *s, ms_ino dir, const char *path, int oflags, mode_t mode, 
 		*fd = r;
 		if ((oflags & O_TRUNC) && !created) {
 			/* after the open, as the kernel, so a failed open
-			 * truncates nothing */
-			r = ms_data_truncate(s, in, 0);
+			 * truncates nothing; through the caller's fd when it
+			 * can write (saves a re-open), else through a new one */
+			if (acc != O_RDONLY)
+				r = ms_data_truncate_fd(s, in, *fd, 0);
+			else
+				r = ms_data_truncate(s, in, 0);
 			if (r) {
 				sys_close(*fd);
 				goto out;
