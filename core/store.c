@@ -376,6 +376,7 @@ int ms_check(ms_store *s, char *msg, size_t n)
 	struct ms_hdr *h = s->hdr;
 	int r = 0;
 	uint64_t bytes, nodes;
+	uint32_t *links = NULL;
 	msg[0] = 0;
 	ms_ns_lock(s);
 	/* Every entry names a live inode from a live directory and is found
@@ -392,18 +393,23 @@ int ms_check(ms_store *s, char *msg, size_t n)
 		if (ms_dent_find(s, e->parent, e->name, e->namelen) != d)
 			FAIL("entry %u '%s': not found by name", d, e->name);
 	}
-	/* Link counts agree with the entries. */
+	/* Link counts agree with the entries: one pass counts them. */
+	size_t cbytes = ((size_t)h->nslots + 1) * sizeof(uint32_t);
+	links = mmap(NULL, cbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (links == MAP_FAILED) {
+		links = NULL;
+		FAIL("no memory for the check");
+	}
+	for (uint32_t d = 1; d < h->dent_bump; d++)
+		if (ms_dent_at(s, d)->parent)
+			links[ms_dent_at(s, d)->ino]++;
 	for (uint32_t i = 1; i < h->inode_bump; i++) {
 		struct ms_inode *in = ms_inode_at(s, i);
 		if (!in->ino_no || S_ISDIR(in->mode))
 			continue;
-		uint32_t links = 0;
-		for (uint32_t d = 1; d < h->dent_bump; d++)
-			if (ms_dent_at(s, d)->parent && ms_dent_at(s, d)->ino == i)
-				links++;
-		if (links != in->nlink)
-			FAIL("inode %u: nlink %u but %u entries", i, in->nlink, links);
-		if (!links && !(in->opens && (in->flags & MS_I_ORPHAN)))
+		if (links[i] != in->nlink)
+			FAIL("inode %u: nlink %u but %u entries", i, in->nlink, links[i]);
+		if (!links[i] && !(in->opens && (in->flags & MS_I_ORPHAN)))
 			FAIL("inode %u: no entry and not an open orphan", i);
 		if (S_ISREG(in->mode) && LD(&in->charged) < ms_page_up(LD(&in->size)))
 			FAIL("inode %u: size %llu beyond charge %llu", i,
@@ -417,5 +423,7 @@ int ms_check(ms_store *s, char *msg, size_t n)
 		     (unsigned long long)h->ledger.max_nodes);
 out:
 	ms_ns_unlock(s);
+	if (links)
+		munmap(links, ((size_t)h->nslots + 1) * sizeof(uint32_t));
 	return r;
 }

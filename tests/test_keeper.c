@@ -234,3 +234,49 @@ Test(keeper, many_files_survive_creators_and_the_pool_refills)
 	}
 	cr_assert_lt(nfd, 150, "keeper still holds %d fds", nfd);
 }
+
+Test(keeper, keeper_never_outlives_a_killed_tree)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pid_t c = fork();
+	if (c == 0) {
+		struct ms_config cfg = t_config(1 << 20, 0);
+		ms_store *s;
+		struct ms_open_opts o = {.cfg = &cfg, .keeper_path = t_keeper()};
+		if (ms_store_open(&o, &s))
+			_exit(1);
+		t_write_file(s, "/mem/f", 100);
+		pid_t k = ms_store_keeper_pid(s);
+		if (write(p[1], &k, sizeof(k)) != sizeof(k))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	pid_t k = 0;
+	cr_assert_eq(read(p[0], &k, sizeof(k)), sizeof(k));
+	cr_assert(alive(k));
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+	cr_assert(gone_within(k, 5000), "keeper %d outlived its killed tree", (int)k);
+}
+
+Test(keeper, creating_a_store_leaves_the_programs_fds_alone)
+{
+	/* Every fd below 100 is as it was: nothing inherited, nothing taken. */
+	char before[4096], after[4096];
+	FILE *f = popen("ls /proc/self/fd", "r"); /* a child: just to warm up popen */
+	pclose(f);
+	int n0 = 0, n1 = 0;
+	for (int fd = 0; fd < 100; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			before[n0++] = (char)fd;
+	struct ms_config c = t_config(1 << 20, 0);
+	ms_store *s = t_kept(&c);
+	cr_assert_eq(t_write_file(s, "/mem/f", 10), 0);
+	for (int fd = 0; fd < 100; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			after[n1++] = (char)fd;
+	cr_assert_eq(n0, n1, "fds below 100: %d before, %d after", n0, n1);
+	cr_assert_eq(memcmp(before, after, (size_t)n0), 0);
+}
