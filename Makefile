@@ -32,16 +32,23 @@ EX_BIN    = $(EX_SRC:examples/%.c=$(B)/examples/%)
 
 all: $(B)/libmemshim.so $(TOOL_BIN) $(EX_BIN)
 
-$(B)/%.o: %.c $(wildcard core/*.h shim/*.h)
+$(B)/%.o: %.c $(wildcard core/*.h shim/*.h shim/*.def)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MSFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(MSFLAGS) -Ishim -c $< -o $@
 
 $(B)/libmemshim-core.a: $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/libmemshim.so: $(SHIM_OBJ) $(B)/libmemshim-core.a shim/memshim.map
-	$(CC) -shared $(LDFLAGS) -Wl,--version-script=shim/memshim.map -Wl,-z,defs \
+# The exports are exactly the W(...) names of the real-function lists.
+$(B)/memshim.map: $(wildcard shim/*.def)
+	@mkdir -p $(dir $@)
+	@names=$$(cat shim/*.def | sed -n 's/^W([^,]*, *\([A-Za-z0-9_]*\),.*/    \1;/p' | sort -u); \
+	{ echo '{'; [ -z "$$names" ] || { echo '  global:'; echo "$$names"; }; \
+	  echo '  local: *;'; echo '};'; } > $@
+
+$(B)/libmemshim.so: $(SHIM_OBJ) $(B)/libmemshim-core.a $(B)/memshim.map
+	$(CC) -shared $(LDFLAGS) -Wl,--version-script=$(B)/memshim.map -Wl,-z,defs \
 	    -o $@ $(SHIM_OBJ) $(B)/libmemshim-core.a $(LIBS) -ldl
 
 $(B)/%: tools/%.c $(B)/libmemshim-core.a

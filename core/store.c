@@ -283,6 +283,16 @@ int ms_store_private_fds(const ms_store *s, int *fds, int n)
 	return k;
 }
 
+void ms_store_private_fd_moved(ms_store *s, int from, int to)
+{
+	if (s->arena_fd == from)
+		s->arena_fd = to;
+	if (s->sock == from)
+		s->sock = to;
+	if (s->procdir == from)
+		s->procdir = to;
+}
+
 void ms_store_atfork_child(ms_store *s)
 {
 	/* Nothing process-local needs re-initialising in core: locks live in

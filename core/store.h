@@ -79,6 +79,9 @@ pid_t ms_store_keeper_pid(const ms_store *s);
  * how many there are. */
 int ms_store_private_fds(const ms_store *s, int *fds, int n);
 
+/* The shim moved private fd `from` to `to` (a program dup2'd onto it). */
+void ms_store_private_fd_moved(ms_store *s, int from, int to);
+
 /* Re-initialise process-local state in a fork child (atfork handler). */
 void ms_store_atfork_child(ms_store *s);
 

@@ -12,16 +12,42 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shim.h"
 
-struct ms_shim ms_shim = {.store = NULL};
+struct ms_shim ms_shim = {.store = NULL, .placeholder = -1};
+__thread int ms_shim_busy;
 
 static void atfork_child(void)
 {
-	if (ms_shim.store)
-		ms_store_atfork_child(ms_shim.store);
+	if (!ms_shim.store)
+		return;
+	ms_store_atfork_child(ms_shim.store);
+	ms_fdtab_atfork_child();
+}
+
+/* Real directories above each prefix, by device and inode (route.c). */
+static void find_above(void)
+{
+	for (int i = 0; i < ms_shim.cfg.nprefix; i++) {
+		char dir[MS_PREFIX_MAX];
+		snprintf(dir, sizeof(dir), "%s", ms_shim.cfg.prefix[i]);
+		for (char *slash = strrchr(dir, '/'); slash; slash = strrchr(dir, '/')) {
+			slash[slash == dir] = 0; /* "/a/b" -> "/a" -> "/" */
+			struct stat st;
+			if (REAL(stat)(dir, &st) == 0 &&
+			    ms_shim.nabove < (int)(sizeof(ms_shim.above) / sizeof(ms_shim.above[0]))) {
+				ms_shim.above[ms_shim.nabove].dev = st.st_dev;
+				ms_shim.above[ms_shim.nabove].ino = st.st_ino;
+				ms_shim.nabove++;
+			}
+			if (slash == dir)
+				break;
+		}
+	}
 }
 
 /* The keeper program sits next to this library (make install keeps them
@@ -51,9 +77,11 @@ static void die(const char *msg)
 __attribute__((constructor)) static void ms_shim_init(void)
 {
 	char err[512], kp[4096];
+	ms_real_resolve();
 	int r = ms_config_load(&ms_shim.cfg, NULL, err, sizeof(err));
 	if (r)
 		die(err);
+	ms_fdtab_init();
 	keeper_path(kp, sizeof(kp));
 	struct ms_open_opts o = {.cfg = &ms_shim.cfg, .keeper_path = kp};
 	const char *id = getenv("MEMSHIM_STORE_ID");
@@ -76,5 +104,19 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	}
 	if (!id || strcmp(id, ms_store_name(ms_shim.store)) != 0)
 		setenv("MEMSHIM_STORE_ID", ms_store_name(ms_shim.store), 1);
+	/* Directory fds are dups of one memfd: real fd numbers the kernel
+	 * will not hand out twice, on which raw getdents fails with ENOTDIR. */
+	int ph = memfd_create("memshim-dir", MFD_CLOEXEC);
+	if (ph >= 0) {
+		ms_shim.placeholder = REAL(fcntl)(ph, F_DUPFD_CLOEXEC, 1000);
+		REAL(close)(ph);
+	}
+	ms_shim.nprivate = ms_store_private_fds(ms_shim.store, ms_shim.private_fds, 7);
+	if (ms_shim.nprivate > 7)
+		ms_shim.nprivate = 7;
+	if (ms_shim.placeholder >= 0)
+		ms_shim.private_fds[ms_shim.nprivate++] = ms_shim.placeholder;
+	find_above();
+	ms_real_cwd_changed();
 	pthread_atfork(NULL, NULL, atfork_child);
 }

@@ -1,17 +1,152 @@
-/* shim/shim.h — state shared by the files of the interposition layer. */
+/* shim/shim.h — what the files of the interposition layer share: the
+ * process's store handle, the table of real libc functions, routing of
+ * paths and fds, the fd table, and the -errno to -1/errno conversion.
+ *
+ * Every wrapper follows one shape (STYLE.md, habit 2):
+ *
+ *	MS_EXPORT int unlinkat(int dirfd, const char *path, int flags)
+ *	{
+ *		struct ms_route r;
+ *		if (!ms_route_at(dirfd, path, &r))
+ *			return REAL(unlinkat)(dirfd, path, flags);  // untouched
+ *		int rc = ...ms_unlink / ms_rmdir on r.dir, r.path...;
+ *		if (rc == -MS_EESCAPE)                            // left the store
+ *			return REAL(unlinkat)(AT_FDCWD, ms_escape_path(), flags);
+ *		return ms_ret(rc);                                // -1/errno here only
+ *	}
+ *
+ * Rules: deciding the route has no side effects and leaves errno alone; a
+ * call that is not ours goes to the real function with the same arguments;
+ * shim code calls wrapped names only through REAL(); errno is set only by
+ * ms_ret / ms_ret_ssize.
+ */
 #ifndef MEMSHIM_SHIM_H
 #define MEMSHIM_SHIM_H
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+
 #include "config.h"
+#include "real.h"
 #include "store.h"
 
 #define MS_EXPORT __attribute__((visibility("default")))
 
 struct ms_shim {
 	struct ms_config cfg;
-	ms_store *store; /* NULL until the constructor ran */
+	ms_store *store;     /* NULL until the constructor ran (or if it failed) */
+	ms_ino cwd;          /* virtual current directory in the store; 0 = real */
+	char real_cwd[PATH_MAX]; /* the kernel's cwd, cached for relative paths */
+	int real_cwd_len;
+	/* 1 when real_cwd is "/" or an ancestor of a prefix, so a relative
+	 * path may enter the store without any "..". */
+	int real_cwd_above;
+	int placeholder;     /* memfd that directory fds are dups of */
+	/* Real directories above a prefix ("/", "/tmp" for /tmp/build), by
+	 * device and inode, to spot a dirfd a relative path may leave from. */
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} above[MS_MAX_PREFIXES * 8];
+	int nabove;
+	int private_fds[8]; /* the store's own fds, and the placeholder */
+	int nprivate;
 };
 
+/* Thread-local: set while the shim itself runs code that may call wrapped
+ * names through libc internals; such calls then go straight through. */
+extern __thread int ms_shim_busy;
+
 extern struct ms_shim ms_shim;
+
+/* ---- errno ------------------------------------------------------------------ */
+
+static inline int ms_ret(int r)
+{
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
+}
+
+static inline ssize_t ms_ret_ssize(ssize_t r)
+{
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+/* ---- routing (route.c) ---------------------------------------------------- */
+
+struct ms_route {
+	ms_ino dir;        /* directory the path is relative to; 0 = absolute */
+	const char *path;  /* the path for core: points into buf or the caller's */
+	char buf[PATH_MAX];
+};
+
+/* Decides whether (dirfd, path) names something in the store. Returns 1 and
+ * fills *r when it does; 0 when the call is not ours (or the store is not
+ * open, or path is NULL); never touches errno. dirfd is AT_FDCWD or an fd.
+ * An empty path with a store dirfd routes to that directory (r->path ""). */
+int ms_route_at(int dirfd, const char *path, struct ms_route *r);
+static inline int ms_route(const char *path, struct ms_route *r)
+{
+	return ms_route_at(AT_FDCWD, path, r);
+}
+/* 1 when the absolute, lexically clean path lies under a prefix. */
+int ms_path_is_ours(const char *path, size_t len);
+/* Lexically normalises an absolute path into out ('.', '..', '//', trailing
+ * '/' removed, except that a trailing '/' is kept as the last char when
+ * keep_slash); returns its length or -ENAMETOOLONG. */
+int ms_normalise(const char *in, char *out, size_t n, int keep_slash);
+/* Called by chdir/fchdir to a real directory: refreshes real_cwd. */
+void ms_real_cwd_changed(void);
+
+/* ---- the fd table (fdtab.c) ------------------------------------------------ */
+
+enum ms_fd_kind { MS_FD_NONE = 0, MS_FD_FILE = 1, MS_FD_DIR = 2 };
+
+struct ms_fd {
+	uint32_t kind;   /* [atomic] enum ms_fd_kind */
+	ms_ino ino;
+	int32_t oflags;  /* open flags as given (O_ACCMODE, O_APPEND, ...) */
+	uint32_t pad;
+	uint64_t pos;    /* directories: readdir cookie for getdents64 */
+};
+
+/* The entry of fd, or NULL when fd is not a store fd. A few nanoseconds. */
+struct ms_fd *ms_fd_get(int fd);
+static inline int ms_fd_is_ours(int fd) { return ms_fd_get(fd) != NULL; }
+/* Records fd as a store fd of kind on ino (whose reference it now holds). */
+void ms_fd_set(int fd, enum ms_fd_kind kind, ms_ino ino, int oflags);
+/* Forgets fd and gives back its reference. */
+void ms_fd_drop(int fd);
+/* newfd becomes a copy of oldfd's entry (dup, dup2, F_DUPFD); takes a
+ * reference. Drops newfd's old entry first. */
+void ms_fd_copy(int oldfd, int newfd);
+/* A new directory fd on ino: a dup of the placeholder at the lowest free
+ * number (>= minfd), close-on-exec if asked. Returns the fd or -errno. */
+int ms_fd_new_dir(ms_ino ino, int oflags, int minfd);
+/* 1 when fd is one of the store's private fds (arena, keeper socket, ...):
+ * close, close_range, dup2 onto it must leave it working. */
+int ms_fd_private(int fd);
+/* Moves a private fd away from `fd` (before dup2 onto it). */
+void ms_fd_private_evict(int fd);
+/* Maps the table (constructor). */
+void ms_fdtab_init(void);
+/* atfork child: every inherited entry holds a reference of its own. */
+void ms_fdtab_atfork_child(void);
+
+/* ---- standard streams (stdio.c) -------------------------------------------- */
+
+/* fd 0, 1 or 2 was just made a store file, or stopped being one (dup2,
+ * dup3, fcntl F_DUPFD onto it, close): switch the matching stream. */
+void ms_stdio_fd_changed(int fd);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -99,6 +100,35 @@ static inline void t_assert_consistent(ms_store *s)
 	char msg[512];
 	int r = ms_check(s, msg, sizeof(msg));
 	cr_assert_eq(r, 0, "store inconsistent: %s", msg);
+}
+
+/* The preload library of this build. */
+static inline const char *t_lib(void)
+{
+	static char path[4096];
+	snprintf(path, sizeof(path), "%s/libmemshim.so", t_build());
+	return path;
+}
+
+/* Runs `sh -c script` with the preload (a fresh store: no inherited
+ * MEMSHIM_STORE_ID) and extra environment `env` ("VAR=x VAR2=y" or "").
+ * Returns the exit status (128+signal when killed) and what it printed on
+ * stdout and stderr together in out. script must not contain single quotes. */
+static inline int t_sh(const char *env, const char *script, char *out, size_t n)
+{
+	char cmd[16384];
+	/* A sanitizer build's runtime must be loaded before the library. */
+	const char *first = getenv("MEMSHIM_TEST_PRELOAD_FIRST");
+	snprintf(cmd, sizeof(cmd),
+		 "env -u MEMSHIM_STORE_ID ASAN_OPTIONS=detect_leaks=0 %s LD_PRELOAD='%s%s%s' "
+		 "sh -c '%s' 2>&1",
+		 env, first && *first ? first : "", first && *first ? " " : "", t_lib(), script);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t k = fread(out, 1, n - 1, p);
+	out[k] = 0;
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 #endif

@@ -6,26 +6,13 @@
 
 #include "common.h"
 
-static char lib[4096];
+static const char *lib;
 
-static void init_lib(void) { snprintf(lib, sizeof(lib), "%s/libmemshim.so", t_build()); }
+static void init_lib(void) { lib = t_lib(); }
 
-/* Runs `sh -c script` with the preload and extra environment; returns the
- * exit status and what it wrote to stderr (or stdout) in out. */
 static int sh(const char *env, const char *script, char *out, size_t n)
 {
-	char cmd[8192];
-	/* A sanitizer build's runtime must be loaded before the library. */
-	const char *first = getenv("MEMSHIM_TEST_PRELOAD_FIRST");
-	snprintf(cmd, sizeof(cmd),
-		 "env -u MEMSHIM_STORE_ID ASAN_OPTIONS=detect_leaks=0 %s LD_PRELOAD='%s%s%s' sh -c '%s' 2>&1",
-		 env, first && *first ? first : "", first && *first ? " " : "", lib, script);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	size_t k = fread(out, 1, n - 1, p);
-	out[k] = 0;
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return t_sh(env, script, out, n);
 }
 
 struct bad {

@@ -1,0 +1,136 @@
+/* shim/fdtab.c — which fds of this process are store files or store
+ * directories, and the store's private fds that programs must not close.
+ *
+ * A flat array indexed by fd, mapped once and touched lazily, so the
+ * question "is this fd ours?" costs one bounds check and one load. fd
+ * numbers belong to one thread at a time (the kernel hands each out once),
+ * so entries need no lock; kind is read and written atomically so that a
+ * racing reader sees an entry whole or not at all.
+ */
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+
+#include "shim.h"
+
+static struct ms_fd *tab;
+static int cap;
+static int high; /* [atomic] one past the highest fd ever set */
+
+#define KIND(e) __atomic_load_n(&(e)->kind, __ATOMIC_ACQUIRE)
+
+void ms_fdtab_init(void)
+{
+	struct rlimit rl;
+	rlim_t n = 65536;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY)
+		n = rl.rlim_max;
+	if (n > (1 << 20))
+		n = 1 << 20;
+	void *p = mmap(NULL, (size_t)n * sizeof(struct ms_fd), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	tab = p;
+	cap = (int)n;
+}
+
+struct ms_fd *ms_fd_get(int fd)
+{
+	if ((unsigned)fd >= (unsigned)cap)
+		return NULL;
+	struct ms_fd *e = &tab[fd];
+	return KIND(e) ? e : NULL;
+}
+
+void ms_fd_set(int fd, enum ms_fd_kind kind, ms_ino ino, int oflags)
+{
+	if ((unsigned)fd >= (unsigned)cap)
+		return;
+	struct ms_fd *e = &tab[fd];
+	e->ino = ino;
+	e->oflags = oflags;
+	e->pos = 0;
+	__atomic_store_n(&e->kind, (uint32_t)kind, __ATOMIC_RELEASE);
+	int h = __atomic_load_n(&high, __ATOMIC_RELAXED);
+	while (fd >= h && !__atomic_compare_exchange_n(&high, &h, fd + 1, 0, __ATOMIC_RELAXED,
+						       __ATOMIC_RELAXED))
+		;
+	if (fd <= 2)
+		ms_stdio_fd_changed(fd);
+}
+
+void ms_fd_drop(int fd)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	if (!e)
+		return;
+	ms_ino ino = e->ino;
+	__atomic_store_n(&e->kind, MS_FD_NONE, __ATOMIC_RELEASE);
+	ms_ino_put(ms_shim.store, ino);
+	if (fd <= 2)
+		ms_stdio_fd_changed(fd);
+}
+
+void ms_fd_copy(int oldfd, int newfd)
+{
+	if (oldfd == newfd)
+		return;
+	ms_fd_drop(newfd);
+	struct ms_fd *e = ms_fd_get(oldfd);
+	if (!e)
+		return;
+	ms_ino_get(ms_shim.store, e->ino);
+	struct ms_fd copy = *e;
+	/* A dup'd directory fd shares its position, as the kernel's shared
+	 * open file description would; close-on-exec is per fd. */
+	ms_fd_set(newfd, (enum ms_fd_kind)copy.kind, copy.ino, copy.oflags & ~O_CLOEXEC);
+	tab[newfd].pos = copy.pos;
+}
+
+int ms_fd_new_dir(ms_ino ino, int oflags, int minfd)
+{
+	int fd = REAL(fcntl)(ms_shim.placeholder, (oflags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD,
+			     minfd);
+	if (fd < 0)
+		return -errno;
+	if (fd >= cap) {
+		REAL(close)(fd);
+		return -EMFILE;
+	}
+	ms_fd_set(fd, MS_FD_DIR, ino, oflags);
+	return fd;
+}
+
+int ms_fd_private(int fd)
+{
+	for (int i = 0; i < ms_shim.nprivate; i++)
+		if (ms_shim.private_fds[i] == fd)
+			return 1;
+	return 0;
+}
+
+void ms_fd_private_evict(int fd)
+{
+	for (int i = 0; i < ms_shim.nprivate; i++) {
+		if (ms_shim.private_fds[i] != fd)
+			continue;
+		int moved = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, fd + 1);
+		if (moved < 0)
+			return;
+		if (fd == ms_shim.placeholder)
+			ms_shim.placeholder = moved;
+		else
+			ms_store_private_fd_moved(ms_shim.store, fd, moved);
+		ms_shim.private_fds[i] = moved;
+		REAL(close)(fd);
+	}
+}
+
+void ms_fdtab_atfork_child(void)
+{
+	int h = __atomic_load_n(&high, __ATOMIC_RELAXED);
+	for (int fd = 0; fd < h; fd++)
+		if (KIND(&tab[fd]))
+			ms_ino_get(ms_shim.store, tab[fd].ino);
+}

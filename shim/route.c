@@ -1,0 +1,223 @@
+/* shim/route.c — deciding, without side effects, whether a (dirfd, path)
+ * pair names something in the store.
+ *
+ * Absolute paths are matched against the prefixes on a component boundary
+ * (/memx is not /mem), after lexical clean-up when they hold '.', '..' or
+ * '//'. Relative paths are ours when the virtual cwd or the dirfd is a store
+ * directory, or when they lexically enter a prefix from a real directory
+ * ("mem/x" from "/", "../mem/x" from "/tmp"). Symlinks inside the store are
+ * core's business; a real symlink that points into the store is not
+ * followed into it (a known limit, as in other preload shims).
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+int ms_path_is_ours(const char *p, size_t len)
+{
+	for (int i = 0; i < ms_shim.cfg.nprefix; i++) {
+		const char *pre = ms_shim.cfg.prefix[i];
+		size_t n = strlen(pre);
+		if (len >= n && memcmp(p, pre, n) == 0 && (len == n || p[n] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
+int ms_normalise(const char *in, char *out, size_t n, int keep_slash)
+{
+	size_t o = 0;
+	const char *p = in;
+	int trailing = 0;
+	if (n < 2)
+		return -ENAMETOOLONG;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *e = p;
+		while (*e && *e != '/')
+			e++;
+		size_t len = (size_t)(e - p);
+		trailing = *e == '/';
+		if (len == 1 && p[0] == '.') {
+			trailing = 1; /* "a/." names a directory, like "a/" */
+		} else if (len == 2 && p[0] == '.' && p[1] == '.') {
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--; /* the '/' before the dropped component */
+			trailing = 1;
+		} else {
+			if (o + 1 + len + 2 > n)
+				return -ENAMETOOLONG;
+			out[o++] = '/';
+			memcpy(out + o, p, len);
+			o += len;
+		}
+		p = e;
+	}
+	if (o == 0)
+		out[o++] = '/';
+	else if (keep_slash && trailing)
+		out[o++] = '/';
+	out[o] = 0;
+	return (int)o;
+}
+
+/* A component ".." anywhere in path. */
+static int has_dotdot(const char *p)
+{
+	for (const char *s = strstr(p, ".."); s; s = strstr(s + 1, ".."))
+		if ((s == p || s[-1] == '/') && (s[2] == 0 || s[2] == '/'))
+			return 1;
+	return 0;
+}
+
+/* Anything lexical clean-up would change: "//", "/./", "/../", a final
+ * "/." or "/..". A trailing single '/' is left to core. */
+static int is_dirty(const char *p)
+{
+	for (const char *s = p; *s; s++) {
+		if (s[0] != '/')
+			continue;
+		if (s[1] == '/')
+			return 1;
+		if (s[1] == '.' && (s[2] == '/' || s[2] == 0))
+			return 1;
+		if (s[1] == '.' && s[2] == '.' && (s[3] == '/' || s[3] == 0))
+			return 1;
+	}
+	return 0;
+}
+
+/* Joins base and a relative path, cleans it up, and routes the result. */
+static int route_joined(const char *base, size_t blen, const char *path, struct ms_route *r)
+{
+	char joined[PATH_MAX * 2];
+	size_t plen = strlen(path);
+	if (blen + 1 + plen + 1 > sizeof(joined))
+		return 0; /* the kernel will say ENAMETOOLONG */
+	memcpy(joined, base, blen);
+	joined[blen] = '/';
+	memcpy(joined + blen + 1, path, plen + 1);
+	int n = ms_normalise(joined, r->buf, sizeof(r->buf), 1);
+	if (n < 0)
+		return 0;
+	size_t len = (size_t)n;
+	if (len > 1 && r->buf[len - 1] == '/')
+		len--;
+	if (!ms_path_is_ours(r->buf, len))
+		return 0;
+	r->dir = 0;
+	r->path = r->buf;
+	return 1;
+}
+
+/* 1 when real directory fd is "/" or another directory above a prefix. */
+static int dirfd_above(int dirfd)
+{
+	struct stat st;
+	if (REAL(fstat)(dirfd, &st))
+		return 0;
+	for (int i = 0; i < ms_shim.nabove; i++)
+		if (ms_shim.above[i].dev == st.st_dev && ms_shim.above[i].ino == st.st_ino)
+			return 1;
+	return 0;
+}
+
+int ms_route_at(int dirfd, const char *path, struct ms_route *r)
+{
+	if (!path || !ms_shim.store || ms_shim_busy)
+		return 0;
+	int saved = errno;
+	int ours = 0;
+	if (path[0] == '/') {
+		size_t len = strlen(path);
+		if (!is_dirty(path)) {
+			size_t l = len > 1 && path[len - 1] == '/' ? len - 1 : len;
+			if (!ms_path_is_ours(path, l))
+				goto out;
+			r->dir = 0;
+			r->path = path;
+			ours = 1;
+			goto out;
+		}
+		/* A raw path that starts inside a prefix resolves physically in
+		 * core ("/mem/lnk/.." follows lnk); one that reaches a prefix
+		 * only lexically ("/x/../mem") is taken as cleaned up. */
+		int n = ms_normalise(path, r->buf, sizeof(r->buf), 1);
+		if (n < 0)
+			goto out;
+		size_t l = (size_t)n > 1 && r->buf[n - 1] == '/' ? (size_t)n - 1 : (size_t)n;
+		if (!ms_path_is_ours(r->buf, l))
+			goto out;
+		r->dir = 0;
+		r->path = r->buf;
+		for (int i = 0; i < ms_shim.cfg.nprefix; i++) {
+			size_t pl = strlen(ms_shim.cfg.prefix[i]);
+			if (strncmp(path, ms_shim.cfg.prefix[i], pl) == 0 &&
+			    (path[pl] == '/' || path[pl] == 0))
+				r->path = path;
+		}
+		ours = 1;
+		goto out;
+	}
+	if (dirfd == AT_FDCWD) {
+		if (!path[0])
+			goto out;
+		if (ms_shim.cwd) {
+			r->dir = ms_shim.cwd;
+			r->path = path;
+			ours = 1;
+			goto out;
+		}
+		if (!ms_shim.real_cwd_above && !has_dotdot(path))
+			goto out;
+		ours = route_joined(ms_shim.real_cwd, (size_t)ms_shim.real_cwd_len, path, r);
+		goto out;
+	}
+	struct ms_fd *e = ms_fd_get(dirfd);
+	if (e) {
+		/* A store file as dirfd: core answers ENOTDIR, or names the
+		 * file itself for an empty path with AT_EMPTY_PATH. */
+		r->dir = e->ino;
+		r->path = path;
+		ours = 1;
+		goto out;
+	}
+	if (!path[0] || (!has_dotdot(path) && !dirfd_above(dirfd)))
+		goto out;
+	char link[64], base[PATH_MAX];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+	ssize_t bl = REAL(readlink)(link, base, sizeof(base) - 1);
+	if (bl <= 0 || base[0] != '/')
+		goto out;
+	ours = route_joined(base, (size_t)bl, path, r);
+out:
+	errno = saved;
+	return ours;
+}
+
+void ms_real_cwd_changed(void)
+{
+	int saved = errno;
+	char *c = REAL(getcwd)(ms_shim.real_cwd, sizeof(ms_shim.real_cwd));
+	if (!c) {
+		strcpy(ms_shim.real_cwd, "/nonexistent");
+	}
+	ms_shim.real_cwd_len = (int)strlen(ms_shim.real_cwd);
+	/* A real directory of the same name as a prefix is hidden by the
+	 * store: relative paths from inside it are checked too. */
+	ms_shim.real_cwd_above = ms_path_is_ours(ms_shim.real_cwd, (size_t)ms_shim.real_cwd_len);
+	/* Above a prefix when the cwd plus "/" begins a prefix. */
+	for (int i = 0; i < ms_shim.cfg.nprefix; i++) {
+		const char *pre = ms_shim.cfg.prefix[i];
+		size_t n = (size_t)ms_shim.real_cwd_len;
+		if (n == 1 || (strncmp(pre, ms_shim.real_cwd, n) == 0 && pre[n] == '/'))
+			ms_shim.real_cwd_above = 1;
+	}
+	errno = saved;
+}
