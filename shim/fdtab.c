@@ -134,3 +134,19 @@ void ms_fdtab_atfork_child(void)
 		if (KIND(&tab[fd]))
 			ms_ino_get(ms_shim.store, tab[fd].ino);
 }
+
+void ms_fd_drop_range(unsigned first, unsigned last)
+{
+	unsigned h = (unsigned)__atomic_load_n(&high, __ATOMIC_RELAXED);
+	for (unsigned fd = first; fd < h && fd <= last; fd++)
+		if (KIND(&tab[fd]))
+			ms_fd_drop((int)fd);
+}
+
+void ms_fd_setfl_ino(ms_ino ino, int flags, int mask)
+{
+	int h = __atomic_load_n(&high, __ATOMIC_RELAXED);
+	for (int fd = 0; fd < h; fd++)
+		if (KIND(&tab[fd]) && tab[fd].ino == ino)
+			tab[fd].oflags = (tab[fd].oflags & ~mask) | (flags & mask);
+}

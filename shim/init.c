@@ -25,6 +25,7 @@ static void atfork_child(void)
 {
 	if (!ms_shim.store)
 		return;
+	ms_shim.pid = getpid();
 	ms_store_atfork_child(ms_shim.store);
 	ms_fdtab_atfork_child();
 }
@@ -82,6 +83,7 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	if (r)
 		die(err);
 	ms_fdtab_init();
+	ms_shim.pid = getpid();
 	keeper_path(kp, sizeof(kp));
 	struct ms_open_opts o = {.cfg = &ms_shim.cfg, .keeper_path = kp};
 	const char *id = getenv("MEMSHIM_STORE_ID");

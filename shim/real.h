@@ -21,9 +21,11 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <utime.h>
+#include <linux/stat.h>
 #include <ftw.h>
 #include <fts.h>
 #include <sys/time.h>
+#include <sys/xattr.h>
 
 struct ms_real {
 #define W(ret, name, params) ret(*name) params;

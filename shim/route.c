@@ -128,14 +128,51 @@ static int dirfd_above(int dirfd)
 	return 0;
 }
 
+/* "/proc/self/fd/N" (or /proc/<our pid>/fd/N) with N a store fd names
+ * that file or directory itself: tar chmods through it. */
+static int route_proc_fd(const char *path, struct ms_route *r)
+{
+	const char *p = path + 6;
+	char self[24];
+	int n = snprintf(self, sizeof(self), "%d/", (int)ms_shim.pid);
+	if (strncmp(p, "self/", 5) == 0)
+		p += 5;
+	else if (strncmp(p, self, (size_t)n) == 0)
+		p += n;
+	else
+		return 0;
+	if (strncmp(p, "fd/", 3) != 0)
+		return 0;
+	p += 3;
+	int fd = 0;
+	if (*p < '0' || *p > '9')
+		return 0;
+	while (*p >= '0' && *p <= '9' && fd < (1 << 24))
+		fd = fd * 10 + (*p++ - '0');
+	if (*p != 0)
+		return 0;
+	struct ms_fd *e = ms_fd_get(fd);
+	if (!e)
+		return 0;
+	r->dir = e->ino;
+	r->path = "";
+	r->empty = 1;
+	return 1;
+}
+
 int ms_route_at(int dirfd, const char *path, struct ms_route *r)
 {
 	if (!path || !ms_shim.store || ms_shim_busy)
 		return 0;
 	int saved = errno;
 	int ours = 0;
+	r->empty = 0;
 	if (path[0] == '/') {
 		size_t len = strlen(path);
+		if (len > 6 && memcmp(path, "/proc/", 6) == 0) {
+			ours = route_proc_fd(path, r);
+			goto out;
+		}
 		if (!is_dirty(path)) {
 			size_t l = len > 1 && path[len - 1] == '/' ? len - 1 : len;
 			if (!ms_path_is_ours(path, l))

@@ -54,6 +54,7 @@ struct ms_shim {
 	int nabove;
 	int private_fds[8]; /* the store's own fds, and the placeholder */
 	int nprivate;
+	pid_t pid;          /* getpid() of this process (fork updates it) */
 };
 
 /* Thread-local: set while the shim itself runs code that may call wrapped
@@ -86,6 +87,8 @@ static inline ssize_t ms_ret_ssize(ssize_t r)
 
 struct ms_route {
 	ms_ino dir;        /* directory the path is relative to; 0 = absolute */
+	int empty;         /* path is "" and names `dir` itself (a store fd
+			    * reached as /proc/self/fd/N): add MS_EMPTY */
 	const char *path;  /* the path for core: points into buf or the caller's */
 	char buf[PATH_MAX];
 };
@@ -138,15 +141,47 @@ int ms_fd_new_dir(ms_ino ino, int oflags, int minfd);
 int ms_fd_private(int fd);
 /* Moves a private fd away from `fd` (before dup2 onto it). */
 void ms_fd_private_evict(int fd);
+/* Forgets every store fd in [first, last] (close_range, closefrom). */
+void ms_fd_drop_range(unsigned first, unsigned last);
+/* F_SETFL on one fd: every entry of ino in this process gets the flags
+ * (the kernel keeps them per open file description, shared by dups). */
+void ms_fd_setfl_ino(ms_ino ino, int flags, int mask);
 /* Maps the table (constructor). */
 void ms_fdtab_init(void);
 /* atfork child: every inherited entry holds a reference of its own. */
 void ms_fdtab_atfork_child(void);
+
+/* ---- writes (fd.c) ---------------------------------------------------------- */
+
+/* write(2) with the quota check when fd is a store file; -1/errno. */
+ssize_t ms_shim_write(int fd, const void *buf, size_t n);
+/* 1 in a vfork child (memory shared with a parent that has another pid):
+ * process-local tables must be left alone there. */
+int ms_in_vfork_child(void);
 
 /* ---- standard streams (stdio.c) -------------------------------------------- */
 
 /* fd 0, 1 or 2 was just made a store file, or stopped being one (dup2,
  * dup3, fcntl F_DUPFD onto it, close): switch the matching stream. */
 void ms_stdio_fd_changed(int fd);
+
+/* ---- directories and the current directory (dir.c, cwd.c) ------------------
+ * Declared by the directories/cwd helper. */
+
+/* The directory-stream calls for shim code that must list a directory
+ * (glob's GLOB_ALTDIRFUNC, nftw, fts): each routes like the wrapper of the
+ * same name and forwards to the real function when not ours, without going
+ * through an exported name. They set errno as the libc function does. */
+DIR *ms_dir_opendir(const char *path);
+struct dirent *ms_dir_readdir(DIR *d);
+int ms_dir_closedir(DIR *d);
+/* 1 when d is a store directory stream handed out by dir.c. */
+int ms_dir_is_ours(DIR *d);
+
+/* Called once by the constructor, after ms_real_cwd_changed(): when the
+ * environment's PWD names a store directory (a parent shell or program
+ * chdir'd into the store and exec'd us), that directory becomes the virtual
+ * current directory. Needs a line in init.c (lead). */
+void ms_cwd_inherit(void);
 
 #endif

@@ -1,0 +1,669 @@
+/* shim/fd.c — the open family, closing and duplicating fds, fcntl, and
+ * every call that makes a store file grow: each reserves its bytes before
+ * the kernel is asked to store them (DESIGN.md decision 5).
+ *
+ * A store file's fd is a real kernel fd on its memfd, so reads, offsets,
+ * mmap, locks and fork need nothing from us; what is ours is the fd table
+ * entry that says which inode it is, and the quota check on growth.
+ */
+#include <stdarg.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+static int needs_mode(int flags)
+{
+	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
+}
+
+#define OPEN_MODE(flags, mode)                                                     \
+	do {                                                                       \
+		if (needs_mode(flags)) {                                           \
+			va_list ap_;                                               \
+			va_start(ap_, flags);                                      \
+			mode = (mode_t)va_arg(ap_, int);                           \
+			va_end(ap_);                                               \
+		}                                                                  \
+	} while (0)
+
+/* In a vfork child (or one made by clone without fork handlers) memory is
+ * the parent's: its fd table must not be touched. */
+int ms_in_vfork_child(void)
+{
+	return (pid_t)syscall(SYS_getpid) != ms_shim.pid;
+}
+
+/* Opens a routed path in the store; returns the fd or -1/errno. */
+static int store_open(struct ms_route *r, int flags, mode_t mode)
+{
+	int fd;
+	ms_ino ino;
+	if (r->empty) {
+		/* /proc/self/fd/N of a store fd: a new description of it. */
+		struct stat st;
+		int rc = ms_stat_ino(ms_shim.store, r->dir, &st);
+		if (rc)
+			return ms_ret(rc);
+		if (S_ISDIR(st.st_mode)) {
+			ms_ino_get(ms_shim.store, r->dir);
+			fd = ms_fd_new_dir(r->dir, flags, 0);
+			if (fd < 0)
+				ms_ino_put(ms_shim.store, r->dir);
+			return ms_ret(fd);
+		}
+		fd = ms_open_ino(ms_shim.store, r->dir, flags);
+		if (fd < 0)
+			return ms_ret(fd);
+		ms_fd_set(fd, MS_FD_FILE, r->dir, flags);
+		return fd;
+	}
+	int rc = ms_open(ms_shim.store, r->dir, r->path, flags, mode, &fd, &ino);
+	if (rc == -MS_EESCAPE)
+		return REAL(openat)(AT_FDCWD, ms_escape_path(), flags, mode);
+	if (rc < 0)
+		return ms_ret(rc);
+	if (fd < 0) {
+		fd = ms_fd_new_dir(ino, flags, 0);
+		if (fd < 0)
+			ms_ino_put(ms_shim.store, ino);
+		return ms_ret(fd);
+	}
+	ms_fd_set(fd, MS_FD_FILE, ino, flags);
+	return fd;
+}
+
+MS_EXPORT int open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	struct ms_route r;
+	OPEN_MODE(flags, mode);
+	if (!ms_route(path, &r))
+		return REAL(open)(path, flags, mode);
+	return store_open(&r, flags, mode);
+}
+
+MS_EXPORT int open64(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	struct ms_route r;
+	OPEN_MODE(flags, mode);
+	if (!ms_route(path, &r))
+		return REAL(open64)(path, flags, mode);
+	return store_open(&r, flags, mode);
+}
+
+MS_EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	struct ms_route r;
+	OPEN_MODE(flags, mode);
+	if (!ms_route_at(dirfd, path, &r))
+		return REAL(openat)(dirfd, path, flags, mode);
+	return store_open(&r, flags, mode);
+}
+
+MS_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	struct ms_route r;
+	OPEN_MODE(flags, mode);
+	if (!ms_route_at(dirfd, path, &r))
+		return REAL(openat64)(dirfd, path, flags, mode);
+	return store_open(&r, flags, mode);
+}
+
+/* The fortified entry points: glibc calls them when the mode is known to
+ * be absent (no O_CREAT), after checking that at compile time. */
+MS_EXPORT int __open_2(const char *path, int flags)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(__open_2)(path, flags);
+	return store_open(&r, flags, 0);
+}
+
+MS_EXPORT int __open64_2(const char *path, int flags)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(__open64_2)(path, flags);
+	return store_open(&r, flags, 0);
+}
+
+MS_EXPORT int __openat_2(int dirfd, const char *path, int flags)
+{
+	struct ms_route r;
+	if (!ms_route_at(dirfd, path, &r))
+		return REAL(__openat_2)(dirfd, path, flags);
+	return store_open(&r, flags, 0);
+}
+
+MS_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
+{
+	struct ms_route r;
+	if (!ms_route_at(dirfd, path, &r))
+		return REAL(__openat64_2)(dirfd, path, flags);
+	return store_open(&r, flags, 0);
+}
+
+MS_EXPORT int creat(const char *path, mode_t mode)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(creat)(path, mode);
+	return store_open(&r, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+MS_EXPORT int creat64(const char *path, mode_t mode)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(creat64)(path, mode);
+	return store_open(&r, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+/* ---- closing ------------------------------------------------------------------- */
+
+MS_EXPORT int close(int fd)
+{
+	/* The store's own fds stay open: a program closing "every fd it does
+	 * not know" must not cut the tree off its store. */
+	if (ms_fd_private(fd))
+		return 0;
+	if (ms_fd_get(fd) && !ms_in_vfork_child())
+		ms_fd_drop(fd);
+	return REAL(close)(fd);
+}
+
+/* Closes [first, last] with the private fds left out. */
+static int close_range_around(unsigned first, unsigned last, int flags)
+{
+	int priv[8], n = 0;
+	for (int i = 0; i < ms_shim.nprivate; i++)
+		if (ms_shim.private_fds[i] >= 0 && (unsigned)ms_shim.private_fds[i] >= first &&
+		    (unsigned)ms_shim.private_fds[i] <= last)
+			priv[n++] = ms_shim.private_fds[i];
+	/* Sort the few private fds so the gaps between them are ranges. */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && priv[j - 1] > priv[j]; j--) {
+			int t = priv[j];
+			priv[j] = priv[j - 1];
+			priv[j - 1] = t;
+		}
+	unsigned lo = first;
+	for (int i = 0; i <= n; i++) {
+		unsigned hi = i < n ? (unsigned)priv[i] - 1 : last;
+		if (i < n && (unsigned)priv[i] == 0)
+			hi = 0;
+		if (lo <= hi && !(i < n && (unsigned)priv[i] < lo)) {
+			int r = REAL(close_range)(lo, hi, flags);
+			if (r)
+				return r;
+		}
+		if (i < n)
+			lo = (unsigned)priv[i] + 1;
+	}
+	return 0;
+}
+
+MS_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	if (!ms_shim.store || first > last)
+		return REAL(close_range)(first, last, flags);
+	if (!(flags & CLOSE_RANGE_CLOEXEC) && !ms_in_vfork_child())
+		ms_fd_drop_range(first, last);
+	return close_range_around(first, last, flags);
+}
+
+MS_EXPORT void closefrom(int lowfd)
+{
+	if (!ms_shim.store || lowfd < 0) {
+		REAL(closefrom)(lowfd);
+		return;
+	}
+	if (!ms_in_vfork_child())
+		ms_fd_drop_range((unsigned)lowfd, ~0U);
+	close_range_around((unsigned)lowfd, ~0U, 0);
+}
+
+/* ---- duplicating ------------------------------------------------------------------- */
+
+MS_EXPORT int dup(int fd)
+{
+	int r = REAL(dup)(fd);
+	if (r >= 0 && ms_fd_get(fd) && !ms_in_vfork_child())
+		ms_fd_copy(fd, r);
+	return r;
+}
+
+static int dup_onto(int oldfd, int newfd, int flags, int three)
+{
+	if (ms_shim.store && ms_fd_private(newfd) && oldfd != newfd)
+		ms_fd_private_evict(newfd);
+	int r = three ? REAL(dup3)(oldfd, newfd, flags) : REAL(dup2)(oldfd, newfd);
+	if (r < 0 || oldfd == newfd || !ms_shim.store || ms_in_vfork_child())
+		return r;
+	int saved = errno;
+	if (ms_fd_get(oldfd))
+		ms_fd_copy(oldfd, newfd);
+	else if (ms_fd_get(newfd))
+		ms_fd_drop(newfd);
+	errno = saved;
+	return r;
+}
+
+MS_EXPORT int dup2(int oldfd, int newfd) { return dup_onto(oldfd, newfd, 0, 0); }
+
+MS_EXPORT int dup3(int oldfd, int newfd, int flags) { return dup_onto(oldfd, newfd, flags, 1); }
+
+/* F_SETFL flags a program may change on an open file. */
+#define SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
+
+static int fcntl_common(int fd, int cmd, void *arg, int sixty_four)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	int r;
+	if (!e || ms_in_vfork_child())
+		return sixty_four ? REAL(fcntl64)(fd, cmd, arg) : REAL(fcntl)(fd, cmd, arg);
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		r = REAL(fcntl)(fd, cmd, arg);
+		if (r >= 0)
+			ms_fd_copy(fd, r);
+		return r;
+	case F_GETFL:
+		if (e->kind == MS_FD_DIR)
+			return (e->oflags & (O_ACCMODE | O_NONBLOCK | O_NOFOLLOW | O_NOATIME)) |
+			       O_DIRECTORY | O_LARGEFILE;
+		break;
+	case F_SETFL:
+		r = REAL(fcntl)(fd, cmd, arg);
+		if (r == 0)
+			/* The kernel keeps these flags per open file description,
+			 * which dups share: so do the entries of this process. */
+			ms_fd_setfl_ino(e->ino, (int)(long)arg & SETFL_MASK, SETFL_MASK);
+		return r;
+	}
+	return sixty_four ? REAL(fcntl64)(fd, cmd, arg) : REAL(fcntl)(fd, cmd, arg);
+}
+
+/* glibc reads the third argument as a pointer whatever the command; so do
+ * we, and pass it on unchanged. */
+MS_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	return fcntl_common(fd, cmd, arg, 0);
+}
+
+MS_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	return fcntl_common(fd, cmd, arg, 1);
+}
+
+/* ---- reads: only directories need us (EISDIR) -------------------------------------- */
+
+static int is_dir_fd(int fd)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	return e && e->kind == MS_FD_DIR;
+}
+
+#define DIR_EISDIR(fd)                                                             \
+	do {                                                                       \
+		if (is_dir_fd(fd)) {                                               \
+			errno = EISDIR;                                            \
+			return -1;                                                 \
+		}                                                                  \
+	} while (0)
+
+MS_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	DIR_EISDIR(fd);
+	return REAL(read)(fd, buf, n);
+}
+
+MS_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	DIR_EISDIR(fd);
+	return REAL(__read_chk)(fd, buf, n, buflen);
+}
+
+MS_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	DIR_EISDIR(fd);
+	return REAL(pread)(fd, buf, n, off);
+}
+
+MS_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off)
+{
+	DIR_EISDIR(fd);
+	return REAL(pread64)(fd, buf, n, off);
+}
+
+MS_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	DIR_EISDIR(fd);
+	return REAL(readv)(fd, iov, cnt);
+}
+
+MS_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	DIR_EISDIR(fd);
+	return REAL(preadv)(fd, iov, cnt, off);
+}
+
+MS_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	DIR_EISDIR(fd);
+	return REAL(preadv64)(fd, iov, cnt, off);
+}
+
+/* A directory's offset is its readdir cookie (rewinddir seeks to 0). */
+static off_t dir_lseek(struct ms_fd *e, off_t off, int whence)
+{
+	if (whence == SEEK_CUR)
+		off += (off_t)e->pos;
+	else if (whence != SEEK_SET) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (off < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	e->pos = (uint64_t)off;
+	return off;
+}
+
+MS_EXPORT off_t lseek(int fd, off_t off, int whence)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	if (e && e->kind == MS_FD_DIR)
+		return dir_lseek(e, off, whence);
+	return REAL(lseek)(fd, off, whence);
+}
+
+MS_EXPORT off_t lseek64(int fd, off_t off, int whence)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	if (e && e->kind == MS_FD_DIR)
+		return dir_lseek(e, off, whence);
+	return REAL(lseek64)(fd, off, whence);
+}
+
+/* ---- writes: reserve, write, settle ------------------------------------------------- */
+
+enum wkind { W_WRITE, W_PWRITE, W_WRITEV, W_PWRITEV, W_PWRITEV2 };
+
+struct wreq {
+	enum wkind kind;
+	const void *buf;
+	const struct iovec *iov;
+	int cnt;
+	size_t len;
+	off_t off;
+	int flags;
+};
+
+static ssize_t do_real_write(int fd, const struct wreq *q)
+{
+	switch (q->kind) {
+	case W_WRITE:
+		return REAL(write)(fd, q->buf, q->len);
+	case W_PWRITE:
+		return REAL(pwrite64)(fd, q->buf, q->len, q->off);
+	case W_WRITEV:
+		return REAL(writev)(fd, q->iov, q->cnt);
+	case W_PWRITEV:
+		return REAL(pwritev64)(fd, q->iov, q->cnt, q->off);
+	case W_PWRITEV2:
+		return REAL(pwritev64v2)(fd, q->iov, q->cnt, q->off, q->flags);
+	}
+	return -1;
+}
+
+/* A write on store file e (fd): the growth is charged first and refused
+ * whole when it does not fit; the file's data lock keeps the offset read
+ * and the write together. */
+static ssize_t store_write(struct ms_fd *e, int fd, const struct wreq *q)
+{
+	if (e->kind == MS_FD_DIR) {
+		errno = EBADF;
+		return -1;
+	}
+	int acc = e->oflags & O_ACCMODE;
+	if (acc == O_RDONLY)
+		return do_real_write(fd, q); /* EBADF from the kernel */
+	int append = (e->oflags & O_APPEND) != 0;
+	int positional = q->kind == W_PWRITE || q->kind == W_PWRITEV ||
+			 (q->kind == W_PWRITEV2 && q->off != -1);
+	struct ms_wctx w;
+	int64_t at = positional ? (int64_t)q->off : 0;
+	int saved = errno;
+	if (!append && !positional) {
+		at = REAL(lseek64)(fd, 0, SEEK_CUR);
+		if (at < 0)
+			return do_real_write(fd, q); /* a pipe? let the kernel say */
+	}
+	int rc = ms_write_begin(ms_shim.store, e->ino, fd, at, q->len, append, &w, &at);
+	if (rc)
+		return ms_ret_ssize(rc);
+	errno = saved;
+	ssize_t k = do_real_write(fd, q);
+	int err = errno;
+	ms_write_end(ms_shim.store, &w, k < 0 ? -err : k);
+	errno = err;
+	return k;
+}
+
+static size_t iov_len(const struct iovec *iov, int cnt)
+{
+	size_t n = 0;
+	for (int i = 0; i < cnt; i++) {
+		if (iov[i].iov_len > SSIZE_MAX - n)
+			return SSIZE_MAX; /* the kernel will say EINVAL */
+		n += iov[i].iov_len;
+	}
+	return n;
+}
+
+ssize_t ms_shim_write(int fd, const void *buf, size_t n)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	if (!e)
+		return REAL(write)(fd, buf, n);
+	struct wreq q = {.kind = W_WRITE, .buf = buf, .len = n};
+	return store_write(e, fd, &q);
+}
+
+MS_EXPORT ssize_t write(int fd, const void *buf, size_t n) { return ms_shim_write(fd, buf, n); }
+
+MS_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	if (!e)
+		return REAL(pwrite)(fd, buf, n, off);
+	struct wreq q = {.kind = W_PWRITE, .buf = buf, .len = n, .off = off};
+	return store_write(e, fd, &q);
+}
+
+MS_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	if (!e)
+		return REAL(pwrite64)(fd, buf, n, off);
+	struct wreq q = {.kind = W_PWRITE, .buf = buf, .len = n, .off = off};
+	return store_write(e, fd, &q);
+}
+
+MS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	if (!e)
+		return REAL(writev)(fd, iov, cnt);
+	struct wreq q = {.kind = W_WRITEV, .iov = iov, .cnt = cnt, .len = iov_len(iov, cnt)};
+	return store_write(e, fd, &q);
+}
+
+MS_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	if (!e)
+		return REAL(pwritev)(fd, iov, cnt, off);
+	struct wreq q = {.kind = W_PWRITEV, .iov = iov, .cnt = cnt, .len = iov_len(iov, cnt), .off = off};
+	return store_write(e, fd, &q);
+}
+
+MS_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	if (!e)
+		return REAL(pwritev64)(fd, iov, cnt, off);
+	struct wreq q = {.kind = W_PWRITEV, .iov = iov, .cnt = cnt, .len = iov_len(iov, cnt), .off = off};
+	return store_write(e, fd, &q);
+}
+
+MS_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	if (!e)
+		return REAL(pwritev2)(fd, iov, cnt, off, flags);
+	struct wreq q = {.kind = W_PWRITEV2, .iov = iov, .cnt = cnt, .len = iov_len(iov, cnt),
+			 .off = off, .flags = flags};
+	return store_write(e, fd, &q);
+}
+
+MS_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	if (!e)
+		return REAL(pwritev64v2)(fd, iov, cnt, off, flags);
+	struct wreq q = {.kind = W_PWRITEV2, .iov = iov, .cnt = cnt, .len = iov_len(iov, cnt),
+			 .off = off, .flags = flags};
+	return store_write(e, fd, &q);
+}
+
+/* ---- sizes --------------------------------------------------------------------------- */
+
+static int store_ftruncate(struct ms_fd *e, int fd, off_t len)
+{
+	if (e->kind == MS_FD_DIR)
+		return ms_ret(-EINVAL);
+	return ms_ret(ms_ftruncate(ms_shim.store, e->ino, fd, len));
+}
+
+MS_EXPORT int ftruncate(int fd, off_t len)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	return e ? store_ftruncate(e, fd, len) : REAL(ftruncate)(fd, len);
+}
+
+MS_EXPORT int ftruncate64(int fd, off_t len)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	return e ? store_ftruncate(e, fd, len) : REAL(ftruncate64)(fd, len);
+}
+
+static int store_fallocate(struct ms_fd *e, int fd, int mode, off_t off, off_t len)
+{
+	if (e->kind == MS_FD_DIR)
+		return -EBADF;
+	if ((e->oflags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	return ms_fallocate(ms_shim.store, e->ino, fd, mode, off, len);
+}
+
+MS_EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	return e ? ms_ret(store_fallocate(e, fd, mode, off, len)) : REAL(fallocate)(fd, mode, off, len);
+}
+
+MS_EXPORT int fallocate64(int fd, int mode, off_t off, off_t len)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	return e ? ms_ret(store_fallocate(e, fd, mode, off, len))
+		 : REAL(fallocate64)(fd, mode, off, len);
+}
+
+/* posix_fallocate returns the error number instead of setting errno. */
+MS_EXPORT int posix_fallocate(int fd, off_t off, off_t len)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	return e ? -store_fallocate(e, fd, 0, off, len) : REAL(posix_fallocate)(fd, off, len);
+}
+
+MS_EXPORT int posix_fallocate64(int fd, off_t off, off_t len)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	return e ? -store_fallocate(e, fd, 0, off, len) : REAL(posix_fallocate64)(fd, off, len);
+}
+
+/* ---- copies inside the kernel: reserve what they can write -------------------------- */
+
+/* The most a copy from `in` can move: what is left of a regular file after
+ * its offset, or a pipe's capacity; callers loop on short copies. */
+static size_t copy_bound(int in, const off_t *inoff, size_t len)
+{
+	struct stat st;
+	if (REAL(fstat)(in, &st) == 0 && S_ISREG(st.st_mode)) {
+		off_t at = inoff ? *inoff : REAL(lseek64)(in, 0, SEEK_CUR);
+		if (at >= 0) {
+			uint64_t left = at < st.st_size ? (uint64_t)(st.st_size - at) : 0;
+			return left < len ? (size_t)left : len;
+		}
+	}
+	int pipe = REAL(fcntl)(in, F_GETPIPE_SZ);
+	size_t cap = pipe > 0 ? (size_t)pipe : (size_t)1 << 20;
+	return cap < len ? cap : len;
+}
+
+/* Reserves n bytes at out's offset (*outoff when given), runs the copy for
+ * at most n bytes, and settles with what was copied. */
+#define KERNEL_COPY(outfd, outoff, n, call)                                          	do {                                                                         		struct ms_fd *e_ = ms_fd_get(outfd);                                 		if (!e_ || e_->kind != MS_FD_FILE || (e_->oflags & O_ACCMODE) == O_RDONLY) 			return call;                                                 		int append_ = (e_->oflags & O_APPEND) != 0;                         		int64_t at_ = outoff ? (int64_t) * (outoff) : REAL(lseek64)(outfd, 0, SEEK_CUR); 		if (at_ < 0)                                                         			return call;                                                 		struct ms_wctx w_;                                                   		int rc_ = ms_write_begin(ms_shim.store, e_->ino, outfd, at_, n, append_, &w_, &at_); 		if (rc_)                                                             			return ms_ret_ssize(rc_);                                    		ssize_t k_ = call;                                                   		int err_ = errno;                                                    		ms_write_end(ms_shim.store, &w_, k_ < 0 ? -err_ : k_);               		errno = err_;                                                        		return k_;                                                           	} while (0)
+
+MS_EXPORT ssize_t copy_file_range(int in, off_t *inoff, int out, off_t *outoff, size_t len,
+				  unsigned int flags)
+{
+	if (!ms_fd_get(out))
+		return REAL(copy_file_range)(in, inoff, out, outoff, len, flags);
+	size_t n = copy_bound(in, inoff, len);
+	KERNEL_COPY(out, outoff, n, REAL(copy_file_range)(in, inoff, out, outoff, n, flags));
+}
+
+MS_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
+{
+	off_t *none = NULL;
+	if (!ms_fd_get(out))
+		return REAL(sendfile)(out, in, off, count);
+	size_t n = copy_bound(in, off, count);
+	KERNEL_COPY(out, none, n, REAL(sendfile)(out, in, off, n));
+}
+
+MS_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
+{
+	off_t *none = NULL;
+	if (!ms_fd_get(out))
+		return REAL(sendfile64)(out, in, off, count);
+	size_t n = copy_bound(in, off, count);
+	KERNEL_COPY(out, none, n, REAL(sendfile64)(out, in, off, n));
+}
+
+MS_EXPORT ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t len,
+			 unsigned int flags)
+{
+	if (!ms_fd_get(out))
+		return REAL(splice)(in, inoff, out, outoff, len, flags);
+	size_t n = copy_bound(in, inoff, len);
+	KERNEL_COPY(out, outoff, n, REAL(splice)(in, inoff, out, outoff, n, flags));
+}

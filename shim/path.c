@@ -1,0 +1,515 @@
+/* shim/path.c — calls that change the namespace or a node's metadata:
+ * directories, links, renames, modes, owners, times, truncate, special
+ * files and extended attributes, for store paths and store fds.
+ *
+ * A call naming two paths (rename, link) with one in the store and one
+ * outside fails with EXDEV, as across two mounts; mv then copies.
+ */
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define STORE ms_shim.store
+
+/* The one-path shape: route, call core, follow an escape to the kernel. */
+#define ONE_PATH(dirfd, path, realcall, corecall, esccall)                           \
+	do {                                                                         \
+		struct ms_route r;                                                   \
+		if (!ms_route_at(dirfd, path, &r))                                   \
+			return realcall;                                             \
+		int rc = corecall;                                                   \
+		if (rc == -MS_EESCAPE) {                                             \
+			const char *esc = ms_escape_path();                          \
+			(void)esc;                                                   \
+			return esccall;                                              \
+		}                                                                    \
+		return ms_ret(rc);                                                   \
+	} while (0)
+
+#define EMPTY_IF(r) ((r).empty ? MS_EMPTY : 0)
+
+/* ---- directories and names ----------------------------------------------------------- */
+
+MS_EXPORT int mkdir(const char *path, mode_t mode)
+{
+	ONE_PATH(AT_FDCWD, path, REAL(mkdir)(path, mode), ms_mkdir(STORE, r.dir, r.path, mode),
+		 REAL(mkdir)(esc, mode));
+}
+
+MS_EXPORT int mkdirat(int dirfd, const char *path, mode_t mode)
+{
+	ONE_PATH(dirfd, path, REAL(mkdirat)(dirfd, path, mode), ms_mkdir(STORE, r.dir, r.path, mode),
+		 REAL(mkdir)(esc, mode));
+}
+
+MS_EXPORT int rmdir(const char *path)
+{
+	ONE_PATH(AT_FDCWD, path, REAL(rmdir)(path), ms_rmdir(STORE, r.dir, r.path), REAL(rmdir)(esc));
+}
+
+MS_EXPORT int unlink(const char *path)
+{
+	ONE_PATH(AT_FDCWD, path, REAL(unlink)(path), ms_unlink(STORE, r.dir, r.path),
+		 REAL(unlink)(esc));
+}
+
+MS_EXPORT int unlinkat(int dirfd, const char *path, int flags)
+{
+	if (flags & ~AT_REMOVEDIR) {
+		struct ms_route r;
+		if (ms_route_at(dirfd, path, &r))
+			return ms_ret(-EINVAL);
+		return REAL(unlinkat)(dirfd, path, flags);
+	}
+	ONE_PATH(dirfd, path, REAL(unlinkat)(dirfd, path, flags),
+		 (flags & AT_REMOVEDIR) ? ms_rmdir(STORE, r.dir, r.path)
+					: ms_unlink(STORE, r.dir, r.path),
+		 REAL(unlinkat)(AT_FDCWD, esc, flags));
+}
+
+/* remove(3): unlink, and rmdir when it names a directory, as glibc does. */
+static int store_remove(struct ms_route *r)
+{
+	int rc = ms_unlink(STORE, r->dir, r->path);
+	if (rc == -EISDIR)
+		rc = ms_rmdir(STORE, r->dir, r->path);
+	return rc;
+}
+
+MS_EXPORT int remove(const char *path)
+{
+	ONE_PATH(AT_FDCWD, path, REAL(remove)(path), store_remove(&r), REAL(remove)(esc));
+}
+
+/* Two paths: both in the store, both outside, or EXDEV. */
+static int two_paths(int ofd, const char *op, int nfd, const char *np, struct ms_route *a,
+		     struct ms_route *b)
+{
+	int x = ms_route_at(ofd, op, a), y = ms_route_at(nfd, np, b);
+	if (x && y)
+		return 1;
+	if (x || y)
+		return -EXDEV;
+	return 0;
+}
+
+static int store_rename(struct ms_route *a, struct ms_route *b, unsigned flags)
+{
+	int rc = ms_rename(STORE, a->dir, a->path, b->dir, b->path, flags);
+	/* A path that leaves the store through a symlink lands on another
+	 * filesystem. */
+	return rc == -MS_EESCAPE ? -EXDEV : rc;
+}
+
+MS_EXPORT int rename(const char *op, const char *np)
+{
+	struct ms_route a, b;
+	int k = two_paths(AT_FDCWD, op, AT_FDCWD, np, &a, &b);
+	if (k == 0)
+		return REAL(rename)(op, np);
+	return ms_ret(k < 0 ? k : store_rename(&a, &b, 0));
+}
+
+MS_EXPORT int renameat(int ofd, const char *op, int nfd, const char *np)
+{
+	struct ms_route a, b;
+	int k = two_paths(ofd, op, nfd, np, &a, &b);
+	if (k == 0)
+		return REAL(renameat)(ofd, op, nfd, np);
+	return ms_ret(k < 0 ? k : store_rename(&a, &b, 0));
+}
+
+MS_EXPORT int renameat2(int ofd, const char *op, int nfd, const char *np, unsigned int flags)
+{
+	struct ms_route a, b;
+	int k = two_paths(ofd, op, nfd, np, &a, &b);
+	if (k == 0)
+		return REAL(renameat2)(ofd, op, nfd, np, flags);
+	if (k > 0 && (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)))
+		return ms_ret(-EINVAL); /* RENAME_WHITEOUT is for overlay filesystems */
+	return ms_ret(k < 0 ? k : store_rename(&a, &b, flags));
+}
+
+static int store_link(struct ms_route *a, struct ms_route *b, int follow)
+{
+	int rc = ms_link(STORE, a->dir, a->path, b->dir, b->path,
+			 (follow ? 0 : MS_NOFOLLOW) | EMPTY_IF(*a));
+	return rc == -MS_EESCAPE ? -EXDEV : rc;
+}
+
+MS_EXPORT int link(const char *op, const char *np)
+{
+	struct ms_route a, b;
+	int k = two_paths(AT_FDCWD, op, AT_FDCWD, np, &a, &b);
+	if (k == 0)
+		return REAL(link)(op, np);
+	return ms_ret(k < 0 ? k : store_link(&a, &b, 0));
+}
+
+MS_EXPORT int linkat(int ofd, const char *op, int nfd, const char *np, int flags)
+{
+	struct ms_route a, b;
+	int k = two_paths(ofd, op, nfd, np, &a, &b);
+	if (k == 0)
+		return REAL(linkat)(ofd, op, nfd, np, flags);
+	if (k > 0 && (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)))
+		return ms_ret(-EINVAL);
+	if (k > 0 && (flags & AT_EMPTY_PATH) && op[0] == 0)
+		a.empty = 1;
+	return ms_ret(k < 0 ? k : store_link(&a, &b, flags & AT_SYMLINK_FOLLOW));
+}
+
+MS_EXPORT int symlink(const char *target, const char *path)
+{
+	ONE_PATH(AT_FDCWD, path, REAL(symlink)(target, path), ms_symlink(STORE, target, r.dir, r.path),
+		 REAL(symlink)(target, esc));
+}
+
+MS_EXPORT int symlinkat(const char *target, int dirfd, const char *path)
+{
+	ONE_PATH(dirfd, path, REAL(symlinkat)(target, dirfd, path),
+		 ms_symlink(STORE, target, r.dir, r.path), REAL(symlink)(target, esc));
+}
+
+static ssize_t store_readlink(struct ms_route *r, char *buf, size_t n)
+{
+	if (n == 0)
+		return ms_ret_ssize(-EINVAL);
+	ssize_t rc = ms_readlink(STORE, r->dir, r->path, buf, n);
+	if (rc == -MS_EESCAPE)
+		return REAL(readlink)(ms_escape_path(), buf, n);
+	return ms_ret_ssize(rc);
+}
+
+MS_EXPORT ssize_t readlink(const char *path, char *buf, size_t n)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(readlink)(path, buf, n);
+	return store_readlink(&r, buf, n);
+}
+
+MS_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t n)
+{
+	struct ms_route r;
+	if (!ms_route_at(dirfd, path, &r))
+		return REAL(readlinkat)(dirfd, path, buf, n);
+	return store_readlink(&r, buf, n);
+}
+
+MS_EXPORT ssize_t __readlink_chk(const char *path, char *buf, size_t n, size_t buflen)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(__readlink_chk)(path, buf, n, buflen);
+	return store_readlink(&r, buf, n < buflen ? n : buflen);
+}
+
+MS_EXPORT ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t n, size_t buflen)
+{
+	struct ms_route r;
+	if (!ms_route_at(dirfd, path, &r))
+		return REAL(__readlinkat_chk)(dirfd, path, buf, n, buflen);
+	return store_readlink(&r, buf, n < buflen ? n : buflen);
+}
+
+/* ---- modes and owners -------------------------------------------------------------------- */
+
+MS_EXPORT int chmod(const char *path, mode_t mode)
+{
+	ONE_PATH(AT_FDCWD, path, REAL(chmod)(path, mode),
+		 ms_chmod(STORE, r.dir, r.path, EMPTY_IF(r), mode), REAL(chmod)(esc, mode));
+}
+
+MS_EXPORT int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
+{
+	ONE_PATH(dirfd, path, REAL(fchmodat)(dirfd, path, mode, flags),
+		 ms_chmod(STORE, r.dir, r.path,
+			  ((flags & AT_SYMLINK_NOFOLLOW) ? MS_NOFOLLOW : 0) | EMPTY_IF(r), mode),
+		 REAL(fchmodat)(AT_FDCWD, esc, mode, flags));
+}
+
+MS_EXPORT int fchmod(int fd, mode_t mode)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	if (!e)
+		return REAL(fchmod)(fd, mode);
+	return ms_ret(ms_chmod(STORE, e->ino, "", MS_EMPTY, mode));
+}
+
+MS_EXPORT int chown(const char *path, uid_t uid, gid_t gid)
+{
+	ONE_PATH(AT_FDCWD, path, REAL(chown)(path, uid, gid),
+		 ms_chown(STORE, r.dir, r.path, EMPTY_IF(r), uid, gid), REAL(chown)(esc, uid, gid));
+}
+
+MS_EXPORT int lchown(const char *path, uid_t uid, gid_t gid)
+{
+	ONE_PATH(AT_FDCWD, path, REAL(lchown)(path, uid, gid),
+		 ms_chown(STORE, r.dir, r.path, MS_NOFOLLOW | EMPTY_IF(r), uid, gid),
+		 REAL(lchown)(esc, uid, gid));
+}
+
+MS_EXPORT int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
+{
+	ONE_PATH(dirfd, path, REAL(fchownat)(dirfd, path, uid, gid, flags),
+		 ms_chown(STORE, r.dir, r.path,
+			  ((flags & AT_SYMLINK_NOFOLLOW) ? MS_NOFOLLOW : 0) |
+				  ((flags & AT_EMPTY_PATH) || r.empty ? MS_EMPTY : 0),
+			  uid, gid),
+		 REAL(fchownat)(AT_FDCWD, esc, uid, gid, flags));
+}
+
+MS_EXPORT int fchown(int fd, uid_t uid, gid_t gid)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	if (!e)
+		return REAL(fchown)(fd, uid, gid);
+	return ms_ret(ms_chown(STORE, e->ino, "", MS_EMPTY, uid, gid));
+}
+
+/* ---- times --------------------------------------------------------------------------------- */
+
+/* timeval pairs to timespec pairs; NULL stays NULL (now). */
+static const struct timespec *tv_to_ts(const struct timeval *tv, struct timespec ts[2])
+{
+	if (!tv)
+		return NULL;
+	for (int i = 0; i < 2; i++) {
+		if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000)
+			return (const struct timespec *)-1;
+		ts[i].tv_sec = tv[i].tv_sec;
+		ts[i].tv_nsec = tv[i].tv_usec * 1000;
+	}
+	return ts;
+}
+
+static int store_utimens(struct ms_route *r, const struct timespec *ts, int flags)
+{
+	if (ts == (const struct timespec *)-1)
+		return -EINVAL;
+	return ms_utimens(STORE, r->dir, r->path, flags | EMPTY_IF(*r), ts);
+}
+
+MS_EXPORT int utime(const char *path, const struct utimbuf *t)
+{
+	struct timespec ts[2];
+	if (t) {
+		ts[0].tv_sec = t->actime;
+		ts[1].tv_sec = t->modtime;
+		ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	}
+	ONE_PATH(AT_FDCWD, path, REAL(utime)(path, t), store_utimens(&r, t ? ts : NULL, 0),
+		 REAL(utime)(esc, t));
+}
+
+MS_EXPORT int utimes(const char *path, const struct timeval tv[2])
+{
+	struct timespec ts[2];
+	ONE_PATH(AT_FDCWD, path, REAL(utimes)(path, tv), store_utimens(&r, tv_to_ts(tv, ts), 0),
+		 REAL(utimes)(esc, tv));
+}
+
+MS_EXPORT int lutimes(const char *path, const struct timeval tv[2])
+{
+	struct timespec ts[2];
+	ONE_PATH(AT_FDCWD, path, REAL(lutimes)(path, tv),
+		 store_utimens(&r, tv_to_ts(tv, ts), MS_NOFOLLOW), REAL(lutimes)(esc, tv));
+}
+
+MS_EXPORT int futimesat(int dirfd, const char *path, const struct timeval tv[2])
+{
+	struct timespec ts[2];
+	if (!path)
+		return futimes(dirfd, tv);
+	ONE_PATH(dirfd, path, REAL(futimesat)(dirfd, path, tv), store_utimens(&r, tv_to_ts(tv, ts), 0),
+		 REAL(utimes)(esc, tv));
+}
+
+MS_EXPORT int futimes(int fd, const struct timeval tv[2])
+{
+	struct timespec ts[2];
+	struct ms_fd *e = ms_fd_get(fd);
+	if (!e)
+		return REAL(futimes)(fd, tv);
+	const struct timespec *t = tv_to_ts(tv, ts);
+	if (t == (const struct timespec *)-1)
+		return ms_ret(-EINVAL);
+	return ms_ret(ms_utimens(STORE, e->ino, "", MS_EMPTY, t));
+}
+
+MS_EXPORT int futimens(int fd, const struct timespec ts[2])
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	if (!e)
+		return REAL(futimens)(fd, ts);
+	return ms_ret(ms_utimens(STORE, e->ino, "", MS_EMPTY, ts));
+}
+
+/* glibc declares path non-null, but Linux takes NULL to mean dirfd itself. */
+#pragma GCC diagnostic ignored "-Wnonnull-compare"
+MS_EXPORT int utimensat(int dirfd, const char *path, const struct timespec ts[2], int flags)
+{
+	if (!path) /* Linux: the file dirfd refers to */
+		return ms_fd_get(dirfd) ? futimens(dirfd, ts) : REAL(utimensat)(dirfd, path, ts, flags);
+	ONE_PATH(dirfd, path, REAL(utimensat)(dirfd, path, ts, flags),
+		 ms_utimens(STORE, r.dir, r.path,
+			    ((flags & AT_SYMLINK_NOFOLLOW) ? MS_NOFOLLOW : 0) |
+				    ((flags & AT_EMPTY_PATH) || r.empty ? MS_EMPTY : 0),
+			    ts),
+		 REAL(utimensat)(AT_FDCWD, esc, ts, flags));
+}
+
+/* ---- sizes, special files ----------------------------------------------------------------- */
+
+MS_EXPORT int truncate(const char *path, off_t len)
+{
+	ONE_PATH(AT_FDCWD, path, REAL(truncate)(path, len), ms_truncate(STORE, r.dir, r.path, len),
+		 REAL(truncate)(esc, len));
+}
+
+MS_EXPORT int truncate64(const char *path, off_t len)
+{
+	ONE_PATH(AT_FDCWD, path, REAL(truncate64)(path, len), ms_truncate(STORE, r.dir, r.path, len),
+		 REAL(truncate64)(esc, len));
+}
+
+/* A regular file made by mknod is an empty file; fifos and devices are not
+ * stored (EOPNOTSUPP), after the usual lookup errors. */
+static int store_mknod(struct ms_route *r, mode_t mode)
+{
+	mode_t type = mode & S_IFMT;
+	if (type == 0 || type == S_IFREG) {
+		int fd;
+		ms_ino ino;
+		int rc = ms_open(STORE, r->dir, r->path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
+				 mode & 07777, &fd, &ino);
+		if (rc)
+			return rc;
+		REAL(close)(fd);
+		ms_ino_put(STORE, ino);
+		return 0;
+	}
+	if (type == S_IFDIR)
+		return -EINVAL;
+	struct stat st;
+	int rc = ms_stat(STORE, r->dir, r->path, MS_NOFOLLOW, &st);
+	if (rc == 0)
+		return -EEXIST;
+	if (rc != -ENOENT)
+		return rc;
+	return -EOPNOTSUPP;
+}
+
+MS_EXPORT int mknod(const char *path, mode_t mode, dev_t dev)
+{
+	ONE_PATH(AT_FDCWD, path, REAL(mknod)(path, mode, dev), store_mknod(&r, mode),
+		 REAL(mknod)(esc, mode, dev));
+}
+
+MS_EXPORT int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
+{
+	ONE_PATH(dirfd, path, REAL(mknodat)(dirfd, path, mode, dev), store_mknod(&r, mode),
+		 REAL(mknod)(esc, mode, dev));
+}
+
+MS_EXPORT int mkfifo(const char *path, mode_t mode)
+{
+	ONE_PATH(AT_FDCWD, path, REAL(mkfifo)(path, mode), store_mknod(&r, S_IFIFO | mode),
+		 REAL(mkfifo)(esc, mode));
+}
+
+MS_EXPORT int mkfifoat(int dirfd, const char *path, mode_t mode)
+{
+	ONE_PATH(dirfd, path, REAL(mkfifoat)(dirfd, path, mode), store_mknod(&r, S_IFIFO | mode),
+		 REAL(mkfifo)(esc, mode));
+}
+
+/* ---- extended attributes: a filesystem that stores none ------------------------------------ */
+
+/* The node must exist (lookup errors first); then reads find nothing and
+ * writes are not supported, as on a filesystem without xattrs. */
+static int xattr_lookup(struct ms_route *r, int nofollow)
+{
+	struct stat st;
+	int rc = ms_stat(STORE, r->dir, r->path, (nofollow ? MS_NOFOLLOW : 0) | EMPTY_IF(*r), &st);
+	return rc == -MS_EESCAPE ? -ENOENT : rc;
+}
+
+#define XATTR_PATH(path, nofollow, realcall, answer)                                   \
+	do {                                                                         \
+		struct ms_route r;                                                   \
+		if (!ms_route(path, &r))                                             \
+			return realcall;                                             \
+		int rc = xattr_lookup(&r, nofollow);                                 \
+		return ms_ret(rc ? rc : (answer));                                   \
+	} while (0)
+
+#define XATTR_FD(fd, realcall, answer)                                                 \
+	do {                                                                         \
+		if (!ms_fd_get(fd))                                                  \
+			return realcall;                                             \
+		return ms_ret(answer);                                               \
+	} while (0)
+
+MS_EXPORT ssize_t getxattr(const char *path, const char *name, void *v, size_t n)
+{
+	XATTR_PATH(path, 0, REAL(getxattr)(path, name, v, n), -ENODATA);
+}
+
+MS_EXPORT ssize_t lgetxattr(const char *path, const char *name, void *v, size_t n)
+{
+	XATTR_PATH(path, 1, REAL(lgetxattr)(path, name, v, n), -ENODATA);
+}
+
+MS_EXPORT ssize_t fgetxattr(int fd, const char *name, void *v, size_t n)
+{
+	XATTR_FD(fd, REAL(fgetxattr)(fd, name, v, n), -ENODATA);
+}
+
+MS_EXPORT int setxattr(const char *path, const char *name, const void *v, size_t n, int flags)
+{
+	XATTR_PATH(path, 0, REAL(setxattr)(path, name, v, n, flags), -EOPNOTSUPP);
+}
+
+MS_EXPORT int lsetxattr(const char *path, const char *name, const void *v, size_t n, int flags)
+{
+	XATTR_PATH(path, 1, REAL(lsetxattr)(path, name, v, n, flags), -EOPNOTSUPP);
+}
+
+MS_EXPORT int fsetxattr(int fd, const char *name, const void *v, size_t n, int flags)
+{
+	XATTR_FD(fd, REAL(fsetxattr)(fd, name, v, n, flags), -EOPNOTSUPP);
+}
+
+MS_EXPORT ssize_t listxattr(const char *path, char *list, size_t n)
+{
+	XATTR_PATH(path, 0, REAL(listxattr)(path, list, n), 0);
+}
+
+MS_EXPORT ssize_t llistxattr(const char *path, char *list, size_t n)
+{
+	XATTR_PATH(path, 1, REAL(llistxattr)(path, list, n), 0);
+}
+
+MS_EXPORT ssize_t flistxattr(int fd, char *list, size_t n)
+{
+	XATTR_FD(fd, REAL(flistxattr)(fd, list, n), 0);
+}
+
+MS_EXPORT int removexattr(const char *path, const char *name)
+{
+	XATTR_PATH(path, 0, REAL(removexattr)(path, name), -ENODATA);
+}
+
+MS_EXPORT int lremovexattr(const char *path, const char *name)
+{
+	XATTR_PATH(path, 1, REAL(lremovexattr)(path, name), -ENODATA);
+}
+
+MS_EXPORT int fremovexattr(int fd, const char *name)
+{
+	XATTR_FD(fd, REAL(fremovexattr)(fd, name), -ENODATA);
+}

@@ -1,0 +1,414 @@
+/* shim/stat.c — the stat family, access checks and filesystem statistics
+ * for store paths and store fds.
+ *
+ * A store stat needs no system call: everything comes from the arena. An
+ * fd's stat is the same as its path's (tmpfs answers both alike, and tools
+ * such as tar compare them), with the size the kernel reports.
+ */
+#include <string.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define TMPFS_MAGIC 0x01021994
+
+/* stat of a store fd: its inode, with the kernel's size for a file. */
+static int store_fstat(struct ms_fd *e, int fd, struct stat *st)
+{
+	int rc = ms_stat_ino(ms_shim.store, e->ino, st);
+	if (rc == 0 && e->kind == MS_FD_FILE) {
+		struct stat k;
+		if (REAL(fstat)(fd, &k) == 0)
+			st->st_size = k.st_size;
+	}
+	return ms_ret(rc);
+}
+
+/* stat of a routed path; flags are MS_NOFOLLOW / MS_EMPTY. */
+static int store_stat(struct ms_route *r, int flags, struct stat *st, int (*real_escape)(const char *, struct stat *))
+{
+	if (r->empty)
+		flags |= MS_EMPTY;
+	int rc = ms_stat(ms_shim.store, r->dir, r->path, flags, st);
+	if (rc == -MS_EESCAPE)
+		return real_escape(ms_escape_path(), st);
+	return ms_ret(rc);
+}
+
+static int esc_stat(const char *p, struct stat *st) { return REAL(stat)(p, st); }
+static int esc_lstat(const char *p, struct stat *st) { return REAL(lstat)(p, st); }
+
+/* struct stat64 and struct stat are the same on the 64-bit ABIs this
+ * library is built for. */
+_Static_assert(sizeof(struct stat) == sizeof(struct stat64), "stat64 layout");
+
+MS_EXPORT int stat(const char *path, struct stat *st)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(stat)(path, st);
+	return store_stat(&r, 0, st, esc_stat);
+}
+
+MS_EXPORT int stat64(const char *path, struct stat64 *st)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(stat64)(path, st);
+	return store_stat(&r, 0, (struct stat *)st, esc_stat);
+}
+
+MS_EXPORT int lstat(const char *path, struct stat *st)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(lstat)(path, st);
+	return store_stat(&r, MS_NOFOLLOW, st, esc_lstat);
+}
+
+MS_EXPORT int lstat64(const char *path, struct stat64 *st)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(lstat64)(path, st);
+	return store_stat(&r, MS_NOFOLLOW, (struct stat *)st, esc_lstat);
+}
+
+MS_EXPORT int fstat(int fd, struct stat *st)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	return e ? store_fstat(e, fd, st) : REAL(fstat)(fd, st);
+}
+
+MS_EXPORT int fstat64(int fd, struct stat64 *st)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	return e ? store_fstat(e, fd, (struct stat *)st) : REAL(fstat64)(fd, st);
+}
+
+static int at_flags(int flags)
+{
+	return ((flags & AT_SYMLINK_NOFOLLOW) ? MS_NOFOLLOW : 0) |
+	       ((flags & AT_EMPTY_PATH) ? MS_EMPTY : 0);
+}
+
+/* fstatat on a store dirfd with "" and AT_EMPTY_PATH is fstat of it. */
+static int store_fstatat(int dirfd, struct ms_route *r, struct stat *st, int flags)
+{
+	struct ms_fd *e = ms_fd_get(dirfd);
+	if (e && r->path[0] == 0 && (flags & AT_EMPTY_PATH))
+		return store_fstat(e, dirfd, st);
+	return store_stat(r, at_flags(flags), st,
+			  (flags & AT_SYMLINK_NOFOLLOW) ? esc_lstat : esc_stat);
+}
+
+MS_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	struct ms_route r;
+	if (!ms_route_at(dirfd, path, &r))
+		return REAL(fstatat)(dirfd, path, st, flags);
+	return store_fstatat(dirfd, &r, st, flags);
+}
+
+MS_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
+{
+	struct ms_route r;
+	if (!ms_route_at(dirfd, path, &r))
+		return REAL(fstatat64)(dirfd, path, st, flags);
+	return store_fstatat(dirfd, &r, (struct stat *)st, flags);
+}
+
+/* The glibc < 2.33 names, still bound by make 4.3: `ver` is
+ * _STAT_VER_LINUX, whose struct is today's struct stat on x86-64. */
+MS_EXPORT int __xstat(int ver, const char *path, struct stat *st)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(__xstat)(ver, path, st);
+	return store_stat(&r, 0, st, esc_stat);
+}
+
+MS_EXPORT int __xstat64(int ver, const char *path, struct stat64 *st)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(__xstat64)(ver, path, st);
+	return store_stat(&r, 0, (struct stat *)st, esc_stat);
+}
+
+MS_EXPORT int __lxstat(int ver, const char *path, struct stat *st)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(__lxstat)(ver, path, st);
+	return store_stat(&r, MS_NOFOLLOW, st, esc_lstat);
+}
+
+MS_EXPORT int __lxstat64(int ver, const char *path, struct stat64 *st)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(__lxstat64)(ver, path, st);
+	return store_stat(&r, MS_NOFOLLOW, (struct stat *)st, esc_lstat);
+}
+
+MS_EXPORT int __fxstat(int ver, int fd, struct stat *st)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	return e ? store_fstat(e, fd, st) : REAL(__fxstat)(ver, fd, st);
+}
+
+MS_EXPORT int __fxstat64(int ver, int fd, struct stat64 *st)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	return e ? store_fstat(e, fd, (struct stat *)st) : REAL(__fxstat64)(ver, fd, st);
+}
+
+MS_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
+{
+	struct ms_route r;
+	if (!ms_route_at(dirfd, path, &r))
+		return REAL(__fxstatat)(ver, dirfd, path, st, flags);
+	return store_fstatat(dirfd, &r, st, flags);
+}
+
+MS_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags)
+{
+	struct ms_route r;
+	if (!ms_route_at(dirfd, path, &r))
+		return REAL(__fxstatat64)(ver, dirfd, path, st, flags);
+	return store_fstatat(dirfd, &r, (struct stat *)st, flags);
+}
+
+static void to_statx(const struct stat *st, struct statx *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->stx_mask = STATX_BASIC_STATS;
+	x->stx_blksize = (uint32_t)st->st_blksize;
+	x->stx_nlink = (uint32_t)st->st_nlink;
+	x->stx_uid = st->st_uid;
+	x->stx_gid = st->st_gid;
+	x->stx_mode = (uint16_t)st->st_mode;
+	x->stx_ino = st->st_ino;
+	x->stx_size = (uint64_t)st->st_size;
+	x->stx_blocks = (uint64_t)st->st_blocks;
+	x->stx_atime.tv_sec = st->st_atim.tv_sec;
+	x->stx_atime.tv_nsec = (uint32_t)st->st_atim.tv_nsec;
+	x->stx_mtime.tv_sec = st->st_mtim.tv_sec;
+	x->stx_mtime.tv_nsec = (uint32_t)st->st_mtim.tv_nsec;
+	x->stx_ctime.tv_sec = st->st_ctim.tv_sec;
+	x->stx_ctime.tv_nsec = (uint32_t)st->st_ctim.tv_nsec;
+	x->stx_dev_major = major(st->st_dev);
+	x->stx_dev_minor = minor(st->st_dev);
+}
+
+MS_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *x)
+{
+	struct ms_route r;
+	if (!ms_route_at(dirfd, path, &r))
+		return REAL(statx)(dirfd, path, flags, mask, x);
+	struct stat st;
+	int rc = store_fstatat(dirfd, &r, &st, flags & (AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH));
+	if (rc == 0)
+		to_statx(&st, x);
+	return rc;
+}
+
+/* ---- access ------------------------------------------------------------------------ */
+
+/* Permission bits as the kernel checks them for the effective (or real)
+ * ids; root passes read and write, and execute when any x bit is set. */
+static int check_access(const struct stat *st, int mode, int effective)
+{
+	if (mode == F_OK)
+		return 0;
+	uid_t uid = effective ? geteuid() : getuid();
+	gid_t gid = effective ? getegid() : getgid();
+	if (uid == 0) {
+		if ((mode & X_OK) && !S_ISDIR(st->st_mode) && !(st->st_mode & 0111))
+			return -EACCES;
+		return 0;
+	}
+	unsigned bits = st->st_uid == uid ? (st->st_mode >> 6) & 7
+			: st->st_gid == gid ? (st->st_mode >> 3) & 7
+					    : st->st_mode & 7;
+	if (((mode & R_OK) && !(bits & 4)) || ((mode & W_OK) && !(bits & 2)) ||
+	    ((mode & X_OK) && !(bits & 1)))
+		return -EACCES;
+	return 0;
+}
+
+static int store_access(struct ms_route *r, int mode, int flags, int effective)
+{
+	struct stat st;
+	if (mode & ~(R_OK | W_OK | X_OK))
+		return ms_ret(-EINVAL);
+	int rc = ms_stat(ms_shim.store, r->dir, r->path, at_flags(flags), &st);
+	if (rc == -MS_EESCAPE)
+		return REAL(faccessat)(AT_FDCWD, ms_escape_path(), mode, flags);
+	if (rc == 0)
+		rc = check_access(&st, mode, effective);
+	return ms_ret(rc);
+}
+
+MS_EXPORT int access(const char *path, int mode)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(access)(path, mode);
+	return store_access(&r, mode, 0, 0);
+}
+
+MS_EXPORT int faccessat(int dirfd, const char *path, int mode, int flags)
+{
+	struct ms_route r;
+	if (!ms_route_at(dirfd, path, &r))
+		return REAL(faccessat)(dirfd, path, mode, flags);
+	return store_access(&r, mode, flags, (flags & AT_EACCESS) != 0);
+}
+
+MS_EXPORT int euidaccess(const char *path, int mode)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(euidaccess)(path, mode);
+	return store_access(&r, mode, 0, 1);
+}
+
+MS_EXPORT int eaccess(const char *path, int mode)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(eaccess)(path, mode);
+	return store_access(&r, mode, 0, 1);
+}
+
+/* ---- filesystem statistics: the quota as blocks, the node limit as files --------- */
+
+static void store_statfs(struct statfs *f)
+{
+	struct ms_stats s;
+	ms_stats_get(ms_shim.store, &s);
+	memset(f, 0, sizeof(*f));
+	f->f_type = TMPFS_MAGIC;
+	f->f_bsize = MS_PAGE;
+	f->f_frsize = MS_PAGE;
+	f->f_namelen = 255;
+	uint64_t max = s.max_bytes ? s.max_bytes : s.used_bytes + (1ULL << 40);
+	f->f_blocks = max / MS_PAGE;
+	f->f_bfree = f->f_bavail = (max > s.used_bytes ? max - s.used_bytes : 0) / MS_PAGE;
+	uint64_t nodes = s.max_nodes ? s.max_nodes : s.used_nodes + (1ULL << 20);
+	f->f_files = nodes;
+	f->f_ffree = nodes > s.used_nodes ? nodes - s.used_nodes : 0;
+	f->f_flags = ST_NOSUID | ST_NODEV;
+}
+
+static void statfs_to_vfs(const struct statfs *f, struct statvfs *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->f_bsize = (unsigned long)f->f_bsize;
+	v->f_frsize = (unsigned long)f->f_frsize;
+	v->f_blocks = f->f_blocks;
+	v->f_bfree = f->f_bfree;
+	v->f_bavail = f->f_bavail;
+	v->f_files = f->f_files;
+	v->f_ffree = f->f_ffree;
+	v->f_favail = f->f_ffree;
+	v->f_flag = (unsigned long)f->f_flags;
+	v->f_namemax = (unsigned long)f->f_namelen;
+}
+
+_Static_assert(sizeof(struct statfs) == sizeof(struct statfs64), "statfs64 layout");
+_Static_assert(sizeof(struct statvfs) == sizeof(struct statvfs64), "statvfs64 layout");
+
+/* statfs of a path: it must exist, like any lookup. */
+static int path_statfs(struct ms_route *r, struct statfs *f)
+{
+	struct stat st;
+	int rc = ms_stat(ms_shim.store, r->dir, r->path, r->empty ? MS_EMPTY : 0, &st);
+	if (rc == -MS_EESCAPE)
+		return REAL(statfs)(ms_escape_path(), f);
+	if (rc)
+		return ms_ret(rc);
+	store_statfs(f);
+	return 0;
+}
+
+MS_EXPORT int statfs(const char *path, struct statfs *f)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(statfs)(path, f);
+	return path_statfs(&r, f);
+}
+
+MS_EXPORT int statfs64(const char *path, struct statfs64 *f)
+{
+	struct ms_route r;
+	if (!ms_route(path, &r))
+		return REAL(statfs64)(path, f);
+	return path_statfs(&r, (struct statfs *)f);
+}
+
+MS_EXPORT int fstatfs(int fd, struct statfs *f)
+{
+	if (!ms_fd_get(fd))
+		return REAL(fstatfs)(fd, f);
+	store_statfs(f);
+	return 0;
+}
+
+MS_EXPORT int fstatfs64(int fd, struct statfs64 *f)
+{
+	if (!ms_fd_get(fd))
+		return REAL(fstatfs64)(fd, f);
+	store_statfs((struct statfs *)f);
+	return 0;
+}
+
+MS_EXPORT int statvfs(const char *path, struct statvfs *v)
+{
+	struct ms_route r;
+	struct statfs f;
+	if (!ms_route(path, &r))
+		return REAL(statvfs)(path, v);
+	int rc = path_statfs(&r, &f);
+	if (rc == 0)
+		statfs_to_vfs(&f, v);
+	return rc;
+}
+
+MS_EXPORT int statvfs64(const char *path, struct statvfs64 *v)
+{
+	struct ms_route r;
+	struct statfs f;
+	if (!ms_route(path, &r))
+		return REAL(statvfs64)(path, v);
+	int rc = path_statfs(&r, &f);
+	if (rc == 0)
+		statfs_to_vfs(&f, (struct statvfs *)v);
+	return rc;
+}
+
+MS_EXPORT int fstatvfs(int fd, struct statvfs *v)
+{
+	struct statfs f;
+	if (!ms_fd_get(fd))
+		return REAL(fstatvfs)(fd, v);
+	store_statfs(&f);
+	statfs_to_vfs(&f, v);
+	return 0;
+}
+
+MS_EXPORT int fstatvfs64(int fd, struct statvfs64 *v)
+{
+	struct statfs f;
+	if (!ms_fd_get(fd))
+		return REAL(fstatvfs64)(fd, v);
+	store_statfs(&f);
+	statfs_to_vfs(&f, (struct statvfs *)v);
+	return 0;
+}
