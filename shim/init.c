@@ -70,7 +70,7 @@ static void die(const char *msg)
 	int len = snprintf(line, sizeof(line), "memshim: %s\n", msg);
 	if (len > (int)sizeof(line) - 1)
 		len = (int)sizeof(line) - 1;
-	ssize_t w = write(2, line, (size_t)len);
+	ssize_t w = REAL(write)(2, line, (size_t)len);
 	(void)w;
 	_exit(2);
 }

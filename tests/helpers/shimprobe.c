@@ -1,0 +1,228 @@
+/* shimprobe — small scenarios run under the preload by tests/test_shim_fd.c.
+ * Each prints "key=value" lines the test checks. Uses libc only. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static char big[1 << 20];
+
+static void res(const char *what, long r)
+{
+	printf("%s=%ld errno=%s\n", what, r, r < 0 ? strerrorname_np(errno) : "0");
+}
+
+static long fsize(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) ? -1 : (long)st.st_size;
+}
+
+static int mk(const char *p, int extra)
+{
+	int fd = open(p, O_CREAT | O_RDWR | extra, 0644);
+	if (fd < 0) {
+		perror(p);
+		exit(3);
+	}
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return 2;
+	const char *op = argv[1];
+	long n = argc > 2 ? atol(argv[2]) : 0;
+	memset(big, 'z', sizeof(big));
+	if (!strcmp(op, "write")) { /* one write of n bytes after 10 bytes */
+		int fd = mk("/mem/w", 0);
+		res("first", write(fd, big, 10));
+		res("write", write(fd, big, (size_t)n));
+		printf("size=%ld off=%ld\n", fsize(fd), (long)lseek(fd, 0, SEEK_CUR));
+	} else if (!strcmp(op, "pwrite")) { /* one byte at offset n */
+		int fd = mk("/mem/p", 0);
+		res("pwrite", pwrite(fd, "x", 1, (off_t)n));
+		printf("size=%ld\n", fsize(fd));
+	} else if (!strcmp(op, "writev")) {
+		int fd = mk("/mem/v", 0);
+		struct iovec iov[2] = {{big, (size_t)n / 2}, {big, (size_t)n - (size_t)n / 2}};
+		res("writev", writev(fd, iov, 2));
+		printf("size=%ld\n", fsize(fd));
+	} else if (!strcmp(op, "append")) {
+		int fd = mk("/mem/a", O_APPEND);
+		for (int i = 0; i < 3; i++)
+			write(fd, "abc", 3);
+		lseek(fd, 0, SEEK_SET);
+		res("append", write(fd, "Z", 1));
+		char buf[16] = {0};
+		pread(fd, buf, sizeof(buf) - 1, 0);
+		printf("content=%s\n", buf);
+	} else if (!strcmp(op, "ftruncate")) {
+		int fd = mk("/mem/t", 0);
+		res("ftruncate", ftruncate(fd, (off_t)n));
+		printf("size=%ld\n", fsize(fd));
+	} else if (!strcmp(op, "fallocate")) {
+		int fd = mk("/mem/f", 0);
+		res("fallocate", fallocate(fd, 0, 0, (off_t)n));
+		printf("size=%ld\n", fsize(fd));
+		int e = posix_fallocate(fd, 0, (off_t)n * 2);
+		printf("posix_fallocate=%s\n", e ? strerrorname_np(e) : "0");
+		printf("size=%ld\n", fsize(fd));
+	} else if (!strcmp(op, "copy")) { /* n bytes from a real file by each means */
+		char src[] = "/dev/shm/msprobe.XXXXXX";
+		int s = mkstemp(src);
+		write(s, big, (size_t)n);
+		int d = mk("/mem/c", 0);
+		off_t off = 0;
+		res("copy_file_range", copy_file_range(s, &off, d, NULL, (size_t)n, 0));
+		printf("size=%ld\n", fsize(d));
+		int d2 = mk("/mem/s", 0);
+		off = 0;
+		res("sendfile", sendfile(d2, s, &off, (size_t)n));
+		printf("size=%ld\n", fsize(d2));
+		unlink(src);
+	} else if (!strcmp(op, "fork")) { /* offsets shared with a child */
+		int fd = mk("/mem/k", 0);
+		write(fd, "parent ", 7);
+		pid_t p = fork();
+		if (p == 0) {
+			write(fd, "child ", 6);
+			_exit(0);
+		}
+		waitpid(p, NULL, 0);
+		write(fd, "again", 5);
+		char buf[64] = {0};
+		pread(fd, buf, sizeof(buf) - 1, 0);
+		printf("content=%s\n", buf);
+	} else if (!strcmp(op, "dup")) { /* every duplicate is quota-checked */
+		int fd = mk("/mem/d", 0);
+		int a = dup(fd), b = fcntl(fd, F_DUPFD_CLOEXEC, 50), c = dup2(fd, 60);
+		res("dup", write(a, big, (size_t)n));
+		res("fdupfd", write(b, big, (size_t)n));
+		res("dup2", write(c, big, (size_t)n));
+		printf("size=%ld\n", fsize(fd));
+	} else if (!strcmp(op, "closeall")) { /* programs that close every fd */
+		close_range(3, ~0U, 0);
+		int fd = mk("/mem/after", 0);
+		res("write", write(fd, "ok", 2));
+		for (int i = 3; i < 2000; i++)
+			if (i != fd)
+				close(i);
+		int g = mk("/mem/after2", 0);
+		res("write2", write(g, "ok", 2));
+		struct stat st;
+		res("stat", stat("/mem/after", &st));
+	} else if (!strcmp(op, "mmap")) {
+		int fd = mk("/mem/m", 0);
+		ftruncate(fd, 8192);
+		char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		memcpy(m + 4096, "mapped", 6);
+		munmap(m, 8192);
+		char buf[8] = {0};
+		int g = open("/mem/m", O_RDONLY);
+		pread(g, buf, 6, 4096);
+		printf("content=%s\n", buf);
+	} else if (!strcmp(op, "stat")) {
+		int fd = mk("/mem/st", 0);
+		write(fd, big, 5000);
+		link("/mem/st", "/mem/st2");
+		struct stat a, b, c;
+		stat("/mem/st", &a);
+		fstat(fd, &b);
+		lstat("/mem/st2", &c);
+		printf("same_dev=%d same_ino=%d link_ino=%d nlink=%ld size=%ld blocks=%ld blksize=%ld\n",
+		       a.st_dev == b.st_dev, a.st_ino == b.st_ino, a.st_ino == c.st_ino,
+		       (long)a.st_nlink, (long)b.st_size, (long)a.st_blocks, (long)a.st_blksize);
+		printf("same_mtime=%d mode=%o\n",
+		       a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec,
+		       a.st_mode);
+		struct stat r;
+		stat("/", &r);
+		printf("dev_differs_from_real=%d\n", a.st_dev != r.st_dev);
+		struct statx x;
+		res("statx", statx(AT_FDCWD, "/mem/st", 0, STATX_BASIC_STATS, &x));
+		printf("statx_ino_same=%d statx_size=%llu\n", x.stx_ino == a.st_ino,
+		       (unsigned long long)x.stx_size);
+	} else if (!strcmp(op, "statvfs")) {
+		struct statvfs v;
+		res("statvfs", statvfs("/mem", &v));
+		printf("bytes=%llu files=%llu\n", (unsigned long long)v.f_blocks * v.f_frsize,
+		       (unsigned long long)v.f_files);
+		mk("/mem/x", 0);
+		struct statvfs w;
+		statvfs("/mem", &w);
+		printf("ffree_drop=%llu\n", (unsigned long long)(v.f_ffree - w.f_ffree));
+	} else if (!strcmp(op, "exdev")) {
+		mk("/mem/e", 0);
+		res("rename_out", rename("/mem/e", "/dev/shm/msprobe-e"));
+		res("link_out", link("/mem/e", "/dev/shm/msprobe-e"));
+		res("rename_in", rename("/etc/hostname", "/mem/h"));
+	} else if (!strcmp(op, "xattr")) {
+		mk("/mem/x", 0);
+		char v[8];
+		res("getxattr", getxattr("/mem/x", "user.a", v, sizeof(v)));
+		res("setxattr", setxattr("/mem/x", "user.a", "1", 1, 0));
+		res("listxattr", listxattr("/mem/x", v, sizeof(v)));
+		res("missing", getxattr("/mem/nope", "user.a", v, sizeof(v)));
+	} else if (!strcmp(op, "mknod")) {
+		res("fifo", mkfifo("/mem/fifo", 0644));
+		res("reg", mknod("/mem/reg", S_IFREG | 0600, 0));
+		struct stat st;
+		stat("/mem/reg", &st);
+		printf("reg_mode=%o\n", st.st_mode);
+		res("again", mknod("/mem/reg", S_IFREG | 0600, 0));
+	} else if (!strcmp(op, "access")) {
+		mk("/mem/ac", 0);
+		res("f_ok", access("/mem/ac", F_OK));
+		res("w_ok", access("/mem/ac", W_OK));
+		res("x_ok", access("/mem/ac", X_OK));
+		chmod("/mem/ac", 0755);
+		res("x_ok_755", access("/mem/ac", X_OK));
+		res("missing", access("/mem/none", F_OK));
+	} else if (!strcmp(op, "procfd")) { /* tar chmods through /proc/self/fd */
+		int fd = mk("/mem/pf", 0);
+		char p[64];
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		res("chmod", chmod(p, 0600));
+		struct stat st;
+		stat("/mem/pf", &st);
+		printf("mode=%o\n", st.st_mode & 07777);
+		int g = open(p, O_RDWR);
+		res("reopen_write", write(g, "hi", 2));
+		printf("size=%ld\n", fsize(fd));
+	} else if (!strcmp(op, "untouched")) { /* real paths behave as without us */
+		struct stat st;
+		errno = 0;
+		res("open_missing", open("/nonexistent/x", O_RDONLY));
+		res("stat_real", stat("/etc/hostname", &st));
+		res("memx", open("/memx/a", O_RDONLY));
+		res("mem_prefix_sibling", open("/mem2", O_RDONLY));
+	} else if (!strcmp(op, "relative")) { /* from real cwd "/" into the store */
+		chdir("/");
+		int fd = open("mem/rel", O_CREAT | O_WRONLY, 0644);
+		res("open_rel", fd);
+		struct stat st;
+		res("stat_abs", stat("/mem/rel", &st));
+		chdir("/tmp");
+		res("stat_dotdot", stat("../mem/rel", &st));
+	} else if (!strcmp(op, "rdonly")) {
+		mk("/mem/ro", 0);
+		int fd = open("/mem/ro", O_RDONLY);
+		res("write_rdonly", write(fd, "x", 1));
+		res("read_dirfd", read(open("/mem", O_RDONLY | O_DIRECTORY), big, 1));
+	} else {
+		return 2;
+	}
+	return 0;
+}

@@ -1,0 +1,210 @@
+/* The shim's fd, write, stat and namespace wrappers, driven through a small
+ * program (tests/helpers/shimprobe.c) run under the preload. */
+#include "common.h"
+
+/* Runs shimprobe with args under the preload and a 64 KiB quota. */
+static const char *probe(const char *env, const char *args)
+{
+	static char out[8192];
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s/tests/helpers/shimprobe %s", t_build(), args);
+	int st = t_sh(env, cmd, out, sizeof(out));
+	cr_assert_eq(st, 0, "shimprobe %s: status %d: %s", args, st, out);
+	return out;
+}
+
+static const char *q64(const char *args) { return probe("MEMSHIM_QUOTA=64K", args); }
+
+#define HAS(out, s) cr_assert_not_null(strstr(out, s), "expected \"%s\" in:\n%s", s, out)
+
+Test(shim_fd, a_write_past_the_quota_fails_whole_and_moves_nothing)
+{
+	const char *o = q64("write 100000");
+	HAS(o, "write=-1 errno=ENOSPC");
+	HAS(o, "size=10 off=10");
+}
+
+Test(shim_fd, a_write_that_fits_is_stored)
+{
+	const char *o = q64("write 50000");
+	HAS(o, "write=50000 errno=0");
+	HAS(o, "size=50010 off=50010");
+}
+
+Test(shim_fd, the_quota_errno_can_be_edquot)
+{
+	const char *o = probe("MEMSHIM_QUOTA=64K MEMSHIM_QUOTA_ERRNO=EDQUOT", "write 100000");
+	HAS(o, "write=-1 errno=EDQUOT");
+}
+
+Test(shim_fd, a_gap_write_is_charged_in_full)
+{
+	HAS(q64("pwrite 70000"), "pwrite=-1 errno=ENOSPC");
+	HAS(q64("pwrite 50000"), "size=50001");
+}
+
+Test(shim_fd, writev_is_refused_whole)
+{
+	const char *o = q64("writev 100000");
+	HAS(o, "writev=-1 errno=ENOSPC");
+	HAS(o, "size=0");
+}
+
+Test(shim_fd, o_append_writes_at_the_end)
+{
+	HAS(q64("append"), "content=abcabcabcZ");
+}
+
+Test(shim_fd, growth_by_ftruncate_and_fallocate_is_charged)
+{
+	const char *o = q64("ftruncate 70000");
+	HAS(o, "ftruncate=-1 errno=ENOSPC");
+	HAS(o, "size=0");
+	o = q64("fallocate 40000");
+	HAS(o, "fallocate=0 errno=0");
+	HAS(o, "posix_fallocate=ENOSPC"); /* an error number, not -1/errno */
+	HAS(o, "size=40000");
+}
+
+Test(shim_fd, kernel_copies_into_the_store_are_charged)
+{
+	const char *o = q64("copy 100000");
+	/* copy_file_range between filesystems is EXDEV from the kernel; cp
+	 * then copies by read/write. Either way nothing is stored. */
+	cr_assert(strstr(o, "copy_file_range=-1 errno=ENOSPC") ||
+			  strstr(o, "copy_file_range=-1 errno=EXDEV"),
+		  "%s", o);
+	HAS(o, "sendfile=-1 errno=ENOSPC");
+	cr_assert_null(strstr(o, "size=100000"), "%s", o);
+	HAS(q64("copy 30000"), "sendfile=30000 errno=0");
+}
+
+Test(shim_fd, a_forked_child_shares_the_offset)
+{
+	HAS(q64("fork"), "content=parent child again");
+}
+
+Test(shim_fd, every_duplicate_is_quota_checked)
+{
+	const char *o = q64("dup 25000");
+	HAS(o, "dup=25000 errno=0");
+	HAS(o, "fdupfd=25000 errno=0");
+	HAS(o, "dup2=-1 errno=ENOSPC");
+	HAS(o, "size=50000");
+}
+
+Test(shim_fd, closing_every_fd_leaves_the_store_working)
+{
+	const char *o = q64("closeall");
+	HAS(o, "write=2 errno=0");
+	HAS(o, "write2=2 errno=0");
+	HAS(o, "stat=0 errno=0");
+}
+
+Test(shim_fd, shared_mappings_reach_the_file)
+{
+	HAS(q64("mmap"), "content=mapped");
+}
+
+Test(shim_fd, stat_of_path_and_fd_agree_on_store_metadata)
+{
+	const char *o = q64("stat");
+	HAS(o, "same_dev=1 same_ino=1 link_ino=1 nlink=2 size=5000 blocks=16 blksize=4096");
+	HAS(o, "same_mtime=1 mode=100644");
+	HAS(o, "dev_differs_from_real=1");
+	HAS(o, "statx_ino_same=1 statx_size=5000");
+}
+
+Test(shim_fd, statvfs_reports_the_quota_and_node_limit)
+{
+	const char *o = probe("MEMSHIM_QUOTA=64K MEMSHIM_MAX_NODES=100", "statvfs");
+	HAS(o, "bytes=65536 files=100");
+	HAS(o, "ffree_drop=1");
+}
+
+Test(shim_fd, crossing_the_prefix_is_exdev)
+{
+	const char *o = q64("exdev");
+	HAS(o, "rename_out=-1 errno=EXDEV");
+	HAS(o, "link_out=-1 errno=EXDEV");
+	HAS(o, "rename_in=-1 errno=EXDEV");
+}
+
+Test(shim_fd, xattrs_answer_like_a_filesystem_without_them)
+{
+	const char *o = q64("xattr");
+	HAS(o, "getxattr=-1 errno=ENODATA");
+	HAS(o, "setxattr=-1 errno=EOPNOTSUPP");
+	HAS(o, "listxattr=0 errno=0");
+	HAS(o, "missing=-1 errno=ENOENT");
+}
+
+Test(shim_fd, mknod_makes_regular_files_and_refuses_fifos_clearly)
+{
+	const char *o = q64("mknod");
+	HAS(o, "fifo=-1 errno=EOPNOTSUPP");
+	HAS(o, "reg=0 errno=0");
+	HAS(o, "reg_mode=100600");
+	HAS(o, "again=-1 errno=EEXIST");
+}
+
+Test(shim_fd, access_checks_mode_bits)
+{
+	const char *o = q64("access");
+	HAS(o, "f_ok=0 errno=0");
+	HAS(o, "x_ok=-1 errno=EACCES");
+	HAS(o, "x_ok_755=0 errno=0");
+	HAS(o, "missing=-1 errno=ENOENT");
+}
+
+Test(shim_fd, proc_self_fd_names_the_store_file)
+{
+	const char *o = q64("procfd");
+	HAS(o, "chmod=0 errno=0");
+	HAS(o, "mode=600");
+	HAS(o, "reopen_write=2 errno=0");
+	HAS(o, "size=2");
+}
+
+Test(shim_fd, paths_outside_the_prefix_are_untouched)
+{
+	const char *o = q64("untouched");
+	HAS(o, "open_missing=-1 errno=ENOENT");
+	HAS(o, "stat_real=0 errno=0");
+	HAS(o, "memx=-1 errno=ENOENT");
+	HAS(o, "mem_prefix_sibling=-1 errno=ENOENT");
+}
+
+Test(shim_fd, relative_paths_enter_the_store_lexically)
+{
+	const char *o = q64("relative");
+	cr_assert_null(strstr(o, "open_rel=-1"), "%s", o);
+	HAS(o, "stat_abs=0 errno=0");
+	HAS(o, "stat_dotdot=0 errno=0");
+}
+
+Test(shim_fd, wrong_access_modes_fail_like_the_kernel)
+{
+	const char *o = q64("rdonly");
+	HAS(o, "write_rdonly=-1 errno=EBADF");
+	HAS(o, "read_dirfd=-1 errno=EISDIR");
+}
+
+/* Internal code never calls a wrapped name: core/ objects bind none of the
+ * exported names, and shim/ objects reach them only through REAL(). */
+Test(shim_fd, internal_code_never_calls_a_wrapped_name)
+{
+	char cmd[4096], out[8192];
+	snprintf(cmd, sizeof(cmd),
+		 "B=%s; nm -D --defined-only $B/libmemshim.so | awk '{print $3}' | sort -u > /tmp/ms-w.$$; "
+		 "for o in $B/core/*.o $B/shim/*.o; do "
+		 "  case $o in */composite.o) continue;; esac; "
+		 "  nm --undefined-only $o | awk '{print $2}' | sed 's/@.*//' | sort -u | comm -12 - /tmp/ms-w.$$ "
+		 "  | sed \"s|^|$o: |\"; done; rm -f /tmp/ms-w.$$",
+		 t_build());
+	FILE *p = popen(cmd, "r");
+	size_t k = fread(out, 1, sizeof(out) - 1, p);
+	out[k] = 0;
+	pclose(p);
+	cr_assert_str_empty(out, "wrapped names called directly:\n%s", out);
+}
