@@ -75,10 +75,13 @@ $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libmemshim-core.a
 TEST_ENV = MEMSHIM_TEST_BUILD=$(abspath $(B)) MEMSHIM_LOG=error \
            MEMSHIM_TEST_PRELOAD_FIRST=$(PRELOAD_FIRST)
 
+# Every test program runs, even after a failure; the failed ones are named
+# at the end.
 check: all $(TEST_BIN) $(HELP_BIN) $(SA_BIN)
-	@set -e; for t in $(TEST_BIN); do \
-	    echo "== $$t"; $(TEST_ENV) $$t --jobs 1 $(TESTFLAGS); done
-	@echo "all test programs passed"
+	@failed=; for t in $(TEST_BIN); do \
+	    echo "== $$t"; $(TEST_ENV) $$t --jobs 1 $(TESTFLAGS) || failed="$$failed $$t"; done; \
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; \
+	echo "all test programs passed"
 
 asan:
 	$(MAKE) B=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \

@@ -160,6 +160,7 @@ struct ms_store {
 	pid_t keeper_pid;
 	int local;      /* no keeper: kfds are this process's own fds */
 	int owner;      /* created the arena */
+	mode_t umask;   /* the process's file mode creation mask */
 	struct ms_config cfg;
 	char name[MS_STORE_NAME_MAX];
 };

@@ -27,7 +27,8 @@
 /* Flags that survive into the re-opened description; creation and lookup
  * flags were the namespace's business, and O_NOFOLLOW would refuse the
  * /proc magic link itself. */
-#define REOPEN_FLAGS (O_ACCMODE | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_DSYNC | O_SYNC | O_LARGEFILE)
+#define REOPEN_FLAGS \
+	(O_ACCMODE | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_DSYNC | O_SYNC | O_LARGEFILE | O_PATH)
 
 int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino)
 {
@@ -143,7 +144,8 @@ int ms_inode_new(struct ms_store *s, mode_t mode, uint32_t *out)
 	}
 	struct ms_inode *in = ms_inode_at(s, i);
 	int64_t now = ms_now_ns();
-	in->mode = mode;
+	/* Symlinks are always 0777; everything else loses the umask's bits. */
+	in->mode = S_ISLNK(mode) ? mode : (mode & ~(mode_t)s->umask);
 	in->uid = (uint32_t)geteuid();
 	in->gid = (uint32_t)getegid();
 	in->nlink = S_ISDIR(mode) ? 2 : 1;
@@ -189,6 +191,19 @@ void ms_ino_put(ms_store *s, ms_ino ino)
 		inode_free_now(s, ino);
 	}
 	ms_ns_unlock(s);
+}
+
+int ms_ino_kino(ms_store *s, ms_ino ino, uint64_t *kino)
+{
+	int r = -ENOENT;
+	ms_ns_lock(s);
+	struct ms_inode *in = live(s, ino);
+	if (in && S_ISREG(in->mode)) {
+		*kino = in->memfd_ino;
+		r = 0;
+	}
+	ms_ns_unlock(s);
+	return r;
 }
 
 int ms_open_ino(ms_store *s, ms_ino ino, int oflags)

@@ -37,6 +37,7 @@ static struct ms_store *handle_new(const struct ms_config *cfg)
 	struct ms_store *s = p;
 	s->arena_fd = s->sock = s->procdir = -1;
 	s->cfg = *cfg;
+	s->umask = 022;
 	return s;
 }
 
@@ -282,6 +283,8 @@ int ms_store_private_fds(const ms_store *s, int *fds, int n)
 	}
 	return k;
 }
+
+void ms_store_set_umask(ms_store *s, mode_t mask) { s->umask = mask & 0777; }
 
 void ms_store_private_fd_moved(ms_store *s, int from, int to)
 {

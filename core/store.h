@@ -79,6 +79,10 @@ pid_t ms_store_keeper_pid(const ms_store *s);
  * how many there are. */
 int ms_store_private_fds(const ms_store *s, int *fds, int n);
 
+/* The process's umask, applied to the mode of every node it creates (the
+ * kernel does that for real files). Default 022. */
+void ms_store_set_umask(ms_store *s, mode_t mask);
+
 /* The shim moved private fd `from` to `to` (a program dup2'd onto it). */
 void ms_store_private_fd_moved(ms_store *s, int from, int to);
 
@@ -109,6 +113,11 @@ int ms_stat_ino(ms_store *s, ms_ino ino, struct stat *st);
  * ENOSPC (node limit) on create. */
 int ms_open(ms_store *s, ms_ino dir, const char *path, int oflags, mode_t mode, int *fd,
 	    ms_ino *ino);
+
+/* The kernel inode number of regular file ino's memfd (what fstat of any fd
+ * on it reports as st_ino), to recognise an fd inherited across exec.
+ * Returns 0, or -ENOENT when ino is not a live regular file. */
+int ms_ino_kino(ms_store *s, ms_ino ino, uint64_t *kino);
 
 /* Opens another real fd on an inode already known (fopen re-open, exec). */
 int ms_open_ino(ms_store *s, ms_ino ino, int oflags);

@@ -6,11 +6,13 @@
  * relative paths there. Leaving for a real directory clears it and
  * refreshes the cached real cwd.
  *
- * Children learn the virtual cwd through PWD, the variable shells already
- * export for their logical cwd: ms_cwd_inherit() (constructor) takes a PWD
- * that names a store directory. chdir into the store sets PWD in environ for
- * programs that exec with it (execv, system, popen); leaving sets it back
- * to the real cwd when it pointed into the store. Shells keep their own PWD.
+ * Children learn the virtual cwd from MEMSHIM_CWD, which the exec wrappers
+ * put in every new program's environment (ms_cwd_env), or else from PWD,
+ * the variable shells already export for their logical cwd:
+ * ms_cwd_inherit() (constructor) takes either when it names a store
+ * directory. chdir into the store also sets PWD in environ, for programs
+ * that exec with it; leaving sets it back to the real cwd when it pointed
+ * into the store. Shells keep their own PWD.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -87,13 +89,36 @@ static void cwd_left(void)
 
 void ms_cwd_inherit(void)
 {
-	const char *p = getenv("PWD");
+	/* MEMSHIM_CWD, written by the exec wrappers, is authoritative ("" =
+	 * the kernel's cwd); PWD is the fallback for an exec they did not see. */
+	const char *p = getenv("MEMSHIM_CWD");
+	if (!p)
+		p = getenv("PWD");
 	struct ms_route r;
 	ms_ino ino;
 	if (!p || p[0] != '/' || !ms_route(p, &r))
 		return;
 	if (ms_lookup_dir(ms_shim.store, r.dir, r.path, &ino) == 0)
 		cwd_enter(ino, 0);
+}
+
+int ms_cwd_env(char *buf, size_t n)
+{
+	static const char name[] = "MEMSHIM_CWD=";
+	size_t k = sizeof(name) - 1;
+	if (n < k + 1)
+		return -ENAMETOOLONG;
+	memcpy(buf, name, k);
+	buf[k] = 0;
+	ms_ino c = ms_shim.store ? __atomic_load_n(&ms_shim.cwd, __ATOMIC_ACQUIRE) : 0;
+	if (!c)
+		return (int)k;
+	int len = cwd_path(c, buf + k, n - k);
+	if (len < 0) {
+		buf[k] = 0; /* a removed cwd: the child starts in the kernel's */
+		return (int)k;
+	}
+	return (int)k + len;
 }
 
 /* ---- chdir, fchdir ----------------------------------------------------------- */
@@ -113,8 +138,9 @@ MS_EXPORT int chdir(const char *path)
 		return real_chdir(path);
 	ms_ino ino = r.dir;
 	int rc;
-	if (r.empty) {
-		/* /proc/self/fd/N of a store fd: that inode itself. */
+	if (r.empty || (r.dir && ms_dir_is_dot(r.path))) {
+		/* /proc/self/fd/N of a store fd, or "." of a directory that
+		 * may have been removed: that inode itself. */
 		struct stat st;
 		rc = ms_stat_ino(ms_shim.store, ino, &st);
 		if (rc == 0 && !S_ISDIR(st.st_mode))

@@ -71,6 +71,12 @@ static DIR *dir_new(int fd, ms_ino ino, uint64_t pos)
 	return (DIR *)m;
 }
 
+/* "." or "./": the directory itself, without a lookup. */
+int ms_dir_is_dot(const char *p)
+{
+	return p[0] == '.' && (p[1] == 0 || (p[1] == '/' && p[2] == 0));
+}
+
 /* Opens a stream on a routed path. Returns NULL with errno set, or NULL
  * with *escaped = 1 when the path left the store (ms_escape_path()). */
 static DIR *dir_open_routed(const struct ms_route *r, int *escaped)
@@ -78,8 +84,10 @@ static DIR *dir_open_routed(const struct ms_route *r, int *escaped)
 	ms_ino ino;
 	int rc;
 	*escaped = 0;
-	if (r->empty) {
-		/* /proc/self/fd/N of a store fd: that inode itself. */
+	if (r->empty || (r->dir && ms_dir_is_dot(r->path))) {
+		/* /proc/self/fd/N of a store fd, or "." of a directory that
+		 * may have been removed (the kernel still opens it): that
+		 * inode itself. */
 		struct stat st;
 		rc = ms_stat_ino(ms_shim.store, r->dir, &st);
 		if (rc == 0 && !S_ISDIR(st.st_mode))
@@ -152,11 +160,45 @@ MS_EXPORT DIR *fdopendir(int fd)
 	return d;
 }
 
+/* The inodes of the prefixes, looked up once: a prefix is never removed
+ * or renamed. Racing threads store the same values. */
+static ms_ino prefix_ino[MS_MAX_PREFIXES];
+static int prefix_looked_up; /* [atomic] */
+
+/* 1 when dir is the directory of a prefix. */
+static int is_prefix_root(ms_ino dir)
+{
+	if (!__atomic_load_n(&prefix_looked_up, __ATOMIC_ACQUIRE)) {
+		for (int i = 0; i < ms_shim.cfg.nprefix; i++)
+			if (ms_lookup(ms_shim.store, 0, ms_shim.cfg.prefix[i], 0, &prefix_ino[i]))
+				prefix_ino[i] = 0;
+		__atomic_store_n(&prefix_looked_up, 1, __ATOMIC_RELEASE);
+	}
+	for (int i = 0; i < ms_shim.cfg.nprefix; i++)
+		if (prefix_ino[i] == dir)
+			return 1;
+	return 0;
+}
+
+/* The next entry of dir after cookie, as ms_readdir. A prefix behaves as a
+ * mount root: its ".." is itself, as tmpfs mounted there would list it
+ * (core's ".." there is the skeleton directory above, which no stat shows). */
+static int next_entry(ms_ino dir, uint64_t cookie, struct ms_dirent *de)
+{
+	int rc = ms_readdir(ms_shim.store, dir, cookie, de);
+	if (rc > 0 && de->cookie == 2 && is_prefix_root(dir)) {
+		struct stat st;
+		if (ms_stat_ino(ms_shim.store, dir, &st) == 0)
+			de->ino = st.st_ino;
+	}
+	return rc;
+}
+
 /* Fills m->ent with the next entry. Returns 1, 0 at the end, or -errno. */
 static int dir_next(struct ms_dir *m)
 {
 	struct ms_dirent de;
-	int rc = ms_readdir(ms_shim.store, m->ino, m->pos, &de);
+	int rc = next_entry(m->ino, m->pos, &de);
 	if (rc <= 0)
 		return rc;
 	size_t len = strlen(de.name);
@@ -178,12 +220,14 @@ static struct dirent64 *dir_read(struct ms_dir *m)
 	int saved = errno;
 	int rc = dir_next(m);
 	pthread_mutex_unlock(&m->lock);
-	if (rc < 0) {
+	/* A removed directory reads as empty, as glibc treats the kernel's
+	 * ENOENT. */
+	if (rc < 0 && rc != -ENOENT) {
 		errno = -rc;
 		return NULL;
 	}
 	errno = saved; /* the end of the stream leaves errno alone */
-	return rc ? &m->ent : NULL;
+	return rc > 0 ? &m->ent : NULL;
 }
 
 struct dirent *ms_dir_readdir(DIR *d)
@@ -219,7 +263,7 @@ static int dir_read_r(struct ms_dir *m, struct dirent64 *entry, struct dirent64 
 		*result = NULL;
 	}
 	pthread_mutex_unlock(&m->lock);
-	return rc < 0 ? -rc : 0;
+	return rc < 0 && rc != -ENOENT ? -rc : 0;
 }
 
 MS_EXPORT int readdir_r(DIR *d, struct dirent *entry, struct dirent **result)
@@ -446,7 +490,7 @@ MS_EXPORT ssize_t getdents64(int fd, void *buf, size_t len)
 	ssize_t rc = 0;
 	for (;;) {
 		struct ms_dirent de;
-		int k = ms_readdir(ms_shim.store, e->ino, e->pos, &de);
+		int k = next_entry(e->ino, e->pos, &de);
 		if (k <= 0) {
 			rc = k;
 			break;

@@ -150,3 +150,8 @@ void ms_fd_setfl_ino(ms_ino ino, int flags, int mask)
 		if (KIND(&tab[fd]) && tab[fd].ino == ino)
 			tab[fd].oflags = (tab[fd].oflags & ~mask) | (flags & mask);
 }
+
+int ms_fd_high(void)
+{
+	return __atomic_load_n(&high, __ATOMIC_RELAXED);
+}

@@ -118,7 +118,14 @@ __attribute__((constructor)) static void ms_shim_init(void)
 		ms_shim.nprivate = 7;
 	if (ms_shim.placeholder >= 0)
 		ms_shim.private_fds[ms_shim.nprivate++] = ms_shim.placeholder;
+	/* The umask can only be read by setting it; the constructor runs
+	 * before the program has threads. */
+	mode_t mask = REAL(umask)(022);
+	REAL(umask)(mask);
+	ms_store_set_umask(ms_shim.store, mask);
 	find_above();
 	ms_real_cwd_changed();
+	ms_cwd_inherit();
+	ms_exec_init();
 	pthread_atfork(NULL, NULL, atfork_child);
 }

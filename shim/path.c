@@ -513,3 +513,13 @@ MS_EXPORT int fremovexattr(int fd, const char *name)
 {
 	XATTR_FD(fd, REAL(fremovexattr)(fd, name), -ENODATA);
 }
+
+/* ---- the umask: the store applies it as the kernel would ------------------------ */
+
+MS_EXPORT mode_t umask(mode_t mask)
+{
+	mode_t old = REAL(umask)(mask);
+	if (ms_shim.store)
+		ms_store_set_umask(ms_shim.store, mask);
+	return old;
+}

@@ -17,6 +17,7 @@ void ms_real_resolve(void)
 #include "real_path.def"
 #include "real_dir.def"
 #include "real_stdio.def"
+#include "real_exec.def"
 #undef W
 #undef R
 }

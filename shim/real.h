@@ -24,6 +24,7 @@
 #include <linux/stat.h>
 #include <ftw.h>
 #include <fts.h>
+#include <spawn.h>
 #include <sys/time.h>
 #include <sys/xattr.h>
 
@@ -34,6 +35,7 @@ struct ms_real {
 #include "real_path.def"
 #include "real_dir.def"
 #include "real_stdio.def"
+#include "real_exec.def"
 #undef W
 #undef R
 };

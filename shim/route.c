@@ -67,6 +67,22 @@ int ms_normalise(const char *in, char *out, size_t n, int keep_slash)
 	return (int)o;
 }
 
+/* path begins with a prefix followed by '/' or its end. */
+static int starts_with_prefix(const char *path, size_t len)
+{
+	return ms_path_is_ours(path, len) ||
+	       /* "/mem/x/.." is inside while it is written, whatever it means */
+	       ({
+		       int hit = 0;
+		       for (int i = 0; i < ms_shim.cfg.nprefix && !hit; i++) {
+			       size_t n = strlen(ms_shim.cfg.prefix[i]);
+			       hit = strncmp(path, ms_shim.cfg.prefix[i], n) == 0 &&
+				     (path[n] == '/' || path[n] == 0);
+		       }
+		       hit;
+	       });
+}
+
 /* A component ".." anywhere in path. */
 static int has_dotdot(const char *p)
 {
@@ -173,32 +189,28 @@ int ms_route_at(int dirfd, const char *path, struct ms_route *r)
 			ours = route_proc_fd(path, r);
 			goto out;
 		}
-		if (!is_dirty(path)) {
-			size_t l = len > 1 && path[len - 1] == '/' ? len - 1 : len;
-			if (!ms_path_is_ours(path, l))
-				goto out;
+		/* A path that starts inside a prefix is core's to resolve, ".."
+		 * and symlinks included: core hands back what leaves the store
+		 * ("/mem/.." is the real "/"). */
+		size_t l = len > 1 && path[len - 1] == '/' ? len - 1 : len;
+		if (starts_with_prefix(path, l)) {
 			r->dir = 0;
 			r->path = path;
 			ours = 1;
 			goto out;
 		}
-		/* A raw path that starts inside a prefix resolves physically in
-		 * core ("/mem/lnk/.." follows lnk); one that reaches a prefix
-		 * only lexically ("/x/../mem") is taken as cleaned up. */
+		if (!is_dirty(path))
+			goto out;
+		/* One that reaches a prefix only lexically ("//mem",
+		 * "/x/../mem") is taken as cleaned up. */
 		int n = ms_normalise(path, r->buf, sizeof(r->buf), 1);
 		if (n < 0)
 			goto out;
-		size_t l = (size_t)n > 1 && r->buf[n - 1] == '/' ? (size_t)n - 1 : (size_t)n;
+		l = (size_t)n > 1 && r->buf[n - 1] == '/' ? (size_t)n - 1 : (size_t)n;
 		if (!ms_path_is_ours(r->buf, l))
 			goto out;
 		r->dir = 0;
 		r->path = r->buf;
-		for (int i = 0; i < ms_shim.cfg.nprefix; i++) {
-			size_t pl = strlen(ms_shim.cfg.prefix[i]);
-			if (strncmp(path, ms_shim.cfg.prefix[i], pl) == 0 &&
-			    (path[pl] == '/' || path[pl] == 0))
-				r->path = path;
-		}
 		ours = 1;
 		goto out;
 	}

@@ -146,10 +146,18 @@ void ms_fd_drop_range(unsigned first, unsigned last);
 /* F_SETFL on one fd: every entry of ino in this process gets the flags
  * (the kernel keeps them per open file description, shared by dups). */
 void ms_fd_setfl_ino(ms_ino ino, int flags, int mask);
+/* One past the highest fd the table has ever held. */
+int ms_fd_high(void);
 /* Maps the table (constructor). */
 void ms_fdtab_init(void);
 /* atfork child: every inherited entry holds a reference of its own. */
 void ms_fdtab_atfork_child(void);
+
+/* ---- exec (exec.c) ------------------------------------------------------------ */
+
+/* Constructor: notes the environment to carry along, takes over the store
+ * fds an exec handed down. */
+void ms_exec_init(void);
 
 /* ---- writes (fd.c) ---------------------------------------------------------- */
 
@@ -177,11 +185,20 @@ struct dirent *ms_dir_readdir(DIR *d);
 int ms_dir_closedir(DIR *d);
 /* 1 when d is a store directory stream handed out by dir.c. */
 int ms_dir_is_ours(DIR *d);
+/* 1 for "." or "./" (names the directory itself, even a removed one). */
+int ms_dir_is_dot(const char *path);
 
 /* Called once by the constructor, after ms_real_cwd_changed(): when the
- * environment's PWD names a store directory (a parent shell or program
- * chdir'd into the store and exec'd us), that directory becomes the virtual
- * current directory. Needs a line in init.c (lead). */
+ * environment's MEMSHIM_CWD (or, without it, PWD) names a store directory
+ * (a parent chdir'd into the store and exec'd us), that directory becomes
+ * the virtual current directory. Needs a line in init.c (lead). */
 void ms_cwd_inherit(void);
+/* For the exec wrappers: writes "MEMSHIM_CWD=<store path>" (or
+ * "MEMSHIM_CWD=" when the cwd is the kernel's) into buf. Every exec must
+ * put it in the new program's environment in place of any MEMSHIM_CWD
+ * there (never re-add one seen at start-up: it is stale after a chdir).
+ * No allocation, safe in a vfork child. Returns the length, or
+ * -ENAMETOOLONG when n is too small. */
+int ms_cwd_env(char *buf, size_t n);
 
 #endif

@@ -3,7 +3,8 @@
  *
  * A store stat needs no system call: everything comes from the arena. An
  * fd's stat is the same as its path's (tmpfs answers both alike, and tools
- * such as tar compare them), with the size the kernel reports.
+ * such as tar compare their times), with the size and blocks the kernel
+ * reports.
  */
 #include <string.h>
 #include <sys/statfs.h>
@@ -15,14 +16,18 @@
 
 #define TMPFS_MAGIC 0x01021994
 
-/* stat of a store fd: its inode, with the kernel's size for a file. */
+/* stat of a store fd: its inode, with the kernel's size and allocated
+ * blocks for a file (a sparse file holds fewer pages than it is charged
+ * for; stat of the path reports the charge). */
 static int store_fstat(struct ms_fd *e, int fd, struct stat *st)
 {
 	int rc = ms_stat_ino(ms_shim.store, e->ino, st);
 	if (rc == 0 && e->kind == MS_FD_FILE) {
 		struct stat k;
-		if (REAL(fstat)(fd, &k) == 0)
+		if (REAL(fstat)(fd, &k) == 0) {
 			st->st_size = k.st_size;
+			st->st_blocks = k.st_blocks;
+		}
 	}
 	return ms_ret(rc);
 }
