@@ -24,20 +24,15 @@
 
 extern void __chk_fail(void) __attribute__((noreturn));
 
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-/* A fork child holds its own reference on the inherited cwd. */
-static void cwd_atfork_child(void)
+/* A fork child holds its own reference on the inherited cwd (called from
+ * init.c's fork-child handler). */
+void ms_cwd_fork_child(void)
 {
 	ms_ino c = __atomic_load_n(&ms_shim.cwd, __ATOMIC_ACQUIRE);
 	if (c && ms_shim.store)
 		ms_ino_get(ms_shim.store, c);
 }
 
-static void atfork_register(void)
-{
-	pthread_atfork(NULL, NULL, cwd_atfork_child);
-}
 
 /* The path of the virtual cwd into buf (n bytes). Returns its length or
  * -errno: ENOENT (removed), ENAMETOOLONG. */
@@ -60,7 +55,6 @@ static int pwd_is_ours(void)
 /* Makes ino the virtual cwd; the caller passes its reference. */
 static void cwd_enter(ms_ino ino, int set_pwd)
 {
-	pthread_once(&atfork_once, atfork_register);
 	ms_ino old = __atomic_exchange_n(&ms_shim.cwd, ino, __ATOMIC_ACQ_REL);
 	if (old)
 		ms_ino_put(ms_shim.store, old);

@@ -94,6 +94,26 @@ MS_EXPORT int open64(const char *path, int flags, ...)
 	return store_open(&r, flags, mode);
 }
 
+MS_EXPORT int __open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	struct ms_route r;
+	OPEN_MODE(flags, mode);
+	if (!ms_route(path, &r))
+		return REAL(__open)(path, flags, mode);
+	return store_open(&r, flags, mode);
+}
+
+MS_EXPORT int __open64(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	struct ms_route r;
+	OPEN_MODE(flags, mode);
+	if (!ms_route(path, &r))
+		return REAL(__open64)(path, flags, mode);
+	return store_open(&r, flags, mode);
+}
+
 MS_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
@@ -348,6 +368,30 @@ MS_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off)
 {
 	DIR_EISDIR(fd);
 	return REAL(pread64)(fd, buf, n, off);
+}
+
+MS_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+	DIR_EISDIR(fd);
+	return REAL(__pread_chk)(fd, buf, n, off, buflen);
+}
+
+MS_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+	DIR_EISDIR(fd);
+	return REAL(__pread64_chk)(fd, buf, n, off, buflen);
+}
+
+MS_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	DIR_EISDIR(fd);
+	return REAL(preadv2)(fd, iov, cnt, off, flags);
+}
+
+MS_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	DIR_EISDIR(fd);
+	return REAL(preadv64v2)(fd, iov, cnt, off, flags);
 }
 
 MS_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
@@ -666,4 +710,14 @@ MS_EXPORT ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t le
 		return REAL(splice)(in, inoff, out, outoff, len, flags);
 	size_t n = copy_bound(in, inoff, len);
 	KERNEL_COPY(out, outoff, n, REAL(splice)(in, inoff, out, outoff, n, flags));
+}
+
+/* ---- _Fork: glibc's fork without atfork handlers, so ours run here ------------------ */
+
+MS_EXPORT pid_t _Fork(void)
+{
+	pid_t p = REAL(_Fork)();
+	if (p == 0 && ms_shim.store)
+		ms_shim_fork_child();
+	return p;
 }

@@ -21,13 +21,14 @@
 struct ms_shim ms_shim = {.store = NULL, .placeholder = -1};
 __thread int ms_shim_busy;
 
-static void atfork_child(void)
+void ms_shim_fork_child(void)
 {
 	if (!ms_shim.store)
 		return;
 	ms_shim.pid = getpid();
 	ms_store_atfork_child(ms_shim.store);
 	ms_fdtab_atfork_child();
+	ms_cwd_fork_child();
 }
 
 /* Real directories above each prefix, by device and inode (route.c). */
@@ -127,5 +128,5 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	ms_real_cwd_changed();
 	ms_cwd_inherit();
 	ms_exec_init();
-	pthread_atfork(NULL, NULL, atfork_child);
+	pthread_atfork(NULL, NULL, ms_shim_fork_child);
 }

@@ -30,6 +30,8 @@
 
 #define EMPTY_IF(r) ((r).empty ? MS_EMPTY : 0)
 
+static int xattr_lookup(struct ms_route *r, int nofollow);
+
 /* ---- directories and names ----------------------------------------------------------- */
 
 MS_EXPORT int mkdir(const char *path, mode_t mode)
@@ -231,6 +233,14 @@ MS_EXPORT int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
 		 REAL(fchmodat)(AT_FDCWD, esc, mode, flags));
 }
 
+/* glibc's lchmod goes to fchmodat internally, out of our reach. */
+MS_EXPORT int lchmod(const char *path, mode_t mode)
+{
+	ONE_PATH(AT_FDCWD, path, REAL(lchmod)(path, mode),
+		 ms_chmod(STORE, r.dir, r.path, MS_NOFOLLOW | EMPTY_IF(r), mode),
+		 REAL(lchmod)(esc, mode));
+}
+
 MS_EXPORT int fchmod(int fd, mode_t mode)
 {
 	struct ms_fd *e = ms_fd_get(fd);
@@ -425,6 +435,28 @@ MS_EXPORT int mkfifoat(int dirfd, const char *path, mode_t mode)
 {
 	ONE_PATH(dirfd, path, REAL(mkfifoat)(dirfd, path, mode), store_mknod(&r, S_IFIFO | mode),
 		 REAL(mkfifo)(esc, mode));
+}
+
+/* The glibc < 2.33 names. */
+MS_EXPORT int __xmknod(int ver, const char *path, mode_t mode, dev_t *dev)
+{
+	ONE_PATH(AT_FDCWD, path, REAL(__xmknod)(ver, path, mode, dev), store_mknod(&r, mode),
+		 REAL(__xmknod)(ver, esc, mode, dev));
+}
+
+MS_EXPORT int __xmknodat(int ver, int dirfd, const char *path, mode_t mode, dev_t *dev)
+{
+	ONE_PATH(dirfd, path, REAL(__xmknodat)(ver, dirfd, path, mode, dev), store_mknod(&r, mode),
+		 REAL(__xmknod)(ver, esc, mode, dev));
+}
+
+/* No file handles for store files: callers fall back to paths. */
+MS_EXPORT int name_to_handle_at(int dirfd, const char *path, struct file_handle *h, int *mount_id,
+				int flags)
+{
+	ONE_PATH(dirfd, path, REAL(name_to_handle_at)(dirfd, path, h, mount_id, flags),
+		 xattr_lookup(&r, !(flags & AT_SYMLINK_FOLLOW)) ?: -EOPNOTSUPP,
+		 REAL(name_to_handle_at)(AT_FDCWD, esc, h, mount_id, flags));
 }
 
 /* ---- extended attributes: a filesystem that stores none ------------------------------------ */

@@ -153,6 +153,10 @@ void ms_fdtab_init(void);
 /* atfork child: every inherited entry holds a reference of its own. */
 void ms_fdtab_atfork_child(void);
 
+/* In a fork child: the pid, the store handle, a reference of its own for
+ * every inherited fd (atfork handler; _Fork calls it too). */
+void ms_shim_fork_child(void);
+
 /* ---- exec (exec.c) ------------------------------------------------------------ */
 
 /* Constructor: notes the environment to carry along, takes over the store
@@ -193,6 +197,8 @@ int ms_dir_is_dot(const char *path);
  * (a parent chdir'd into the store and exec'd us), that directory becomes
  * the virtual current directory. Needs a line in init.c (lead). */
 void ms_cwd_inherit(void);
+/* Fork child: a reference of its own on the inherited virtual cwd. */
+void ms_cwd_fork_child(void);
 /* For the exec wrappers: writes "MEMSHIM_CWD=<store path>" (or
  * "MEMSHIM_CWD=" when the cwd is the kernel's) into buf. Every exec must
  * put it in the new program's environment in place of any MEMSHIM_CWD

@@ -94,6 +94,8 @@ MS_EXPORT int fstat64(int fd, struct stat64 *st)
 	return e ? store_fstat(e, fd, (struct stat *)st) : REAL(fstat64)(fd, st);
 }
 
+#define EMPTY_FLAG(r) ((r).empty ? MS_EMPTY : 0)
+
 static int at_flags(int flags)
 {
 	return ((flags & AT_SYMLINK_NOFOLLOW) ? MS_NOFOLLOW : 0) |
@@ -416,4 +418,57 @@ MS_EXPORT int fstatvfs64(int fd, struct statvfs64 *v)
 	store_statfs(&f);
 	statfs_to_vfs(&f, (struct statvfs *)v);
 	return 0;
+}
+
+/* ---- pathconf: what tmpfs answers; glibc's own asks statfs internally -------------- */
+
+static long store_pathconf(int name)
+{
+	switch (name) {
+	case _PC_LINK_MAX:
+		return 65000;
+	case _PC_NAME_MAX:
+		return 255;
+	case _PC_PATH_MAX:
+		return PATH_MAX;
+	case _PC_PIPE_BUF:
+		return 4096;
+	case _PC_FILESIZEBITS:
+		return 64;
+	case _PC_CHOWN_RESTRICTED:
+	case _PC_NO_TRUNC:
+		return 1;
+	case _PC_2_SYMLINKS:
+		return 1;
+	case _PC_SYMLINK_MAX:
+		return -1; /* no limit beyond PATH_MAX; errno unchanged */
+	case _PC_REC_XFER_ALIGN:
+	case _PC_ALLOC_SIZE_MIN:
+	case _PC_REC_MIN_XFER_SIZE:
+		return 4096;
+	default:
+		errno = EINVAL;
+		return -1;
+	}
+}
+
+MS_EXPORT long pathconf(const char *path, int name)
+{
+	struct ms_route r;
+	struct stat st;
+	if (!ms_route(path, &r))
+		return REAL(pathconf)(path, name);
+	int rc = ms_stat(ms_shim.store, r.dir, r.path, EMPTY_FLAG(r), &st);
+	if (rc == -MS_EESCAPE)
+		return REAL(pathconf)(ms_escape_path(), name);
+	if (rc)
+		return ms_ret(rc);
+	return store_pathconf(name);
+}
+
+MS_EXPORT long fpathconf(int fd, int name)
+{
+	if (!ms_fd_get(fd))
+		return REAL(fpathconf)(fd, name);
+	return store_pathconf(name);
 }

@@ -208,3 +208,23 @@ Test(shim_fd, internal_code_never_calls_a_wrapped_name)
 	pclose(p);
 	cr_assert_str_empty(out, "wrapped names called directly:\n%s", out);
 }
+
+Test(shim_fd, pathconf_and_lchmod_answer_for_store_paths)
+{
+	const char *o = q64("misc");
+	HAS(o, "pathconf_name_max=255 errno=0");
+	HAS(o, "pathconf_missing=-1 errno=ENOENT");
+	HAS(o, "fpathconf=4096 errno=0");
+	HAS(o, "lchmod_symlink=-1 errno=EOPNOTSUPP");
+	HAS(o, "lchmod_file=0 errno=0");
+	HAS(o, "mode=600");
+}
+
+Test(shim_fd, a_child_of_fork_without_handlers_holds_its_own_references)
+{
+	/* The unlinked file stays charged (1 KiB node + 8 KiB) while the
+	 * parent still has it open, though the child closed its copy. */
+	const char *o = q64("fork-refs");
+	HAS(o, "used_blocks=3");
+	HAS(o, "write_after=1 errno=0");
+}

@@ -13,6 +13,8 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+
+pid_t _Fork(void);
 #include <unistd.h>
 
 static char big[1 << 20];
@@ -221,6 +223,31 @@ int main(int argc, char **argv)
 		int fd = open("/mem/ro", O_RDONLY);
 		res("write_rdonly", write(fd, "x", 1));
 		res("read_dirfd", read(open("/mem", O_RDONLY | O_DIRECTORY), big, 1));
+	} else if (!strcmp(op, "misc")) { /* names glibc reaches only internally */
+		mk("/mem/m", 0);
+		res("pathconf_name_max", pathconf("/mem/m", _PC_NAME_MAX));
+		res("pathconf_missing", pathconf("/mem/none", _PC_NAME_MAX));
+		res("fpathconf", fpathconf(open("/mem/m", O_RDONLY), _PC_PATH_MAX));
+		symlink("m", "/mem/l");
+		res("lchmod_symlink", lchmod("/mem/l", 0600));
+		res("lchmod_file", lchmod("/mem/m", 0600));
+		struct stat st;
+		stat("/mem/m", &st);
+		printf("mode=%o\n", st.st_mode & 07777);
+	} else if (!strcmp(op, "fork-refs")) { /* a child's close must not free the parent's file */
+		int fd = mk("/mem/orphan", 0);
+		write(fd, big, 8192);
+		unlink("/mem/orphan");
+		pid_t p = _Fork();
+		if (p == 0) {
+			close(fd);
+			_exit(0);
+		}
+		waitpid(p, NULL, 0);
+		struct statvfs v;
+		statvfs("/mem", &v);
+		printf("used_blocks=%llu\n", (unsigned long long)(v.f_blocks - v.f_bfree));
+		res("write_after", write(fd, "x", 1));
 	} else {
 		return 2;
 	}
