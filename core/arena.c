@@ -148,12 +148,24 @@ void ms_ns_lock(struct ms_store *s)
 	if (r == EOWNERDEAD) {
 		/* The dead holder may have taken slots or charged nodes without
 		 * finishing; the counts are rebuilt from the slots themselves. */
-		ms_log(s, MS_LOG_WARN, "a process died holding the store lock; recovering");
-		ms_ledger_recompute(s);
+		ms_log(s, MS_LOG_WARN, "a process died holding the store lock; repairing");
+		ms_repair(s);
 		pthread_mutex_consistent(&s->hdr->ns_lock);
 	} else if (r) {
 		lock_failed(r);
 	}
+}
+
+int ms_ns_trylock(struct ms_store *s)
+{
+	int r = pthread_mutex_trylock(&s->hdr->ns_lock);
+	if (r == EOWNERDEAD) {
+		ms_log(s, MS_LOG_WARN, "a process died holding the store lock; repairing");
+		ms_repair(s);
+		pthread_mutex_consistent(&s->hdr->ns_lock);
+		r = 0;
+	}
+	return r;
 }
 
 void ms_ns_unlock(struct ms_store *s) { pthread_mutex_unlock(&s->hdr->ns_lock); }

@@ -194,6 +194,8 @@ void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *
  * the arena repaired (ledger recomputed) before it is returned. */
 void ms_ns_lock(struct ms_store *s);
 void ms_ns_unlock(struct ms_store *s);
+/* 0 when taken (a dead holder's lock is repaired and taken), else EBUSY. */
+int ms_ns_trylock(struct ms_store *s);
 /* fd (>= 0) is an open fd on the file, used to re-read its real size when a
  * holder died mid-write; -1 when none is at hand. */
 void ms_data_lock(struct ms_store *s, struct ms_inode *in, int fd);
@@ -273,6 +275,16 @@ int ms_inode_new(struct ms_store *s, mode_t mode, uint32_t *out);
  * s->cfg (MS_I_SKEL above a prefix, MS_I_PREFIX for the prefix itself),
  * uncharged. Called once by the creator after ms_arena_init. Returns 0/-errno. */
 int ms_ns_init(struct ms_store *s);
+
+/* ---- repair.c ---------------------------------------------------------------
+ * Rebuilds every derived structure of the arena from its slots after a
+ * holder of ns_lock died mid-operation. Caller holds ns_lock. */
+void ms_repair(struct ms_store *s);
+/* Keeper rounds: free orphans no live process holds; measure uncounted
+ * bytes and seal their files when over quota. Never wait for ns_lock.
+ * ms_reclaim_orphans returns how many were freed. */
+int ms_reclaim_orphans(struct ms_store *s);
+void ms_reconcile_sizes(struct ms_store *s);
 
 /* ---- keeper.c -------------------------------------------------------------- */
 /* Tells the keeper there is work (close queue, pool); never blocks. */

@@ -412,7 +412,7 @@ int ms_keeper_main(int argc, char **argv)
 	sys_write(MS_KEEPER_STATUS_FD, &me, sizeof(me));
 	sys_close(MS_KEEPER_STATUS_FD);
 
-	int64_t idle_since = mono_ms();
+	int64_t idle_since = mono_ms(), last_round = mono_ms();
 	for (;;) {
 		struct epoll_event evs[64];
 		int n = epoll_wait(k.ep, evs, 64, 200);
@@ -446,6 +446,13 @@ int ms_keeper_main(int argc, char **argv)
 			}
 		}
 		service(&k);
+		/* Once a second: orphans whose holders died, and bytes that
+		 * reached files past the ledger. */
+		if (mono_ms() - last_round >= 1000) {
+			last_round = mono_ms();
+			ms_reclaim_orphans(s);
+			ms_reconcile_sizes(s);
+		}
 		if (k.nconn == 0 && mono_ms() - idle_since >= MS_KEEPER_GRACE_MS)
 			break;
 	}
