@@ -410,6 +410,14 @@ void ms_reconcile_sizes(struct ms_store *s)
 		uint64_t real = ms_page_up((uint64_t)st.st_size), charged = LD(&in->charged);
 		if (real > charged)
 			over += real - charged;
+		/* The size too, when no writer holds the file (a writer sets
+		 * it when it finishes). */
+		if ((uint64_t)st.st_size != LD(&in->size) &&
+		    pthread_mutex_trylock(&in->data_lock) == 0) {
+			if (sys_fstat(in->kfd, &st) == 0)
+				ST(&in->size, (uint64_t)st.st_size);
+			pthread_mutex_unlock(&in->data_lock);
+		}
 	}
 	ST(&h->ledger.uncounted, over);
 	full = max && LD(&h->ledger.used_bytes) + over > max;
