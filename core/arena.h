@@ -29,6 +29,7 @@
 #define MS_POOL_SLOTS 64   /* ready memfds the keeper keeps listed */
 #define MS_EXTRA_SLOTS 64  /* uncharged slots: root and prefix skeleton */
 #define MS_NODES_CEILING (1u << 20) /* slots when the node limit is 0 */
+#define MS_DIRREFS 1024 /* directory references recorded with their process */
 
 /* inode flags */
 #define MS_I_ORPHAN 0x1 /* no links left, still referenced (opens > 0) */
@@ -146,8 +147,23 @@ struct ms_hdr {
 	uint32_t closeq_head, closeq_tail;
 	uint64_t ops;         /* [atomic] mutating operations, for the stress test */
 	uint32_t poked;       /* [atomic] a poke is on its way to the keeper */
-	uint32_t pad2;
+	uint32_t reclaim;     /* [atomic] an orphan appeared: look for dead holders */
+	uint64_t reclaim_ns;  /* [atomic] when a process last asked for a reclaim */
 	char name[MS_STORE_NAME_MAX]; /* [const] store name */
+	/* MEMSHIM_SAVE of the creator: the keeper writes the tree under
+	 * save_root (the first prefix) out to save_dir when it exits; "" = off.
+	 * [const], but cleared by a creation that failed after the keeper
+	 * started, so nothing half-made is saved. */
+	uint32_t save_root;
+	uint32_t pad3;
+	char save_dir[PATH_MAX];
+	/* Who holds each directory reference (a cwd, a directory fd): a
+	 * removed directory held only by dead processes can then be freed.
+	 * Files need no such table: the kernel says who holds a memfd. [ns] */
+	struct {
+		int32_t pid; /* 0 = free entry */
+		uint32_t ino;
+	} dirrefs[MS_DIRREFS];
 };
 
 /* One process's view of a store. */
@@ -270,6 +286,11 @@ void ms_inode_unlinked(struct ms_store *s, uint32_t i);
  * memfd. Under ns_lock. Times set to now, uid/gid from the caller. */
 int ms_inode_new(struct ms_store *s, mode_t mode, uint32_t *out);
 
+/* Takes / gives back one reference on inode i for this process (ns_lock
+ * held). Directory references are recorded with the pid. */
+void ms_ref_take(struct ms_store *s, uint32_t i);
+void ms_ref_drop(struct ms_store *s, uint32_t i);
+
 /* ---- ns.c -------------------------------------------------------------------
  * Creates "/" (hdr->root) and the directories leading to each prefix of
  * s->cfg (MS_I_SKEL above a prefix, MS_I_PREFIX for the prefix itself),
@@ -285,6 +306,11 @@ void ms_repair(struct ms_store *s);
  * ms_reclaim_orphans returns how many were freed. */
 int ms_reclaim_orphans(struct ms_store *s);
 void ms_reconcile_sizes(struct ms_store *s);
+/* Keeper: closes its memfds that no inode, pool entry or close-queue entry
+ * names (a process died between taking and naming one). Returns how many. */
+int ms_audit_memfds(struct ms_store *s);
+/* Keeper, ns_lock held: directory references of dead processes go back. */
+int ms_reclaim_dirrefs(struct ms_store *s);
 
 /* ---- keeper.c -------------------------------------------------------------- */
 /* Tells the keeper there is work (close queue, pool); never blocks. */
@@ -305,6 +331,24 @@ int ms_guard_probe(uint64_t *avail, const char **source);
 /* ms_probe_memory reading /proc and /sys/fs/cgroup under `root` ("" = the
  * real ones), so tests can feed it a fake cgroup v1 or v2 tree. */
 int ms_probe_memory_at(const char *root, uint64_t *avail, const char **source);
+
+/* ---- persist.c: MEMSHIM_SEED and MEMSHIM_SAVE ------------------------------
+ * ms_seed copies the real tree at dir into a store being created, under its
+ * first prefix, through the charged paths (ms_mkdir, ms_open + write,
+ * ms_symlink); a tree that does not fit is refused before anything is copied.
+ * Returns 0 or -errno (-ENOSPC, -ENOENT, -EACCES, -ENOTDIR...), with an error
+ * line logged naming MEMSHIM_SEED. ms_save writes the tree under
+ * hdr->save_root out to the real directory dir (made like mkdir -p),
+ * overwriting what is there by the same names; run by the keeper when it
+ * exits (file bytes from its own kfds). Returns 0 or the first -errno, after
+ * trying everything and logging each failure. */
+int ms_seed(struct ms_store *s, const char *dir);
+int ms_save(struct ms_store *s, const char *dir);
+/* The creator's one call (create(), keeper running): records s->cfg.save in
+ * the arena (hdr->save_dir, hdr->save_root) after checking the directory can
+ * be made and written, then seeds from s->cfg.seed. On failure the save is
+ * called off and the store must be discarded. */
+int ms_persist_init(struct ms_store *s);
 
 /* ---- log.c ------------------------------------------------------------------ */
 /* "memshim: ..." on stderr through a raw write, when level <= the configured

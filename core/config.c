@@ -42,6 +42,8 @@ extern char **environ;
 #define EX_INTERVAL "1.0, 0.25 or 5"
 #define EX_LOG "error, warn, info or debug"
 #define EX_STORE "build-42 or my.store_1"
+#define EX_SEED "/srv/fixtures"
+#define EX_SAVE "/tmp/store-out"
 
 /* ---- small helpers: ASCII only, whatever the locale ---------------------- */
 
@@ -510,6 +512,74 @@ static int load_store(struct ms_config *c, const char *var, const char *val, cha
 	return 0;
 }
 
+/* MEMSHIM_SEED and MEMSHIM_SAVE: one absolute path, cleaned up lexically as
+ * a prefix is ("//" is "/", a trailing '/' dropped; '.' and '..' refused),
+ * not "/" and not inside (or equal to) a prefix: the store's own paths are
+ * not real directories to copy from or to. */
+static int load_dir(char *dst, const char *var, const char *val, const char *example,
+		    const struct ms_config *c, char *err, size_t errlen)
+{
+	char out[PATH_MAX];
+	size_t len = strlen(val), o = 0, i = 0;
+	int k;
+
+	if (val[0] != '/')
+		return bad(err, errlen, var, val, example, "not an absolute path");
+	while (i < len) {
+		size_t start, clen;
+
+		while (i < len && val[i] == '/')
+			i++;
+		start = i;
+		while (i < len && val[i] != '/')
+			i++;
+		clen = i - start;
+		if (!clen)
+			break;
+		if ((clen == 1 && val[start] == '.') ||
+		    (clen == 2 && val[start] == '.' && val[start + 1] == '.'))
+			return bad(err, errlen, var, val, example, "a '.' or '..' component");
+		if (clen > MS_NAME_MAX)
+			return bad(err, errlen, var, val, example,
+				   "a component longer than %d bytes", MS_NAME_MAX);
+		if (o + 1 + clen >= sizeof(out))
+			return bad(err, errlen, var, val, example, "longer than %d bytes",
+				   PATH_MAX - 1);
+		out[o++] = '/';
+		memcpy(out + o, val + start, clen);
+		o += clen;
+	}
+	out[o] = '\0';
+	if (!o)
+		return bad(err, errlen, var, val, example,
+			   "\"/\" would take in the whole file system");
+	for (k = 0; k < c->nprefix; k++) {
+		const char *p = c->prefix[k];
+		size_t plen = strlen(p);
+		char pshown[SHOWN_MAX + 8];
+
+		escape(pshown, sizeof(pshown), p, plen);
+		if (o >= plen && !memcmp(p, out, plen) && (out[plen] == '/' || !out[plen]))
+			return bad(err, errlen, var, val, example,
+				   "inside the store's prefix \"%s\"; name a real directory",
+				   pshown);
+	}
+	memcpy(dst, out, o + 1);
+	return 0;
+}
+
+static int load_seed(struct ms_config *c, const char *var, const char *val, char *err,
+		     size_t errlen)
+{
+	return load_dir(c->seed, var, val, EX_SEED, c, err, errlen);
+}
+
+static int load_save(struct ms_config *c, const char *var, const char *val, char *err,
+		     size_t errlen)
+{
+	return load_dir(c->save, var, val, EX_SAVE, c, err, errlen);
+}
+
 /* ---- the whole environment ---------------------------------------------- */
 
 typedef int (*load_fn)(struct ms_config *c, const char *var, const char *val, char *err,
@@ -529,6 +599,9 @@ static const struct {
 	{ "MEMSHIM_GUARD_INTERVAL", load_interval, EX_INTERVAL },
 	{ "MEMSHIM_LOG", load_log, EX_LOG },
 	{ "MEMSHIM_STORE", load_store, EX_STORE },
+	/* after MEMSHIM_PREFIX: they are checked against the prefixes */
+	{ "MEMSHIM_SEED", load_seed, EX_SEED },
+	{ "MEMSHIM_SAVE", load_save, EX_SAVE },
 };
 
 /* Fills *c from the environment seen through get (NULL = environ).

@@ -8,6 +8,7 @@
 #ifndef MEMSHIM_CORE_CONFIG_H
 #define MEMSHIM_CORE_CONFIG_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,11 @@ struct ms_config {
 	uint64_t guard_interval_ns;        /* default 1 s */
 	enum ms_log_level log_level;       /* default MS_LOG_WARN */
 	char store_name[MS_STORE_NAME_MAX]; /* MEMSHIM_STORE, "" = private */
+	/* MEMSHIM_SEED / MEMSHIM_SAVE: absolute, lexically clean like a prefix,
+	 * neither "/" nor inside a prefix; "" = off. Whether the directory
+	 * exists is checked when the store is created (seed) or saved. */
+	char seed[PATH_MAX];
+	char save[PATH_MAX];
 };
 
 /* A default store gets one node per this many bytes of quota. */

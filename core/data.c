@@ -86,9 +86,12 @@ static void inode_free_now(struct ms_store *s, uint32_t i)
 {
 	struct ms_inode *in = ms_inode_at(s, i);
 	if (S_ISREG(in->mode)) {
-		ms_charge_data(s, in, 0, 0);
-		ms_data_drop(s, in->kfd);
+		/* The slot forgets its memfd before the keeper is told to close
+		 * it: a death in between must not queue it twice. */
+		int32_t kfd = in->kfd;
 		in->kfd = -1;
+		ms_charge_data(s, in, 0, 0);
+		ms_data_drop(s, kfd);
 	} else if (S_ISLNK(in->mode)) {
 		uint32_t b = in->link;
 		while (b) {
@@ -110,7 +113,7 @@ static void orphan_remove(struct ms_store *s, uint32_t i)
 		p = &ms_inode_at(s, *p)->next_free;
 	if (*p) {
 		*p = ms_inode_at(s, i)->next_free;
-		s->hdr->norphans--;
+		__atomic_sub_fetch(&s->hdr->norphans, 1, __ATOMIC_RELAXED);
 	}
 }
 
@@ -126,7 +129,14 @@ void ms_inode_unlinked(struct ms_store *s, uint32_t i)
 	in->flags |= MS_I_ORPHAN;
 	in->next_free = s->hdr->orphans;
 	s->hdr->orphans = i;
-	s->hdr->norphans++;
+	__atomic_add_fetch(&s->hdr->norphans, 1, __ATOMIC_RELAXED);
+	/* When it became one: the keeper frees only orphans older than its
+	 * look at who holds what. */
+	in->next_seq = __atomic_add_fetch(&s->hdr->ops, 1, __ATOMIC_RELAXED);
+	/* Its holders may be dead already (a killed writer): the keeper
+	 * looks soon rather than at its next round. */
+	__atomic_store_n(&s->hdr->reclaim, 1, __ATOMIC_RELEASE);
+	ms_keeper_poke(s);
 }
 
 int ms_inode_new(struct ms_store *s, mode_t mode, uint32_t *out)
@@ -173,24 +183,88 @@ static struct ms_inode *live(struct ms_store *s, ms_ino ino)
 	return in->ino_no ? in : NULL;
 }
 
+static int32_t my_pid(void) { return (int32_t)MS_SYSCALL(SYS_getpid); }
+
+void ms_ref_take(struct ms_store *s, uint32_t i)
+{
+	struct ms_inode *in = ms_inode_at(s, i);
+	in->opens++;
+	if (!S_ISDIR(in->mode))
+		return;
+	struct ms_hdr *h = s->hdr;
+	for (int k = 0; k < MS_DIRREFS; k++)
+		if (!h->dirrefs[k].pid) {
+			h->dirrefs[k].ino = i;
+			h->dirrefs[k].pid = my_pid();
+			return;
+		}
+	/* Table full: the reference is counted but not attributed, so its
+	 * directory is freed only by its holder. */
+}
+
+void ms_ref_drop(struct ms_store *s, uint32_t i)
+{
+	struct ms_inode *in = ms_inode_at(s, i);
+	if (in->opens == 0)
+		return;
+	if (S_ISDIR(in->mode)) {
+		struct ms_hdr *h = s->hdr;
+		int32_t pid = my_pid();
+		for (int k = 0; k < MS_DIRREFS; k++)
+			if (h->dirrefs[k].pid == pid && h->dirrefs[k].ino == i) {
+				h->dirrefs[k].pid = 0;
+				break;
+			}
+	}
+	if (--in->opens == 0 && (in->flags & MS_I_ORPHAN)) {
+		orphan_remove(s, i);
+		inode_free_now(s, i);
+	}
+}
+
 void ms_ino_get(ms_store *s, ms_ino ino)
 {
 	ms_ns_lock(s);
-	struct ms_inode *in = live(s, ino);
-	if (in)
-		in->opens++;
+	if (live(s, ino))
+		ms_ref_take(s, ino);
 	ms_ns_unlock(s);
 }
 
 void ms_ino_put(ms_store *s, ms_ino ino)
 {
 	ms_ns_lock(s);
-	struct ms_inode *in = live(s, ino);
-	if (in && in->opens > 0 && --in->opens == 0 && (in->flags & MS_I_ORPHAN)) {
-		orphan_remove(s, ino);
-		inode_free_now(s, ino);
-	}
+	if (live(s, ino))
+		ms_ref_drop(s, ino);
 	ms_ns_unlock(s);
+}
+
+/* Directory references of processes that died go back (keeper, ns_lock
+ * held); a removed directory nobody holds any more is freed. */
+int ms_reclaim_dirrefs(struct ms_store *s)
+{
+	struct ms_hdr *h = s->hdr;
+	int freed = 0;
+	for (int k = 0; k < MS_DIRREFS; k++) {
+		int32_t pid = h->dirrefs[k].pid;
+		if (!pid)
+			continue;
+		uint32_t i = h->dirrefs[k].ino;
+		struct ms_inode *in = ms_inode_at(s, i);
+		if (!in->ino_no || !S_ISDIR(in->mode)) {
+			h->dirrefs[k].pid = 0; /* stale */
+			continue;
+		}
+		long r = MS_SYSCALL(SYS_kill, pid, 0);
+		if (r == 0 || r == -EPERM)
+			continue;
+		h->dirrefs[k].pid = 0;
+		if (in->opens && --in->opens == 0 && (in->flags & MS_I_ORPHAN)) {
+			orphan_remove(s, i);
+			inode_free_now(s, i);
+			freed++;
+		}
+	}
+	return freed;
 }
 
 int ms_ino_kino(ms_store *s, ms_ino ino, uint64_t *kino)
@@ -204,6 +278,19 @@ int ms_ino_kino(ms_store *s, ms_ino ino, uint64_t *kino)
 	}
 	ms_ns_unlock(s);
 	return r;
+}
+
+ms_ino ms_ino_by_kino(ms_store *s, uint64_t kino)
+{
+	ms_ino found = 0;
+	ms_ns_lock(s);
+	for (uint32_t i = 1; i < s->hdr->inode_bump && !found; i++) {
+		struct ms_inode *in = ms_inode_at(s, i);
+		if (in->ino_no && S_ISREG(in->mode) && in->memfd_ino == kino)
+			found = i;
+	}
+	ms_ns_unlock(s);
+	return found;
 }
 
 int ms_open_ino(ms_store *s, ms_ino ino, int oflags)
@@ -221,13 +308,38 @@ int ms_open_ino(ms_store *s, ms_ino ino, int oflags)
 	}
 	r = ms_data_open(s, in, oflags);
 	if (r >= 0)
-		in->opens++;
+		ms_ref_take(s, ino);
 out:
 	ms_ns_unlock(s);
 	return r;
 }
 
 /* ---- growth and shrinking -------------------------------------------------------- */
+
+/* At most one reclaim request every 100 ms across the tree: a store that
+ * sits at its quota must not make every refusal wait for a scan. */
+static int reclaim_due(struct ms_store *s)
+{
+	uint64_t now = (uint64_t)ms_now_ns(), last = __atomic_load_n(&s->hdr->reclaim_ns, __ATOMIC_RELAXED);
+	return now - last >= 100000000ULL &&
+	       __atomic_compare_exchange_n(&s->hdr->reclaim_ns, &last, now, 0, __ATOMIC_RELAXED,
+					   __ATOMIC_RELAXED);
+}
+
+/* A charge that does not fit while orphans wait: some may belong to killed
+ * processes and only the keeper can tell. Ask it (one round trip, on the
+ * refusal path only) and try once more. */
+static int charge_or_reclaim(struct ms_store *s, struct ms_inode *in, uint64_t charged,
+			     uint64_t req)
+{
+	int r = ms_charge_data(s, in, charged, req);
+	if (r && !s->local && __atomic_load_n(&s->hdr->norphans, __ATOMIC_RELAXED) &&
+	    reclaim_due(s) && ms_keeper_reclaim(s) > 0) {
+		__atomic_sub_fetch(&s->hdr->ledger.refused, 1, __ATOMIC_RELAXED);
+		r = ms_charge_data(s, in, charged, req);
+	}
+	return r;
+}
 
 static void touch_mc(struct ms_inode *in)
 {
@@ -263,7 +375,7 @@ int ms_write_begin(ms_store *s, ms_ino ino, int fd, int64_t off, size_t len, int
 		if (need > have) {
 			r = ms_guard_write(s, need - have);
 			if (r == 0)
-				r = ms_charge_data(s, in, need, len);
+				r = charge_or_reclaim(s, in, need, len);
 			if (r)
 				goto fail;
 		}
@@ -324,7 +436,7 @@ int ms_data_truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_
 	if (need > old) {
 		r = ms_guard_write(s, need - old);
 		if (r == 0)
-			r = ms_charge_data(s, in, need, need - old);
+			r = charge_or_reclaim(s, in, need, need - old);
 		if (r)
 			goto out;
 	}
@@ -367,7 +479,7 @@ int ms_fallocate(ms_store *s, ms_ino ino, int fd, int mode, off_t off, off_t len
 	if (need > old) {
 		r = ms_guard_write(s, need - old);
 		if (r == 0)
-			r = ms_charge_data(s, in, need, need - old);
+			r = charge_or_reclaim(s, in, need, need - old);
 		if (r)
 			goto out;
 	}

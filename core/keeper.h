@@ -20,6 +20,7 @@ enum ms_op {
 	MS_OP_NEW,      /* reply: a new memfd's kfd and kernel inode number */
 	MS_OP_FD,       /* a = kfd, b = oflags; reply: SCM_RIGHTS fd */
 	MS_OP_ARENA,    /* reply: SCM_RIGHTS arena fd */
+	MS_OP_RECLAIM,  /* reclaim orphans now; reply: a = how many were freed */
 };
 
 struct ms_msg {
@@ -54,6 +55,8 @@ int ms_keeper_connect(const char *name, pid_t *pid, uint32_t *uid);
 int ms_keeper_new(struct ms_store *s, int32_t *kfd, uint64_t *kino);
 int ms_keeper_fd(struct ms_store *s, int32_t kfd, int oflags);
 int ms_keeper_arena(const char *name);
+/* Asks the keeper to free orphans no live process holds; returns how many. */
+int ms_keeper_reclaim(struct ms_store *s);
 
 /* The pool of ready memfds and the close queue (keeper_lock). */
 int ms_pool_take(struct ms_store *s, int32_t *kfd, uint64_t *kino);

@@ -810,7 +810,7 @@ int ms_lookup_dir(ms_store *s, ms_ino dir, const char *path, ms_ino *out)
 		r = -ENOTDIR;
 		goto out;
 	}
-	IN(s, w.ino)->opens++;
+	ms_ref_take(s, w.ino);
 	*out = w.ino;
 out:
 	ms_ns_unlock(s);
@@ -875,7 +875,7 @@ static int open_tmpfile(ms_store *s, ms_ino dir, const char *path, int oflags, m
 	}
 	*fd = r;
 	r = 0;
-	in->opens++;
+	ms_ref_take(s, i);
 	ms_inode_unlinked(s, i); /* opens > 0: becomes an orphan */
 	*ino = i;
 out:
@@ -1002,7 +1002,7 @@ int ms_open(ms_store *s, ms_ino dir, const char *path, int oflags, mode_t mode, 
 		}
 	}
 	r = 0;
-	in->opens++;
+	ms_ref_take(s, (uint32_t)(in - ms_inode_at(s, 0)));
 	*ino = i;
 	if (created)
 		bump_ops(s);

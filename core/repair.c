@@ -57,9 +57,10 @@ static int live_dir(struct ms_store *s, uint32_t i)
 static void free_inode(struct ms_store *s, uint32_t i)
 {
 	struct ms_inode *in = ms_inode_at(s, i);
-	if (S_ISREG(in->mode) && in->kfd >= 0)
-		ms_data_drop(s, in->kfd);
+	int32_t kfd = in->kfd;
 	in->kfd = -1;
+	if (S_ISREG(in->mode) && kfd >= 0)
+		ms_data_drop(s, kfd);
 	in->link = in->nblocks = 0; /* blocks are re-collected below */
 	in->ino_no = 0;
 	in->mode = 0;
@@ -155,7 +156,7 @@ void ms_repair(struct ms_store *s)
 	}
 	/* 3. Link counts; unnamed inodes become orphans or go. */
 	h->orphans = 0;
-	h->norphans = 0;
+	__atomic_store_n(&h->norphans, 0, __ATOMIC_RELAXED);
 	for (uint32_t i = 1; i < h->inode_bump; i++) {
 		struct ms_inode *in = ms_inode_at(s, i);
 		if (!in->ino_no)
@@ -178,7 +179,7 @@ void ms_repair(struct ms_store *s)
 			in->flags |= MS_I_ORPHAN;
 			in->next_free = h->orphans;
 			h->orphans = i;
-			h->norphans++;
+			__atomic_add_fetch(&h->norphans, 1, __ATOMIC_RELAXED);
 		} else {
 			free_inode(s, i);
 		}
@@ -356,27 +357,33 @@ int ms_reclaim_orphans(struct ms_store *s)
 {
 	struct ms_hdr *h = s->hdr;
 	if (!__atomic_load_n(&h->norphans, __ATOMIC_RELAXED))
-		return 0;
+		return 0; /* directory references of the dead only matter to orphans */
 	long cap = 1 << 20;
 	uint64_t *held = scratch((size_t)cap * sizeof(uint64_t));
 	if (!held)
 		return 0;
+	/* Orphans made after this point may be held by fds the scan below
+	 * has already passed: they wait for the next round. */
+	uint64_t before = __atomic_load_n(&h->ops, __ATOMIC_RELAXED);
 	long n = held_memfds(getpid(), held, cap);
 	int freed = 0;
 	if (n < 0 || ms_ns_trylock(s) != 0)
 		goto out;
+	freed += ms_reclaim_dirrefs(s);
 	uint32_t *p = &h->orphans;
 	while (*p) {
 		uint32_t i = *p;
 		struct ms_inode *in = ms_inode_at(s, i);
-		if (S_ISREG(in->mode) && !bsearch(&in->memfd_ino, held, (size_t)n, sizeof(uint64_t), cmp_u64)) {
+		if (S_ISREG(in->mode) && in->next_seq <= before &&
+		    !bsearch(&in->memfd_ino, held, (size_t)n, sizeof(uint64_t), cmp_u64)) {
 			*p = in->next_free;
-			h->norphans--;
+			__atomic_sub_fetch(&h->norphans, 1, __ATOMIC_RELAXED);
 			in->opens = 0;
 			in->flags &= ~MS_I_ORPHAN;
-			ms_charge_data(s, in, 0, 0);
-			ms_data_drop(s, in->kfd);
+			int32_t kfd = in->kfd;
 			in->kfd = -1;
+			ms_charge_data(s, in, 0, 0);
+			ms_data_drop(s, kfd);
 			ms_release_node(s);
 			ms_inode_free(s, i);
 			freed++;
@@ -412,11 +419,15 @@ void ms_reconcile_sizes(struct ms_store *s)
 			over += real - charged;
 		/* The size too, when no writer holds the file (a writer sets
 		 * it when it finishes). */
-		if ((uint64_t)st.st_size != LD(&in->size) &&
-		    pthread_mutex_trylock(&in->data_lock) == 0) {
-			if (sys_fstat(in->kfd, &st) == 0)
-				ST(&in->size, (uint64_t)st.st_size);
-			pthread_mutex_unlock(&in->data_lock);
+		if ((uint64_t)st.st_size != LD(&in->size)) {
+			int t = pthread_mutex_trylock(&in->data_lock);
+			if (t == EOWNERDEAD)
+				pthread_mutex_consistent(&in->data_lock); /* size re-read below */
+			if (t == 0 || t == EOWNERDEAD) {
+				if (sys_fstat(in->kfd, &st) == 0)
+					ST(&in->size, (uint64_t)st.st_size);
+				pthread_mutex_unlock(&in->data_lock);
+			}
 		}
 	}
 	ST(&h->ledger.uncounted, over);
@@ -435,4 +446,68 @@ void ms_reconcile_sizes(struct ms_store *s)
 		}
 	}
 	ms_ns_unlock(s);
+}
+
+struct audit {
+	uint8_t *used; /* indexed by fd */
+	int max;
+	int closed;
+};
+
+static void audit_fd(void *arg, const char *name)
+{
+	struct audit *a = arg;
+	int fd = atoi(name);
+	if (fd <= MS_KEEPER_STATUS_FD || (fd < a->max && a->used[fd]))
+		return;
+	char path[64], link[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t k = sys_readlinkat(AT_FDCWD, path, link, sizeof(link) - 1);
+	if (k <= 0)
+		return;
+	link[k] = 0;
+	/* Only file memfds: not the arena, not sockets, not /proc. */
+	if (strcmp(link, "/memfd:memshim (deleted)") != 0)
+		return;
+	sys_close(fd);
+	a->closed++;
+}
+
+int ms_audit_memfds(struct ms_store *s)
+{
+	struct ms_hdr *h = s->hdr;
+	struct audit a = {.max = 1 << 20};
+	a.used = scratch((size_t)a.max);
+	if (!a.used)
+		return 0;
+	/* Under both locks nobody is between taking a memfd from the pool
+	 * and naming it in an inode (that happens under ns_lock). */
+	if (ms_ns_trylock(s) != 0)
+		goto out;
+	ms_keeper_lock(s);
+	for (uint32_t i = 1; i < h->inode_bump; i++) {
+		struct ms_inode *in = ms_inode_at(s, i);
+		if (in->ino_no && S_ISREG(in->mode) && in->kfd >= 0 && in->kfd < a.max)
+			a.used[in->kfd] = 1;
+	}
+	for (uint32_t p = h->pool_head; p != h->pool_tail; p++) {
+		int32_t fd = h->pool[p % MS_POOL_SLOTS].kfd;
+		if (fd >= 0 && fd < a.max)
+			a.used[fd] = 1;
+	}
+	int32_t *q = (int32_t *)(s->base + h->off_closeq);
+	for (uint32_t p = h->closeq_head; p != h->closeq_tail; p++) {
+		int32_t fd = q[p % (h->nslots + 1)];
+		if (fd >= 0 && fd < a.max)
+			a.used[fd] = 1;
+	}
+	each_entry("/proc/self/fd", audit_fd, &a);
+	ms_keeper_unlock(s);
+	ms_ns_unlock(s);
+	if (a.closed)
+		ms_log(s, MS_LOG_INFO, "closed %d memfds no file named (left by killed processes)",
+		       a.closed);
+out:
+	munmap(a.used, (size_t)a.max);
+	return a.closed;
 }

@@ -225,6 +225,11 @@ static int create(const struct ms_open_opts *o, const char *name, ms_store **out
 				s->procdir = fd_high(r);
 		}
 	}
+	/* MEMSHIM_SAVE recorded, MEMSHIM_SEED copied in: files need the
+	 * keeper's memfds, so this comes last. */
+	r = ms_persist_init(s);
+	if (r)
+		goto fail;
 	*out = s;
 	return 0;
 fail:

@@ -119,6 +119,10 @@ int ms_open(ms_store *s, ms_ino dir, const char *path, int oflags, mode_t mode, 
  * Returns 0, or -ENOENT when ino is not a live regular file. */
 int ms_ino_kino(ms_store *s, ms_ino ino, uint64_t *kino);
 
+/* The regular file whose memfd has kernel inode number kino (an fd found
+ * open at start-up, inherited across exec); 0 when none. */
+ms_ino ms_ino_by_kino(ms_store *s, uint64_t kino);
+
 /* Opens another real fd on an inode already known (fopen re-open, exec). */
 int ms_open_ino(ms_store *s, ms_ino ino, int oflags);
 

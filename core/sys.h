@@ -82,4 +82,44 @@ static inline int sys_fallocate(int fd, int mode, off_t off, off_t len)
 	return (int)MS_SYSCALL(SYS_fallocate, fd, mode, off, len);
 }
 
+static inline int sys_mkdirat(int dirfd, const char *path, mode_t mode)
+{
+	return (int)MS_SYSCALL(SYS_mkdirat, dirfd, path, mode);
+}
+static inline int sys_symlinkat(const char *target, int dirfd, const char *path)
+{
+	return (int)MS_SYSCALL(SYS_symlinkat, target, dirfd, path);
+}
+static inline int sys_unlinkat(int dirfd, const char *path, int flags)
+{
+	return (int)MS_SYSCALL(SYS_unlinkat, dirfd, path, flags);
+}
+static inline int sys_fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	return (int)MS_SYSCALL(SYS_newfstatat, dirfd, path, st, flags);
+}
+static inline int sys_fchmod(int fd, mode_t mode) { return (int)MS_SYSCALL(SYS_fchmod, fd, mode); }
+static inline int sys_fchmodat(int dirfd, const char *path, mode_t mode)
+{
+	return (int)MS_SYSCALL(SYS_fchmodat, dirfd, path, mode);
+}
+/* path NULL: the fd itself (futimens). */
+static inline int sys_utimensat(int dirfd, const char *path, const struct timespec t[2], int flags)
+{
+	return (int)MS_SYSCALL(SYS_utimensat, dirfd, path, t, flags);
+}
+/* Fills buf with struct linux_dirent64 records; 0 at the end. */
+static inline ssize_t sys_getdents64(int fd, void *buf, size_t n)
+{
+	return MS_SYSCALL(SYS_getdents64, fd, buf, n);
+}
+static inline off_t sys_lseek(int fd, off_t off, int whence)
+{
+	return (off_t)MS_SYSCALL(SYS_lseek, fd, off, whence);
+}
+static inline ssize_t sys_sendfile(int out, int in, off_t *off, size_t n)
+{
+	return MS_SYSCALL(SYS_sendfile, out, in, off, n);
+}
+
 #endif

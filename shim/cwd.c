@@ -55,6 +55,15 @@ static int pwd_is_ours(void)
 /* Makes ino the virtual cwd; the caller passes its reference. */
 static void cwd_enter(ms_ino ino, int set_pwd)
 {
+	if (ms_in_vfork_child()) {
+		/* The parent's memory: its cwd, environment and references
+		 * stay as they are; the program this child execs learns the
+		 * directory from MEMSHIM_CWD. */
+		ms_shim.vfork_cwd = ino;
+		ms_shim.vfork_pid = ms_shim_getpid();
+		ms_ino_put(ms_shim.store, ino);
+		return;
+	}
 	ms_ino old = __atomic_exchange_n(&ms_shim.cwd, ino, __ATOMIC_ACQ_REL);
 	if (old)
 		ms_ino_put(ms_shim.store, old);
@@ -68,6 +77,11 @@ static void cwd_enter(ms_ino ino, int set_pwd)
 /* A real chdir/fchdir succeeded: the cwd is the kernel's again. */
 static void cwd_left(void)
 {
+	if (ms_shim.store && ms_in_vfork_child()) {
+		ms_shim.vfork_cwd = 0;
+		ms_shim.vfork_pid = ms_shim_getpid();
+		return;
+	}
 	int saved = errno;
 	ms_ino old = 0;
 	if (ms_shim.store)
@@ -90,10 +104,14 @@ void ms_cwd_inherit(void)
 		p = getenv("PWD");
 	struct ms_route r;
 	ms_ino ino;
-	if (!p || p[0] != '/' || !ms_route(p, &r))
-		return;
-	if (ms_lookup_dir(ms_shim.store, r.dir, r.path, &ino) == 0)
+	if (p && p[0] == '/' && ms_route(p, &r) &&
+	    ms_lookup_dir(ms_shim.store, r.dir, r.path, &ino) == 0)
 		cwd_enter(ino, 0);
+	/* Read once: left in the environment it would outlive a chdir and
+	 * mislead a child started by system() or popen(), which never pass
+	 * through the exec wrappers (chdir keeps PWD current for those). */
+	if (getenv("MEMSHIM_CWD"))
+		unsetenv("MEMSHIM_CWD");
 }
 
 int ms_cwd_env(char *buf, size_t n)
@@ -105,6 +123,8 @@ int ms_cwd_env(char *buf, size_t n)
 	memcpy(buf, name, k);
 	buf[k] = 0;
 	ms_ino c = ms_shim.store ? __atomic_load_n(&ms_shim.cwd, __ATOMIC_ACQUIRE) : 0;
+	if (ms_shim.vfork_pid && ms_shim.vfork_pid == ms_shim_getpid())
+		c = ms_shim.vfork_cwd; /* a vfork child that changed directory */
 	if (!c)
 		return (int)k;
 	int len = cwd_path(c, buf + k, n - k);

@@ -18,6 +18,8 @@
  * only, no allocation, no process-local lock, and the parent's tables are
  * left alone.
  */
+#define _LARGEFILE64_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <pthread.h>
 #include <spawn.h>
@@ -203,16 +205,68 @@ static void refs_before_exec(int put)
 
 /* ---- exec ------------------------------------------------------------------------------ */
 
+static int do_execve_depth(const char *path, char *const argv[], char *const envp[], int depth);
+
+/* A "#!" script in the store: runs its interpreter with the script's own
+ * path, as the kernel does for a real file (so $0 is that path and the
+ * interpreter reads the script through the shim). Returns -1/errno when
+ * it is not one; does not return when it execs. */
+static int exec_script(int fd, const char *path, char *const argv[], char *const envp[], int depth)
+{
+	char line[256];
+	ssize_t n = REAL(pread64)(fd, line, sizeof(line) - 1, 0);
+	if (n < 3 || line[0] != '#' || line[1] != '!')
+		return 0;
+	line[n] = 0;
+	char *nl = strchr(line, '\n');
+	if (nl)
+		*nl = 0;
+	char *interp = line + 2;
+	while (*interp == ' ' || *interp == '\t')
+		interp++;
+	char *end = interp;
+	while (*end && *end != ' ' && *end != '\t')
+		end++;
+	char *arg = NULL;
+	if (*end) {
+		*end++ = 0;
+		while (*end == ' ' || *end == '\t')
+			end++;
+		/* One optional argument, the rest of the line, as Linux. */
+		char *t = end + strlen(end);
+		while (t > end && (t[-1] == ' ' || t[-1] == '\t'))
+			*--t = 0;
+		if (*end)
+			arg = end;
+	}
+	if (!*interp) {
+		errno = ENOEXEC;
+		return -1;
+	}
+	if (depth >= 4) {
+		errno = ELOOP;
+		return -1;
+	}
+	int argc = 0;
+	while (argv[argc])
+		argc++;
+	char *nargv[argc + 3];
+	int k = 0;
+	nargv[k++] = interp;
+	if (arg)
+		nargv[k++] = arg;
+	nargv[k++] = (char *)path;
+	for (int i = 1; i <= argc; i++)
+		nargv[k++] = argv[i];
+	return do_execve_depth(interp, nargv, envp, depth + 1);
+}
+
 /* execve with the environment fixed; a store path runs from its memfd. */
-static int do_execve(const char *path, char *const argv[], char *const envp[])
+static int do_execve_depth(const char *path, char *const argv[], char *const envp[], int depth)
 {
 	if (!ms_shim.store)
 		return REAL(execve)(path, argv, envp);
 	int vf = ms_in_vfork_child();
-	char *vec[env_count(envp) + ENV_EXTRA];
-	struct envbuf b;
-	b.used = 0;
-	char **env = fix_env(envp, vec, &b, vf ? 'G' : 'T', NULL, 0);
 	struct ms_route r;
 	int fd = -1;
 	if (ms_route(path, &r)) {
@@ -220,7 +274,7 @@ static int do_execve(const char *path, char *const argv[], char *const envp[])
 		struct stat st;
 		int rc = ms_stat(ms_shim.store, r.dir, r.path, 0, &st);
 		if (rc == -MS_EESCAPE)
-			return REAL(execve)(ms_escape_path(), argv, env);
+			return do_execve_depth(ms_escape_path(), argv, envp, depth);
 		if (rc == 0 && S_ISDIR(st.st_mode))
 			rc = -EACCES;
 		if (rc == 0 && !(st.st_mode & 0111))
@@ -231,10 +285,18 @@ static int do_execve(const char *path, char *const argv[], char *const envp[])
 		if (rc)
 			return ms_ret(rc);
 		ms_ino_put(ms_shim.store, ino); /* the file keeps its link */
-		char magic[2] = {0, 0};
-		if (REAL(pread64)(fd, magic, 2, 0) == 2 && magic[0] == '#' && magic[1] == '!')
-			REAL(fcntl)(fd, F_SETFD, 0); /* the interpreter opens /dev/fd/N */
+		int sr = exec_script(fd, path, argv, envp, depth);
+		if (sr < 0) {
+			int e = errno;
+			REAL(close)(fd);
+			errno = e;
+			return -1;
+		}
 	}
+	char *vec[env_count(envp) + ENV_EXTRA];
+	struct envbuf b;
+	b.used = 0;
+	char **env = fix_env(envp, vec, &b, vf ? 'G' : 'T', NULL, 0);
 	if (!vf)
 		refs_before_exec(1);
 	int saved_errno;
@@ -250,6 +312,11 @@ static int do_execve(const char *path, char *const argv[], char *const envp[])
 		refs_before_exec(0);
 	errno = saved_errno;
 	return -1;
+}
+
+static int do_execve(const char *path, char *const argv[], char *const envp[])
+{
+	return do_execve_depth(path, argv, envp, 0);
 }
 
 MS_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
@@ -492,6 +559,53 @@ MS_EXPORT int posix_spawn_file_actions_destroy(posix_spawn_file_actions_t *fa)
 	return REAL(posix_spawn_file_actions_destroy)(fa);
 }
 
+/* The first executable `file` in PATH when some PATH entry is a store
+ * directory (else 1: leave the search to glibc). */
+static int path_search(const char *file, char *out, size_t n)
+{
+	const char *path = getenv("PATH");
+	if (!path)
+		return 1;
+	int any = 0;
+	for (const char *p = path; *p;) {
+		size_t len = strcspn(p, ":");
+		char dir[PATH_MAX];
+		if (len && len < sizeof(dir)) {
+			struct ms_route r;
+			memcpy(dir, p, len);
+			dir[len] = 0;
+			if (ms_route(dir, &r))
+				any = 1;
+		}
+		p += len + (p[len] == ':');
+	}
+	if (!any)
+		return 1;
+	for (const char *p = path; *p;) {
+		size_t len = strcspn(p, ":");
+		if (len + 1 + strlen(file) + 1 <= n) {
+			if (len) {
+				memcpy(out, p, len);
+				out[len] = '/';
+				strcpy(out + len + 1, file);
+			} else {
+				strcpy(out, file);
+			}
+			struct ms_route r;
+			struct stat st;
+			if (ms_route(out, &r)) {
+				if (ms_stat(ms_shim.store, r.dir, r.path, 0, &st) == 0 &&
+				    S_ISREG(st.st_mode) && (st.st_mode & 0111))
+					return 0;
+			} else if (REAL(access)(out, X_OK) == 0) {
+				return 0;
+			}
+		}
+		p += len + (p[len] == ':');
+	}
+	return 1;
+}
+
 static int spawn_common(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 			const posix_spawnattr_t *attr, char *const argv[], char *const envp[],
 			int search)
@@ -515,12 +629,19 @@ static int spawn_common(pid_t *pid, const char *path, const posix_spawn_file_act
 		return ENOMEM;
 	b->used = 0;
 	char **env = fix_env(envp, vec, b, 'G', extra, nextra);
+	/* posix_spawnp through a PATH that names store directories: the
+	 * search is ours, in PATH order, real directories included. */
+	char found[PATH_MAX];
+	if (search && !strchr(path, '/') && path_search(path, found, sizeof(found)) == 0) {
+		path = found;
+		search = 0;
+	}
 	/* A program in the store runs from the parent's fd of it: the child
 	 * opens /proc/<parent>/fd/N while the parent waits for its exec. */
 	struct ms_route r;
 	char proc[64];
 	int fd = -1, rc;
-	if (!(search && !strchr(path, '/')) && ms_route(path, &r)) {
+	if (!search && ms_route(path, &r)) {
 		ms_ino ino;
 		struct stat st;
 		rc = ms_stat(ms_shim.store, r.dir, r.path, 0, &st);
@@ -558,12 +679,61 @@ MS_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
 
 /* ---- the new program's side ---------------------------------------------------------------- */
 
-/* Takes over the store fds listed in MEMSHIM_FDS, each checked against what
- * the kernel says the fd is. */
-static void inherit_fds(const char *list)
+/* Is fd listed in MEMSHIM_FDS as handed over with its reference ('T')? */
+static int listed_own(const char *list, int fd)
 {
-	const char *p = list;
-	while (*p) {
+	char key[24];
+	int n = snprintf(key, sizeof(key), "FT%d:", fd);
+	for (const char *p = list; p && (p = strstr(p, key)); p += n)
+		if (p == list || p[-1] == ',')
+			return 1;
+	return 0;
+}
+
+/* Store files among the fds this program started with: whatever opened
+ * them (an exec of ours, a vfork child's dup2, glibc's system() which
+ * never passes through us), the kernel says which memfd each is. */
+static void discover_files(const char *list, dev_t memfd_dev)
+{
+	int d = REAL(open)("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fds[256], n = 0;
+	if (d >= 0) {
+		char buf[4096];
+		long got;
+		while ((got = syscall(SYS_getdents64, d, buf, sizeof(buf))) > 0) {
+			for (long off = 0; off < got;) {
+				struct dirent64 *e = (struct dirent64 *)(buf + off);
+				off += e->d_reclen;
+				if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && n < 256)
+					fds[n++] = atoi(e->d_name);
+			}
+		}
+		REAL(close)(d);
+	} else {
+		for (int fd = 0; fd < 256; fd++)
+			fds[n++] = fd; /* no /proc: the low numbers at least */
+	}
+	for (int i = 0; i < n; i++) {
+		int fd = fds[i];
+		struct stat st;
+		if (fd == d || ms_fd_private(fd) || ms_fd_get(fd) || REAL(fstat)(fd, &st) ||
+		    st.st_dev != memfd_dev || !S_ISREG(st.st_mode))
+			continue;
+		ms_ino ino = ms_ino_by_kino(ms_shim.store, st.st_ino);
+		if (!ino)
+			continue;
+		int fl = REAL(fcntl)(fd, F_GETFL);
+		if (!listed_own(list, fd))
+			ms_ino_get(ms_shim.store, ino);
+		ms_fd_set(fd, MS_FD_FILE, ino, fl < 0 ? O_RDWR : fl);
+	}
+}
+
+/* Directory fds listed in MEMSHIM_FDS, each checked against the memfd the
+ * kernel says it is (the parent's placeholder). */
+static void inherit_dirs(const char *p)
+{
+	while (p && *p) {
 		char kind = p[0], own = p[1];
 		int fd;
 		unsigned ino;
@@ -574,25 +744,15 @@ static void inherit_fds(const char *list)
 		p += 2 + used;
 		if (*p == ',')
 			p++;
-		struct stat st;
-		if (REAL(fstat)(fd, &st) || (uint64_t)st.st_ino != kino)
+		struct stat st, ds;
+		if (kind != 'D' || ms_fd_get(fd) || REAL(fstat)(fd, &st) ||
+		    (uint64_t)st.st_ino != kino)
 			continue;
-		if (kind == 'F') {
-			uint64_t k;
-			if (ms_ino_kino(ms_shim.store, ino, &k) || k != kino)
-				continue;
-			int fl = REAL(fcntl)(fd, F_GETFL);
-			if (own != 'T')
-				ms_ino_get(ms_shim.store, ino);
-			ms_fd_set(fd, MS_FD_FILE, ino, fl < 0 ? O_RDWR : fl);
-		} else if (kind == 'D') {
-			struct stat ds;
-			if (ms_stat_ino(ms_shim.store, ino, &ds) || !S_ISDIR(ds.st_mode))
-				continue;
-			if (own != 'T')
-				ms_ino_get(ms_shim.store, ino);
-			ms_fd_set(fd, MS_FD_DIR, ino, O_RDONLY | O_DIRECTORY);
-		}
+		if (ms_stat_ino(ms_shim.store, ino, &ds) || !S_ISDIR(ds.st_mode))
+			continue;
+		if (own != 'T')
+			ms_ino_get(ms_shim.store, ino);
+		ms_fd_set(fd, MS_FD_DIR, ino, O_RDONLY | O_DIRECTORY);
 	}
 }
 
@@ -605,10 +765,14 @@ void ms_exec_init(void)
 	if (ms_shim.placeholder >= 0 && REAL(fstat)(ms_shim.placeholder, &st) == 0)
 		placeholder_kino = st.st_ino;
 	const char *fds = getenv("MEMSHIM_FDS");
-	if (fds && ms_shim.store) {
-		inherit_fds(fds);
-		unsetenv("MEMSHIM_FDS");
+	if (ms_shim.store && ms_shim.placeholder >= 0) {
+		struct stat ph;
+		if (REAL(fstat)(ms_shim.placeholder, &ph) == 0)
+			discover_files(fds, ph.st_dev); /* every memfd shares one device */
+		inherit_dirs(fds);
 	}
+	if (fds)
+		unsetenv("MEMSHIM_FDS");
 	/* By name, through getenv: in some programs (bash) the `environ` this
 	 * library sees is a copy the program keeps, which our own setenv of
 	 * MEMSHIM_STORE_ID at start-up does not reach. */

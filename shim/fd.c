@@ -30,9 +30,11 @@ static int needs_mode(int flags)
 
 /* In a vfork child (or one made by clone without fork handlers) memory is
  * the parent's: its fd table must not be touched. */
+pid_t ms_shim_getpid(void) { return (pid_t)syscall(SYS_getpid); }
+
 int ms_in_vfork_child(void)
 {
-	return (pid_t)syscall(SYS_getpid) != ms_shim.pid;
+	return ms_shim_getpid() != ms_shim.pid;
 }
 
 /* Opens a routed path in the store; returns the fd or -1/errno. */

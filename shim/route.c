@@ -217,8 +217,11 @@ int ms_route_at(int dirfd, const char *path, struct ms_route *r)
 	if (dirfd == AT_FDCWD) {
 		if (!path[0])
 			goto out;
-		if (ms_shim.cwd) {
-			r->dir = ms_shim.cwd;
+		ms_ino cwd = ms_shim.cwd;
+		if (ms_shim.vfork_pid && ms_shim.vfork_pid == ms_shim_getpid())
+			cwd = ms_shim.vfork_cwd; /* a vfork child's own */
+		if (cwd) {
+			r->dir = cwd;
 			r->path = path;
 			ours = 1;
 			goto out;

@@ -55,6 +55,10 @@ struct ms_shim {
 	int private_fds[8]; /* the store's own fds, and the placeholder */
 	int nprivate;
 	pid_t pid;          /* getpid() of this process (fork updates it) */
+	/* A vfork child's own cwd (it shares our memory until it execs):
+	 * valid while getpid() == vfork_pid. */
+	ms_ino vfork_cwd;
+	pid_t vfork_pid;
 };
 
 /* Thread-local: set while the shim itself runs code that may call wrapped
@@ -170,6 +174,8 @@ ssize_t ms_shim_write(int fd, const void *buf, size_t n);
 /* 1 in a vfork child (memory shared with a parent that has another pid):
  * process-local tables must be left alone there. */
 int ms_in_vfork_child(void);
+/* getpid() by system call: right in a vfork child too. */
+pid_t ms_shim_getpid(void);
 
 /* ---- standard streams (stdio.c) -------------------------------------------- */
 

@@ -1,0 +1,642 @@
+/* core/persist.c — MEMSHIM_SEED and MEMSHIM_SAVE: a real directory tree
+ * copied into a new store, and the store written out to a real directory
+ * when its tree ends.
+ *
+ * Seeding runs in the process creating the store (a preload constructor,
+ * before main), once the keeper holds the arena: files are made through the
+ * same charged paths a program's writes take (ms_mkdir, ms_open and
+ * ms_write_begin/end, ms_symlink), so the ledger stays the sum of the
+ * charges. A first pass measures the tree and refuses it whole, with the
+ * figures, when it cannot fit; nothing is copied then.
+ *
+ * Saving runs in the keeper after its last process has gone: it reads the
+ * namespace through the usual calls (no other process holds ns_lock then)
+ * and file bytes from its own fds of the memfds (inode->kfd).
+ *
+ * Both sides use raw system calls only (sys.h): the seed runs inside a
+ * preloaded process, where a libc open or mkdir would re-enter the shim.
+ * Both walk recursively, at most PERSIST_DEPTH levels, with small frames.
+ *
+ * Not kept: owners (files belong to the user running the tree), hard links
+ * (each name gets its own copy), special files (fifos, sockets, devices:
+ * skipped with a warning), extended attributes.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "arena.h"
+#include "sys.h"
+
+#define LD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+
+#define PERSIST_DEPTH 256
+#define DENTS_BUF 2048
+#define COPY_BUF 65536
+#define LINK_DATA (MS_BLOCK - 4) /* symlink target bytes per block, as ns.c */
+
+struct dent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/* Words for the errors a user can act on; the errno's name otherwise. No
+ * strerror: its translation lookup may allocate. */
+static const char *err_text(int e)
+{
+	switch (e) {
+	case ENOENT: return "no such file or directory";
+	case EACCES: return "permission denied";
+	case EPERM: return "operation not permitted";
+	case ENOTDIR: return "not a directory";
+	case EISDIR: return "is a directory";
+	case EEXIST: return "exists";
+	case ELOOP: return "too many levels of symbolic links";
+	case ENAMETOOLONG: return "path too long";
+	case ENOSPC: return "no space left (quota or node limit)";
+	case EDQUOT: return "quota exceeded";
+	case EMFILE: return "too many open files";
+	case EROFS: return "read-only file system";
+	case EIO: return "input/output error";
+	}
+	const char *n = strerrorname_np(e);
+	return n ? n : "unknown error";
+}
+
+/* Appends "/name" to path (of length *len); -ENAMETOOLONG when it does not
+ * fit. The caller puts back path[old len] = 0. */
+static int path_push(char *path, size_t *len, const char *name)
+{
+	size_t n = strlen(name);
+	if (*len + 1 + n >= PATH_MAX)
+		return -ENAMETOOLONG;
+	path[*len] = '/';
+	memcpy(path + *len + 1, name, n + 1);
+	*len += 1 + n;
+	return 0;
+}
+
+static int is_dot(const char *n)
+{
+	return n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]));
+}
+
+/* ---- seeding ------------------------------------------------------------------ */
+
+struct seed {
+	struct ms_store *s;
+	const char *top;  /* the seed directory, for messages */
+	int dry;          /* 1: measure only */
+	uint64_t bytes;   /* measured charge */
+	uint64_t nodes;   /* measured nodes */
+	size_t pre;       /* length of the prefix in path */
+	size_t len;       /* length of path */
+	char path[PATH_MAX]; /* store path: prefix + the path below top */
+};
+
+/* One error line naming the variable, the real path and what went wrong. */
+static int seed_fail(struct seed *sd, const char *what, int r)
+{
+	ms_log(sd->s, MS_LOG_ERROR, "MEMSHIM_SEED=%s: %s%s: %s: %s", sd->top, sd->top,
+	       sd->path + sd->pre, what, err_text(-r));
+	return r;
+}
+
+static int seed_dir(struct seed *sd, int fd, int depth);
+
+/* Copies the bytes of src into the new store file at sd->path, charged as
+ * one write of st_size bytes. */
+__attribute__((noinline)) static int seed_copy(struct seed *sd, int src, const struct stat *st)
+{
+	struct ms_store *s = sd->s;
+	int fd, r;
+	ms_ino ino;
+	r = ms_open(s, 0, sd->path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
+		    st->st_mode & 07777, &fd, &ino);
+	if (r)
+		return seed_fail(sd, "cannot create it in the store", r);
+	uint64_t size = (uint64_t)st->st_size, done = 0;
+	if (size) {
+		struct ms_wctx w;
+		int64_t off;
+		r = ms_write_begin(s, ino, fd, 0, size, 0, &w, &off);
+		if (r) {
+			seed_fail(sd, "does not fit in the quota", r);
+		} else {
+			/* sendfile first (no copy through user memory), plain
+			 * reads and writes where it is refused */
+			int plain = 0;
+			char buf[COPY_BUF];
+			while (done < size) {
+				size_t want = size - done > (1u << 30) ? (1u << 30) : size - done;
+				ssize_t k;
+				if (!plain) {
+					k = sys_sendfile(fd, src, NULL, want);
+					if (k == -EINVAL || k == -ENOSYS) {
+						plain = 1;
+						continue;
+					}
+				} else {
+					k = sys_read(src, buf, want < sizeof(buf) ? want : sizeof(buf));
+					if (k > 0) {
+						ssize_t put = 0;
+						while (put < k) {
+							ssize_t m = sys_pwrite(fd, buf + put,
+									       (size_t)(k - put),
+									       (off_t)(done + (uint64_t)put));
+							if (m == -EINTR)
+								continue;
+							if (m <= 0) {
+								k = m < 0 ? m : -EIO;
+								break;
+							}
+							put += m;
+						}
+					}
+				}
+				if (k == -EINTR)
+					continue;
+				if (k < 0) {
+					r = (int)k;
+					seed_fail(sd, "cannot copy it", r);
+					break;
+				}
+				if (k == 0)
+					break; /* it shrank since it was measured */
+				done += (uint64_t)k;
+			}
+			/* Records the size reached and gives back what a
+			 * shrunk file did not use. */
+			ms_write_end(s, &w, r && !done ? r : (int64_t)done);
+		}
+	}
+	sys_close(fd);
+	ms_ino_put(s, ino);
+	return r;
+}
+
+/* The symlink dfd/name, measured or copied with its times. */
+__attribute__((noinline)) static int seed_link(struct seed *sd, int dfd, const char *name,
+					       const struct timespec t[2])
+{
+	char target[PATH_MAX];
+	ssize_t n = sys_readlinkat(dfd, name, target, sizeof(target) - 1);
+	if (n < 0)
+		return seed_fail(sd, "cannot read the symlink", (int)n);
+	target[n] = 0;
+	if (sd->dry) {
+		uint64_t nb = ((uint64_t)n + LINK_DATA - 1) / LINK_DATA;
+		sd->bytes += MS_NODE_COST + nb * MS_BLOCK;
+		sd->nodes++;
+		return 0;
+	}
+	int r = ms_symlink(sd->s, target, 0, sd->path);
+	if (r == 0)
+		r = ms_utimens(sd->s, 0, sd->path, MS_NOFOLLOW, t);
+	if (r)
+		seed_fail(sd, "cannot make the symlink in the store", r);
+	return r;
+}
+
+static int seed_entry(struct seed *sd, int dfd, const char *name, int depth)
+{
+	struct ms_store *s = sd->s;
+	size_t old = sd->len;
+	struct stat st;
+	int r = path_push(sd->path, &sd->len, name);
+	if (r) {
+		sd->path[old] = 0;
+		ms_log(s, MS_LOG_ERROR, "MEMSHIM_SEED=%s: %s%s/%s: the store path would be longer than %d bytes",
+		       sd->top, sd->top, sd->path + sd->pre, name, PATH_MAX - 1);
+		return r;
+	}
+	r = sys_fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW);
+	if (r) {
+		seed_fail(sd, "cannot stat it", r);
+		goto out;
+	}
+	struct timespec t[2] = {st.st_atim, st.st_mtim};
+	if (S_ISDIR(st.st_mode)) {
+		if (depth >= PERSIST_DEPTH) {
+			r = -ENAMETOOLONG;
+			ms_log(s, MS_LOG_ERROR, "MEMSHIM_SEED=%s: %s%s: deeper than %d levels",
+			       sd->top, sd->top, sd->path + sd->pre, PERSIST_DEPTH);
+			goto out;
+		}
+		if (sd->dry) {
+			sd->bytes += MS_NODE_COST;
+			sd->nodes++;
+		} else {
+			r = ms_mkdir(s, 0, sd->path, 0700);
+			if (r) {
+				seed_fail(sd, "cannot make it in the store", r);
+				goto out;
+			}
+		}
+		int sub = sys_openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+		if (sub < 0) {
+			r = seed_fail(sd, "cannot open the directory", sub);
+			goto out;
+		}
+		r = seed_dir(sd, sub, depth + 1);
+		sys_close(sub);
+		if (r == 0 && !sd->dry) {
+			/* last: its entries changed its times, and a mode
+			 * without write permission would not matter anyway */
+			r = ms_chmod(s, 0, sd->path, MS_NOFOLLOW, st.st_mode & 07777);
+			if (r == 0)
+				r = ms_utimens(s, 0, sd->path, MS_NOFOLLOW, t);
+			if (r)
+				seed_fail(sd, "cannot set its mode and times", r);
+		}
+	} else if (S_ISREG(st.st_mode)) {
+		if (sd->dry) {
+			sd->bytes += MS_NODE_COST + ms_page_up((uint64_t)st.st_size);
+			sd->nodes++;
+			goto out;
+		}
+		int src = sys_openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+		if (src < 0) {
+			r = seed_fail(sd, "cannot open it", src);
+			goto out;
+		}
+		r = seed_copy(sd, src, &st);
+		sys_close(src);
+		if (r == 0) {
+			r = ms_utimens(s, 0, sd->path, MS_NOFOLLOW, t);
+			if (r)
+				seed_fail(sd, "cannot set its times", r);
+		}
+	} else if (S_ISLNK(st.st_mode)) {
+		r = seed_link(sd, dfd, name, t);
+	} else if (sd->dry) {
+		/* once, in the measuring pass */
+		ms_log(s, MS_LOG_WARN, "MEMSHIM_SEED=%s: %s%s: skipped (not a file, directory or symlink)",
+		       sd->top, sd->top, sd->path + sd->pre);
+	}
+out:
+	sd->len = old;
+	sd->path[old] = 0;
+	return r;
+}
+
+static int seed_dir(struct seed *sd, int fd, int depth)
+{
+	char buf[DENTS_BUF] __attribute__((aligned(8)));
+	for (;;) {
+		ssize_t n = sys_getdents64(fd, buf, sizeof(buf));
+		if (n == -EINTR)
+			continue;
+		if (n < 0)
+			return seed_fail(sd, "cannot read the directory", (int)n);
+		if (n == 0)
+			return 0;
+		for (ssize_t off = 0; off < n;) {
+			struct dent64 *d = (struct dent64 *)(buf + off);
+			off += d->d_reclen;
+			if (is_dot(d->d_name))
+				continue;
+			int r = seed_entry(sd, fd, d->d_name, depth);
+			if (r)
+				return r;
+		}
+	}
+}
+
+/* Does what was measured fit in what the ledger has left? Logs the figures
+ * when not. */
+static int seed_fits(struct seed *sd)
+{
+	struct ms_ledger *l = &sd->s->hdr->ledger;
+	uint64_t ub = LD(&l->used_bytes), un = LD(&l->used_nodes);
+	int bytes_ok = !l->max_bytes || (ub <= l->max_bytes && sd->bytes <= l->max_bytes - ub);
+	int nodes_ok = !l->max_nodes || (un <= l->max_nodes && sd->nodes <= l->max_nodes - un);
+	if (bytes_ok && nodes_ok)
+		return 0;
+	if (!bytes_ok)
+		ms_log(sd->s, MS_LOG_ERROR,
+		       "MEMSHIM_SEED=%s: the tree needs %llu bytes of the quota (%llu nodes) but "
+		       "MEMSHIM_QUOTA allows %llu bytes; raise the quota or seed less",
+		       sd->top, (unsigned long long)sd->bytes, (unsigned long long)sd->nodes,
+		       (unsigned long long)l->max_bytes);
+	else
+		ms_log(sd->s, MS_LOG_ERROR,
+		       "MEMSHIM_SEED=%s: the tree has %llu files, directories and symlinks "
+		       "(%llu bytes) but the node limit is %llu; raise MEMSHIM_MAX_NODES or seed less",
+		       sd->top, (unsigned long long)sd->nodes, (unsigned long long)sd->bytes,
+		       (unsigned long long)l->max_nodes);
+	__atomic_add_fetch(&l->refused, 1, __ATOMIC_RELAXED);
+	return -ENOSPC;
+}
+
+int ms_seed(struct ms_store *s, const char *dir)
+{
+	/* sd is big (a path): static would not be thread-safe, and two
+	 * stores may be created at once by tests; the stack it is. */
+	struct seed sd;
+	memset(&sd, 0, sizeof(sd));
+	sd.s = s;
+	sd.top = dir;
+	sd.pre = strlen(s->cfg.prefix[0]);
+	if (sd.pre >= PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(sd.path, s->cfg.prefix[0], sd.pre + 1);
+	sd.len = sd.pre;
+
+	int fd = sys_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd < 0) {
+		ms_log(s, MS_LOG_ERROR, "MEMSHIM_SEED=%s: cannot open the directory: %s", dir,
+		       err_text(-fd));
+		return fd;
+	}
+	sd.dry = 1;
+	int r = seed_dir(&sd, fd, 0);
+	if (r == 0)
+		r = seed_fits(&sd);
+	if (r == 0) {
+		off_t o = sys_lseek(fd, 0, SEEK_SET);
+		if (o < 0)
+			r = (int)o;
+	}
+	if (r == 0) {
+		/* Modes exactly as on disk: no umask while copying. */
+		mode_t mask = s->umask;
+		s->umask = 0;
+		sd.dry = 0;
+		r = seed_dir(&sd, fd, 0);
+		s->umask = mask;
+		if (r == 0)
+			ms_log(s, MS_LOG_INFO, "MEMSHIM_SEED=%s: %llu bytes in %llu nodes copied to %s",
+			       dir, (unsigned long long)sd.bytes, (unsigned long long)sd.nodes,
+			       s->cfg.prefix[0]);
+	}
+	sys_close(fd);
+	return r;
+}
+
+/* ---- saving -------------------------------------------------------------------- */
+
+struct save {
+	struct ms_store *s;
+	const char *top;  /* the save directory */
+	int err;          /* first error */
+	size_t len;
+	char path[PATH_MAX]; /* real path, for messages */
+};
+
+static void save_fail(struct save *sv, const char *what, int r)
+{
+	ms_log(sv->s, MS_LOG_ERROR, "MEMSHIM_SAVE=%s: %s: %s: %s", sv->top, sv->path, what,
+	       err_text(-r));
+	if (!sv->err)
+		sv->err = r;
+}
+
+static void save_dir(struct save *sv, int rfd, ms_ino dino, int depth);
+
+/* Writes file ino's bytes into rfd/name, made or truncated. */
+__attribute__((noinline)) static int save_file(struct save *sv, int rfd, const char *name, ms_ino ino, const struct stat *st)
+{
+	int out = sys_openat(rfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out == -ELOOP || out == -EACCES || out == -ETXTBSY) {
+		/* a symlink, or a read-only file, in the way: replace it */
+		if (sys_unlinkat(rfd, name, 0) == 0)
+			out = sys_openat(rfd, name,
+					 O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
+	if (out < 0) {
+		save_fail(sv, "cannot write the file", out);
+		return out;
+	}
+	int kfd = ms_inode_at(sv->s, ino)->kfd, r = 0;
+	struct stat kst;
+	if (kfd < 0 || sys_fstat(kfd, &kst)) {
+		r = -EIO;
+		save_fail(sv, "the store's copy is gone", r);
+		goto out;
+	}
+	/* the memfd's real size: bytes written past the ledger are there too */
+	uint64_t size = (uint64_t)kst.st_size, done = 0;
+	int plain = 0;
+	char buf[COPY_BUF];
+	while (done < size) {
+		size_t want = size - done > (1u << 30) ? (1u << 30) : size - done;
+		ssize_t k;
+		if (!plain) {
+			off_t off = (off_t)done;
+			k = sys_sendfile(out, kfd, &off, want);
+			if (k == -EINVAL || k == -ENOSYS) {
+				plain = 1;
+				continue;
+			}
+		} else {
+			k = sys_pread(kfd, buf, want < sizeof(buf) ? want : sizeof(buf), (off_t)done);
+			if (k > 0) {
+				ssize_t put = 0;
+				while (put < k) {
+					ssize_t m = sys_pwrite(out, buf + put, (size_t)(k - put),
+							       (off_t)(done + (uint64_t)put));
+					if (m == -EINTR)
+						continue;
+					if (m <= 0) {
+						k = m < 0 ? m : -EIO;
+						break;
+					}
+					put += m;
+				}
+			}
+		}
+		if (k == -EINTR)
+			continue;
+		if (k < 0) {
+			r = (int)k;
+			save_fail(sv, "cannot copy the bytes", r);
+			goto out;
+		}
+		if (k == 0)
+			break;
+		done += (uint64_t)k;
+	}
+	struct timespec t[2] = {st->st_atim, st->st_mtim};
+	r = sys_fchmod(out, st->st_mode & 07777);
+	if (r == 0)
+		r = sys_utimensat(out, NULL, t, 0);
+	if (r)
+		save_fail(sv, "cannot set its mode and times", r);
+out:
+	sys_close(out);
+	return r;
+}
+
+/* The store's symlink dino/name made as rfd/name, replacing what is there. */
+__attribute__((noinline)) static void save_link(struct save *sv, int rfd, ms_ino dino,
+						const char *name, const struct timespec t[2])
+{
+	char target[PATH_MAX];
+	ssize_t n = ms_readlink(sv->s, dino, name, target, sizeof(target) - 1);
+	if (n < 0) {
+		save_fail(sv, "cannot read the symlink", (int)n);
+		return;
+	}
+	target[n] = 0;
+	int r = sys_symlinkat(target, rfd, name);
+	if (r == -EEXIST && sys_unlinkat(rfd, name, 0) == 0)
+		r = sys_symlinkat(target, rfd, name);
+	if (r == 0)
+		r = sys_utimensat(rfd, name, t, AT_SYMLINK_NOFOLLOW);
+	if (r)
+		save_fail(sv, "cannot make the symlink", r);
+}
+
+static void save_entry(struct save *sv, int rfd, ms_ino dino, const char *name, int depth)
+{
+	struct ms_store *s = sv->s;
+	size_t old = sv->len;
+	struct stat st;
+	ms_ino ino;
+	int r = path_push(sv->path, &sv->len, name);
+	if (r) {
+		save_fail(sv, "a name below it is too long", r);
+		goto out;
+	}
+	r = ms_lookup(s, dino, name, MS_NOFOLLOW, &ino);
+	if (r == 0)
+		r = ms_stat_ino(s, ino, &st);
+	if (r) {
+		save_fail(sv, "gone from the store while saving", r);
+		goto out;
+	}
+	struct timespec t[2] = {st.st_atim, st.st_mtim};
+	if (S_ISDIR(st.st_mode)) {
+		if (depth >= PERSIST_DEPTH) {
+			save_fail(sv, "too deep", -ENAMETOOLONG);
+			goto out;
+		}
+		r = sys_mkdirat(rfd, name, 0700);
+		if (r && r != -EEXIST) {
+			save_fail(sv, "cannot make the directory", r);
+			goto out;
+		}
+		int sub = sys_openat(rfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+		if (sub < 0) {
+			/* ENOTDIR, ELOOP: something else by that name */
+			save_fail(sv, "cannot open the directory (something else there?)", sub);
+			goto out;
+		}
+		/* writable while it fills; its own mode and times come last */
+		sys_fchmod(sub, 0700);
+		save_dir(sv, sub, ino, depth + 1);
+		r = sys_fchmod(sub, st.st_mode & 07777);
+		if (r == 0)
+			r = sys_utimensat(sub, NULL, t, 0);
+		if (r)
+			save_fail(sv, "cannot set its mode and times", r);
+		sys_close(sub);
+	} else if (S_ISREG(st.st_mode)) {
+		save_file(sv, rfd, name, ino, &st);
+	} else if (S_ISLNK(st.st_mode)) {
+		save_link(sv, rfd, dino, name, t);
+	}
+out:
+	sv->len = old;
+	sv->path[old] = 0;
+}
+
+static void save_dir(struct save *sv, int rfd, ms_ino dino, int depth)
+{
+	struct ms_dirent e;
+	uint64_t cookie = 0;
+	for (;;) {
+		int r = ms_readdir(sv->s, dino, cookie, &e);
+		if (r < 0)
+			save_fail(sv, "cannot list the store's directory", r);
+		if (r <= 0)
+			return;
+		cookie = e.cookie;
+		if (!is_dot(e.name))
+			save_entry(sv, rfd, dino, e.name, depth);
+	}
+}
+
+/* mkdir -p of the absolute path sv->path; 0 or -errno (logged). */
+static int mkdir_p(struct save *sv)
+{
+	for (size_t i = 1; i <= sv->len; i++) {
+		if (sv->path[i] != '/' && sv->path[i] != 0)
+			continue;
+		char c = sv->path[i];
+		sv->path[i] = 0;
+		int r = sys_mkdirat(AT_FDCWD, sv->path, 0777);
+		sv->path[i] = c;
+		if (r && r != -EEXIST) {
+			save_fail(sv, "cannot make the directory", r);
+			return r;
+		}
+	}
+	return 0;
+}
+
+int ms_save(struct ms_store *s, const char *dir)
+{
+	struct save sv;
+	memset(&sv, 0, sizeof(sv));
+	sv.s = s;
+	sv.top = dir;
+	sv.len = strnlen(dir, PATH_MAX);
+	if (dir[0] != '/' || sv.len >= PATH_MAX)
+		return -EINVAL;
+	memcpy(sv.path, dir, sv.len + 1);
+	int r = mkdir_p(&sv);
+	if (r)
+		return r;
+	int fd = sys_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd < 0) {
+		save_fail(&sv, "cannot open the directory", fd);
+		return fd;
+	}
+	save_dir(&sv, fd, s->hdr->save_root, 0);
+	sys_close(fd);
+	if (!sv.err)
+		ms_log(s, MS_LOG_INFO, "MEMSHIM_SAVE=%s: the store is saved", dir);
+	return sv.err;
+}
+
+/* ---- at creation ---------------------------------------------------------------- */
+
+/* Called once by the creator of a store, its keeper running: records
+ * MEMSHIM_SAVE in the arena, checks the save directory can be made (so a
+ * mistake shows now, on the program's stderr, not in the keeper's silence)
+ * and copies MEMSHIM_SEED in. On failure nothing will be saved. */
+int ms_persist_init(struct ms_store *s)
+{
+	struct ms_hdr *h = s->hdr;
+	int r = 0;
+	if (s->cfg.save[0]) {
+		struct save sv;
+		memset(&sv, 0, sizeof(sv));
+		sv.s = s;
+		sv.top = s->cfg.save;
+		sv.len = strlen(s->cfg.save);
+		memcpy(sv.path, s->cfg.save, sv.len + 1);
+		r = mkdir_p(&sv);
+		if (r)
+			return r;
+		r = (int)MS_SYSCALL(SYS_faccessat, AT_FDCWD, s->cfg.save, W_OK | X_OK);
+		if (r) {
+			save_fail(&sv, "cannot write there", r);
+			return r;
+		}
+		ms_lookup(s, 0, s->cfg.prefix[0], 0, &h->save_root);
+		memcpy(h->save_dir, s->cfg.save, sv.len + 1);
+	}
+	if (s->cfg.seed[0])
+		r = ms_seed(s, s->cfg.seed);
+	if (r)
+		h->save_dir[0] = 0;
+	return r;
+}
