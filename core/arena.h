@@ -164,6 +164,8 @@ struct ms_hdr {
 		int32_t pid; /* 0 = free entry */
 		uint32_t ino;
 	} dirrefs[MS_DIRREFS];
+	uint32_t dirrefs_full; /* [atomic] a reference went unrecorded once */
+	uint32_t pad4;
 };
 
 /* One process's view of a store. */

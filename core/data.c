@@ -200,6 +200,7 @@ void ms_ref_take(struct ms_store *s, uint32_t i)
 		}
 	/* Table full: the reference is counted but not attributed, so its
 	 * directory is freed only by its holder. */
+	__atomic_store_n(&h->dirrefs_full, 1, __ATOMIC_RELAXED);
 }
 
 void ms_ref_drop(struct ms_store *s, uint32_t i)
@@ -258,11 +259,31 @@ int ms_reclaim_dirrefs(struct ms_store *s)
 		if (r == 0 || r == -EPERM)
 			continue;
 		h->dirrefs[k].pid = 0;
-		if (in->opens && --in->opens == 0 && (in->flags & MS_I_ORPHAN)) {
-			orphan_remove(s, i);
+		if (in->opens)
+			in->opens--;
+	}
+	/* While every directory reference ever taken was recorded, the table
+	 * is the truth: a removed directory with no live holder in it goes,
+	 * whatever count a holder killed mid-operation left behind. */
+	int trusted = !__atomic_load_n(&h->dirrefs_full, __ATOMIC_RELAXED);
+	uint32_t *p = &h->orphans;
+	while (*p) {
+		uint32_t i = *p;
+		struct ms_inode *in = ms_inode_at(s, i);
+		if (S_ISDIR(in->mode) && trusted) {
+			uint32_t held = 0;
+			for (int k = 0; k < MS_DIRREFS; k++)
+				held += h->dirrefs[k].pid && h->dirrefs[k].ino == i;
+			in->opens = held;
+		}
+		if (S_ISDIR(in->mode) && in->opens == 0) {
+			*p = in->next_free;
+			__atomic_sub_fetch(&h->norphans, 1, __ATOMIC_RELAXED);
 			inode_free_now(s, i);
 			freed++;
+			continue;
 		}
+		p = &in->next_free;
 	}
 	return freed;
 }

@@ -74,7 +74,8 @@ void ms_repair(struct ms_store *s)
 	uint32_t *order = scratch((size_t)n * sizeof(uint32_t));
 	uint32_t *links = scratch((size_t)n * sizeof(uint32_t));
 	uint32_t *subdirs = scratch((size_t)n * sizeof(uint32_t));
-	uint8_t *blockused = scratch((size_t)h->nblocks + 1);
+	size_t nbu = (size_t)h->nblocks + 1 > n ? (size_t)h->nblocks + 1 : n;
+	uint8_t *blockused = scratch(nbu);
 	if (!order || !links || !subdirs || !blockused) {
 		ms_log(s, MS_LOG_ERROR, "no memory to repair the store; recounting the ledger only");
 		ms_ledger_recompute(s);
@@ -122,6 +123,59 @@ void ms_repair(struct ms_store *s)
 		*b = d;
 		links[e->ino]++;
 	}
+	/* Only what hangs from "/" stays: a directory that lost its name
+	 * half-way (an exchange cut short) must not keep children whose
+	 * entries would later point into whatever reuses its slot. */
+	uint32_t *start = subdirs; /* borrowed, cleared again below */
+	uint8_t *reach = blockused; /* borrowed too: n <= nblocks + 1 */
+	uint32_t *queue = links;
+	memset(start, 0xff, (size_t)n * sizeof(uint32_t));
+	for (int64_t k = (int64_t)nd - 1; k >= 0; k--)
+		if (order[k])
+			start[ms_dent_at(s, order[k])->parent] = (uint32_t)k;
+	memset(reach, 0, (size_t)n);
+	uint32_t qh = 0, qt = 0;
+	queue[qt++] = h->root;
+	reach[h->root] = 1;
+	while (qh < qt) {
+		uint32_t d = queue[qh++];
+		for (uint32_t k = start[d]; k != 0xffffffffu && k < nd; k++) {
+			if (!order[k])
+				continue;
+			struct ms_dent *e = ms_dent_at(s, order[k]);
+			if (e->parent != d)
+				break;
+			if (S_ISDIR(ms_inode_at(s, e->ino)->mode) && !reach[e->ino]) {
+				reach[e->ino] = 1;
+				queue[qt++] = e->ino;
+			}
+		}
+	}
+	int dropped = 0;
+	for (uint32_t k = 0; k < nd; k++) {
+		if (!order[k])
+			continue;
+		struct ms_dent *e = ms_dent_at(s, order[k]);
+		if (!reach[e->parent]) {
+			e->parent = 0;
+			order[k] = 0;
+			dropped = 1;
+		}
+	}
+	if (dropped) {
+		memset(ms_buckets(s), 0, (size_t)h->nbuckets * sizeof(uint32_t));
+		for (uint32_t k = 0; k < nd; k++) {
+			if (!order[k])
+				continue;
+			struct ms_dent *e = ms_dent_at(s, order[k]);
+			uint32_t *b = &ms_buckets(s)[e->hash & (h->nbuckets - 1)];
+			e->hnext = *b;
+			*b = order[k];
+		}
+	}
+	memset(subdirs, 0, (size_t)n * sizeof(uint32_t));
+	memset(reach, 0, (size_t)n);
+
 	/* 2. Sibling lists in cookie order, counts, directory parents. */
 	for (uint32_t i = 1; i < h->inode_bump; i++) {
 		struct ms_inode *in = ms_inode_at(s, i);
@@ -236,7 +290,7 @@ out:
 	if (subdirs)
 		munmap(subdirs, (size_t)n * sizeof(uint32_t));
 	if (blockused)
-		munmap(blockused, (size_t)h->nblocks + 1);
+		munmap(blockused, nbu);
 }
 
 /* ---- the keeper's rounds --------------------------------------------------------------- */
