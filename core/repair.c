@@ -407,7 +407,7 @@ static long held_memfds(pid_t self, uint64_t *out, long cap)
 	return h.n;
 }
 
-int ms_reclaim_orphans(struct ms_store *s)
+int ms_reclaim_orphans(struct ms_store *s, int *pending)
 {
 	struct ms_hdr *h = s->hdr;
 	if (!__atomic_load_n(&h->norphans, __ATOMIC_RELAXED))
@@ -421,6 +421,8 @@ int ms_reclaim_orphans(struct ms_store *s)
 	uint64_t before = __atomic_load_n(&h->ops, __ATOMIC_RELAXED);
 	long n = held_memfds(getpid(), held, cap);
 	int freed = 0;
+	if (pending)
+		*pending = 0;
 	if (n < 0 || ms_ns_trylock(s) != 0)
 		goto out;
 	freed += ms_reclaim_dirrefs(s);
@@ -428,8 +430,21 @@ int ms_reclaim_orphans(struct ms_store *s)
 	while (*p) {
 		uint32_t i = *p;
 		struct ms_inode *in = ms_inode_at(s, i);
-		if (S_ISREG(in->mode) && in->next_seq <= before &&
-		    !bsearch(&in->memfd_ino, held, (size_t)n, sizeof(uint64_t), cmp_u64)) {
+		int unheld = S_ISREG(in->mode) && in->next_seq <= before &&
+			     !bsearch(&in->memfd_ino, held, (size_t)n, sizeof(uint64_t), cmp_u64);
+		/* A live process may be between closing its fd and giving its
+		 * reference back: an orphan goes only when two looks in a row
+		 * find it unheld with the same count of references. */
+		if (unheld && (!(in->flags & MS_I_UNHELD) || in->first != in->opens)) {
+			in->flags |= MS_I_UNHELD;
+			in->first = in->opens;
+			if (pending)
+				(*pending)++;
+			unheld = 0;
+		} else if (!unheld) {
+			in->flags &= ~MS_I_UNHELD;
+		}
+		if (unheld) {
 			*p = in->next_free;
 			__atomic_sub_fetch(&h->norphans, 1, __ATOMIC_RELAXED);
 			in->opens = 0;

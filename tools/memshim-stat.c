@@ -71,6 +71,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)st.refused, (unsigned long long)st.largest_refused,
 	       (unsigned long long)st.guard_refused);
 	printf("uncounted_bytes: %llu\n", (unsigned long long)st.uncounted_bytes);
+	printf("orphans: %llu\n", (unsigned long long)st.orphans);
 	printf("files: %llu\ndirs: %llu\nsymlinks: %llu\n", (unsigned long long)st.files,
 	       (unsigned long long)st.dirs, (unsigned long long)st.symlinks);
 	struct top t = {.n = 0};
