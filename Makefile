@@ -105,16 +105,18 @@ tsan-run: all $(SA_BIN)
 	    echo "== $$t"; TSAN_OPTIONS=halt_on_error=1 $(TEST_ENV) $$t; done
 
 # Debian packages the build and the tests need (root, or sudo).
-DEPS = gcc make libc6-dev libcriterion-dev uthash-dev
+DEPS = gcc make libc6-dev binutils libcriterion-dev uthash-dev \
+       python3 sqlite3 tar gzip findutils mawk dash bash coreutils
 deps:
 	@if ! dpkg -s $(DEPS) >/dev/null 2>&1; then \
 	    s=; [ "$$(id -u)" -eq 0 ] || s=sudo; \
 	    $$s apt-get update && $$s apt-get install -y --no-install-recommends $(DEPS); \
 	fi
 
-# The store's main job on its built-in defaults.
+# The store's main job on its built-in defaults: real programs under the
+# preload.
 demo: all
-	$(B)/examples/quota_demo
+	@env -u MEMSHIM_STORE_ID LD_PRELOAD=$(abspath $(B))/libmemshim.so sh examples/demo.sh
 
 clean:
 	rm -rf build build-asan build-tsan

@@ -35,6 +35,8 @@
 #define MS_I_ORPHAN 0x1 /* no links left, still referenced (opens > 0) */
 #define MS_I_SKEL 0x2   /* a directory above a prefix: not part of the store */
 #define MS_I_PREFIX 0x4 /* a prefix's own directory (never removed) */
+#define MS_I_UNHELD 0x8 /* an orphan file the keeper found unheld once (`first`
+			 * holds its reference count then) */
 
 struct ms_inode {
 	pthread_mutex_t data_lock; /* robust, pshared; regular files */
@@ -305,8 +307,9 @@ int ms_ns_init(struct ms_store *s);
 void ms_repair(struct ms_store *s);
 /* Keeper rounds: free orphans no live process holds; measure uncounted
  * bytes and seal their files when over quota. Never wait for ns_lock.
- * ms_reclaim_orphans returns how many were freed. */
-int ms_reclaim_orphans(struct ms_store *s);
+ * ms_reclaim_orphans returns how many were freed; *pending (may be NULL)
+ * how many were found unheld for the first time (freed at the next look). */
+int ms_reclaim_orphans(struct ms_store *s, int *pending);
 void ms_reconcile_sizes(struct ms_store *s);
 /* Keeper: closes its memfds that no inode, pool entry or close-queue entry
  * names (a process died between taking and naming one). Returns how many. */

@@ -355,7 +355,8 @@ static int charge_or_reclaim(struct ms_store *s, struct ms_inode *in, uint64_t c
 {
 	int r = ms_charge_data(s, in, charged, req);
 	if (r && !s->local && __atomic_load_n(&s->hdr->norphans, __ATOMIC_RELAXED) &&
-	    reclaim_due(s) && ms_keeper_reclaim(s) > 0) {
+	    reclaim_due(s) && ms_keeper_reclaim(s) >= 0) {
+		/* freed by this request or by the keeper's own round just before */
 		__atomic_sub_fetch(&s->hdr->ledger.refused, 1, __ATOMIC_RELAXED);
 		r = ms_charge_data(s, in, charged, req);
 	}

@@ -104,20 +104,20 @@ int ms_keeper_connect(const char *name, pid_t *pid, uint32_t *uid)
 {
 	struct sockaddr_un sa;
 	int len = ms_sock_addr(name, (uint32_t)geteuid(), &sa);
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int fd = sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, (socklen_t)len)) {
-		int e = errno;
+		return fd;
+	int r = sys_connect(fd, &sa, (unsigned)len);
+	if (r) {
 		sys_close(fd);
-		return e == ECONNREFUSED || e == ENOENT ? -ENOENT : -e;
+		return r == -ECONNREFUSED || r == -ENOENT ? -ENOENT : r;
 	}
 	struct ucred cr;
 	socklen_t cl = sizeof(cr);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl)) {
-		int e = errno;
+	r = sys_getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl);
+	if (r) {
 		sys_close(fd);
-		return -e;
+		return r;
 	}
 	*pid = cr.pid;
 	*uid = cr.uid;
@@ -137,8 +137,8 @@ static int request(const char *name, struct ms_msg *m, int *fd_out)
 		goto out;
 	}
 	struct timeval tv = {5, 0};
-	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (send(sock, m, sizeof(*m), MSG_NOSIGNAL) != sizeof(*m)) {
+	sys_setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (sys_sendto(sock, m, sizeof(*m), MSG_NOSIGNAL) != sizeof(*m)) {
 		r = -EPIPE;
 		goto out;
 	}
@@ -148,10 +148,10 @@ static int request(const char *name, struct ms_msg *m, int *fd_out)
 			    .msg_controllen = sizeof(cbuf)};
 	ssize_t n;
 	do
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+		n = sys_recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n == -EINTR);
 	if (n != sizeof(*m)) {
-		r = n < 0 ? -errno : -EPROTO;
+		r = n < 0 ? (int)n : -EPROTO;
 		goto out;
 	}
 	r = m->a < 0 ? m->a : 0;
@@ -214,9 +214,7 @@ void ms_keeper_poke(struct ms_store *s)
 	if (__atomic_exchange_n(&s->hdr->poked, 1, __ATOMIC_ACQ_REL))
 		return;
 	struct ms_msg m = {.op = MS_OP_POKE};
-	int saved = errno;
-	send(s->sock, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL);
-	errno = saved;
+	sys_sendto(s->sock, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 int ms_pool_take(struct ms_store *s, int32_t *kfd, uint64_t *kino)
@@ -381,10 +379,18 @@ static void handle(struct keeper *k, int sock, struct ms_msg *m)
 		m->a = 0;
 		reply(sock, m, MS_KEEPER_ARENA_FD);
 		return;
-	case MS_OP_RECLAIM:
-		m->a = ms_reclaim_orphans(&k->s);
+	case MS_OP_RECLAIM: {
+		/* Two looks, a moment apart: see ms_reclaim_orphans. */
+		int pending = 0;
+		m->a = ms_reclaim_orphans(&k->s, &pending);
+		if (pending) {
+			struct timespec ts = {0, 20000000};
+			nanosleep(&ts, NULL);
+			m->a += ms_reclaim_orphans(&k->s, NULL);
+		}
 		reply(sock, m, -1);
 		return;
+	}
 	}
 }
 
@@ -470,11 +476,14 @@ int ms_keeper_main(int argc, char **argv)
 		if (mono_ms() - last_reclaim >= 50 &&
 		    __atomic_exchange_n(&s->hdr->reclaim, 0, __ATOMIC_ACQ_REL)) {
 			last_reclaim = mono_ms();
-			ms_reclaim_orphans(s);
+			int pending = 0;
+			ms_reclaim_orphans(s, &pending);
+			if (pending) /* look again soon */
+				__atomic_store_n(&s->hdr->reclaim, 1, __ATOMIC_RELEASE);
 		}
 		if (mono_ms() - last_round >= 1000) {
 			last_round = mono_ms();
-			ms_reclaim_orphans(s);
+			ms_reclaim_orphans(s, NULL);
 			ms_reconcile_sizes(s);
 			ms_audit_memfds(s);
 		}

@@ -169,15 +169,14 @@ static int create(const struct ms_open_opts *o, const char *name, ms_store **out
 		 * loser sees EADDRINUSE and joins the winner's store. */
 		struct sockaddr_un sa;
 		int len = ms_sock_addr(name, (uint32_t)geteuid(), &sa);
-		lsock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		lsock = sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 		if (lsock < 0) {
-			r = -errno;
+			r = lsock;
 			goto fail;
 		}
-		if (bind(lsock, (struct sockaddr *)&sa, (socklen_t)len)) {
-			r = errno == EADDRINUSE ? -EADDRINUSE : -errno;
+		r = sys_bind(lsock, &sa, (unsigned)len);
+		if (r)
 			goto fail;
-		}
 	}
 
 	uint32_t nslots, nblocks, nbuckets;
@@ -342,6 +341,7 @@ void ms_stats_get(ms_store *s, struct ms_stats *st)
 	st->largest_refused = LD(&l->largest_refused);
 	st->guard_refused = LD(&l->guard_refused);
 	st->uncounted_bytes = LD(&l->uncounted);
+	st->orphans = __atomic_load_n(&h->norphans, __ATOMIC_RELAXED);
 }
 
 /* Depth-first walk of the tree with an explicit stack of entry slots. */

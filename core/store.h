@@ -193,7 +193,9 @@ int ms_fallocate(ms_store *s, ms_ino ino, int fd, int mode, off_t off, off_t len
 /* References: ms_open, ms_open_ino and ms_lookup_dir take one on success;
  * ms_ino_get takes another (fork child, dup into a new table entry); the
  * process gives each back with ms_ino_put when it closes the fd, directory
- * or cwd. An unlinked inode is freed at its last put. */
+ * or cwd — before closing the fd, so that the keeper, which frees unlinked
+ * files no live process holds, never sees a file unheld while a reference
+ * is still out. An unlinked inode is freed at its last put. */
 void ms_ino_get(ms_store *s, ms_ino ino);
 void ms_ino_put(ms_store *s, ms_ino ino);
 
@@ -207,6 +209,7 @@ struct ms_stats {
 	uint64_t guard_refused;    /* refused by the memory guard */
 	uint64_t uncounted_bytes;  /* found by reconciliation, not charged */
 	uint64_t files, dirs, symlinks;
+	uint64_t orphans;          /* unlinked, still held (or not yet reclaimed) */
 };
 void ms_stats_get(ms_store *s, struct ms_stats *st);
 

@@ -122,4 +122,34 @@ static inline ssize_t sys_sendfile(int out, int in, off_t *off, size_t n)
 	return MS_SYSCALL(SYS_sendfile, out, in, off, n);
 }
 
+/* Sockets by system call too: fds that libc (and sanitizers' interceptors)
+ * never hear of, like every other fd core opens. */
+static inline int sys_socket(int domain, int type, int proto)
+{
+	return (int)MS_SYSCALL(SYS_socket, domain, type, proto);
+}
+static inline int sys_connect(int fd, const void *sa, unsigned len)
+{
+	return (int)MS_SYSCALL(SYS_connect, fd, sa, len);
+}
+static inline int sys_bind(int fd, const void *sa, unsigned len)
+{
+	return (int)MS_SYSCALL(SYS_bind, fd, sa, len);
+}
+static inline int sys_getsockopt(int fd, int level, int name, void *v, void *len)
+{
+	return (int)MS_SYSCALL(SYS_getsockopt, fd, level, name, v, len);
+}
+static inline int sys_setsockopt(int fd, int level, int name, const void *v, unsigned len)
+{
+	return (int)MS_SYSCALL(SYS_setsockopt, fd, level, name, v, len);
+}
+static inline ssize_t sys_sendto(int fd, const void *buf, size_t n, int flags)
+{
+	return MS_SYSCALL(SYS_sendto, fd, buf, n, flags, NULL, 0);
+}
+static inline ssize_t sys_recvmsg(int fd, void *mh, int flags)
+{
+	return MS_SYSCALL(SYS_recvmsg, fd, mh, flags);
+}
 #endif

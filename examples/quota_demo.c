@@ -82,8 +82,8 @@ int main(int argc, char **argv)
 	mib(b, sizeof(b), (uint64_t)st.st_size);
 	printf("wrote %s in 1 MiB writes; the next one failed: %s\n", a, strerror(-r));
 	printf("file size after the refusal: %s (nothing of the refused write was stored)\n", b);
+	ms_ino_put(s, ino); /* while the fd still holds the file */
 	close(fd);
-	ms_ino_put(s, ino);
 
 	pid_t p = fork();
 	if (p == 0) {

@@ -207,6 +207,44 @@ static void refs_before_exec(int put)
 
 static int do_execve_depth(const char *path, char *const argv[], char *const envp[], int depth);
 
+/* The exec system call a wrapper ends in. */
+struct exec_call {
+	enum { X_EXECVE, X_EXECVEAT, X_FEXECVE } kind;
+	int fd;
+	const char *path;
+	char *const *argv;
+	int flags;
+};
+
+/* Runs c with the new program's environment fixed and this process's
+ * references handed over; back with -1/errno only when the exec failed. */
+static int exec_fixed(const struct exec_call *c, char *const envp[])
+{
+	int vf = ms_in_vfork_child();
+	char *vec[env_count(envp) + ENV_EXTRA];
+	struct envbuf b;
+	b.used = 0;
+	char **env = fix_env(envp, vec, &b, vf ? 'G' : 'T', NULL, 0);
+	if (!vf)
+		refs_before_exec(1);
+	switch (c->kind) {
+	case X_EXECVE:
+		REAL(execve)(c->path, c->argv, env);
+		break;
+	case X_EXECVEAT:
+		REAL(execveat)(c->fd, c->path, c->argv, env, c->flags);
+		break;
+	case X_FEXECVE:
+		REAL(fexecve)(c->fd, c->argv, env);
+		break;
+	}
+	int e = errno;
+	if (!vf)
+		refs_before_exec(0);
+	errno = e;
+	return -1;
+}
+
 /* A "#!" script in the store: runs its interpreter with the script's own
  * path, as the kernel does for a real file (so $0 is that path and the
  * interpreter reads the script through the shim). Returns -1/errno when
@@ -266,7 +304,6 @@ static int do_execve_depth(const char *path, char *const argv[], char *const env
 {
 	if (!ms_shim.store)
 		return REAL(execve)(path, argv, envp);
-	int vf = ms_in_vfork_child();
 	struct ms_route r;
 	int fd = -1;
 	if (ms_route(path, &r)) {
@@ -293,24 +330,16 @@ static int do_execve_depth(const char *path, char *const argv[], char *const env
 			return -1;
 		}
 	}
-	char *vec[env_count(envp) + ENV_EXTRA];
-	struct envbuf b;
-	b.used = 0;
-	char **env = fix_env(envp, vec, &b, vf ? 'G' : 'T', NULL, 0);
-	if (!vf)
-		refs_before_exec(1);
-	int saved_errno;
-	if (fd >= 0) {
-		syscall(SYS_execveat, fd, "", argv, env, AT_EMPTY_PATH);
-		saved_errno = errno;
-		REAL(close)(fd);
-	} else {
-		REAL(execve)(path, argv, env);
-		saved_errno = errno;
+	if (fd < 0) {
+		struct exec_call c = {.kind = X_EXECVE, .path = path, .argv = argv};
+		return exec_fixed(&c, envp);
 	}
-	if (!vf)
-		refs_before_exec(0);
-	errno = saved_errno;
+	struct exec_call c = {.kind = X_EXECVEAT, .fd = fd, .path = "", .argv = argv,
+			      .flags = AT_EMPTY_PATH};
+	exec_fixed(&c, envp);
+	int e = errno;
+	REAL(close)(fd);
+	errno = e;
 	return -1;
 }
 
@@ -441,19 +470,8 @@ MS_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	if (!ms_shim.store)
 		return REAL(fexecve)(fd, argv, envp);
-	int vf = ms_in_vfork_child();
-	char *vec[env_count(envp) + ENV_EXTRA];
-	struct envbuf b;
-	b.used = 0;
-	char **env = fix_env(envp, vec, &b, vf ? 'G' : 'T', NULL, 0);
-	if (!vf)
-		refs_before_exec(1);
-	REAL(fexecve)(fd, argv, env);
-	int e = errno;
-	if (!vf)
-		refs_before_exec(0);
-	errno = e;
-	return -1;
+	struct exec_call c = {.kind = X_FEXECVE, .fd = fd, .argv = argv};
+	return exec_fixed(&c, envp);
 }
 
 MS_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
@@ -473,19 +491,9 @@ MS_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
 	}
 	if (!ms_shim.store)
 		return REAL(execveat)(dirfd, path, argv, envp, flags);
-	int vf = ms_in_vfork_child();
-	char *vec[env_count(envp) + ENV_EXTRA];
-	struct envbuf b;
-	b.used = 0;
-	char **env = fix_env(envp, vec, &b, vf ? 'G' : 'T', NULL, 0);
-	if (!vf)
-		refs_before_exec(1);
-	REAL(execveat)(dirfd, path, argv, env, flags);
-	int e = errno;
-	if (!vf)
-		refs_before_exec(0);
-	errno = e;
-	return -1;
+	struct exec_call c = {.kind = X_EXECVEAT, .fd = dirfd, .path = path, .argv = argv,
+			      .flags = flags};
+	return exec_fixed(&c, envp);
 }
 
 /* ---- posix_spawn -------------------------------------------------------------------------- */

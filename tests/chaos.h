@@ -262,11 +262,12 @@ static void ch_path(struct ch_thr *th, char *p, size_t n, int kind)
 
 static void ch_hold(struct ch_thr *th, int fd, ms_ino ino);
 
+/* The reference goes back while the fd still holds the file (store.h). */
 static void ch_drop(struct ch_thr *th, int fd, ms_ino ino)
 {
+	ms_ino_put(th->s, ino);
 	if (fd >= 0)
 		close(fd);
-	ms_ino_put(th->s, ino);
 }
 
 /* One quota-checked write through fd (O_APPEND: append). */

@@ -90,8 +90,8 @@ static inline int t_write_file(ms_store *s, const char *path, size_t len)
 		}
 		done += (size_t)k;
 	}
+	ms_ino_put(s, ino); /* while the fd still holds the file */
 	close(fd);
-	ms_ino_put(s, ino);
 	return r;
 }
 

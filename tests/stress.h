@@ -68,8 +68,8 @@ static void one_op(ms_store *s, unsigned *seed)
 			ssize_t k = append ? write(fd, buf, len) : pwrite(fd, buf, len, off);
 			ms_write_end(s, &w, k < 0 ? -errno : k);
 		}
+		ms_ino_put(s, ino); /* while the fd still holds the file */
 		close(fd);
-		ms_ino_put(s, ino);
 		break;
 	}
 	case 4: /* truncate, through an fd */
@@ -77,14 +77,14 @@ static void one_op(ms_store *s, unsigned *seed)
 		if (r)
 			break;
 		r = ms_ftruncate(s, ino, fd, (off_t)(rnd(seed) % 150000));
+		ms_ino_put(s, ino); /* while the fd still holds the file */
 		close(fd);
-		ms_ino_put(s, ino);
 		break;
 	case 5:
 		r = ms_open(s, 0, path, O_CREAT | O_WRONLY | O_TRUNC, 0644, &fd, &ino);
 		if (r == 0) {
+			ms_ino_put(s, ino); /* while the fd still holds the file */
 			close(fd);
-			ms_ino_put(s, ino);
 		}
 		break;
 	case 6:
@@ -103,8 +103,8 @@ static void one_op(ms_store *s, unsigned *seed)
 			ssize_t k = write(fd, buf, 5000);
 			ms_write_end(s, &w, k < 0 ? -errno : k);
 		}
+		ms_ino_put(s, ino); /* while the fd still holds the file */
 		close(fd);
-		ms_ino_put(s, ino);
 		break;
 	}
 	atomic_fetch_add(&sh->ops, 1);

@@ -109,8 +109,8 @@ Test(ledger, unlinked_open_file_keeps_its_charge_until_closed)
 	cr_assert_eq(wr(s, ino, fd, 3 * PAGE, PAGE, 0), 0, "an orphan can still grow");
 	cr_assert_eq(stats(s).used_bytes, NODE + 4 * PAGE);
 	t_assert_consistent(s);
+	ms_ino_put(s, ino); /* while the fd still holds the file */
 	close(fd);
-	ms_ino_put(s, ino);
 	cr_assert_eq(stats(s).used_bytes, 0);
 	t_assert_consistent(s);
 }

@@ -6,6 +6,10 @@
 
 # Lines that tell what a size is, not the size itself (it depends on the
 # ledger's accounting).
+# The suite may itself run under make (make check): the make cases must
+# not think they are sub-makes.
+unset MAKELEVEL MAKEFLAGS MFLAGS
+
 at_most_quota() {
 	s=$(stat -c %s "$1")
 	[ "$s" -le 65536 ] && echo "at most the quota"

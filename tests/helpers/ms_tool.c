@@ -40,8 +40,8 @@ static int put(ms_store *s, const char *path, const char *text)
 		return fail("write", r);
 	ssize_t k = pwrite(fd, text, n, off);
 	ms_write_end(s, &w, k < 0 ? -errno : k);
+	ms_ino_put(s, ino); /* while the fd still holds the file */
 	close(fd);
-	ms_ino_put(s, ino);
 	return k == (ssize_t)n ? 0 : 1;
 }
 
@@ -56,8 +56,8 @@ static int cat(ms_store *s, const char *path)
 	ssize_t n;
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		fwrite(buf, 1, (size_t)n, stdout);
+	ms_ino_put(s, ino); /* while the fd still holds the file */
 	close(fd);
-	ms_ino_put(s, ino);
 	return 0;
 }
 
