@@ -310,17 +310,22 @@ uint32_t ms_dent_find(struct ms_store *s, uint32_t parent, const char *name, siz
 	return 0;
 }
 
-/* d's parent, name, namelen and ino are set; links it into the hash chain
- * and at the end of the parent's sibling list with a fresh cookie. */
-void ms_dent_link(struct ms_store *s, uint32_t d)
+/* Puts d (parent and name set) on its hash chain. */
+void ms_dent_hash_insert(struct ms_store *s, uint32_t d)
 {
 	struct ms_dent *e = ms_dent_at(s, d);
-	struct ms_inode *dir = ms_inode_at(s, e->parent);
 	e->hash = ms_name_hash(e->parent, e->name, e->namelen);
 	uint32_t *b = &ms_buckets(s)[e->hash & (s->hdr->nbuckets - 1)];
 	e->hnext = *b;
 	*b = d;
-	e->seq = ++dir->next_seq;
+}
+
+/* Appends d to its parent's sibling list, keeping the directory's counts;
+ * its cookie (seq) is the caller's. */
+void ms_dent_list_append(struct ms_store *s, uint32_t d)
+{
+	struct ms_dent *e = ms_dent_at(s, d);
+	struct ms_inode *dir = ms_inode_at(s, e->parent);
 	e->prev = dir->last;
 	e->next = 0;
 	if (dir->last)
@@ -329,6 +334,17 @@ void ms_dent_link(struct ms_store *s, uint32_t d)
 		dir->first = d;
 	dir->last = d;
 	dir->nentries++;
+	if (e->seq > dir->next_seq)
+		dir->next_seq = e->seq;
+}
+
+/* d's parent, name, namelen and ino are set; links it into the hash chain
+ * and at the end of the parent's sibling list with a fresh cookie. */
+void ms_dent_link(struct ms_store *s, uint32_t d)
+{
+	ms_dent_hash_insert(s, d);
+	ms_dent_at(s, d)->seq = ms_inode_at(s, ms_dent_at(s, d)->parent)->next_seq + 1;
+	ms_dent_list_append(s, d);
 }
 
 void ms_dent_unlink(struct ms_store *s, uint32_t d)

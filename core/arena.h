@@ -238,6 +238,9 @@ void ms_block_free(struct ms_store *s, uint32_t i);
 uint32_t ms_name_hash(uint32_t parent, const char *name, size_t len);
 uint32_t ms_dent_find(struct ms_store *s, uint32_t parent, const char *name, size_t len);
 void ms_dent_link(struct ms_store *s, uint32_t d);   /* into hash and sibling list */
+/* The two halves of ms_dent_link, for the repair that rebuilds them. */
+void ms_dent_hash_insert(struct ms_store *s, uint32_t d);
+void ms_dent_list_append(struct ms_store *s, uint32_t d);
 void ms_dent_unlink(struct ms_store *s, uint32_t d); /* out of both */
 
 int64_t ms_now_ns(void);

@@ -117,10 +117,7 @@ void ms_repair(struct ms_store *s)
 			order[k] = 0;
 			continue;
 		}
-		e->hash = ms_name_hash(e->parent, e->name, e->namelen);
-		uint32_t *b = &ms_buckets(s)[e->hash & (h->nbuckets - 1)];
-		e->hnext = *b;
-		*b = d;
+		ms_dent_hash_insert(s, d);
 		links[e->ino]++;
 	}
 	/* Only what hangs from "/" stays: a directory that lost its name
@@ -164,14 +161,9 @@ void ms_repair(struct ms_store *s)
 	}
 	if (dropped) {
 		memset(ms_buckets(s), 0, (size_t)h->nbuckets * sizeof(uint32_t));
-		for (uint32_t k = 0; k < nd; k++) {
-			if (!order[k])
-				continue;
-			struct ms_dent *e = ms_dent_at(s, order[k]);
-			uint32_t *b = &ms_buckets(s)[e->hash & (h->nbuckets - 1)];
-			e->hnext = *b;
-			*b = order[k];
-		}
+		for (uint32_t k = 0; k < nd; k++)
+			if (order[k])
+				ms_dent_hash_insert(s, order[k]);
 	}
 	memset(subdirs, 0, (size_t)n * sizeof(uint32_t));
 	memset(reach, 0, (size_t)n);
@@ -190,17 +182,8 @@ void ms_repair(struct ms_store *s)
 		if (!d)
 			continue;
 		struct ms_dent *e = ms_dent_at(s, d);
-		struct ms_inode *p = ms_inode_at(s, e->parent), *c = ms_inode_at(s, e->ino);
-		e->prev = p->last;
-		e->next = 0;
-		if (p->last)
-			ms_dent_at(s, p->last)->next = d;
-		else
-			p->first = d;
-		p->last = d;
-		p->nentries++;
-		if (e->seq > p->next_seq)
-			p->next_seq = e->seq;
+		struct ms_inode *c = ms_inode_at(s, e->ino);
+		ms_dent_list_append(s, d);
 		links[e->ino]++;
 		if (S_ISDIR(c->mode)) {
 			subdirs[e->parent]++;
