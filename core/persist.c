@@ -47,6 +47,22 @@ struct dent64 {
 
 /* Words for the errors a user can act on; the errno's name otherwise. No
  * strerror: its translation lookup may allocate. */
+/* Writes all n bytes of buf at offset off, through EINTR and short writes.
+ * Returns n, or -errno (-EIO for a write that stored nothing). */
+static ssize_t pwrite_all(int fd, const char *buf, size_t n, uint64_t off)
+{
+	size_t put = 0;
+	while (put < n) {
+		ssize_t m = sys_pwrite(fd, buf + put, n - put, (off_t)(off + put));
+		if (m == -EINTR)
+			continue;
+		if (m <= 0)
+			return m < 0 ? m : -EIO;
+		put += (size_t)m;
+	}
+	return (ssize_t)n;
+}
+
 static const char *err_text(int e)
 {
 	switch (e) {
@@ -143,21 +159,8 @@ __attribute__((noinline)) static int seed_copy(struct seed *sd, int src, const s
 					}
 				} else {
 					k = sys_read(src, buf, want < sizeof(buf) ? want : sizeof(buf));
-					if (k > 0) {
-						ssize_t put = 0;
-						while (put < k) {
-							ssize_t m = sys_pwrite(fd, buf + put,
-									       (size_t)(k - put),
-									       (off_t)(done + (uint64_t)put));
-							if (m == -EINTR)
-								continue;
-							if (m <= 0) {
-								k = m < 0 ? m : -EIO;
-								break;
-							}
-							put += m;
-						}
-					}
+					if (k > 0)
+						k = pwrite_all(fd, buf, (size_t)k, done);
 				}
 				if (k == -EINTR)
 					continue;
@@ -436,20 +439,8 @@ __attribute__((noinline)) static int save_file(struct save *sv, int rfd, const c
 			}
 		} else {
 			k = sys_pread(kfd, buf, want < sizeof(buf) ? want : sizeof(buf), (off_t)done);
-			if (k > 0) {
-				ssize_t put = 0;
-				while (put < k) {
-					ssize_t m = sys_pwrite(out, buf + put, (size_t)(k - put),
-							       (off_t)(done + (uint64_t)put));
-					if (m == -EINTR)
-						continue;
-					if (m <= 0) {
-						k = m < 0 ? m : -EIO;
-						break;
-					}
-					put += m;
-				}
-			}
+			if (k > 0)
+				k = pwrite_all(out, buf, (size_t)k, done);
 		}
 		if (k == -EINTR)
 			continue;
