@@ -63,6 +63,7 @@
 #include <unistd.h>
 
 #include "arena.h" /* lock owners and inode slots, to classify kills */
+#include "fixture.h"
 #include "store.h"
 
 #ifndef RENAME_NOREPLACE
@@ -1486,16 +1487,7 @@ static int chaos_run(const char *keeper, struct chaos_result *res)
 	}
 	memset(ch_sh, 0, sizeof(*ch_sh));
 	static struct ms_config c;
-	memset(&c, 0, sizeof(c));
-	strcpy(c.prefix[0], "/mem");
-	c.nprefix = 1;
-	c.max_bytes = CH_QUOTA;
-	c.max_nodes = CH_NODES;
-	c.quota_errno = ENOSPC;
-	c.guard = MS_GUARD_NONE;
-	c.guard_action = MS_GUARD_WARN;
-	c.guard_interval_ns = 1000000000ULL;
-	c.log_level = MS_LOG_ERROR;
+	c = t_config(CH_QUOTA, CH_NODES);
 	run.o.cfg = &c;
 	run.o.keeper_path = keeper;
 	int r = ms_store_open(&run.o, &run.s);

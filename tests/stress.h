@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
+#include "fixture.h"
 #include "store.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -149,15 +150,7 @@ static int stress_run(const char *keeper, struct stress_result *res)
 	if (sh == MAP_FAILED)
 		return -1;
 	/* A tight quota so refusals happen all the time. */
-	struct ms_config c;
-	memset(&c, 0, sizeof(c));
-	strcpy(c.prefix[0], "/mem");
-	c.nprefix = 1;
-	c.max_bytes = 1 << 20;
-	c.max_nodes = 64;
-	c.quota_errno = ENOSPC;
-	c.guard = MS_GUARD_NONE;
-	c.log_level = MS_LOG_ERROR;
+	struct ms_config c = t_config(1 << 20, 64);
 	struct ms_open_opts o = {.cfg = &c, .keeper_path = keeper};
 	if (ms_store_open(&o, &store)) {
 		snprintf(res->failure, sizeof(res->failure), "cannot create the store");
