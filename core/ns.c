@@ -883,6 +883,56 @@ out:
 	return r;
 }
 
+/* The checks and the open that follow the lookup of open(2), for node i
+ * (found, or just created under dent `made`, which a failure takes back):
+ * EISDIR (O_CREAT or writing on a directory, O_TRUNC of one), ENOTDIR
+ * (O_DIRECTORY), ELOOP (a symlink), then the file's fd and O_TRUNC.
+ * Called with the namespace lock held. */
+static int open_node(struct ms_store *s, uint32_t i, int oflags, int created, uint32_t made,
+		     int *fd, ms_ino *ino)
+{
+	struct ms_inode *in = IN(s, i);
+	int acc = oflags & O_ACCMODE, creat = oflags & O_CREAT;
+	int r;
+	if (creat && S_ISDIR(in->mode))
+		return -EISDIR;
+	if ((oflags & O_DIRECTORY) && !S_ISDIR(in->mode))
+		return -ENOTDIR;
+	if (S_ISLNK(in->mode))
+		return -ELOOP;
+	if (S_ISDIR(in->mode)) {
+		if (acc != O_RDONLY || (oflags & O_TRUNC))
+			return -EISDIR;
+		*fd = -1;
+	} else {
+		r = ms_data_open(s, in, oflags);
+		if (r < 0) {
+			if (created)
+				uncreate(s, made, i);
+			return r;
+		}
+		*fd = r;
+		if ((oflags & O_TRUNC) && !created) {
+			/* after the open, as the kernel, so a failed open
+			 * truncates nothing; through the caller's fd when it
+			 * can write (saves a re-open), else through a new one */
+			if (acc != O_RDONLY)
+				r = ms_data_truncate_fd(s, in, *fd, 0);
+			else
+				r = ms_data_truncate(s, in, 0);
+			if (r) {
+				sys_close(*fd);
+				return r;
+			}
+		}
+	}
+	ms_ref_take(s, i);
+	*ino = i;
+	if (created)
+		bump_ops(s);
+	return 0;
+}
+
 /* Errors, in the kernel's order: EINVAL (O_CREAT|O_DIRECTORY), the walk's,
  * EISDIR (O_CREAT with a trailing slash or on a directory, a directory
  * opened for writing or O_TRUNC), EEXIST (O_EXCL), ENOENT, ENOTDIR
@@ -959,54 +1009,28 @@ int ms_open(ms_store *s, ms_ino dir, const char *path, int oflags, mode_t mode, 
 		}
 	}
 
-	struct ms_inode *in = IN(s, i);
-	int acc = oflags & O_ACCMODE;
-	if (creat && S_ISDIR(in->mode)) {
-		r = -EISDIR;
-		goto out;
-	}
-	if ((oflags & O_DIRECTORY) && !S_ISDIR(in->mode)) {
-		r = -ENOTDIR;
-		goto out;
-	}
-	if (S_ISLNK(in->mode)) {
-		r = -ELOOP;
-		goto out;
-	}
-	if (S_ISDIR(in->mode)) {
-		if (acc != O_RDONLY || (oflags & O_TRUNC)) {
-			r = -EISDIR;
-			goto out;
-		}
-		*fd = -1;
-	} else {
-		r = ms_data_open(s, in, oflags);
-		if (r < 0) {
-			if (created)
-				uncreate(s, w.dent, i);
-			goto out;
-		}
-		*fd = r;
-		if ((oflags & O_TRUNC) && !created) {
-			/* after the open, as the kernel, so a failed open
-			 * truncates nothing; through the caller's fd when it
-			 * can write (saves a re-open), else through a new one */
-			if (acc != O_RDONLY)
-				r = ms_data_truncate_fd(s, in, *fd, 0);
-			else
-				r = ms_data_truncate(s, in, 0);
-			if (r) {
-				sys_close(*fd);
-				goto out;
-			}
-		}
-	}
-	r = 0;
-	ms_ref_take(s, (uint32_t)(in - ms_inode_at(s, 0)));
-	*ino = i;
-	if (created)
-		bump_ops(s);
+	r = open_node(s, i, oflags, created, w.dent, fd, ino);
 out:
+	ms_ns_unlock(s);
+	return r;
+}
+
+/* open(2) of /proc/self/fd/N where N is a store fd: the magic link names
+ * the node itself, which the open then checks as any other (O_EXCL:
+ * EEXIST; O_NOFOLLOW: ELOOP, the link being a symlink). */
+int ms_reopen(ms_store *s, ms_ino ino, int oflags, int *fd)
+{
+	ms_ino out;
+	if ((oflags & O_TMPFILE) == O_TMPFILE)
+		return -EISDIR;
+	if ((oflags & O_CREAT) && (oflags & O_DIRECTORY))
+		return -EINVAL;
+	if ((oflags & O_CREAT) && (oflags & O_EXCL))
+		return -EEXIST;
+	if (oflags & O_NOFOLLOW)
+		return -ELOOP;
+	ms_ns_lock(s);
+	int r = live(s, (uint32_t)ino) ? open_node(s, (uint32_t)ino, oflags, 0, 0, fd, &out) : -ENOENT;
 	ms_ns_unlock(s);
 	return r;
 }

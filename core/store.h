@@ -114,6 +114,11 @@ int ms_stat_ino(ms_store *s, ms_ino ino, struct stat *st);
 int ms_open(ms_store *s, ms_ino dir, const char *path, int oflags, mode_t mode, int *fd,
 	    ms_ino *ino);
 
+/* Opens node ino as open(2) opens /proc/self/fd/N of an fd on it, with the
+ * same checks as ms_open after its lookup; *fd = -1 for a directory. Takes
+ * a reference on success, as ms_open. */
+int ms_reopen(ms_store *s, ms_ino ino, int oflags, int *fd);
+
 /* The kernel inode number of regular file ino's memfd (what fstat of any fd
  * on it reports as st_ino), to recognise an fd inherited across exec.
  * Returns 0, or -ENOENT when ino is not a live regular file. */

@@ -30,7 +30,6 @@
 #include "shim.h"
 
 /* stdio.c */
-FILE *ms_stdio_stream(int fd, const char *ckmode, int isdir);
 
 extern void __chk_fail(void) __attribute__((noreturn));
 
@@ -63,30 +62,22 @@ static uint64_t rnd(void)
 static int temp_try(struct ms_route *r, const char *t, enum tkind kind, int flags)
 {
 	ms_store *s = ms_shim.store;
-	int rc, fd;
-	ms_ino ino;
+	int rc, at;
+	const char *esc;
 	struct stat st;
 	switch (kind) {
 	case T_FILE:
 		flags = (flags & ~O_ACCMODE) | O_RDWR | O_CREAT | O_EXCL;
-		rc = ms_open(s, r->dir, r->path, flags, 0600, &fd, &ino);
-		if (rc == -MS_EESCAPE) {
-			fd = REAL(open)(ms_escape_path(), flags, 0600);
-			return fd < 0 ? -errno : fd;
-		}
-		if (rc < 0)
-			return rc;
-		ms_fd_set(fd, MS_FD_FILE, ino, flags);
-		return fd;
+		return ms_open_route(r, flags, 0600, MS_OPEN_KEEP);
 	case T_DIR:
 		rc = ms_mkdir(s, r->dir, r->path, 0700);
-		if (rc == -MS_EESCAPE)
-			rc = REAL(mkdir)(ms_escape_path(), 0700) < 0 ? -errno : 0;
+		if (ms_leave(rc, &at, &esc))
+			rc = REAL(mkdir)(esc, 0700) < 0 ? -errno : 0;
 		return rc;
 	case T_NAME:
 		rc = ms_stat(s, r->dir, r->path, MS_NOFOLLOW, &st);
-		if (rc == -MS_EESCAPE)
-			rc = REAL(lstat)(ms_escape_path(), &st) < 0 ? -errno : 0;
+		if (ms_leave(rc, &at, &esc))
+			rc = REAL(lstat)(esc, &st) < 0 ? -errno : 0;
 		if (rc == 0)
 			return -EEXIST;
 		return rc == -ENOENT ? 0 : rc;
@@ -164,26 +155,14 @@ MS_EXPORT char *mktemp(char *t)
 static FILE *store_tmpfile(FILE *(*real)(void))
 {
 	struct ms_route r;
-	int fd;
-	ms_ino ino;
 	if (!ms_route(P_tmpdir, &r))
 		return real();
-	int rc = ms_open(ms_shim.store, r.dir, r.path, O_TMPFILE | O_RDWR, 0600, &fd, &ino);
-	if (rc == -MS_EESCAPE)
-		return real();
-	if (rc < 0) {
-		errno = -rc;
+	int fd = ms_open_route(&r, O_TMPFILE | O_RDWR, 0600, MS_OPEN_KEEP);
+	if (fd < 0) {
+		errno = -fd;
 		return NULL;
 	}
-	ms_fd_set(fd, MS_FD_FILE, ino, O_RDWR);
-	FILE *f = ms_stdio_stream(fd, "w+", 0);
-	if (!f) {
-		int err = errno;
-		ms_fd_drop(fd);
-		REAL(close)(fd);
-		errno = err;
-	}
-	return f;
+	return ms_stdio_stream(fd, "w+");
 }
 
 MS_EXPORT FILE *tmpfile(void)
@@ -285,10 +264,11 @@ static char *store_realpath(struct ms_route *r, const char *path, char *resolved
 		if (above_prefix(out, ol))
 			continue;
 		struct stat st;
-		rc = ms_path_is_ours(out, ol) ? ms_stat(s, 0, out, MS_NOFOLLOW, &st) : -MS_EESCAPE;
-		if (rc == -MS_EESCAPE) {
+		int ours = ms_path_is_ours(out, ol), at;
+		const char *base = out;
+		rc = ours ? ms_stat(s, 0, out, MS_NOFOLLOW, &st) : 0;
+		if (!ours || ms_leave(rc, &at, &base)) {
 			/* Out of the store: the kernel resolves the rest. */
-			const char *base = ms_path_is_ours(out, ol) ? ms_escape_path() : out;
 			if ((size_t)snprintf(tmp, sizeof(tmp), "%s%s", base, p) >= sizeof(tmp))
 				return rp_fail(ENAMETOOLONG, out, resolved);
 			return REAL(realpath)(tmp, resolved);
@@ -364,9 +344,9 @@ static int any_stat(const char *path, struct stat *st, int nofollow)
 		return nofollow ? REAL(lstat)(path, st) : REAL(stat)(path, st);
 	int rc = r.empty ? ms_stat_ino(ms_shim.store, r.dir, st)
 			 : ms_stat(ms_shim.store, r.dir, r.path, nofollow ? MS_NOFOLLOW : 0, st);
-	if (rc == -MS_EESCAPE)
-		return nofollow ? REAL(lstat)(ms_escape_path(), st)
-				: REAL(stat)(ms_escape_path(), st);
+	int at;
+	if (ms_leave(rc, &at, &path))
+		return nofollow ? REAL(lstat)(path, st) : REAL(stat)(path, st);
 	return ms_ret(rc);
 }
 

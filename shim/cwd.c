@@ -164,8 +164,10 @@ MS_EXPORT int chdir(const char *path)
 	} else {
 		rc = ms_lookup_dir(ms_shim.store, r.dir, r.path, &ino);
 	}
-	if (rc == -MS_EESCAPE)
-		return real_chdir(ms_escape_path());
+	int at;
+	const char *esc;
+	if (ms_leave(rc, &at, &esc))
+		return real_chdir(esc);
 	if (rc < 0)
 		return ms_ret(rc);
 	cwd_enter(ino, 1);

@@ -78,12 +78,12 @@ int ms_dir_is_dot(const char *p)
 }
 
 /* Opens a stream on a routed path. Returns NULL with errno set, or NULL
- * with *escaped = 1 when the path left the store (ms_escape_path()). */
-static DIR *dir_open_routed(const struct ms_route *r, int *escaped)
+ * with *left set to the real path when the path left the store. */
+static DIR *dir_open_routed(const struct ms_route *r, const char **left)
 {
 	ms_ino ino;
-	int rc;
-	*escaped = 0;
+	int rc, at;
+	*left = NULL;
 	if (r->empty || (r->dir && ms_dir_is_dot(r->path))) {
 		/* /proc/self/fd/N of a store fd, or "." of a directory that
 		 * may have been removed (the kernel still opens it): that
@@ -98,10 +98,8 @@ static DIR *dir_open_routed(const struct ms_route *r, int *escaped)
 	} else {
 		rc = ms_lookup_dir(ms_shim.store, r->dir, r->path, &ino);
 	}
-	if (rc == -MS_EESCAPE) {
-		*escaped = 1;
+	if (ms_leave(rc, &at, left))
 		return NULL;
-	}
 	if (rc < 0) {
 		errno = -rc;
 		return NULL;
@@ -126,10 +124,11 @@ DIR *ms_dir_opendir(const char *path)
 	struct ms_route r;
 	if (!ms_route(path, &r))
 		return REAL(opendir)(path);
-	int saved = errno, esc;
-	DIR *d = dir_open_routed(&r, &esc);
-	if (esc)
-		return REAL(opendir)(ms_escape_path());
+	int saved = errno;
+	const char *left;
+	DIR *d = dir_open_routed(&r, &left);
+	if (left)
+		return REAL(opendir)(left);
 	if (d)
 		errno = saved;
 	return d;
@@ -411,10 +410,10 @@ MS_EXPORT int scandir(const char *path, struct dirent ***list, int (*sel)(const 
 	struct ms_route r;
 	if (!ms_route(path, &r))
 		return REAL(scandir)(path, list, sel, cmp);
-	int esc;
-	DIR *d = dir_open_routed(&r, &esc);
-	if (esc)
-		return REAL(scandir)(ms_escape_path(), list, sel, cmp);
+	const char *left;
+	DIR *d = dir_open_routed(&r, &left);
+	if (left)
+		return REAL(scandir)(left, list, sel, cmp);
 	if (!d)
 		return -1;
 	return dir_scan(d, (struct dirent64 ***)list, (ms_sel_fn)sel, (ms_cmp_fn)cmp);
@@ -427,10 +426,10 @@ MS_EXPORT int scandir64(const char *path, struct dirent64 ***list,
 	struct ms_route r;
 	if (!ms_route(path, &r))
 		return REAL(scandir64)(path, list, sel, cmp);
-	int esc;
-	DIR *d = dir_open_routed(&r, &esc);
-	if (esc)
-		return REAL(scandir64)(ms_escape_path(), list, sel, cmp);
+	const char *left;
+	DIR *d = dir_open_routed(&r, &left);
+	if (left)
+		return REAL(scandir64)(left, list, sel, cmp);
 	if (!d)
 		return -1;
 	return dir_scan(d, list, sel, cmp);
@@ -443,10 +442,10 @@ MS_EXPORT int scandirat(int dfd, const char *path, struct dirent ***list,
 	struct ms_route r;
 	if (!ms_route_at(dfd, path, &r))
 		return REAL(scandirat)(dfd, path, list, sel, cmp);
-	int esc;
-	DIR *d = dir_open_routed(&r, &esc);
-	if (esc)
-		return REAL(scandirat)(AT_FDCWD, ms_escape_path(), list, sel, cmp);
+	const char *left;
+	DIR *d = dir_open_routed(&r, &left);
+	if (left)
+		return REAL(scandirat)(AT_FDCWD, left, list, sel, cmp);
 	if (!d)
 		return -1;
 	return dir_scan(d, (struct dirent64 ***)list, (ms_sel_fn)sel, (ms_cmp_fn)cmp);
@@ -459,10 +458,10 @@ MS_EXPORT int scandirat64(int dfd, const char *path, struct dirent64 ***list,
 	struct ms_route r;
 	if (!ms_route_at(dfd, path, &r))
 		return REAL(scandirat64)(dfd, path, list, sel, cmp);
-	int esc;
-	DIR *d = dir_open_routed(&r, &esc);
-	if (esc)
-		return REAL(scandirat64)(AT_FDCWD, ms_escape_path(), list, sel, cmp);
+	const char *left;
+	DIR *d = dir_open_routed(&r, &left);
+	if (left)
+		return REAL(scandirat64)(AT_FDCWD, left, list, sel, cmp);
 	if (!d)
 		return -1;
 	return dir_scan(d, list, sel, cmp);

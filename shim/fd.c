@@ -13,21 +13,6 @@
 
 #include "shim.h"
 
-static int needs_mode(int flags)
-{
-	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
-}
-
-#define OPEN_MODE(flags, mode)                                                     \
-	do {                                                                       \
-		if (needs_mode(flags)) {                                           \
-			va_list ap_;                                               \
-			va_start(ap_, flags);                                      \
-			mode = (mode_t)va_arg(ap_, int);                           \
-			va_end(ap_);                                               \
-		}                                                                  \
-	} while (0)
-
 /* In a vfork child (or one made by clone without fork handlers) memory is
  * the parent's: its fd table must not be touched. */
 pid_t ms_shim_getpid(void) { return (pid_t)syscall(SYS_getpid); }
@@ -37,154 +22,79 @@ int ms_in_vfork_child(void)
 	return ms_shim_getpid() != ms_shim.pid;
 }
 
-/* Opens a routed path in the store; returns the fd or -1/errno. */
-static int store_open(struct ms_route *r, int flags, mode_t mode)
+/* ---- the open family: one definition, five shapes -------------------------------- */
+
+/* The mode argument exists only with O_CREAT or O_TMPFILE; read it only
+ * then (reading an absent variadic argument is undefined). */
+static int needs_mode(int flags)
 {
-	int fd;
-	ms_ino ino;
-	if (r->empty) {
-		/* /proc/self/fd/N of a store fd: a new description of it. */
-		struct stat st;
-		int rc = ms_stat_ino(ms_shim.store, r->dir, &st);
-		if (rc)
-			return ms_ret(rc);
-		if (S_ISDIR(st.st_mode)) {
-			ms_ino_get(ms_shim.store, r->dir);
-			fd = ms_fd_new_dir(r->dir, flags, 0);
-			if (fd < 0)
-				ms_ino_put(ms_shim.store, r->dir);
-			return ms_ret(fd);
-		}
-		fd = ms_open_ino(ms_shim.store, r->dir, flags);
-		if (fd < 0)
-			return ms_ret(fd);
-		ms_fd_set(fd, MS_FD_FILE, r->dir, flags);
-		return fd;
+	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
+}
+
+#define MODE_ARG(mode, flags)                                                      \
+	if (needs_mode(flags)) {                                                   \
+		va_list ap_;                                                       \
+		va_start(ap_, flags);                                              \
+		mode = (mode_t)va_arg(ap_, int);                                   \
+		va_end(ap_);                                                       \
 	}
-	int rc = ms_open(ms_shim.store, r->dir, r->path, flags, mode, &fd, &ino);
-	if (rc == -MS_EESCAPE)
-		return REAL(openat)(AT_FDCWD, ms_escape_path(), flags, mode);
-	if (rc < 0)
-		return ms_ret(rc);
-	if (fd < 0) {
-		fd = ms_fd_new_dir(ino, flags, 0);
-		if (fd < 0)
-			ms_ino_put(ms_shim.store, ino);
-		return ms_ret(fd);
+
+/* Every open wrapper: not ours -> the same real name with the same
+ * arguments; ours -> the one open path. */
+#define OPEN_BODY(dirfd, path, flags, mode, realcall)                              \
+	struct ms_route r;                                                         \
+	if (!ms_route_at(dirfd, path, &r))                                         \
+		return realcall;                                                   \
+	return ms_ret(ms_open_route(&r, flags, mode, MS_OPEN_KEEP));
+
+/* open(path, flags, ...) */
+#define OPEN(name)                                                                 \
+	MS_EXPORT int name(const char *path, int flags, ...)                       \
+	{                                                                          \
+		mode_t mode = 0;                                                   \
+		MODE_ARG(mode, flags);                                             \
+		OPEN_BODY(AT_FDCWD, path, flags, mode, REAL(name)(path, flags, mode)) \
 	}
-	ms_fd_set(fd, MS_FD_FILE, ino, flags);
-	return fd;
-}
+/* openat(dirfd, path, flags, ...) */
+#define OPENAT(name)                                                               \
+	MS_EXPORT int name(int dirfd, const char *path, int flags, ...)            \
+	{                                                                          \
+		mode_t mode = 0;                                                   \
+		MODE_ARG(mode, flags);                                             \
+		OPEN_BODY(dirfd, path, flags, mode, REAL(name)(dirfd, path, flags, mode)) \
+	}
+/* The fortified entry points: glibc calls them when it knows at compile
+ * time that there is no mode (no O_CREAT). */
+#define OPEN_2(name)                                                               \
+	MS_EXPORT int name(const char *path, int flags)                            \
+	{                                                                          \
+		OPEN_BODY(AT_FDCWD, path, flags, 0, REAL(name)(path, flags))       \
+	}
+#define OPENAT_2(name)                                                             \
+	MS_EXPORT int name(int dirfd, const char *path, int flags)                 \
+	{                                                                          \
+		OPEN_BODY(dirfd, path, flags, 0, REAL(name)(dirfd, path, flags))   \
+	}
+/* creat(path, mode) is open(path, O_CREAT | O_WRONLY | O_TRUNC, mode). */
+#define CREAT(name)                                                                \
+	MS_EXPORT int name(const char *path, mode_t mode)                          \
+	{                                                                          \
+		OPEN_BODY(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode,      \
+			  REAL(name)(path, mode))                                  \
+	}
 
-MS_EXPORT int open(const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	struct ms_route r;
-	OPEN_MODE(flags, mode);
-	if (!ms_route(path, &r))
-		return REAL(open)(path, flags, mode);
-	return store_open(&r, flags, mode);
-}
-
-MS_EXPORT int open64(const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	struct ms_route r;
-	OPEN_MODE(flags, mode);
-	if (!ms_route(path, &r))
-		return REAL(open64)(path, flags, mode);
-	return store_open(&r, flags, mode);
-}
-
-MS_EXPORT int __open(const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	struct ms_route r;
-	OPEN_MODE(flags, mode);
-	if (!ms_route(path, &r))
-		return REAL(__open)(path, flags, mode);
-	return store_open(&r, flags, mode);
-}
-
-MS_EXPORT int __open64(const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	struct ms_route r;
-	OPEN_MODE(flags, mode);
-	if (!ms_route(path, &r))
-		return REAL(__open64)(path, flags, mode);
-	return store_open(&r, flags, mode);
-}
-
-MS_EXPORT int openat(int dirfd, const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	struct ms_route r;
-	OPEN_MODE(flags, mode);
-	if (!ms_route_at(dirfd, path, &r))
-		return REAL(openat)(dirfd, path, flags, mode);
-	return store_open(&r, flags, mode);
-}
-
-MS_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	struct ms_route r;
-	OPEN_MODE(flags, mode);
-	if (!ms_route_at(dirfd, path, &r))
-		return REAL(openat64)(dirfd, path, flags, mode);
-	return store_open(&r, flags, mode);
-}
-
-/* The fortified entry points: glibc calls them when the mode is known to
- * be absent (no O_CREAT), after checking that at compile time. */
-MS_EXPORT int __open_2(const char *path, int flags)
-{
-	struct ms_route r;
-	if (!ms_route(path, &r))
-		return REAL(__open_2)(path, flags);
-	return store_open(&r, flags, 0);
-}
-
-MS_EXPORT int __open64_2(const char *path, int flags)
-{
-	struct ms_route r;
-	if (!ms_route(path, &r))
-		return REAL(__open64_2)(path, flags);
-	return store_open(&r, flags, 0);
-}
-
-MS_EXPORT int __openat_2(int dirfd, const char *path, int flags)
-{
-	struct ms_route r;
-	if (!ms_route_at(dirfd, path, &r))
-		return REAL(__openat_2)(dirfd, path, flags);
-	return store_open(&r, flags, 0);
-}
-
-MS_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
-{
-	struct ms_route r;
-	if (!ms_route_at(dirfd, path, &r))
-		return REAL(__openat64_2)(dirfd, path, flags);
-	return store_open(&r, flags, 0);
-}
-
-MS_EXPORT int creat(const char *path, mode_t mode)
-{
-	struct ms_route r;
-	if (!ms_route(path, &r))
-		return REAL(creat)(path, mode);
-	return store_open(&r, O_CREAT | O_WRONLY | O_TRUNC, mode);
-}
-
-MS_EXPORT int creat64(const char *path, mode_t mode)
-{
-	struct ms_route r;
-	if (!ms_route(path, &r))
-		return REAL(creat64)(path, mode);
-	return store_open(&r, O_CREAT | O_WRONLY | O_TRUNC, mode);
-}
+OPEN(open)
+OPEN(open64)
+OPEN(__open)
+OPEN(__open64)
+OPENAT(openat)
+OPENAT(openat64)
+OPEN_2(__open_2)
+OPEN_2(__open64_2)
+OPENAT_2(__openat_2)
+OPENAT_2(__openat64_2)
+CREAT(creat)
+CREAT(creat64)
 
 /* ---- closing ------------------------------------------------------------------- */
 
@@ -340,79 +250,33 @@ static int is_dir_fd(int fd)
 	return e && e->kind == MS_FD_DIR;
 }
 
-#define DIR_EISDIR(fd)                                                             \
-	do {                                                                       \
+/* Every read variant: a store directory fd is ours to refuse (its kernel
+ * fd is the placeholder memfd); anything else is the kernel's. */
+#define READ(name, params, args)                                                   \
+	MS_EXPORT ssize_t name params                                              \
+	{                                                                          \
 		if (is_dir_fd(fd)) {                                               \
 			errno = EISDIR;                                            \
 			return -1;                                                 \
 		}                                                                  \
-	} while (0)
+		return REAL(name) args;                                            \
+	}
 
-MS_EXPORT ssize_t read(int fd, void *buf, size_t n)
-{
-	DIR_EISDIR(fd);
-	return REAL(read)(fd, buf, n);
-}
-
-MS_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
-{
-	DIR_EISDIR(fd);
-	return REAL(__read_chk)(fd, buf, n, buflen);
-}
-
-MS_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
-{
-	DIR_EISDIR(fd);
-	return REAL(pread)(fd, buf, n, off);
-}
-
-MS_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off)
-{
-	DIR_EISDIR(fd);
-	return REAL(pread64)(fd, buf, n, off);
-}
-
-MS_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
-{
-	DIR_EISDIR(fd);
-	return REAL(__pread_chk)(fd, buf, n, off, buflen);
-}
-
-MS_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
-{
-	DIR_EISDIR(fd);
-	return REAL(__pread64_chk)(fd, buf, n, off, buflen);
-}
-
-MS_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
-{
-	DIR_EISDIR(fd);
-	return REAL(preadv2)(fd, iov, cnt, off, flags);
-}
-
-MS_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
-{
-	DIR_EISDIR(fd);
-	return REAL(preadv64v2)(fd, iov, cnt, off, flags);
-}
-
-MS_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
-{
-	DIR_EISDIR(fd);
-	return REAL(readv)(fd, iov, cnt);
-}
-
-MS_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
-{
-	DIR_EISDIR(fd);
-	return REAL(preadv)(fd, iov, cnt, off);
-}
-
-MS_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
-{
-	DIR_EISDIR(fd);
-	return REAL(preadv64)(fd, iov, cnt, off);
-}
+READ(read, (int fd, void *buf, size_t n), (fd, buf, n))
+READ(__read_chk, (int fd, void *buf, size_t n, size_t buflen), (fd, buf, n, buflen))
+READ(pread, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off))
+READ(pread64, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off))
+READ(__pread_chk, (int fd, void *buf, size_t n, off_t off, size_t buflen),
+     (fd, buf, n, off, buflen))
+READ(__pread64_chk, (int fd, void *buf, size_t n, off_t off, size_t buflen),
+     (fd, buf, n, off, buflen))
+READ(readv, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt))
+READ(preadv, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off))
+READ(preadv64, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off))
+READ(preadv2, (int fd, const struct iovec *iov, int cnt, off_t off, int flags),
+     (fd, iov, cnt, off, flags))
+READ(preadv64v2, (int fd, const struct iovec *iov, int cnt, off_t off, int flags),
+     (fd, iov, cnt, off, flags))
 
 /* A directory's offset is its readdir cookie (rewinddir seeks to 0). */
 static off_t dir_lseek(struct ms_fd *e, off_t off, int whence)
@@ -431,25 +295,25 @@ static off_t dir_lseek(struct ms_fd *e, off_t off, int whence)
 	return off;
 }
 
-MS_EXPORT off_t lseek(int fd, off_t off, int whence)
-{
-	struct ms_fd *e = ms_fd_get(fd);
-	if (e && e->kind == MS_FD_DIR)
-		return dir_lseek(e, off, whence);
-	return REAL(lseek)(fd, off, whence);
-}
+#define LSEEK(name)                                                                \
+	MS_EXPORT off_t name(int fd, off_t off, int whence)                        \
+	{                                                                          \
+		struct ms_fd *e = ms_fd_get(fd);                                   \
+		if (e && e->kind == MS_FD_DIR)                                     \
+			return dir_lseek(e, off, whence);                          \
+		return REAL(name)(fd, off, whence);                                \
+	}
 
-MS_EXPORT off_t lseek64(int fd, off_t off, int whence)
-{
-	struct ms_fd *e = ms_fd_get(fd);
-	if (e && e->kind == MS_FD_DIR)
-		return dir_lseek(e, off, whence);
-	return REAL(lseek64)(fd, off, whence);
-}
+LSEEK(lseek)
+LSEEK(lseek64)
 
 /* ---- writes: reserve, write, settle ------------------------------------------------- */
 
-enum wkind { W_WRITE, W_PWRITE, W_WRITEV, W_PWRITEV, W_PWRITEV2 };
+/* Every call that writes file bytes, as one request: the plain and
+ * vectored writes, and the copies made inside the kernel (which write
+ * what they read from `in`, at most len bytes). */
+enum wkind { W_WRITE, W_PWRITE, W_WRITEV, W_PWRITEV, W_PWRITEV2, W_COPY_RANGE, W_SENDFILE,
+	     W_SPLICE };
 
 struct wreq {
 	enum wkind kind;
@@ -459,7 +323,27 @@ struct wreq {
 	size_t len;
 	off_t off;
 	int flags;
+	/* the kernel copies */
+	int in;
+	off_t *inoff;
+	off_t *outoff; /* positional copy: write at *outoff */
 };
+
+static int positional(const struct wreq *q)
+{
+	switch (q->kind) {
+	case W_PWRITE:
+	case W_PWRITEV:
+		return 1;
+	case W_PWRITEV2:
+		return q->off != -1;
+	case W_COPY_RANGE:
+	case W_SPLICE:
+		return q->outoff != NULL;
+	default:
+		return 0;
+	}
+}
 
 static ssize_t do_real_write(int fd, const struct wreq *q)
 {
@@ -474,6 +358,13 @@ static ssize_t do_real_write(int fd, const struct wreq *q)
 		return REAL(pwritev64)(fd, q->iov, q->cnt, q->off);
 	case W_PWRITEV2:
 		return REAL(pwritev64v2)(fd, q->iov, q->cnt, q->off, q->flags);
+	case W_COPY_RANGE:
+		return REAL(copy_file_range)(q->in, q->inoff, fd, q->outoff, q->len,
+					     (unsigned)q->flags);
+	case W_SENDFILE:
+		return REAL(sendfile64)(fd, q->in, q->inoff, q->len);
+	case W_SPLICE:
+		return REAL(splice)(q->in, q->inoff, fd, q->outoff, q->len, (unsigned)q->flags);
 	}
 	return -1;
 }
@@ -491,15 +382,15 @@ static ssize_t store_write(struct ms_fd *e, int fd, const struct wreq *q)
 	if (acc == O_RDONLY)
 		return do_real_write(fd, q); /* EBADF from the kernel */
 	int append = (e->oflags & O_APPEND) != 0;
-	int positional = q->kind == W_PWRITE || q->kind == W_PWRITEV ||
-			 (q->kind == W_PWRITEV2 && q->off != -1);
 	struct ms_wctx w;
-	int64_t at = positional ? (int64_t)q->off : 0;
+	int64_t at = 0;
 	int saved = errno;
-	if (!append && !positional) {
+	if (positional(q))
+		at = q->outoff ? (int64_t)*q->outoff : (int64_t)q->off;
+	else if (!append) {
 		at = REAL(lseek64)(fd, 0, SEEK_CUR);
 		if (at < 0)
-			return do_real_write(fd, q); /* a pipe? let the kernel say */
+			return do_real_write(fd, q); /* let the kernel say */
 	}
 	int rc = ms_write_begin(ms_shim.store, e->ino, fd, at, q->len, append, &w, &at);
 	if (rc)
@@ -534,70 +425,31 @@ ssize_t ms_shim_write(int fd, const void *buf, size_t n)
 
 MS_EXPORT ssize_t write(int fd, const void *buf, size_t n) { return ms_shim_write(fd, buf, n); }
 
-MS_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
-{
-	struct ms_fd *e = ms_fd_get(fd);
-	if (!e)
-		return REAL(pwrite)(fd, buf, n, off);
-	struct wreq q = {.kind = W_PWRITE, .buf = buf, .len = n, .off = off};
-	return store_write(e, fd, &q);
-}
+/* Every other write variant: not a store fd -> the same real name; a store
+ * file -> the request described by the designated initialisers. */
+#define WRITE(name, params, args, ...)                                             \
+	MS_EXPORT ssize_t name params                                              \
+	{                                                                          \
+		struct ms_fd *e = ms_fd_get(fd);                                   \
+		if (!e)                                                            \
+			return REAL(name) args;                                    \
+		struct wreq q = {__VA_ARGS__};                                     \
+		return store_write(e, fd, &q);                                     \
+	}
 
-MS_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
-{
-	struct ms_fd *e = ms_fd_get(fd);
-	if (!e)
-		return REAL(pwrite64)(fd, buf, n, off);
-	struct wreq q = {.kind = W_PWRITE, .buf = buf, .len = n, .off = off};
-	return store_write(e, fd, &q);
-}
+#define PW_PARAMS (int fd, const void *buf, size_t n, off_t off)
+#define PWV_PARAMS (int fd, const struct iovec *iov, int cnt, off_t off)
+#define PWV2_PARAMS (int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+#define PWV_REQ(k) .kind = k, .iov = iov, .cnt = cnt, .len = iov_len(iov, cnt), .off = off
 
-MS_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
-{
-	struct ms_fd *e = ms_fd_get(fd);
-	if (!e)
-		return REAL(writev)(fd, iov, cnt);
-	struct wreq q = {.kind = W_WRITEV, .iov = iov, .cnt = cnt, .len = iov_len(iov, cnt)};
-	return store_write(e, fd, &q);
-}
-
-MS_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
-{
-	struct ms_fd *e = ms_fd_get(fd);
-	if (!e)
-		return REAL(pwritev)(fd, iov, cnt, off);
-	struct wreq q = {.kind = W_PWRITEV, .iov = iov, .cnt = cnt, .len = iov_len(iov, cnt), .off = off};
-	return store_write(e, fd, &q);
-}
-
-MS_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
-{
-	struct ms_fd *e = ms_fd_get(fd);
-	if (!e)
-		return REAL(pwritev64)(fd, iov, cnt, off);
-	struct wreq q = {.kind = W_PWRITEV, .iov = iov, .cnt = cnt, .len = iov_len(iov, cnt), .off = off};
-	return store_write(e, fd, &q);
-}
-
-MS_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
-{
-	struct ms_fd *e = ms_fd_get(fd);
-	if (!e)
-		return REAL(pwritev2)(fd, iov, cnt, off, flags);
-	struct wreq q = {.kind = W_PWRITEV2, .iov = iov, .cnt = cnt, .len = iov_len(iov, cnt),
-			 .off = off, .flags = flags};
-	return store_write(e, fd, &q);
-}
-
-MS_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
-{
-	struct ms_fd *e = ms_fd_get(fd);
-	if (!e)
-		return REAL(pwritev64v2)(fd, iov, cnt, off, flags);
-	struct wreq q = {.kind = W_PWRITEV2, .iov = iov, .cnt = cnt, .len = iov_len(iov, cnt),
-			 .off = off, .flags = flags};
-	return store_write(e, fd, &q);
-}
+WRITE(pwrite, PW_PARAMS, (fd, buf, n, off), .kind = W_PWRITE, .buf = buf, .len = n, .off = off)
+WRITE(pwrite64, PW_PARAMS, (fd, buf, n, off), .kind = W_PWRITE, .buf = buf, .len = n, .off = off)
+WRITE(writev, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt), .kind = W_WRITEV,
+      .iov = iov, .cnt = cnt, .len = iov_len(iov, cnt))
+WRITE(pwritev, PWV_PARAMS, (fd, iov, cnt, off), PWV_REQ(W_PWRITEV))
+WRITE(pwritev64, PWV_PARAMS, (fd, iov, cnt, off), PWV_REQ(W_PWRITEV))
+WRITE(pwritev2, PWV2_PARAMS, (fd, iov, cnt, off, flags), PWV_REQ(W_PWRITEV2), .flags = flags)
+WRITE(pwritev64v2, PWV2_PARAMS, (fd, iov, cnt, off, flags), PWV_REQ(W_PWRITEV2), .flags = flags)
 
 /* ---- sizes --------------------------------------------------------------------------- */
 
@@ -674,45 +526,38 @@ static size_t copy_bound(int in, const off_t *inoff, size_t len)
 	return cap < len ? cap : len;
 }
 
-/* Reserves n bytes at out's offset (*outoff when given), runs the copy for
- * at most n bytes, and settles with what was copied. */
-#define KERNEL_COPY(outfd, outoff, n, call)                                          	do {                                                                         		struct ms_fd *e_ = ms_fd_get(outfd);                                 		if (!e_ || e_->kind != MS_FD_FILE || (e_->oflags & O_ACCMODE) == O_RDONLY) 			return call;                                                 		int append_ = (e_->oflags & O_APPEND) != 0;                         		int64_t at_ = outoff ? (int64_t) * (outoff) : REAL(lseek64)(outfd, 0, SEEK_CUR); 		if (at_ < 0)                                                         			return call;                                                 		struct ms_wctx w_;                                                   		int rc_ = ms_write_begin(ms_shim.store, e_->ino, outfd, at_, n, append_, &w_, &at_); 		if (rc_)                                                             			return ms_ret_ssize(rc_);                                    		ssize_t k_ = call;                                                   		int err_ = errno;                                                    		ms_write_end(ms_shim.store, &w_, k_ < 0 ? -err_ : k_);               		errno = err_;                                                        		return k_;                                                           	} while (0)
+/* The kernel copies: the same write path, for at most what `in` can give
+ * (callers loop on short copies). */
+#define COPY(name, params, args, kind_, inoff_, outoff_)                           \
+	MS_EXPORT ssize_t name params                                              \
+	{                                                                          \
+		struct ms_fd *e = ms_fd_get(fd);                                   \
+		if (!e)                                                            \
+			return REAL(name) args;                                    \
+		struct wreq q = {.kind = kind_, .in = in, .inoff = inoff_,         \
+				 .outoff = outoff_, .flags = (int)flags,           \
+				 .len = copy_bound(in, inoff_, len)};              \
+		return store_write(e, fd, &q);                                     \
+	}
 
-MS_EXPORT ssize_t copy_file_range(int in, off_t *inoff, int out, off_t *outoff, size_t len,
-				  unsigned int flags)
-{
-	if (!ms_fd_get(out))
-		return REAL(copy_file_range)(in, inoff, out, outoff, len, flags);
-	size_t n = copy_bound(in, inoff, len);
-	KERNEL_COPY(out, outoff, n, REAL(copy_file_range)(in, inoff, out, outoff, n, flags));
-}
+#define SENDFILE(name)                                                             \
+	MS_EXPORT ssize_t name(int fd, int in, off_t *off, size_t len)             \
+	{                                                                          \
+		struct ms_fd *e = ms_fd_get(fd);                                   \
+		if (!e)                                                            \
+			return REAL(name)(fd, in, off, len);                       \
+		struct wreq q = {.kind = W_SENDFILE, .in = in, .inoff = off,       \
+				 .len = copy_bound(in, off, len)};                 \
+		return store_write(e, fd, &q);                                     \
+	}
 
-MS_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
-{
-	off_t *none = NULL;
-	if (!ms_fd_get(out))
-		return REAL(sendfile)(out, in, off, count);
-	size_t n = copy_bound(in, off, count);
-	KERNEL_COPY(out, none, n, REAL(sendfile)(out, in, off, n));
-}
-
-MS_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
-{
-	off_t *none = NULL;
-	if (!ms_fd_get(out))
-		return REAL(sendfile64)(out, in, off, count);
-	size_t n = copy_bound(in, off, count);
-	KERNEL_COPY(out, none, n, REAL(sendfile64)(out, in, off, n));
-}
-
-MS_EXPORT ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t len,
-			 unsigned int flags)
-{
-	if (!ms_fd_get(out))
-		return REAL(splice)(in, inoff, out, outoff, len, flags);
-	size_t n = copy_bound(in, inoff, len);
-	KERNEL_COPY(out, outoff, n, REAL(splice)(in, inoff, out, outoff, n, flags));
-}
+COPY(copy_file_range,
+     (int in, off_t *inoff, int fd, off_t *outoff, size_t len, unsigned int flags),
+     (in, inoff, fd, outoff, len, flags), W_COPY_RANGE, inoff, outoff)
+COPY(splice, (int in, off_t *inoff, int fd, off_t *outoff, size_t len, unsigned int flags),
+     (in, inoff, fd, outoff, len, flags), W_SPLICE, inoff, outoff)
+SENDFILE(sendfile)
+SENDFILE(sendfile64)
 
 /* ---- _Fork: glibc's fork without atfork handlers, so ours run here ------------------ */
 

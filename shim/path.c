@@ -13,20 +13,7 @@
 
 #define STORE ms_shim.store
 
-/* The one-path shape: route, call core, follow an escape to the kernel. */
-#define ONE_PATH(dirfd, path, realcall, corecall, esccall)                           \
-	do {                                                                         \
-		struct ms_route r;                                                   \
-		if (!ms_route_at(dirfd, path, &r))                                   \
-			return realcall;                                             \
-		int rc = corecall;                                                   \
-		if (rc == -MS_EESCAPE) {                                             \
-			const char *esc = ms_escape_path();                          \
-			(void)esc;                                                   \
-			return esccall;                                              \
-		}                                                                    \
-		return ms_ret(rc);                                                   \
-	} while (0)
+/* The one-path shape is MS_PATH_CALL (shim.h). */
 
 #define EMPTY_IF(r) ((r).empty ? MS_EMPTY : 0)
 
@@ -36,25 +23,29 @@ static int xattr_lookup(struct ms_route *r, int nofollow);
 
 MS_EXPORT int mkdir(const char *path, mode_t mode)
 {
-	ONE_PATH(AT_FDCWD, path, REAL(mkdir)(path, mode), ms_mkdir(STORE, r.dir, r.path, mode),
-		 REAL(mkdir)(esc, mode));
+	int at = AT_FDCWD;
+	MS_PATH_CALL(at, path, REAL(mkdir)(path, mode),
+		     ms_mkdir(STORE, r.dir, r.path, mode));
 }
 
 MS_EXPORT int mkdirat(int dirfd, const char *path, mode_t mode)
 {
-	ONE_PATH(dirfd, path, REAL(mkdirat)(dirfd, path, mode), ms_mkdir(STORE, r.dir, r.path, mode),
-		 REAL(mkdir)(esc, mode));
+	MS_PATH_CALL(dirfd, path, REAL(mkdirat)(dirfd, path, mode),
+		     ms_mkdir(STORE, r.dir, r.path, mode));
 }
 
 MS_EXPORT int rmdir(const char *path)
 {
-	ONE_PATH(AT_FDCWD, path, REAL(rmdir)(path), ms_rmdir(STORE, r.dir, r.path), REAL(rmdir)(esc));
+	int at = AT_FDCWD;
+	MS_PATH_CALL(at, path, REAL(rmdir)(path),
+		     ms_rmdir(STORE, r.dir, r.path));
 }
 
 MS_EXPORT int unlink(const char *path)
 {
-	ONE_PATH(AT_FDCWD, path, REAL(unlink)(path), ms_unlink(STORE, r.dir, r.path),
-		 REAL(unlink)(esc));
+	int at = AT_FDCWD;
+	MS_PATH_CALL(at, path, REAL(unlink)(path),
+		     ms_unlink(STORE, r.dir, r.path));
 }
 
 MS_EXPORT int unlinkat(int dirfd, const char *path, int flags)
@@ -65,10 +56,8 @@ MS_EXPORT int unlinkat(int dirfd, const char *path, int flags)
 			return ms_ret(-EINVAL);
 		return REAL(unlinkat)(dirfd, path, flags);
 	}
-	ONE_PATH(dirfd, path, REAL(unlinkat)(dirfd, path, flags),
-		 (flags & AT_REMOVEDIR) ? ms_rmdir(STORE, r.dir, r.path)
-					: ms_unlink(STORE, r.dir, r.path),
-		 REAL(unlinkat)(AT_FDCWD, esc, flags));
+	MS_PATH_CALL(dirfd, path, REAL(unlinkat)(dirfd, path, flags),
+		     (flags & AT_REMOVEDIR) ? ms_rmdir(STORE, r.dir, r.path) : ms_unlink(STORE, r.dir, r.path));
 }
 
 /* remove(3): unlink, and rmdir when it names a directory, as glibc does. */
@@ -82,7 +71,9 @@ static int store_remove(struct ms_route *r)
 
 MS_EXPORT int remove(const char *path)
 {
-	ONE_PATH(AT_FDCWD, path, REAL(remove)(path), store_remove(&r), REAL(remove)(esc));
+	int at = AT_FDCWD;
+	MS_PATH_CALL(at, path, REAL(remove)(path),
+		     store_remove(&r));
 }
 
 /* Two paths: both in the store, both outside, or EXDEV. */
@@ -100,9 +91,11 @@ static int two_paths(int ofd, const char *op, int nfd, const char *np, struct ms
 static int store_rename(struct ms_route *a, struct ms_route *b, unsigned flags)
 {
 	int rc = ms_rename(STORE, a->dir, a->path, b->dir, b->path, flags);
+	int at;
+	const char *esc;
 	/* A path that leaves the store through a symlink lands on another
 	 * filesystem. */
-	return rc == -MS_EESCAPE ? -EXDEV : rc;
+	return ms_leave(rc, &at, &esc) ? -EXDEV : rc;
 }
 
 MS_EXPORT int rename(const char *op, const char *np)
@@ -138,7 +131,9 @@ static int store_link(struct ms_route *a, struct ms_route *b, int follow)
 {
 	int rc = ms_link(STORE, a->dir, a->path, b->dir, b->path,
 			 (follow ? 0 : MS_NOFOLLOW) | EMPTY_IF(*a));
-	return rc == -MS_EESCAPE ? -EXDEV : rc;
+	int at;
+	const char *esc;
+	return ms_leave(rc, &at, &esc) ? -EXDEV : rc;
 }
 
 MS_EXPORT int link(const char *op, const char *np)
@@ -165,14 +160,15 @@ MS_EXPORT int linkat(int ofd, const char *op, int nfd, const char *np, int flags
 
 MS_EXPORT int symlink(const char *target, const char *path)
 {
-	ONE_PATH(AT_FDCWD, path, REAL(symlink)(target, path), ms_symlink(STORE, target, r.dir, r.path),
-		 REAL(symlink)(target, esc));
+	int at = AT_FDCWD;
+	MS_PATH_CALL(at, path, REAL(symlink)(target, path),
+		     ms_symlink(STORE, target, r.dir, r.path));
 }
 
 MS_EXPORT int symlinkat(const char *target, int dirfd, const char *path)
 {
-	ONE_PATH(dirfd, path, REAL(symlinkat)(target, dirfd, path),
-		 ms_symlink(STORE, target, r.dir, r.path), REAL(symlink)(target, esc));
+	MS_PATH_CALL(dirfd, path, REAL(symlinkat)(target, dirfd, path),
+		     ms_symlink(STORE, target, r.dir, r.path));
 }
 
 static ssize_t store_readlink(struct ms_route *r, char *buf, size_t n)
@@ -180,8 +176,10 @@ static ssize_t store_readlink(struct ms_route *r, char *buf, size_t n)
 	if (n == 0)
 		return ms_ret_ssize(-EINVAL);
 	ssize_t rc = ms_readlink(STORE, r->dir, r->path, buf, n);
-	if (rc == -MS_EESCAPE)
-		return REAL(readlink)(ms_escape_path(), buf, n);
+	int at;
+	const char *esc;
+	if (ms_leave(rc, &at, &esc))
+		return REAL(readlink)(esc, buf, n);
 	return ms_ret_ssize(rc);
 }
 
@@ -221,24 +219,23 @@ MS_EXPORT ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_
 
 MS_EXPORT int chmod(const char *path, mode_t mode)
 {
-	ONE_PATH(AT_FDCWD, path, REAL(chmod)(path, mode),
-		 ms_chmod(STORE, r.dir, r.path, EMPTY_IF(r), mode), REAL(chmod)(esc, mode));
+	int at = AT_FDCWD;
+	MS_PATH_CALL(at, path, REAL(chmod)(path, mode),
+		     ms_chmod(STORE, r.dir, r.path, EMPTY_IF(r), mode));
 }
 
 MS_EXPORT int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
 {
-	ONE_PATH(dirfd, path, REAL(fchmodat)(dirfd, path, mode, flags),
-		 ms_chmod(STORE, r.dir, r.path,
-			  ((flags & AT_SYMLINK_NOFOLLOW) ? MS_NOFOLLOW : 0) | EMPTY_IF(r), mode),
-		 REAL(fchmodat)(AT_FDCWD, esc, mode, flags));
+	MS_PATH_CALL(dirfd, path, REAL(fchmodat)(dirfd, path, mode, flags),
+		     ms_chmod(STORE, r.dir, r.path, ((flags & AT_SYMLINK_NOFOLLOW) ? MS_NOFOLLOW : 0) | EMPTY_IF(r), mode));
 }
 
 /* glibc's lchmod goes to fchmodat internally, out of our reach. */
 MS_EXPORT int lchmod(const char *path, mode_t mode)
 {
-	ONE_PATH(AT_FDCWD, path, REAL(lchmod)(path, mode),
-		 ms_chmod(STORE, r.dir, r.path, MS_NOFOLLOW | EMPTY_IF(r), mode),
-		 REAL(lchmod)(esc, mode));
+	int at = AT_FDCWD;
+	MS_PATH_CALL(at, path, REAL(lchmod)(path, mode),
+		     ms_chmod(STORE, r.dir, r.path, MS_NOFOLLOW | EMPTY_IF(r), mode));
 }
 
 MS_EXPORT int fchmod(int fd, mode_t mode)
@@ -251,25 +248,22 @@ MS_EXPORT int fchmod(int fd, mode_t mode)
 
 MS_EXPORT int chown(const char *path, uid_t uid, gid_t gid)
 {
-	ONE_PATH(AT_FDCWD, path, REAL(chown)(path, uid, gid),
-		 ms_chown(STORE, r.dir, r.path, EMPTY_IF(r), uid, gid), REAL(chown)(esc, uid, gid));
+	int at = AT_FDCWD;
+	MS_PATH_CALL(at, path, REAL(chown)(path, uid, gid),
+		     ms_chown(STORE, r.dir, r.path, EMPTY_IF(r), uid, gid));
 }
 
 MS_EXPORT int lchown(const char *path, uid_t uid, gid_t gid)
 {
-	ONE_PATH(AT_FDCWD, path, REAL(lchown)(path, uid, gid),
-		 ms_chown(STORE, r.dir, r.path, MS_NOFOLLOW | EMPTY_IF(r), uid, gid),
-		 REAL(lchown)(esc, uid, gid));
+	int at = AT_FDCWD;
+	MS_PATH_CALL(at, path, REAL(lchown)(path, uid, gid),
+		     ms_chown(STORE, r.dir, r.path, MS_NOFOLLOW | EMPTY_IF(r), uid, gid));
 }
 
 MS_EXPORT int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
 {
-	ONE_PATH(dirfd, path, REAL(fchownat)(dirfd, path, uid, gid, flags),
-		 ms_chown(STORE, r.dir, r.path,
-			  ((flags & AT_SYMLINK_NOFOLLOW) ? MS_NOFOLLOW : 0) |
-				  ((flags & AT_EMPTY_PATH) || r.empty ? MS_EMPTY : 0),
-			  uid, gid),
-		 REAL(fchownat)(AT_FDCWD, esc, uid, gid, flags));
+	MS_PATH_CALL(dirfd, path, REAL(fchownat)(dirfd, path, uid, gid, flags),
+		     ms_chown(STORE, r.dir, r.path, ((flags & AT_SYMLINK_NOFOLLOW) ? MS_NOFOLLOW : 0) | ((flags & AT_EMPTY_PATH) || r.empty ? MS_EMPTY : 0), uid, gid));
 }
 
 MS_EXPORT int fchown(int fd, uid_t uid, gid_t gid)
@@ -311,22 +305,25 @@ MS_EXPORT int utime(const char *path, const struct utimbuf *t)
 		ts[1].tv_sec = t->modtime;
 		ts[0].tv_nsec = ts[1].tv_nsec = 0;
 	}
-	ONE_PATH(AT_FDCWD, path, REAL(utime)(path, t), store_utimens(&r, t ? ts : NULL, 0),
-		 REAL(utime)(esc, t));
+	int at = AT_FDCWD;
+	MS_PATH_CALL(at, path, REAL(utime)(path, t),
+		     store_utimens(&r, t ? ts : NULL, 0));
 }
 
 MS_EXPORT int utimes(const char *path, const struct timeval tv[2])
 {
 	struct timespec ts[2];
-	ONE_PATH(AT_FDCWD, path, REAL(utimes)(path, tv), store_utimens(&r, tv_to_ts(tv, ts), 0),
-		 REAL(utimes)(esc, tv));
+	int at = AT_FDCWD;
+	MS_PATH_CALL(at, path, REAL(utimes)(path, tv),
+		     store_utimens(&r, tv_to_ts(tv, ts), 0));
 }
 
 MS_EXPORT int lutimes(const char *path, const struct timeval tv[2])
 {
 	struct timespec ts[2];
-	ONE_PATH(AT_FDCWD, path, REAL(lutimes)(path, tv),
-		 store_utimens(&r, tv_to_ts(tv, ts), MS_NOFOLLOW), REAL(lutimes)(esc, tv));
+	int at = AT_FDCWD;
+	MS_PATH_CALL(at, path, REAL(lutimes)(path, tv),
+		     store_utimens(&r, tv_to_ts(tv, ts), MS_NOFOLLOW));
 }
 
 MS_EXPORT int futimesat(int dirfd, const char *path, const struct timeval tv[2])
@@ -334,8 +331,8 @@ MS_EXPORT int futimesat(int dirfd, const char *path, const struct timeval tv[2])
 	struct timespec ts[2];
 	if (!path)
 		return futimes(dirfd, tv);
-	ONE_PATH(dirfd, path, REAL(futimesat)(dirfd, path, tv), store_utimens(&r, tv_to_ts(tv, ts), 0),
-		 REAL(utimes)(esc, tv));
+	MS_PATH_CALL(dirfd, path, REAL(futimesat)(dirfd, path, tv),
+		     store_utimens(&r, tv_to_ts(tv, ts), 0));
 }
 
 MS_EXPORT int futimes(int fd, const struct timeval tv[2])
@@ -364,26 +361,24 @@ MS_EXPORT int utimensat(int dirfd, const char *path, const struct timespec ts[2]
 {
 	if (!path) /* Linux: the file dirfd refers to */
 		return ms_fd_get(dirfd) ? futimens(dirfd, ts) : REAL(utimensat)(dirfd, path, ts, flags);
-	ONE_PATH(dirfd, path, REAL(utimensat)(dirfd, path, ts, flags),
-		 ms_utimens(STORE, r.dir, r.path,
-			    ((flags & AT_SYMLINK_NOFOLLOW) ? MS_NOFOLLOW : 0) |
-				    ((flags & AT_EMPTY_PATH) || r.empty ? MS_EMPTY : 0),
-			    ts),
-		 REAL(utimensat)(AT_FDCWD, esc, ts, flags));
+	MS_PATH_CALL(dirfd, path, REAL(utimensat)(dirfd, path, ts, flags),
+		     ms_utimens(STORE, r.dir, r.path, ((flags & AT_SYMLINK_NOFOLLOW) ? MS_NOFOLLOW : 0) | ((flags & AT_EMPTY_PATH) || r.empty ? MS_EMPTY : 0), ts));
 }
 
 /* ---- sizes, special files ----------------------------------------------------------------- */
 
 MS_EXPORT int truncate(const char *path, off_t len)
 {
-	ONE_PATH(AT_FDCWD, path, REAL(truncate)(path, len), ms_truncate(STORE, r.dir, r.path, len),
-		 REAL(truncate)(esc, len));
+	int at = AT_FDCWD;
+	MS_PATH_CALL(at, path, REAL(truncate)(path, len),
+		     ms_truncate(STORE, r.dir, r.path, len));
 }
 
 MS_EXPORT int truncate64(const char *path, off_t len)
 {
-	ONE_PATH(AT_FDCWD, path, REAL(truncate64)(path, len), ms_truncate(STORE, r.dir, r.path, len),
-		 REAL(truncate64)(esc, len));
+	int at = AT_FDCWD;
+	MS_PATH_CALL(at, path, REAL(truncate64)(path, len),
+		     ms_truncate(STORE, r.dir, r.path, len));
 }
 
 /* A regular file made by mknod is an empty file; fifos and devices are not
@@ -415,48 +410,50 @@ static int store_mknod(struct ms_route *r, mode_t mode)
 
 MS_EXPORT int mknod(const char *path, mode_t mode, dev_t dev)
 {
-	ONE_PATH(AT_FDCWD, path, REAL(mknod)(path, mode, dev), store_mknod(&r, mode),
-		 REAL(mknod)(esc, mode, dev));
+	int at = AT_FDCWD;
+	MS_PATH_CALL(at, path, REAL(mknod)(path, mode, dev),
+		     store_mknod(&r, mode));
 }
 
 MS_EXPORT int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
 {
-	ONE_PATH(dirfd, path, REAL(mknodat)(dirfd, path, mode, dev), store_mknod(&r, mode),
-		 REAL(mknod)(esc, mode, dev));
+	MS_PATH_CALL(dirfd, path, REAL(mknodat)(dirfd, path, mode, dev),
+		     store_mknod(&r, mode));
 }
 
 MS_EXPORT int mkfifo(const char *path, mode_t mode)
 {
-	ONE_PATH(AT_FDCWD, path, REAL(mkfifo)(path, mode), store_mknod(&r, S_IFIFO | mode),
-		 REAL(mkfifo)(esc, mode));
+	int at = AT_FDCWD;
+	MS_PATH_CALL(at, path, REAL(mkfifo)(path, mode),
+		     store_mknod(&r, S_IFIFO | mode));
 }
 
 MS_EXPORT int mkfifoat(int dirfd, const char *path, mode_t mode)
 {
-	ONE_PATH(dirfd, path, REAL(mkfifoat)(dirfd, path, mode), store_mknod(&r, S_IFIFO | mode),
-		 REAL(mkfifo)(esc, mode));
+	MS_PATH_CALL(dirfd, path, REAL(mkfifoat)(dirfd, path, mode),
+		     store_mknod(&r, S_IFIFO | mode));
 }
 
 /* The glibc < 2.33 names. */
 MS_EXPORT int __xmknod(int ver, const char *path, mode_t mode, dev_t *dev)
 {
-	ONE_PATH(AT_FDCWD, path, REAL(__xmknod)(ver, path, mode, dev), store_mknod(&r, mode),
-		 REAL(__xmknod)(ver, esc, mode, dev));
+	int at = AT_FDCWD;
+	MS_PATH_CALL(at, path, REAL(__xmknod)(ver, path, mode, dev),
+		     store_mknod(&r, mode));
 }
 
 MS_EXPORT int __xmknodat(int ver, int dirfd, const char *path, mode_t mode, dev_t *dev)
 {
-	ONE_PATH(dirfd, path, REAL(__xmknodat)(ver, dirfd, path, mode, dev), store_mknod(&r, mode),
-		 REAL(__xmknod)(ver, esc, mode, dev));
+	MS_PATH_CALL(dirfd, path, REAL(__xmknodat)(ver, dirfd, path, mode, dev),
+		     store_mknod(&r, mode));
 }
 
 /* No file handles for store files: callers fall back to paths. */
 MS_EXPORT int name_to_handle_at(int dirfd, const char *path, struct file_handle *h, int *mount_id,
 				int flags)
 {
-	ONE_PATH(dirfd, path, REAL(name_to_handle_at)(dirfd, path, h, mount_id, flags),
-		 xattr_lookup(&r, !(flags & AT_SYMLINK_FOLLOW)) ?: -EOPNOTSUPP,
-		 REAL(name_to_handle_at)(AT_FDCWD, esc, h, mount_id, flags));
+	MS_PATH_CALL(dirfd, path, REAL(name_to_handle_at)(dirfd, path, h, mount_id, flags),
+		     xattr_lookup(&r, !(flags & AT_SYMLINK_FOLLOW)) ?: -EOPNOTSUPP);
 }
 
 /* ---- extended attributes: a filesystem that stores none ------------------------------------ */
@@ -467,7 +464,9 @@ static int xattr_lookup(struct ms_route *r, int nofollow)
 {
 	struct stat st;
 	int rc = ms_stat(STORE, r->dir, r->path, (nofollow ? MS_NOFOLLOW : 0) | EMPTY_IF(*r), &st);
-	return rc == -MS_EESCAPE ? -ENOENT : rc;
+	int at;
+	const char *esc;
+	return ms_leave(rc, &at, &esc) ? -ENOENT : rc;
 }
 
 #define XATTR_PATH(path, nofollow, realcall, answer)                                   \

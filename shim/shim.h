@@ -87,6 +87,16 @@ static inline ssize_t ms_ret_ssize(ssize_t r)
 	return r;
 }
 
+/* For wrappers of any return type: long converts back implicitly. */
+static inline long ms_retl(long r)
+{
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
 /* ---- routing (route.c) ---------------------------------------------------- */
 
 struct ms_route {
@@ -114,6 +124,43 @@ int ms_path_is_ours(const char *path, size_t len);
 int ms_normalise(const char *in, char *out, size_t n, int keep_slash);
 /* Called by chdir/fchdir to a real directory: refreshes real_cwd. */
 void ms_real_cwd_changed(void);
+
+/* ---- opening, and leaving the store (open.c) ------------------------------- */
+
+/* How an opened store file is held. */
+enum ms_open_how {
+	MS_OPEN_KEEP, /* the program's fd: recorded in the fd table */
+	MS_OPEN_EXEC, /* a program to exec: a bare kernel fd that the exec (or
+		       * the caller) closes; no table entry, no reference (the
+		       * fd alone keeps the memfd), so a vfork child may open
+		       * it without touching its parent's table */
+};
+
+/* Opens routed path r as openat(2) would with flags and mode. A path that
+ * leaves the store through a store symlink is opened by the kernel at its
+ * real path. Returns the fd (a store file, a store directory fd, or a real
+ * fd) or -errno; errno untouched. */
+int ms_open_route(struct ms_route *r, int flags, mode_t mode, enum ms_open_how how);
+
+/* The one step for a path that left the store: when rc is core's
+ * -MS_EESCAPE, sets *dirfd and *path to the real path core reached and
+ * returns 1, so the caller repeats its real call with them. */
+int ms_leave(long rc, int *dirfd, const char **path);
+
+/* The one-path wrapper shape: not ours -> realcall; ours -> corecall
+ * (which sees the route as `r`); left the store -> realcall again with the
+ * wrapper's own dirfd and path variables pointing at the real path. For a
+ * call without a dirfd, pass a local `int at = AT_FDCWD`. */
+#define MS_PATH_CALL(dirfd, path, realcall, corecall)                              \
+	do {                                                                       \
+		struct ms_route r;                                                 \
+		if (!ms_route_at(dirfd, path, &r))                                 \
+			return realcall;                                           \
+		long rc_ = corecall;                                               \
+		if (ms_leave(rc_, &(dirfd), &(path)))                              \
+			return realcall;                                           \
+		return ms_retl(rc_);                                               \
+	} while (0)
 
 /* ---- the fd table (fdtab.c) ------------------------------------------------ */
 
@@ -161,11 +208,54 @@ void ms_fdtab_atfork_child(void);
  * every inherited fd (atfork handler; _Fork calls it too). */
 void ms_shim_fork_child(void);
 
-/* ---- exec (exec.c) ------------------------------------------------------------ */
+/* ---- what a new program inherits (carry.c) ---------------------------------- */
 
 /* Constructor: notes the environment to carry along, takes over the store
- * fds an exec handed down. */
+ * fds an exec handed down (MEMSHIM_FDS, checked against the kernel). */
 void ms_exec_init(void);
+
+#define ENV_EXTRA 32    /* entries ms_carry_env may add */
+#define ENV_BYTES 16384 /* room for the strings it adds */
+
+struct envbuf {
+	char str[ENV_BYTES];
+	size_t used;
+};
+
+/* A store fd a spawn's file actions will create (a dup2 target). */
+struct ms_carry_extra {
+	int target;
+	struct ms_fd e;
+};
+
+/* Builds the environment for a new program into vec (room for the
+ * caller's entries plus ENV_EXTRA), strings in b: the shim, the store, the
+ * virtual cwd, and MEMSHIM_FDS for the store fds that survive the exec
+ * plus `extra`. own: 'T' when the references travel with the fds, 'G'
+ * when the new program takes its own. No allocation (vfork-safe). */
+char **ms_carry_env(char *const envp[], char **vec, struct envbuf *b, char own,
+		    const struct ms_carry_extra *extra, int nextra);
+int ms_env_count(char *const envp[]);
+
+/* ---- programs (exec.c; shared with spawn.c) --------------------------------- */
+
+/* The program `*path` names: 0 with *fd = -1 when it is not the store's
+ * (*path may then have become the real path a store symlink leads to), 0
+ * with *fd a bare fd on it (MS_OPEN_EXEC) when it is, or -errno (EACCES
+ * for a directory or a file no one may execute). */
+int ms_program_fd(const char **path, int *fd);
+/* The "#!" line of the program open at fd, parsed into line (n bytes) as
+ * Linux does. 1 for a script, 0 for anything else, -ENOEXEC for "#!"
+ * without an interpreter. */
+int ms_script_line(int fd, char *line, size_t n, char **interp, char **arg);
+/* The interpreter's argv: interp [arg] path argv[1..] (room: argc + 3). */
+void ms_script_argv(char **nargv, char *interp, char *arg, const char *path,
+		    char *const argv[]);
+int ms_argv_count(char *const argv[]);
+/* The one PATH search: the next candidate for `file` along PATH (glibc's
+ * "/bin:/usr/bin" when unset; an empty entry is the current directory).
+ * *cur starts NULL. Returns 1 with out filled, 0 after the last. */
+int ms_path_next(const char **cur, const char *file, char *out, size_t n);
 
 /* ---- writes (fd.c) ---------------------------------------------------------- */
 
@@ -182,6 +272,10 @@ pid_t ms_shim_getpid(void);
 /* fd 0, 1 or 2 was just made a store file, or stopped being one (dup2,
  * dup3, fcntl F_DUPFD onto it, close): switch the matching stream. */
 void ms_stdio_fd_changed(int fd);
+/* A stream on fd, just opened with the flags of fopen mode `mode`: a
+ * quota-checked stream on a store fd, glibc's own on any other. Takes the
+ * fd: closes it when no stream can be made (NULL, errno set). */
+FILE *ms_stdio_stream(int fd, const char *mode);
 
 /* ---- directories and the current directory (dir.c, cwd.c) ------------------
  * Declared by the directories/cwd helper. */

@@ -38,8 +38,10 @@ static int store_stat(struct ms_route *r, int flags, struct stat *st, int (*real
 	if (r->empty)
 		flags |= MS_EMPTY;
 	int rc = ms_stat(ms_shim.store, r->dir, r->path, flags, st);
-	if (rc == -MS_EESCAPE)
-		return real_escape(ms_escape_path(), st);
+	int at;
+	const char *esc;
+	if (ms_leave(rc, &at, &esc))
+		return real_escape(esc, st);
 	return ms_ret(rc);
 }
 
@@ -49,50 +51,6 @@ static int esc_lstat(const char *p, struct stat *st) { return REAL(lstat)(p, st)
 /* struct stat64 and struct stat are the same on the 64-bit ABIs this
  * library is built for. */
 _Static_assert(sizeof(struct stat) == sizeof(struct stat64), "stat64 layout");
-
-MS_EXPORT int stat(const char *path, struct stat *st)
-{
-	struct ms_route r;
-	if (!ms_route(path, &r))
-		return REAL(stat)(path, st);
-	return store_stat(&r, 0, st, esc_stat);
-}
-
-MS_EXPORT int stat64(const char *path, struct stat64 *st)
-{
-	struct ms_route r;
-	if (!ms_route(path, &r))
-		return REAL(stat64)(path, st);
-	return store_stat(&r, 0, (struct stat *)st, esc_stat);
-}
-
-MS_EXPORT int lstat(const char *path, struct stat *st)
-{
-	struct ms_route r;
-	if (!ms_route(path, &r))
-		return REAL(lstat)(path, st);
-	return store_stat(&r, MS_NOFOLLOW, st, esc_lstat);
-}
-
-MS_EXPORT int lstat64(const char *path, struct stat64 *st)
-{
-	struct ms_route r;
-	if (!ms_route(path, &r))
-		return REAL(lstat64)(path, st);
-	return store_stat(&r, MS_NOFOLLOW, (struct stat *)st, esc_lstat);
-}
-
-MS_EXPORT int fstat(int fd, struct stat *st)
-{
-	struct ms_fd *e = ms_fd_get(fd);
-	return e ? store_fstat(e, fd, st) : REAL(fstat)(fd, st);
-}
-
-MS_EXPORT int fstat64(int fd, struct stat64 *st)
-{
-	struct ms_fd *e = ms_fd_get(fd);
-	return e ? store_fstat(e, fd, (struct stat *)st) : REAL(fstat64)(fd, st);
-}
 
 #define EMPTY_FLAG(r) ((r).empty ? MS_EMPTY : 0)
 
@@ -112,83 +70,51 @@ static int store_fstatat(int dirfd, struct ms_route *r, struct stat *st, int fla
 			  (flags & AT_SYMLINK_NOFOLLOW) ? esc_lstat : esc_stat);
 }
 
-MS_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
-{
-	struct ms_route r;
-	if (!ms_route_at(dirfd, path, &r))
-		return REAL(fstatat)(dirfd, path, st, flags);
-	return store_fstatat(dirfd, &r, st, flags);
-}
+/* The stat family, one definition per shape; V is the leading `int ver`
+ * of the glibc < 2.33 names (still bound by make 4.3; _STAT_VER_LINUX,
+ * whose struct is today's struct stat on x86-64), empty for the others. */
+#define STAT_PATH(name, type, flags, esc, V, VA)                                   \
+	MS_EXPORT int name(V const char *path, type *st)                           \
+	{                                                                          \
+		struct ms_route r;                                                 \
+		if (!ms_route(path, &r))                                           \
+			return REAL(name)(VA path, st);                            \
+		return store_stat(&r, flags, (struct stat *)st, esc);              \
+	}
+#define STAT_FD(name, type, V, VA)                                                 \
+	MS_EXPORT int name(V int fd, type *st)                                     \
+	{                                                                          \
+		struct ms_fd *e = ms_fd_get(fd);                                   \
+		return e ? store_fstat(e, fd, (struct stat *)st) : REAL(name)(VA fd, st); \
+	}
+#define STAT_AT(name, type, V, VA)                                                 \
+	MS_EXPORT int name(V int dirfd, const char *path, type *st, int flags)     \
+	{                                                                          \
+		struct ms_route r;                                                 \
+		if (!ms_route_at(dirfd, path, &r))                                 \
+			return REAL(name)(VA dirfd, path, st, flags);              \
+		return store_fstatat(dirfd, &r, (struct stat *)st, flags);         \
+	}
+#define NOVER
+#define VER int ver,
+#define VERA ver,
 
-MS_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
-{
-	struct ms_route r;
-	if (!ms_route_at(dirfd, path, &r))
-		return REAL(fstatat64)(dirfd, path, st, flags);
-	return store_fstatat(dirfd, &r, (struct stat *)st, flags);
-}
-
-/* The glibc < 2.33 names, still bound by make 4.3: `ver` is
- * _STAT_VER_LINUX, whose struct is today's struct stat on x86-64. */
-MS_EXPORT int __xstat(int ver, const char *path, struct stat *st)
-{
-	struct ms_route r;
-	if (!ms_route(path, &r))
-		return REAL(__xstat)(ver, path, st);
-	return store_stat(&r, 0, st, esc_stat);
-}
-
-MS_EXPORT int __xstat64(int ver, const char *path, struct stat64 *st)
-{
-	struct ms_route r;
-	if (!ms_route(path, &r))
-		return REAL(__xstat64)(ver, path, st);
-	return store_stat(&r, 0, (struct stat *)st, esc_stat);
-}
-
-MS_EXPORT int __lxstat(int ver, const char *path, struct stat *st)
-{
-	struct ms_route r;
-	if (!ms_route(path, &r))
-		return REAL(__lxstat)(ver, path, st);
-	return store_stat(&r, MS_NOFOLLOW, st, esc_lstat);
-}
-
-MS_EXPORT int __lxstat64(int ver, const char *path, struct stat64 *st)
-{
-	struct ms_route r;
-	if (!ms_route(path, &r))
-		return REAL(__lxstat64)(ver, path, st);
-	return store_stat(&r, MS_NOFOLLOW, (struct stat *)st, esc_lstat);
-}
-
-MS_EXPORT int __fxstat(int ver, int fd, struct stat *st)
-{
-	struct ms_fd *e = ms_fd_get(fd);
-	return e ? store_fstat(e, fd, st) : REAL(__fxstat)(ver, fd, st);
-}
-
-MS_EXPORT int __fxstat64(int ver, int fd, struct stat64 *st)
-{
-	struct ms_fd *e = ms_fd_get(fd);
-	return e ? store_fstat(e, fd, (struct stat *)st) : REAL(__fxstat64)(ver, fd, st);
-}
-
-MS_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
-{
-	struct ms_route r;
-	if (!ms_route_at(dirfd, path, &r))
-		return REAL(__fxstatat)(ver, dirfd, path, st, flags);
-	return store_fstatat(dirfd, &r, st, flags);
-}
-
-MS_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags)
-{
-	struct ms_route r;
-	if (!ms_route_at(dirfd, path, &r))
-		return REAL(__fxstatat64)(ver, dirfd, path, st, flags);
-	return store_fstatat(dirfd, &r, (struct stat *)st, flags);
-}
+STAT_PATH(stat, struct stat, 0, esc_stat, NOVER, NOVER)
+STAT_PATH(stat64, struct stat64, 0, esc_stat, NOVER, NOVER)
+STAT_PATH(lstat, struct stat, MS_NOFOLLOW, esc_lstat, NOVER, NOVER)
+STAT_PATH(lstat64, struct stat64, MS_NOFOLLOW, esc_lstat, NOVER, NOVER)
+STAT_PATH(__xstat, struct stat, 0, esc_stat, VER, VERA)
+STAT_PATH(__xstat64, struct stat64, 0, esc_stat, VER, VERA)
+STAT_PATH(__lxstat, struct stat, MS_NOFOLLOW, esc_lstat, VER, VERA)
+STAT_PATH(__lxstat64, struct stat64, MS_NOFOLLOW, esc_lstat, VER, VERA)
+STAT_FD(fstat, struct stat, NOVER, NOVER)
+STAT_FD(fstat64, struct stat64, NOVER, NOVER)
+STAT_FD(__fxstat, struct stat, VER, VERA)
+STAT_FD(__fxstat64, struct stat64, VER, VERA)
+STAT_AT(fstatat, struct stat, NOVER, NOVER)
+STAT_AT(fstatat64, struct stat64, NOVER, NOVER)
+STAT_AT(__fxstatat, struct stat, VER, VERA)
+STAT_AT(__fxstatat64, struct stat64, VER, VERA)
 
 static void to_statx(const struct stat *st, struct statx *x)
 {
@@ -254,8 +180,10 @@ static int store_access(struct ms_route *r, int mode, int flags, int effective)
 	if (mode & ~(R_OK | W_OK | X_OK))
 		return ms_ret(-EINVAL);
 	int rc = ms_stat(ms_shim.store, r->dir, r->path, at_flags(flags), &st);
-	if (rc == -MS_EESCAPE)
-		return REAL(faccessat)(AT_FDCWD, ms_escape_path(), mode, flags);
+	int at;
+	const char *esc;
+	if (ms_leave(rc, &at, &esc))
+		return REAL(faccessat)(at, esc, mode, flags);
 	if (rc == 0)
 		rc = check_access(&st, mode, effective);
 	return ms_ret(rc);
@@ -336,8 +264,10 @@ static int path_statfs(struct ms_route *r, struct statfs *f)
 {
 	struct stat st;
 	int rc = ms_stat(ms_shim.store, r->dir, r->path, r->empty ? MS_EMPTY : 0, &st);
-	if (rc == -MS_EESCAPE)
-		return REAL(statfs)(ms_escape_path(), f);
+	int at;
+	const char *esc;
+	if (ms_leave(rc, &at, &esc))
+		return REAL(statfs)(esc, f);
 	if (rc)
 		return ms_ret(rc);
 	store_statfs(f);
@@ -459,8 +389,10 @@ MS_EXPORT long pathconf(const char *path, int name)
 	if (!ms_route(path, &r))
 		return REAL(pathconf)(path, name);
 	int rc = ms_stat(ms_shim.store, r.dir, r.path, EMPTY_FLAG(r), &st);
-	if (rc == -MS_EESCAPE)
-		return REAL(pathconf)(ms_escape_path(), name);
+	int at;
+	const char *esc;
+	if (ms_leave(rc, &at, &esc))
+		return REAL(pathconf)(esc, name);
 	if (rc)
 		return ms_ret(rc);
 	return store_pathconf(name);

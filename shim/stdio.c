@@ -41,9 +41,6 @@
 #define IO_LINE_BUF 0x0200
 #define IO_IS_APPENDING 0x1000
 
-/* Shared with composite.c (tmpfile). New nodes get the umask from core
- * (ms_store_set_umask), so modes here are passed as open(2) takes them. */
-FILE *ms_stdio_stream(int fd, const char *ckmode, int isdir);
 
 struct ck {
 	FILE *f;
@@ -204,12 +201,6 @@ static struct ck *ck_new(int fd, const char *ckmode, int isdir, int std)
 	return k;
 }
 
-FILE *ms_stdio_stream(int fd, const char *ckmode, int isdir)
-{
-	struct ck *k = ck_new(fd, ckmode, isdir, -1);
-	return k ? k->f : NULL;
-}
-
 /* ---- modes ---------------------------------------------------------------- */
 
 struct fmode {
@@ -270,89 +261,55 @@ static void set_mode(FILE *f, const struct fmode *fm)
 
 /* ---- opening ---------------------------------------------------------------- */
 
-/* Opens a routed store path with open(2) flags. Returns the fd (a store
- * file, or a store directory fd with *isdir set) recorded in the fd table,
- * -MS_EESCAPE (the path left the store: ms_escape_path()), or -errno. */
-static int store_open(struct ms_route *r, int oflags, int *isdir)
-{
-	ms_store *s = ms_shim.store;
-	int fd, rc;
-	ms_ino ino;
-	*isdir = 0;
-	if (r->empty) {
-		/* /proc/self/fd/N of a store fd: a new description of it. */
-		struct stat st;
-		rc = ms_stat_ino(s, r->dir, &st);
-		if (rc)
-			return rc;
-		if ((oflags & O_CREAT) && (oflags & O_EXCL))
-			return -EEXIST;
-		ino = r->dir;
-		if (S_ISDIR(st.st_mode)) {
-			if ((oflags & O_ACCMODE) != O_RDONLY)
-				return -EISDIR;
-			ms_ino_get(s, ino);
-			fd = -1;
-		} else {
-			fd = ms_open_ino(s, ino, oflags & ~(O_CREAT | O_EXCL | O_TRUNC));
-			if (fd < 0)
-				return fd;
-			if ((oflags & O_TRUNC) && (rc = ms_ftruncate(s, ino, fd, 0)) < 0) {
-				REAL(close)(fd);
-				ms_ino_put(s, ino);
-				return rc;
-			}
-		}
-	} else {
-		rc = ms_open(s, r->dir, r->path, oflags, 0666, &fd, &ino);
-		if (rc < 0)
-			return rc;
-	}
-	if (fd < 0) {
-		fd = ms_fd_new_dir(ino, oflags, 0);
-		if (fd < 0)
-			ms_ino_put(s, ino);
-		*isdir = 1;
-		return fd;
-	}
-	ms_fd_set(fd, MS_FD_FILE, ino, oflags);
-	return fd;
-}
-
 /* Forgets and closes an fd this file opened. */
 static void drop_close(int fd)
 {
 	int saved = errno;
-	ms_fd_drop(fd);
+	if (ms_fd_get(fd))
+		ms_fd_drop(fd);
 	REAL(close)(fd);
 	errno = saved;
 }
 
-static FILE *store_fopen(struct ms_route *r, const char *path, const char *mode,
-			 FILE *(*real)(const char *, const char *))
+FILE *ms_stdio_stream(int fd, const char *mode)
 {
 	struct fmode fm;
-	int isdir;
-	if (parse_mode(mode, &fm)) {
+	struct ms_fd *e = ms_fd_get(fd);
+	FILE *f = NULL;
+	if (parse_mode(mode, &fm))
 		errno = EINVAL;
-		return NULL;
+	else if (!e)
+		f = REAL(fdopen)(fd, mode); /* a real file: a real stream */
+	else {
+		struct ck *k = ck_new(fd, fm.ck, e->kind == MS_FD_DIR, -1);
+		f = k ? k->f : NULL;
 	}
-	int fd = store_open(r, fm.oflags, &isdir);
-	if (fd == -MS_EESCAPE)
-		return real(ms_escape_path(), mode);
-	if (fd < 0) {
-		errno = -fd;
-		return NULL;
-	}
-	struct ck *k = ck_new(fd, fm.ck, isdir, -1);
-	if (!k) {
+	if (!f) {
 		drop_close(fd);
 		return NULL;
 	}
 	/* As glibc: "a" starts at the end (ftell says so), "a+" reads from 0. */
 	if ((fm.oflags & O_APPEND) && (fm.oflags & O_ACCMODE) == O_WRONLY)
 		REAL(lseek)(fd, 0, SEEK_END);
-	return k->f;
+	return f;
+}
+
+/* fopen of a routed path: the one open path, then a stream on the fd.
+ * New nodes get the umask from core (ms_store_set_umask), so the mode is
+ * passed as open(2) takes it. */
+static FILE *store_fopen(struct ms_route *r, const char *mode)
+{
+	struct fmode fm;
+	if (parse_mode(mode, &fm)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	int fd = ms_open_route(r, fm.oflags, 0666, MS_OPEN_KEEP);
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	return ms_stdio_stream(fd, mode);
 }
 
 MS_EXPORT FILE *fopen(const char *path, const char *mode)
@@ -360,7 +317,7 @@ MS_EXPORT FILE *fopen(const char *path, const char *mode)
 	struct ms_route r;
 	if (!ms_route(path, &r))
 		return REAL(fopen)(path, mode);
-	return store_fopen(&r, path, mode, REAL(fopen));
+	return store_fopen(&r, mode);
 }
 
 MS_EXPORT FILE *fopen64(const char *path, const char *mode)
@@ -368,7 +325,7 @@ MS_EXPORT FILE *fopen64(const char *path, const char *mode)
 	struct ms_route r;
 	if (!ms_route(path, &r))
 		return REAL(fopen64)(path, mode);
-	return store_fopen(&r, path, mode, REAL(fopen64));
+	return store_fopen(&r, mode);
 }
 
 MS_EXPORT FILE *fdopen(int fd, const char *mode)
@@ -556,7 +513,7 @@ static FILE *do_freopen(const char *path, const char *mode, FILE *fp,
 		errno = EINVAL;
 		return NULL;
 	}
-	int nfd, isdir = 0;
+	int nfd;
 	if (!path) {
 		/* The same file in a new mode: a new open of its inode. */
 		struct ms_fd *e = ms_fd_get(k->fd);
@@ -565,20 +522,28 @@ static FILE *do_freopen(const char *path, const char *mode, FILE *fp,
 			return NULL;
 		}
 		struct ms_route self = {.dir = e->ino, .empty = 1, .path = ""};
-		nfd = store_open(&self, fm.oflags, &isdir);
+		nfd = ms_open_route(&self, fm.oflags, 0666, MS_OPEN_KEEP);
 	} else if (ours) {
-		nfd = store_open(&r, fm.oflags, &isdir);
+		nfd = ms_open_route(&r, fm.oflags, 0666, MS_OPEN_KEEP);
 	} else {
-		nfd = -MS_EESCAPE; /* a real file for one of our streams */
-	}
-	if (nfd == -MS_EESCAPE) {
-		nfd = REAL(open)(ours ? ms_escape_path() : path, fm.oflags, 0666);
+		/* a real file for one of our streams */
+		nfd = REAL(open)(path, fm.oflags, 0666);
 		if (nfd < 0)
-			return NULL;
-	} else if (nfd < 0) {
+			nfd = -errno;
+	}
+	if (nfd < 0) {
+		/* As glibc: the stream was closed first, and stays closed. */
+		fflush(fp);
+		int old = k ? k->fd : REAL(fileno)(fp);
+		if (old >= 0 && !ms_fd_private(old))
+			drop_close(old);
+		if (k)
+			k->fd = -1;
 		errno = -nfd;
 		return NULL;
 	}
+	struct ms_fd *ne = ms_fd_get(nfd);
+	int isdir = ne && ne->kind == MS_FD_DIR;
 	fflush(fp); /* failure ignored, as POSIX says */
 	int std = std_of(fp);
 	int old = k ? k->fd : std >= 0 ? std : REAL(fileno)(fp);

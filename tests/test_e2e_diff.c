@@ -44,10 +44,10 @@ static char *next_line(char **s)
 	return l;
 }
 
-static void differential(const char *section)
+static void differential_of(const char *prog, const char *section)
 {
 	char helper[512];
-	snprintf(helper, sizeof(helper), "%s/tests/helpers/diffops", t_build());
+	snprintf(helper, sizeof(helper), "%s/tests/helpers/%s", t_build(), prog);
 	cr_assert_eq(access(helper, X_OK), 0, "%s: not built (make check builds it)", helper);
 
 	/* The real side: a fresh tmpfs directory, no preload. */
@@ -59,7 +59,7 @@ static void differential(const char *section)
 	cr_assert_not_null(real, "mkdtemp: %s", strerror(errno));
 	char cmd[1280];
 	snprintf(cmd, sizeof(cmd), "env -u LD_PRELOAD %s %s %s 2>&1", helper, real, section);
-	static char want[1 << 18], got[1 << 18];
+	static char want[1 << 20], got[1 << 20];
 	FILE *p = popen(cmd, "r");
 	cr_assert_not_null(p);
 	size_t k = fread(want, 1, sizeof(want) - 1, p);
@@ -95,6 +95,12 @@ static void differential(const char *section)
 	cr_assert_eq(st, 0, "diffops under the preload exited with %d; differences:\n%s", st, report);
 	cr_assert_eq(ndiff, 0, "%s: %d of %d lines differ:\n%s", section, ndiff, line, report);
 }
+
+static void differential(const char *section) { differential_of("diffops", section); }
+
+/* Every entry point that opens a file (tests/helpers/openops.c), on the
+ * same paths with the same flags. */
+Test(e2e_diff, open) { differential_of("openops", "all"); }
 
 Test(e2e_diff, files) { differential("files"); }
 Test(e2e_diff, stat) { differential("stat"); }

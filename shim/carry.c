@@ -1,0 +1,277 @@
+/* shim/carry.c — what a new program inherits from this one: the
+ * environment that carries the shim and the store along, and MEMSHIM_FDS,
+ * the list of store fds it starts with. The writer (before any exec or
+ * spawn) and the reader (in the new program's constructor) are both here,
+ * so the encoding is written once.
+ *
+ * The new program's environment gets back LD_PRELOAD and the MEMSHIM_*
+ * variables when a caller dropped them, and MEMSHIM_FDS lists the store
+ * fds it inherits ("<kind><own><fd>:<ino>:<kernel ino>", comma-separated:
+ * kind F file or D directory, own T when the references travel with the
+ * fds (exec of this process) or G when the new program takes its own (a
+ * vfork or spawn child, whose parent keeps its references)). The new
+ * program checks each against what the kernel says the fd is before it
+ * believes it.
+ *
+ * The writer may run in a vfork child: stack buffers only, no allocation,
+ * no process-local lock, and the parent's tables are left alone.
+ */
+#define _LARGEFILE64_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+
+static char libpath[PATH_MAX];
+static const char *saved[24]; /* "MEMSHIM_X=..." seen at start */
+static int nsaved;
+static uint64_t placeholder_kino;
+
+static char *env_add(struct envbuf *b, const char *a, const char *c)
+{
+	size_t la = strlen(a), lc = c ? strlen(c) : 0;
+	if (b->used + la + lc + 1 > sizeof(b->str))
+		return NULL;
+	char *p = b->str + b->used;
+	memcpy(p, a, la);
+	if (c)
+		memcpy(p + la, c, lc);
+	p[la + lc] = 0;
+	b->used += la + lc + 1;
+	return p;
+}
+
+static int name_eq(const char *var, const char *name_eq_sign)
+{
+	size_t n = strlen(name_eq_sign);
+	return strncmp(var, name_eq_sign, n) == 0;
+}
+
+/* Does an LD_PRELOAD value already hold this library? */
+static int preload_has_us(const char *val)
+{
+	size_t n = strlen(libpath);
+	for (const char *p = val; (p = strstr(p, libpath)); p++)
+		if ((p == val || p[-1] == ':' || p[-1] == ' ') && (p[n] == 0 || p[n] == ':' || p[n] == ' '))
+			return 1;
+	return 0;
+}
+
+/* Appends one MEMSHIM_FDS entry for fd (if it is a store fd that survives
+ * exec). */
+static void fds_entry(char *out, size_t n, size_t *used, int fd, struct ms_fd *e, char own)
+{
+	uint64_t kino;
+	if (e->kind == MS_FD_FILE) {
+		if (ms_ino_kino(ms_shim.store, e->ino, &kino))
+			return;
+	} else {
+		kino = placeholder_kino;
+	}
+	int k = snprintf(out + *used, n - *used, "%s%c%c%d:%u:%llu", *used ? "," : "",
+			 e->kind == MS_FD_FILE ? 'F' : 'D', own, fd, (unsigned)e->ino,
+			 (unsigned long long)kino);
+	if (k > 0 && (size_t)k < n - *used)
+		*used += (size_t)k;
+}
+
+char **ms_carry_env(char *const envp[], char **vec, struct envbuf *b, char own,
+		      const struct ms_carry_extra *extra, int nextra)
+{
+	int n = 0, have_preload = 0;
+	for (char *const *e = envp; e && *e; e++) {
+		if (name_eq(*e, "MEMSHIM_FDS=") || name_eq(*e, "MEMSHIM_STORE_ID=") ||
+		    name_eq(*e, "MEMSHIM_CWD="))
+			continue;
+		if (name_eq(*e, "LD_PRELOAD=")) {
+			have_preload = 1;
+			if (!preload_has_us(*e + 11)) {
+				/* "LD_PRELOAD=theirs:ours": theirs keep their order. */
+				char *v = env_add(b, *e, (*e)[11] ? ":" : "");
+				if (v) {
+					b->used--; /* continue the same string */
+					if (env_add(b, libpath, NULL)) {
+						vec[n++] = v;
+						continue;
+					}
+				}
+			}
+		}
+		vec[n++] = *e;
+	}
+	if (!have_preload) {
+		char *v = env_add(b, "LD_PRELOAD=", libpath);
+		if (v)
+			vec[n++] = v;
+	}
+	for (int i = 0; i < nsaved; i++) {
+		size_t len = strcspn(saved[i], "=") + 1;
+		int found = 0;
+		for (char *const *e = envp; e && *e; e++)
+			if (strncmp(*e, saved[i], len) == 0)
+				found = 1;
+		if (!found || name_eq(saved[i], "MEMSHIM_STORE_ID="))
+			vec[n++] = (char *)saved[i];
+	}
+	/* The virtual cwd, as it is now. */
+	char cwd[PATH_MAX + 16];
+	if (ms_cwd_env(cwd, sizeof(cwd)) > 0) {
+		char *v = env_add(b, cwd, NULL);
+		if (v)
+			vec[n++] = v;
+	}
+	/* The store fds that survive the exec. */
+	char fds[4096];
+	size_t used = 0;
+	int h = ms_fd_high();
+	for (int fd = 0; fd < h; fd++) {
+		struct ms_fd *e = ms_fd_get(fd);
+		if (!e)
+			continue;
+		int fl = REAL(fcntl)(fd, F_GETFD);
+		if (fl < 0 || (fl & FD_CLOEXEC))
+			continue;
+		fds_entry(fds, sizeof(fds), &used, fd, e, own);
+	}
+	for (int i = 0; i < nextra; i++)
+		fds_entry(fds, sizeof(fds), &used, extra[i].target, (struct ms_fd *)&extra[i].e, 'G');
+	if (used) {
+		char *v = env_add(b, "MEMSHIM_FDS=", fds);
+		if (v)
+			vec[n++] = v;
+	}
+	vec[n] = NULL;
+	return vec;
+}
+
+int ms_env_count(char *const envp[])
+{
+	int n = 0;
+	for (char *const *e = envp; e && *e; e++)
+		n++;
+	return n;
+}
+
+/* ---- the reader: the new program's side ---------------------------------------------------------------- */
+
+/* Is fd listed in MEMSHIM_FDS as handed over with its reference ('T')? */
+static int listed_own(const char *list, int fd)
+{
+	char key[24];
+	int n = snprintf(key, sizeof(key), "FT%d:", fd);
+	for (const char *p = list; p && (p = strstr(p, key)); p += n)
+		if (p == list || p[-1] == ',')
+			return 1;
+	return 0;
+}
+
+/* Store files among the fds this program started with: whatever opened
+ * them (an exec of ours, a vfork child's dup2, glibc's system() which
+ * never passes through us), the kernel says which memfd each is. */
+static void discover_files(const char *list, dev_t memfd_dev)
+{
+	int d = REAL(open)("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fds[256], n = 0;
+	if (d >= 0) {
+		char buf[4096];
+		long got;
+		while ((got = syscall(SYS_getdents64, d, buf, sizeof(buf))) > 0) {
+			for (long off = 0; off < got;) {
+				struct dirent64 *e = (struct dirent64 *)(buf + off);
+				off += e->d_reclen;
+				if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && n < 256)
+					fds[n++] = atoi(e->d_name);
+			}
+		}
+		REAL(close)(d);
+	} else {
+		for (int fd = 0; fd < 256; fd++)
+			fds[n++] = fd; /* no /proc: the low numbers at least */
+	}
+	for (int i = 0; i < n; i++) {
+		int fd = fds[i];
+		struct stat st;
+		if (fd == d || ms_fd_private(fd) || ms_fd_get(fd) || REAL(fstat)(fd, &st) ||
+		    st.st_dev != memfd_dev || !S_ISREG(st.st_mode))
+			continue;
+		ms_ino ino = ms_ino_by_kino(ms_shim.store, st.st_ino);
+		if (!ino)
+			continue;
+		int fl = REAL(fcntl)(fd, F_GETFL);
+		if (!listed_own(list, fd))
+			ms_ino_get(ms_shim.store, ino);
+		ms_fd_set(fd, MS_FD_FILE, ino, fl < 0 ? O_RDWR : fl);
+	}
+}
+
+/* Directory fds listed in MEMSHIM_FDS, each checked against the memfd the
+ * kernel says it is (the parent's placeholder). */
+static void inherit_dirs(const char *p)
+{
+	while (p && *p) {
+		char kind = p[0], own = p[1];
+		int fd;
+		unsigned ino;
+		unsigned long long kino;
+		int used = 0;
+		if (sscanf(p + 2, "%d:%u:%llu%n", &fd, &ino, &kino, &used) != 3)
+			return;
+		p += 2 + used;
+		if (*p == ',')
+			p++;
+		struct stat st, ds;
+		if (kind != 'D' || ms_fd_get(fd) || REAL(fstat)(fd, &st) ||
+		    (uint64_t)st.st_ino != kino)
+			continue;
+		if (ms_stat_ino(ms_shim.store, ino, &ds) || !S_ISDIR(ds.st_mode))
+			continue;
+		if (own != 'T')
+			ms_ino_get(ms_shim.store, ino);
+		ms_fd_set(fd, MS_FD_DIR, ino, O_RDONLY | O_DIRECTORY);
+	}
+}
+
+void ms_exec_init(void)
+{
+	Dl_info di;
+	if (dladdr((void *)ms_exec_init, &di) && di.dli_fname)
+		snprintf(libpath, sizeof(libpath), "%s", di.dli_fname);
+	struct stat st;
+	if (ms_shim.placeholder >= 0 && REAL(fstat)(ms_shim.placeholder, &st) == 0)
+		placeholder_kino = st.st_ino;
+	const char *fds = getenv("MEMSHIM_FDS");
+	if (ms_shim.store && ms_shim.placeholder >= 0) {
+		struct stat ph;
+		if (REAL(fstat)(ms_shim.placeholder, &ph) == 0)
+			discover_files(fds, ph.st_dev); /* every memfd shares one device */
+		inherit_dirs(fds);
+	}
+	if (fds)
+		unsetenv("MEMSHIM_FDS");
+	/* By name, through getenv: in some programs (bash) the `environ` this
+	 * library sees is a copy the program keeps, which our own setenv of
+	 * MEMSHIM_STORE_ID at start-up does not reach. */
+	static const char *const names[] = {
+		"MEMSHIM_PREFIX", "MEMSHIM_QUOTA", "MEMSHIM_MAX_NODES", "MEMSHIM_QUOTA_ERRNO",
+		"MEMSHIM_GUARD", "MEMSHIM_GUARD_ACTION", "MEMSHIM_GUARD_INTERVAL", "MEMSHIM_LOG",
+		"MEMSHIM_STORE", "MEMSHIM_STORE_ID", "MEMSHIM_REPORT", "MEMSHIM_SEED", "MEMSHIM_SAVE",
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *v = getenv(names[i]);
+		if (!v)
+			continue;
+		size_t len = strlen(names[i]) + 1 + strlen(v) + 1;
+		char *kv = malloc(len);
+		if (!kv)
+			continue;
+		snprintf(kv, len, "%s=%s", names[i], v);
+		saved[nsaved++] = kv;
+	}
+}
+

@@ -1,0 +1,55 @@
+/* shim/open.c — the one way a routed path becomes an fd, and the one way
+ * a path that left the store reaches the kernel.
+ *
+ * Every entry point that opens a store path comes here: the open family
+ * and creat (fd.c), the fopen family and freopen (stdio.c), the mkstemp
+ * family and tmpfile (composite.c), posix_spawn file actions and exec of a
+ * store program (exec.c), and /proc/self/fd/N re-opens (route.c marks them
+ * `empty`). So the kernel's open rules — O_TRUNC, O_EXCL, EISDIR, ENOTDIR,
+ * ELOOP — are core's, written once, and every entry point gets them.
+ */
+#include "shim.h"
+
+int ms_leave(long rc, int *dirfd, const char **path)
+{
+	if (rc != -MS_EESCAPE)
+		return 0;
+	/* The escape path is absolute: dirfd no longer matters. */
+	*dirfd = AT_FDCWD;
+	*path = ms_escape_path();
+	return 1;
+}
+
+int ms_open_route(struct ms_route *r, int flags, mode_t mode, enum ms_open_how how)
+{
+	ms_store *s = ms_shim.store;
+	int fd = -1, rc;
+	ms_ino ino = r->dir;
+	if (r->empty)
+		rc = ms_reopen(s, ino, flags, &fd);
+	else
+		rc = ms_open(s, r->dir, r->path, flags, mode, &fd, &ino);
+	int at;
+	const char *real;
+	if (ms_leave(rc, &at, &real)) {
+		fd = REAL(openat)(at, real, flags, mode);
+		return fd < 0 ? -errno : fd;
+	}
+	if (rc < 0)
+		return rc;
+	if (how == MS_OPEN_EXEC) {
+		ms_ino_put(s, ino);
+		if (fd < 0)
+			return -EACCES; /* a directory is no program */
+		return fd;
+	}
+	if (fd < 0) {
+		/* A directory: the shim's own kind of fd. */
+		fd = ms_fd_new_dir(ino, flags, 0);
+		if (fd < 0)
+			ms_ino_put(s, ino);
+		return fd;
+	}
+	ms_fd_set(fd, MS_FD_FILE, ino, flags);
+	return fd;
+}
