@@ -220,6 +220,10 @@ static int walk_init(struct walk *w, struct ms_store *s, uint32_t dir, const cha
 	w->links = 0;
 	if (len == 0)
 		return -ENOENT;
+	/* A directory handle the caller holds without a reference (a thread's
+	 * route racing another's chdir) may have been freed meanwhile. */
+	if (dir && !live(s, dir))
+		return -ENOENT;
 	if (len >= PATH_MAX)
 		return -ENAMETOOLONG;
 	w->buf[NS_WALK_BUF - 1] = 0;

@@ -89,8 +89,11 @@ static void cwd_left(void)
 	ms_real_cwd_changed();
 	if (old) {
 		ms_ino_put(ms_shim.store, old);
-		if (pwd_is_ours())
-			setenv("PWD", ms_shim.real_cwd, 1);
+		if (pwd_is_ours()) {
+			char c[PATH_MAX];
+			ms_real_cwd_get(c, sizeof(c));
+			setenv("PWD", c, 1);
+		}
 	}
 	errno = saved;
 }
@@ -177,7 +180,7 @@ MS_EXPORT int chdir(const char *path)
 MS_EXPORT int fchdir(int fd)
 {
 	struct ms_fd *e = ms_fd_get(fd);
-	if (!e || ms_shim_busy) {
+	if (!e) {
 		int rc = REAL(fchdir)(fd);
 		if (rc == 0)
 			cwd_left();
@@ -195,7 +198,7 @@ MS_EXPORT int fchdir(int fd)
 /* The virtual cwd, or 0 when the call is the kernel's. */
 static ms_ino virtual_cwd(void)
 {
-	if (!ms_shim.store || ms_shim_busy)
+	if (!ms_shim.store)
 		return 0;
 	return __atomic_load_n(&ms_shim.cwd, __ATOMIC_ACQUIRE);
 }

@@ -19,10 +19,32 @@
 #include "shim.h"
 
 struct ms_shim ms_shim = {.store = NULL, .placeholder = -1};
-__thread int ms_shim_busy;
+
+/* The one set of fork handlers: every process-local lock of the shim is
+ * taken before the fork (in the order of doc/ARCHITECTURE.md), given back
+ * in the parent, and made new in the child, whose copy may have been
+ * taken by a thread that does not exist there. _Fork runs only the child
+ * part (it runs no handlers of its own, and a lock it copied held is made
+ * new all the same). */
+static void fork_prepare(void)
+{
+	ms_stdio_fork(MS_FORK_PREPARE);
+	ms_spawn_fork(MS_FORK_PREPARE);
+	ms_route_fork(MS_FORK_PREPARE);
+}
+
+static void fork_parent(void)
+{
+	ms_route_fork(MS_FORK_PARENT);
+	ms_spawn_fork(MS_FORK_PARENT);
+	ms_stdio_fork(MS_FORK_PARENT);
+}
 
 void ms_shim_fork_child(void)
 {
+	ms_stdio_fork(MS_FORK_CHILD);
+	ms_spawn_fork(MS_FORK_CHILD);
+	ms_route_fork(MS_FORK_CHILD);
 	if (!ms_shim.store)
 		return;
 	ms_shim.pid = getpid();
@@ -128,5 +150,5 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	ms_real_cwd_changed();
 	ms_cwd_inherit();
 	ms_exec_init();
-	pthread_atfork(NULL, NULL, ms_shim_fork_child);
+	pthread_atfork(fork_prepare, fork_parent, ms_shim_fork_child);
 }

@@ -9,6 +9,8 @@
  * core's business; a real symlink that points into the store is not
  * followed into it (a known limit, as in other preload shims).
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -176,9 +178,22 @@ static int route_proc_fd(const char *path, struct ms_route *r)
 	return 1;
 }
 
+/* The kernel's cwd, cached for relative paths that may enter the store:
+ * written by any thread's chdir (ms_real_cwd_changed), read by any
+ * thread's route. [cwd_lock] for the string and its length; `above` is
+ * [atomic], a hint read without the lock (a stale 0 routes a relative
+ * path as the kernel's, exactly what a call racing the chdir may see). */
+static pthread_mutex_t cwd_lock = PTHREAD_MUTEX_INITIALIZER;
+static char real_cwd[PATH_MAX]; /* [cwd_lock] */
+static size_t real_cwd_len;      /* [cwd_lock] */
+static int real_cwd_above;       /* [atomic] 1: "/" or an ancestor of a prefix
+				  * (or a hidden real directory of a prefix's
+				  * name): a relative path may enter the store
+				  * without any ".." */
+
 int ms_route_at(int dirfd, const char *path, struct ms_route *r)
 {
-	if (!path || !ms_shim.store || ms_shim_busy)
+	if (!path || !ms_shim.store)
 		return 0;
 	int saved = errno;
 	int ours = 0;
@@ -217,7 +232,7 @@ int ms_route_at(int dirfd, const char *path, struct ms_route *r)
 	if (dirfd == AT_FDCWD) {
 		if (!path[0])
 			goto out;
-		ms_ino cwd = ms_shim.cwd;
+		ms_ino cwd = __atomic_load_n(&ms_shim.cwd, __ATOMIC_ACQUIRE);
 		if (ms_shim.vfork_pid && ms_shim.vfork_pid == ms_shim_getpid())
 			cwd = ms_shim.vfork_cwd; /* a vfork child's own */
 		if (cwd) {
@@ -226,9 +241,11 @@ int ms_route_at(int dirfd, const char *path, struct ms_route *r)
 			ours = 1;
 			goto out;
 		}
-		if (!ms_shim.real_cwd_above && !has_dotdot(path))
+		if (!__atomic_load_n(&real_cwd_above, __ATOMIC_RELAXED) && !has_dotdot(path))
 			goto out;
-		ours = route_joined(ms_shim.real_cwd, (size_t)ms_shim.real_cwd_len, path, r);
+		pthread_mutex_lock(&cwd_lock);
+		ours = route_joined(real_cwd, real_cwd_len, path, r);
+		pthread_mutex_unlock(&cwd_lock);
 		goto out;
 	}
 	struct ms_fd *e = ms_fd_get(dirfd);
@@ -256,20 +273,40 @@ out:
 void ms_real_cwd_changed(void)
 {
 	int saved = errno;
-	char *c = REAL(getcwd)(ms_shim.real_cwd, sizeof(ms_shim.real_cwd));
-	if (!c) {
-		strcpy(ms_shim.real_cwd, "/nonexistent");
-	}
-	ms_shim.real_cwd_len = (int)strlen(ms_shim.real_cwd);
+	char c[PATH_MAX];
+	if (!REAL(getcwd)(c, sizeof(c)))
+		strcpy(c, "/nonexistent");
+	size_t n = strlen(c);
 	/* A real directory of the same name as a prefix is hidden by the
 	 * store: relative paths from inside it are checked too. */
-	ms_shim.real_cwd_above = ms_path_is_ours(ms_shim.real_cwd, (size_t)ms_shim.real_cwd_len);
+	int above = ms_path_is_ours(c, n);
 	/* Above a prefix when the cwd plus "/" begins a prefix. */
 	for (int i = 0; i < ms_shim.cfg.nprefix; i++) {
 		const char *pre = ms_shim.cfg.prefix[i];
-		size_t n = (size_t)ms_shim.real_cwd_len;
-		if (n == 1 || (strncmp(pre, ms_shim.real_cwd, n) == 0 && pre[n] == '/'))
-			ms_shim.real_cwd_above = 1;
+		if (n == 1 || (strncmp(pre, c, n) == 0 && pre[n] == '/'))
+			above = 1;
 	}
+	pthread_mutex_lock(&cwd_lock);
+	memcpy(real_cwd, c, n + 1);
+	real_cwd_len = n;
+	__atomic_store_n(&real_cwd_above, above, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&cwd_lock);
 	errno = saved;
+}
+
+void ms_real_cwd_get(char *buf, size_t n)
+{
+	pthread_mutex_lock(&cwd_lock);
+	snprintf(buf, n, "%s", real_cwd);
+	pthread_mutex_unlock(&cwd_lock);
+}
+
+void ms_route_fork(int phase)
+{
+	if (phase == MS_FORK_PREPARE)
+		pthread_mutex_lock(&cwd_lock);
+	else if (phase == MS_FORK_PARENT)
+		pthread_mutex_unlock(&cwd_lock);
+	else
+		pthread_mutex_init(&cwd_lock, NULL);
 }

@@ -35,35 +35,43 @@
 
 #define MS_EXPORT __attribute__((visibility("default")))
 
+/* The process's shim state. Lock notes: [init] written by the constructor
+ * (before the program has threads) and in a fork child (which has one
+ * thread), read-only otherwise; [atomic] read and written with __atomic
+ * builtins; [vfork] written only in a vfork child, which shares this
+ * memory with its parent until it execs, read only where getpid() ==
+ * vfork_pid. The process-local locks (route.c cwd_lock, stdio.c std_lock
+ * and map_lock, spawn.c opens_lock, each DIR's lock in dir.c) are listed
+ * with the order they are taken in doc/ARCHITECTURE.md. */
 struct ms_shim {
-	struct ms_config cfg;
-	ms_store *store;     /* NULL until the constructor ran (or if it failed) */
-	ms_ino cwd;          /* virtual current directory in the store; 0 = real */
-	char real_cwd[PATH_MAX]; /* the kernel's cwd, cached for relative paths */
-	int real_cwd_len;
-	/* 1 when real_cwd is "/" or an ancestor of a prefix, so a relative
-	 * path may enter the store without any "..". */
-	int real_cwd_above;
-	int placeholder;     /* memfd that directory fds are dups of */
-	/* Real directories above a prefix ("/", "/tmp" for /tmp/build), by
-	 * device and inode, to spot a dirfd a relative path may leave from. */
+	struct ms_config cfg; /* [init] */
+	ms_store *store;      /* [init] NULL until the constructor ran (or if it failed) */
+	/* [atomic] virtual current directory in the store; 0 = the kernel's.
+	 * Its reference is the process's; a path routed against it while
+	 * another thread changes directory uses the old or the new one, as
+	 * in the kernel. Routing takes no reference: if the old directory
+	 * was removed and its last reference given back meanwhile, core finds
+	 * the slot dead (ENOENT); only a slot already reused by then would
+	 * be walked from — the one race this leaves open. */
+	ms_ino cwd;
+	int placeholder;     /* [init] memfd that directory fds are dups of */
+	/* [init] Real directories above a prefix ("/", "/tmp" for
+	 * /tmp/build), by device and inode, to spot a dirfd a relative path
+	 * may leave from. */
 	struct {
 		dev_t dev;
 		ino_t ino;
 	} above[MS_MAX_PREFIXES * 8];
-	int nabove;
-	int private_fds[8]; /* the store's own fds, and the placeholder */
-	int nprivate;
-	pid_t pid;          /* getpid() of this process (fork updates it) */
-	/* A vfork child's own cwd (it shares our memory until it execs):
-	 * valid while getpid() == vfork_pid. */
+	int nabove;         /* [init] */
+	int private_fds[8]; /* [init] the store's own fds, and the placeholder
+			     * (moved by ms_fd_private_evict under dup2) */
+	int nprivate;       /* [init] */
+	pid_t pid;          /* [init] getpid() of this process (fork updates it) */
+	/* [vfork] A vfork child's own cwd (it shares our memory until it
+	 * execs): valid while getpid() == vfork_pid. */
 	ms_ino vfork_cwd;
 	pid_t vfork_pid;
 };
-
-/* Thread-local: set while the shim itself runs code that may call wrapped
- * names through libc internals; such calls then go straight through. */
-extern __thread int ms_shim_busy;
 
 extern struct ms_shim ms_shim;
 
@@ -122,8 +130,20 @@ int ms_path_is_ours(const char *path, size_t len);
  * '/' removed, except that a trailing '/' is kept as the last char when
  * keep_slash); returns its length or -ENAMETOOLONG. */
 int ms_normalise(const char *in, char *out, size_t n, int keep_slash);
-/* Called by chdir/fchdir to a real directory: refreshes real_cwd. */
+/* Called by chdir/fchdir to a real directory: refreshes the cached real
+ * cwd (route.c keeps it, under its cwd_lock). */
 void ms_real_cwd_changed(void);
+/* A copy of the cached real cwd. */
+void ms_real_cwd_get(char *buf, size_t n);
+
+/* ---- fork: one set of handlers (init.c) -------------------------------------- */
+
+/* Each file with process-local locks has one function for the three
+ * moments of a fork: take them all, give them back, make them new. */
+enum { MS_FORK_PREPARE, MS_FORK_PARENT, MS_FORK_CHILD };
+void ms_route_fork(int phase); /* cwd_lock */
+void ms_stdio_fork(int phase); /* std_lock, then map_lock */
+void ms_spawn_fork(int phase); /* opens_lock */
 
 /* ---- opening, and leaving the store (open.c) ------------------------------- */
 

@@ -25,6 +25,16 @@ static struct {
 } opens[MAX_OPENS];
 static pthread_mutex_t opens_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void ms_spawn_fork(int phase)
+{
+	if (phase == MS_FORK_PREPARE)
+		pthread_mutex_lock(&opens_lock);
+	else if (phase == MS_FORK_PARENT)
+		pthread_mutex_unlock(&opens_lock);
+	else
+		pthread_mutex_init(&opens_lock, NULL);
+}
+
 static void opens_close(int fd)
 {
 	if (ms_fd_get(fd))

@@ -648,13 +648,14 @@ static void unlock_all(void)
 	pthread_mutex_unlock(&std_lock);
 }
 
-static void reinit_child(void)
+void ms_stdio_fork(int phase)
 {
-	pthread_mutex_init(&map_lock, NULL);
-	pthread_mutex_init(&std_lock, NULL);
-}
-
-__attribute__((constructor)) static void ms_stdio_init(void)
-{
-	pthread_atfork(lock_all, unlock_all, reinit_child);
+	if (phase == MS_FORK_PREPARE) {
+		lock_all();
+	} else if (phase == MS_FORK_PARENT) {
+		unlock_all();
+	} else {
+		pthread_mutex_init(&map_lock, NULL);
+		pthread_mutex_init(&std_lock, NULL);
+	}
 }
