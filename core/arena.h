@@ -288,6 +288,9 @@ int ms_data_truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_
  * when no process references it (opens == 0), else marks it MS_I_ORPHAN and
  * frees it at the last ms_ino_put. */
 void ms_inode_unlinked(struct ms_store *s, uint32_t i);
+/* Frees inode i now, unreferenced and off the orphan list: its data (memfd
+ * to the close queue), symlink blocks, node charge and slot. Under ns_lock. */
+void ms_inode_free_now(struct ms_store *s, uint32_t i);
 /* A new inode of type/mode with one node charged; 0 on success with *out,
  * -ENOSPC / -quota_errno otherwise (nothing charged). Regular files get their
  * memfd. Under ns_lock. Times set to now, uid/gid from the caller. */
@@ -308,17 +311,10 @@ int ms_ns_init(struct ms_store *s);
  * Rebuilds every derived structure of the arena from its slots after a
  * holder of ns_lock died mid-operation. Caller holds ns_lock. */
 void ms_repair(struct ms_store *s);
-/* Keeper rounds: free orphans no live process holds; measure uncounted
- * bytes and seal their files when over quota. Never wait for ns_lock.
- * ms_reclaim_orphans returns how many were freed; *pending (may be NULL)
- * how many were found unheld for the first time (freed at the next look). */
-int ms_reclaim_orphans(struct ms_store *s, int *pending);
-void ms_reconcile_sizes(struct ms_store *s);
-/* Keeper: closes its memfds that no inode, pool entry or close-queue entry
- * names (a process died between taking and naming one). Returns how many. */
-int ms_audit_memfds(struct ms_store *s);
-/* Keeper, ns_lock held: directory references of dead processes go back. */
-int ms_reclaim_dirrefs(struct ms_store *s);
+/* n bytes of zeroed private memory for a scratch table, straight from mmap
+ * (no malloc: core runs where the program's allocator may be mid-call);
+ * NULL when refused. Given back with munmap. */
+void *ms_scratch(size_t n);
 
 /* ---- keeper.c -------------------------------------------------------------- */
 /* Tells the keeper there is work (close queue, pool); never blocks. */
@@ -340,23 +336,38 @@ int ms_guard_probe(uint64_t *avail, const char **source);
  * real ones), so tests can feed it a fake cgroup v1 or v2 tree. */
 int ms_probe_memory_at(const char *root, uint64_t *avail, const char **source);
 
-/* ---- persist.c: MEMSHIM_SEED and MEMSHIM_SAVE ------------------------------
+/* ---- persist.c: MEMSHIM_SEED, and MEMSHIM_SAVE at creation -------------------
  * ms_seed copies the real tree at dir into a store being created, under its
  * first prefix, through the charged paths (ms_mkdir, ms_open + write,
  * ms_symlink); a tree that does not fit is refused before anything is copied.
  * Returns 0 or -errno (-ENOSPC, -ENOENT, -EACCES, -ENOTDIR...), with an error
- * line logged naming MEMSHIM_SEED. ms_save writes the tree under
- * hdr->save_root out to the real directory dir (made like mkdir -p),
- * overwriting what is there by the same names; run by the keeper when it
- * exits (file bytes from its own kfds). Returns 0 or the first -errno, after
- * trying everything and logging each failure. */
+ * line logged naming MEMSHIM_SEED. (Saving is the keeper's: keeper/save.c.) */
 int ms_seed(struct ms_store *s, const char *dir);
-int ms_save(struct ms_store *s, const char *dir);
 /* The creator's one call (create(), keeper running): records s->cfg.save in
  * the arena (hdr->save_dir, hdr->save_root) after checking the directory can
  * be made and written, then seeds from s->cfg.seed. On failure the save is
  * called off and the store must be discarded. */
 int ms_persist_init(struct ms_store *s);
+
+/* Helpers the seed and the keeper's save share. */
+#define MS_PERSIST_DEPTH 256 /* deepest directory either walks */
+#define MS_COPY_BUF 65536    /* bytes copied per read when copying */
+/* Writes all n bytes of buf at offset off, through EINTR and short writes.
+ * Returns n, or -errno (-EIO for a write that stored nothing). */
+ssize_t ms_pwrite_all(int fd, const char *buf, size_t n, uint64_t off);
+/* Words for the errors a user can act on; the errno's name otherwise. No
+ * strerror: its translation lookup may allocate. */
+const char *ms_err_text(int e);
+/* Appends "/name" to path (of length *len); -ENAMETOOLONG when it does not
+ * fit. The caller puts back path[old len] = 0. */
+int ms_path_push(char *path, size_t *len, const char *name);
+/* mkdir -p of the absolute path path (of length len, NUL-terminated): 0, or
+ * the first -errno with an error line "MEMSHIM_SAVE=top: path: ..." logged. */
+int ms_mkdir_p(const struct ms_store *s, const char *top, char *path, size_t len);
+static inline int ms_is_dot(const char *n)
+{
+	return n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]));
+}
 
 /* ---- log.c ------------------------------------------------------------------ */
 /* "memshim: ..." on stderr through a raw write, when level <= the configured

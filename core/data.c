@@ -81,8 +81,7 @@ void ms_data_drop(struct ms_store *s, int32_t kfd)
 	ms_closeq_push(s, kfd);
 }
 
-/* Frees inode i now: its data, symlink blocks, node charge and slot. */
-static void inode_free_now(struct ms_store *s, uint32_t i)
+void ms_inode_free_now(struct ms_store *s, uint32_t i)
 {
 	struct ms_inode *in = ms_inode_at(s, i);
 	if (S_ISREG(in->mode)) {
@@ -121,7 +120,7 @@ void ms_inode_unlinked(struct ms_store *s, uint32_t i)
 {
 	struct ms_inode *in = ms_inode_at(s, i);
 	if (in->opens == 0) {
-		inode_free_now(s, i);
+		ms_inode_free_now(s, i);
 		return;
 	}
 	/* Still open somewhere: keep bytes and charge until the last put,
@@ -219,7 +218,7 @@ void ms_ref_drop(struct ms_store *s, uint32_t i)
 	}
 	if (--in->opens == 0 && (in->flags & MS_I_ORPHAN)) {
 		orphan_remove(s, i);
-		inode_free_now(s, i);
+		ms_inode_free_now(s, i);
 	}
 }
 
@@ -237,55 +236,6 @@ void ms_ino_put(ms_store *s, ms_ino ino)
 	if (live(s, ino))
 		ms_ref_drop(s, ino);
 	ms_ns_unlock(s);
-}
-
-/* Directory references of processes that died go back (keeper, ns_lock
- * held); a removed directory nobody holds any more is freed. */
-int ms_reclaim_dirrefs(struct ms_store *s)
-{
-	struct ms_hdr *h = s->hdr;
-	int freed = 0;
-	for (int k = 0; k < MS_DIRREFS; k++) {
-		int32_t pid = h->dirrefs[k].pid;
-		if (!pid)
-			continue;
-		uint32_t i = h->dirrefs[k].ino;
-		struct ms_inode *in = ms_inode_at(s, i);
-		if (!in->ino_no || !S_ISDIR(in->mode)) {
-			h->dirrefs[k].pid = 0; /* stale */
-			continue;
-		}
-		long r = MS_SYSCALL(SYS_kill, pid, 0);
-		if (r == 0 || r == -EPERM)
-			continue;
-		h->dirrefs[k].pid = 0;
-		if (in->opens)
-			in->opens--;
-	}
-	/* While every directory reference ever taken was recorded, the table
-	 * is the truth: a removed directory with no live holder in it goes,
-	 * whatever count a holder killed mid-operation left behind. */
-	int trusted = !__atomic_load_n(&h->dirrefs_full, __ATOMIC_RELAXED);
-	uint32_t *p = &h->orphans;
-	while (*p) {
-		uint32_t i = *p;
-		struct ms_inode *in = ms_inode_at(s, i);
-		if (S_ISDIR(in->mode) && trusted) {
-			uint32_t held = 0;
-			for (int k = 0; k < MS_DIRREFS; k++)
-				held += h->dirrefs[k].pid && h->dirrefs[k].ino == i;
-			in->opens = held;
-		}
-		if (S_ISDIR(in->mode) && in->opens == 0) {
-			*p = in->next_free;
-			__atomic_sub_fetch(&h->norphans, 1, __ATOMIC_RELAXED);
-			inode_free_now(s, i);
-			freed++;
-			continue;
-		}
-		p = &in->next_free;
-	}
-	return freed;
 }
 
 int ms_ino_kino(ms_store *s, ms_ino ino, uint64_t *kino)
