@@ -210,12 +210,11 @@ uint64_t ms_arena_size(uint64_t max_nodes, uint32_t *nslots, uint32_t *nblocks,
 /* Initialises a zeroed arena of that size. */
 void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *name);
 
-/* Robust locks: a lock whose holder died is taken over, made consistent and
- * the arena repaired (ledger recomputed) before it is returned. */
-void ms_ns_lock(struct ms_store *s);
-void ms_ns_unlock(struct ms_store *s);
-/* 0 when taken (a dead holder's lock is repaired and taken), else EBUSY. */
-int ms_ns_trylock(struct ms_store *s);
+/* Robust locks: a lock whose holder died is taken over and made consistent
+ * (the ledger's change undone, a file's size re-read) before it is returned;
+ * ns_lock, whose recovery is the repair, is repair.c's. A lock that cannot
+ * be recovered ends the process (ms_lock_failed). */
+void ms_lock_failed(int r) __attribute__((noreturn));
 /* fd (>= 0) is an open fd on the file, used to re-read its real size when a
  * holder died mid-write; -1 when none is at hand. */
 void ms_data_lock(struct ms_store *s, struct ms_inode *in, int fd);
@@ -269,7 +268,7 @@ static inline uint64_t ms_page_up(uint64_t n)
 	return (n + MS_PAGE - 1) & ~(uint64_t)(MS_PAGE - 1);
 }
 
-/* ---- data.c: file memfds --------------------------------------------------
+/* ---- memfd.c: file memfds -------------------------------------------------
  * A new file's memfd: taken from the keeper's pool, or created and handed to
  * the keeper (one round trip). Under ns_lock. Returns 0 with *kfd and *kino. */
 int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino);
@@ -277,6 +276,8 @@ int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino);
 int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags);
 /* The file is gone: its memfd goes to the keeper's close queue. Under ns_lock. */
 void ms_data_drop(struct ms_store *s, int32_t kfd);
+
+/* ---- data.c: inode life, references, growth --------------------------------- */
 /* Sets the size of regular file `in` to len (O_TRUNC, truncate(2)): takes its
  * data lock, charges growth / gives back shrinkage, updates size and times.
  * Under ns_lock. Returns 0 or -errno (-quota_errno, -EFBIG). */
@@ -308,7 +309,13 @@ void ms_ref_drop(struct ms_store *s, uint32_t i);
 int ms_ns_init(struct ms_store *s);
 
 /* ---- repair.c ---------------------------------------------------------------
- * Rebuilds every derived structure of the arena from its slots after a
+ * ns_lock: taken whole by every namespace operation. A holder that died is
+ * repaired after (ms_repair) before the lock is returned. */
+void ms_ns_lock(struct ms_store *s);
+void ms_ns_unlock(struct ms_store *s);
+/* 0 when taken (a dead holder's lock is repaired and taken), else EBUSY. */
+int ms_ns_trylock(struct ms_store *s);
+/* Rebuilds every derived structure of the arena from its slots after a
  * holder of ns_lock died mid-operation. Caller holds ns_lock. */
 void ms_repair(struct ms_store *s);
 /* n bytes of zeroed private memory for a scratch table, straight from mmap

@@ -1,5 +1,6 @@
-/* core/repair.c — putting the arena back together after a process died in
- * the middle of changing it.
+/* core/repair.c — ns_lock, the store's robust namespace lock, and putting
+ * the arena back together when a process died holding it, in the middle of
+ * changing it.
  *
  * A process killed while holding ns_lock may have left any namespace
  * operation half done: an entry taken but not linked, linked into the hash
@@ -18,6 +19,38 @@
 #include <sys/mman.h>
 
 #include "arena.h"
+
+/* ---- ns_lock ---------------------------------------------------------------- */
+
+void ms_ns_lock(struct ms_store *s)
+{
+	int r = pthread_mutex_lock(&s->hdr->ns_lock);
+	if (r == EOWNERDEAD) {
+		/* The dead holder may have taken slots or charged nodes without
+		 * finishing; the counts are rebuilt from the slots themselves. */
+		ms_log(s, MS_LOG_WARN, "a process died holding the store lock; repairing");
+		ms_repair(s);
+		pthread_mutex_consistent(&s->hdr->ns_lock);
+	} else if (r) {
+		ms_lock_failed(r);
+	}
+}
+
+int ms_ns_trylock(struct ms_store *s)
+{
+	int r = pthread_mutex_trylock(&s->hdr->ns_lock);
+	if (r == EOWNERDEAD) {
+		ms_log(s, MS_LOG_WARN, "a process died holding the store lock; repairing");
+		ms_repair(s);
+		pthread_mutex_consistent(&s->hdr->ns_lock);
+		r = 0;
+	}
+	return r;
+}
+
+void ms_ns_unlock(struct ms_store *s) { pthread_mutex_unlock(&s->hdr->ns_lock); }
+
+/* ---- the repair --------------------------------------------------------------- */
 
 void *ms_scratch(size_t n)
 {

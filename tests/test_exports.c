@@ -104,3 +104,96 @@ Test(exports, library_holds_none_of_the_keeper_server)
 	}
 	cr_assert_str_empty(found, "functions of %s in %s:%s", archive, lib, found);
 }
+
+/* The top of the source tree: next to the build directory, else from
+ * __FILE__ (the compiler runs from the top of the tree). */
+static const char *src_dir(void)
+{
+	static char dir[4200];
+	char b[4000];
+	snprintf(b, sizeof(b), "%s", t_build());
+	char *slash = strrchr(b, '/');
+	if (b[0] == '/' && slash) {
+		*slash = 0;
+		snprintf(dir, sizeof(dir), "%s/core/store.h", b);
+		if (access(dir, R_OK) == 0) {
+			snprintf(dir, sizeof(dir), "%s", b);
+			return dir;
+		}
+	}
+	snprintf(b, sizeof(b), "%s", __FILE__);
+	slash = strrchr(b, '/');
+	if (slash)
+		*slash = 0;
+	snprintf(dir, sizeof(dir), "%s/..", slash ? b : ".");
+	return dir;
+}
+
+/* core/store.h lists the files of core/ bottom-up; each object may use
+ * functions of the files before it only. */
+Test(exports, core_files_call_only_the_files_below_them)
+{
+	char path[8192], order[64][32];
+	int n = 0;
+	snprintf(path, sizeof(path), "%s/core/store.h", src_dir());
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f, "%s", path);
+	char line[512];
+	while (fgets(line, sizeof(line), f) && n < 64) {
+		char name[32], ext;
+		if (sscanf(line, " *   %31[a-z_].%c ", name, &ext) == 2 && ext == 'c')
+			snprintf(order[n++], sizeof(order[0]), "%s", name);
+	}
+	fclose(f);
+	cr_assert_gt(n, 5, "no list of core/'s files in %s", path);
+
+	/* Every .c file of core/ is in the list. */
+	char cmd[8192];
+	int st;
+	snprintf(cmd, sizeof(cmd), "cd %s/core && ls *.c | sed 's/\\.c$//'", src_dir());
+	static char files[8192];
+	snprintf(files, sizeof(files), "%s", run(cmd, &st));
+	cr_assert_eq(st, 0);
+	char missing[1024] = "";
+	for (char *p = strtok(files, "\n"); p; p = strtok(NULL, "\n")) {
+		int k = 0;
+		while (k < n && strcmp(order[k], p))
+			k++;
+		if (k == n)
+			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), " %s.c", p);
+	}
+	cr_assert_str_empty(missing, "not in core/store.h's list of files:%s", missing);
+
+	/* caller callee symbol, for each function one core object uses from
+	 * another. */
+	snprintf(cmd, sizeof(cmd),
+		 "for o in %s/core/*.o; do f=$(basename $o .o); "
+		 "nm --defined-only $o | awk -v f=$f '$2 == \"T\" {print \"D\", f, $3}'; "
+		 "nm -u $o | awk -v f=$f '{print \"U\", f, $2}'; done "
+		 "| awk '$1 == \"D\" {def[$3] = $2; next} {u[NR] = $2 \" \" $3} "
+		 "END {for (i in u) {split(u[i], a, \" \"); "
+		 "if ((a[2] in def) && def[a[2]] != a[1]) print a[1], def[a[2]], a[2]}}' | sort -u",
+		 t_build());
+	const char *calls = run(cmd, &st);
+	cr_assert_eq(st, 0);
+	cr_assert_neq(calls[0], 0, "no calls between core objects found in %s/core", t_build());
+	char bad[4096] = "";
+	char caller[64], callee[64], sym[128];
+	for (const char *p = calls; sscanf(p, "%63s %63s %127s", caller, callee, sym) == 3;) {
+		int a = -1, b = -1;
+		for (int k = 0; k < n; k++) {
+			if (!strcmp(order[k], caller))
+				a = k;
+			if (!strcmp(order[k], callee))
+				b = k;
+		}
+		if (a < 0 || b < 0 || b > a)
+			snprintf(bad + strlen(bad), sizeof(bad) - strlen(bad), "\n  %s.c -> %s.c (%s)",
+				 caller, callee, sym);
+		p = strchr(p, '\n');
+		if (!p)
+			break;
+		p++;
+	}
+	cr_assert_str_empty(bad, "calls against the order of core/store.h:%s", bad);
+}
