@@ -358,10 +358,12 @@ int ms_persist_init(struct ms_store *s);
 
 /* Helpers the seed and the keeper's save share. */
 #define MS_PERSIST_DEPTH 256 /* deepest directory either walks */
-#define MS_COPY_BUF 65536    /* bytes copied per read when copying */
-/* Writes all n bytes of buf at offset off, through EINTR and short writes.
- * Returns n, or -errno (-EIO for a write that stored nothing). */
-ssize_t ms_pwrite_all(int fd, const char *buf, size_t n, uint64_t off);
+/* Copies the first size bytes of the regular file in to out, at the same
+ * offsets (neither fd's offset is used for in): sendfile first (no copy
+ * through user memory), plain reads and writes where it is refused. Stops
+ * early when in ends sooner. Returns 0 or -errno; *done receives the bytes
+ * copied either way. */
+int ms_copy_bytes(int out, int in, uint64_t size, uint64_t *done);
 /* Words for the errors a user can act on; the errno's name otherwise. No
  * strerror: its translation lookup may allocate. */
 const char *ms_err_text(int e);

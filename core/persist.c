@@ -30,6 +30,7 @@
 #define LD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
 #define DENTS_BUF 2048
+#define COPY_BUF 65536 /* bytes per read where sendfile is refused */
 #define LINK_DATA (MS_BLOCK - 4) /* symlink target bytes per block, as ns.c */
 
 struct dent64 {
@@ -40,7 +41,9 @@ struct dent64 {
 	char d_name[];
 };
 
-ssize_t ms_pwrite_all(int fd, const char *buf, size_t n, uint64_t off)
+/* Writes all n bytes of buf at offset off, through EINTR and short writes.
+ * Returns n, or -errno (-EIO for a write that stored nothing). */
+static ssize_t pwrite_all(int fd, const char *buf, size_t n, uint64_t off)
 {
 	size_t put = 0;
 	while (put < n) {
@@ -83,6 +86,37 @@ int ms_path_push(char *path, size_t *len, const char *name)
 	path[*len] = '/';
 	memcpy(path + *len + 1, name, n + 1);
 	*len += 1 + n;
+	return 0;
+}
+
+int ms_copy_bytes(int out, int in, uint64_t size, uint64_t *done)
+{
+	int plain = 0;
+	char buf[COPY_BUF];
+	*done = 0;
+	while (*done < size) {
+		size_t want = size - *done > (1u << 30) ? (1u << 30) : size - *done;
+		ssize_t k;
+		if (!plain) {
+			off_t off = (off_t)*done;
+			k = sys_sendfile(out, in, &off, want);
+			if (k == -EINVAL || k == -ENOSYS) {
+				plain = 1;
+				continue;
+			}
+		} else {
+			k = sys_pread(in, buf, want < sizeof(buf) ? want : sizeof(buf), (off_t)*done);
+			if (k > 0)
+				k = pwrite_all(out, buf, (size_t)k, *done);
+		}
+		if (k == -EINTR)
+			continue;
+		if (k < 0)
+			return (int)k;
+		if (k == 0)
+			break;
+		*done += (uint64_t)k;
+	}
 	return 0;
 }
 
@@ -146,37 +180,11 @@ __attribute__((noinline)) static int seed_copy(struct seed *sd, int src, const s
 		if (r) {
 			seed_fail(sd, "does not fit in the quota", r);
 		} else {
-			/* sendfile first (no copy through user memory), plain
-			 * reads and writes where it is refused */
-			int plain = 0;
-			char buf[MS_COPY_BUF];
-			while (done < size) {
-				size_t want = size - done > (1u << 30) ? (1u << 30) : size - done;
-				ssize_t k;
-				if (!plain) {
-					k = sys_sendfile(fd, src, NULL, want);
-					if (k == -EINVAL || k == -ENOSYS) {
-						plain = 1;
-						continue;
-					}
-				} else {
-					k = sys_read(src, buf, want < sizeof(buf) ? want : sizeof(buf));
-					if (k > 0)
-						k = ms_pwrite_all(fd, buf, (size_t)k, done);
-				}
-				if (k == -EINTR)
-					continue;
-				if (k < 0) {
-					r = (int)k;
-					seed_fail(sd, "cannot copy it", r);
-					break;
-				}
-				if (k == 0)
-					break; /* it shrank since it was measured */
-				done += (uint64_t)k;
-			}
-			/* Records the size reached and gives back what a
-			 * shrunk file did not use. */
+			r = ms_copy_bytes(fd, src, size, &done);
+			if (r)
+				seed_fail(sd, "cannot copy it", r);
+			/* Records the size reached (less than measured when it
+			 * shrank since) and gives back what it did not use. */
 			ms_write_end(s, &w, r && !done ? r : (int64_t)done);
 		}
 	}

@@ -56,33 +56,10 @@ __attribute__((noinline)) static int save_file(struct save *sv, int rfd, const c
 	}
 	/* the memfd's real size: bytes written past the ledger are there too */
 	uint64_t size = (uint64_t)kst.st_size, done = 0;
-	int plain = 0;
-	char buf[MS_COPY_BUF];
-	while (done < size) {
-		size_t want = size - done > (1u << 30) ? (1u << 30) : size - done;
-		ssize_t k;
-		if (!plain) {
-			off_t off = (off_t)done;
-			k = sys_sendfile(out, kfd, &off, want);
-			if (k == -EINVAL || k == -ENOSYS) {
-				plain = 1;
-				continue;
-			}
-		} else {
-			k = sys_pread(kfd, buf, want < sizeof(buf) ? want : sizeof(buf), (off_t)done);
-			if (k > 0)
-				k = ms_pwrite_all(out, buf, (size_t)k, done);
-		}
-		if (k == -EINTR)
-			continue;
-		if (k < 0) {
-			r = (int)k;
-			save_fail(sv, "cannot copy the bytes", r);
-			goto out;
-		}
-		if (k == 0)
-			break;
-		done += (uint64_t)k;
+	r = ms_copy_bytes(out, kfd, size, &done);
+	if (r) {
+		save_fail(sv, "cannot copy the bytes", r);
+		goto out;
 	}
 	struct timespec t[2] = {st->st_atim, st->st_mtim};
 	r = sys_fchmod(out, st->st_mode & 07777);
