@@ -1,4 +1,6 @@
-/* core/arena.h — private layout of the shared arena (only core/ includes it).
+/* core/arena.h — private layout of the shared arena (only core/ and the
+ * keeper's server, keeper/, include it), and the calls core/'s files make
+ * of one another, one section per file.
  *
  * The arena is one memfd mapped MAP_SHARED by every process of the tree. It
  * holds offsets, never pointers: slot indices (uint32_t, 0 = none) into
