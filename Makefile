@@ -17,6 +17,8 @@ LIBS     = -lpthread
 
 CORE_SRC  = $(wildcard core/*.c)
 CORE_OBJ  = $(CORE_SRC:%.c=$(B)/%.o)
+KEEP_SRC  = $(wildcard keeper/*.c)
+KEEP_OBJ  = $(KEEP_SRC:%.c=$(B)/%.o)
 SHIM_SRC  = $(wildcard shim/*.c)
 SHIM_OBJ  = $(SHIM_SRC:%.c=$(B)/%.o)
 TEST_SRC  = $(wildcard tests/test_*.c)
@@ -32,11 +34,17 @@ EX_BIN    = $(EX_SRC:examples/%.c=$(B)/examples/%)
 
 all: $(B)/libmemshim.so $(TOOL_BIN) $(EX_BIN)
 
-$(B)/%.o: %.c $(wildcard core/*.h shim/*.h shim/*.def)
+$(B)/%.o: %.c $(wildcard core/*.h keeper/*.h shim/*.h shim/*.def)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(MSFLAGS) -Ishim -c $< -o $@
 
 $(B)/libmemshim-core.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# The keeper's server: linked into the keeper program, never into the
+# library (tests/test_exports.c checks).
+$(B)/libmemshim-keeper.a: $(KEEP_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -51,8 +59,9 @@ $(B)/libmemshim.so: $(SHIM_OBJ) $(B)/libmemshim-core.a $(B)/memshim.map
 	$(CC) -shared $(LDFLAGS) -Wl,--version-script=$(B)/memshim.map -Wl,-z,defs \
 	    -o $@ $(SHIM_OBJ) $(B)/libmemshim-core.a $(LIBS) -ldl
 
-$(B)/%: tools/%.c $(B)/libmemshim-core.a
-	$(CC) $(CFLAGS) $(MSFLAGS) $(LDFLAGS) -fPIE -pie -o $@ $< $(B)/libmemshim-core.a $(LIBS)
+$(B)/%: tools/%.c $(B)/libmemshim-keeper.a $(B)/libmemshim-core.a
+	$(CC) $(CFLAGS) $(MSFLAGS) -Ikeeper $(LDFLAGS) -fPIE -pie -o $@ $< \
+	    $(B)/libmemshim-keeper.a $(B)/libmemshim-core.a $(LIBS)
 
 $(B)/examples/%: examples/%.c $(B)/libmemshim-core.a
 	@mkdir -p $(dir $@)

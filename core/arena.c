@@ -106,7 +106,7 @@ void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *
 
 /* ---- robust locks ---------------------------------------------------------- */
 
-static void lock_failed(int r)
+void ms_lock_failed(int r)
 {
 	/* ENOTRECOVERABLE: a holder died and the one who took over died too
 	 * before marking it consistent. Nothing sane is left to do. */
@@ -136,39 +136,11 @@ void ms_ledger_lock(struct ms_store *s)
 		ledger_rollback(s);
 		pthread_mutex_consistent(&s->hdr->ledger_lock);
 	} else if (r) {
-		lock_failed(r);
+		ms_lock_failed(r);
 	}
 }
 
 void ms_ledger_unlock(struct ms_store *s) { pthread_mutex_unlock(&s->hdr->ledger_lock); }
-
-void ms_ns_lock(struct ms_store *s)
-{
-	int r = pthread_mutex_lock(&s->hdr->ns_lock);
-	if (r == EOWNERDEAD) {
-		/* The dead holder may have taken slots or charged nodes without
-		 * finishing; the counts are rebuilt from the slots themselves. */
-		ms_log(s, MS_LOG_WARN, "a process died holding the store lock; repairing");
-		ms_repair(s);
-		pthread_mutex_consistent(&s->hdr->ns_lock);
-	} else if (r) {
-		lock_failed(r);
-	}
-}
-
-int ms_ns_trylock(struct ms_store *s)
-{
-	int r = pthread_mutex_trylock(&s->hdr->ns_lock);
-	if (r == EOWNERDEAD) {
-		ms_log(s, MS_LOG_WARN, "a process died holding the store lock; repairing");
-		ms_repair(s);
-		pthread_mutex_consistent(&s->hdr->ns_lock);
-		r = 0;
-	}
-	return r;
-}
-
-void ms_ns_unlock(struct ms_store *s) { pthread_mutex_unlock(&s->hdr->ns_lock); }
 
 void ms_data_lock(struct ms_store *s, struct ms_inode *in, int fd)
 {
@@ -182,7 +154,7 @@ void ms_data_lock(struct ms_store *s, struct ms_inode *in, int fd)
 		ms_log(s, MS_LOG_WARN, "a process died writing a file; size re-read");
 		pthread_mutex_consistent(&in->data_lock);
 	} else if (r) {
-		lock_failed(r);
+		ms_lock_failed(r);
 	}
 }
 
@@ -197,7 +169,7 @@ void ms_keeper_lock(struct ms_store *s)
 	if (r == EOWNERDEAD)
 		pthread_mutex_consistent(&s->hdr->keeper_lock); /* rings stay valid */
 	else if (r)
-		lock_failed(r);
+		ms_lock_failed(r);
 }
 
 void ms_keeper_unlock(struct ms_store *s) { pthread_mutex_unlock(&s->hdr->keeper_lock); }

@@ -1,4 +1,6 @@
-/* core/arena.h — private layout of the shared arena (only core/ includes it).
+/* core/arena.h — private layout of the shared arena (only core/ and the
+ * keeper's server, keeper/, include it), and the calls core/'s files make
+ * of one another, one section per file.
  *
  * The arena is one memfd mapped MAP_SHARED by every process of the tree. It
  * holds offsets, never pointers: slot indices (uint32_t, 0 = none) into
@@ -210,12 +212,11 @@ uint64_t ms_arena_size(uint64_t max_nodes, uint32_t *nslots, uint32_t *nblocks,
 /* Initialises a zeroed arena of that size. */
 void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *name);
 
-/* Robust locks: a lock whose holder died is taken over, made consistent and
- * the arena repaired (ledger recomputed) before it is returned. */
-void ms_ns_lock(struct ms_store *s);
-void ms_ns_unlock(struct ms_store *s);
-/* 0 when taken (a dead holder's lock is repaired and taken), else EBUSY. */
-int ms_ns_trylock(struct ms_store *s);
+/* Robust locks: a lock whose holder died is taken over and made consistent
+ * (the ledger's change undone, a file's size re-read) before it is returned;
+ * ns_lock, whose recovery is the repair, is repair.c's. A lock that cannot
+ * be recovered ends the process (ms_lock_failed). */
+void ms_lock_failed(int r) __attribute__((noreturn));
 /* fd (>= 0) is an open fd on the file, used to re-read its real size when a
  * holder died mid-write; -1 when none is at hand. */
 void ms_data_lock(struct ms_store *s, struct ms_inode *in, int fd);
@@ -269,7 +270,7 @@ static inline uint64_t ms_page_up(uint64_t n)
 	return (n + MS_PAGE - 1) & ~(uint64_t)(MS_PAGE - 1);
 }
 
-/* ---- data.c: file memfds --------------------------------------------------
+/* ---- memfd.c: file memfds -------------------------------------------------
  * A new file's memfd: taken from the keeper's pool, or created and handed to
  * the keeper (one round trip). Under ns_lock. Returns 0 with *kfd and *kino. */
 int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino);
@@ -277,6 +278,8 @@ int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino);
 int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags);
 /* The file is gone: its memfd goes to the keeper's close queue. Under ns_lock. */
 void ms_data_drop(struct ms_store *s, int32_t kfd);
+
+/* ---- data.c: inode life, references, growth --------------------------------- */
 /* Sets the size of regular file `in` to len (O_TRUNC, truncate(2)): takes its
  * data lock, charges growth / gives back shrinkage, updates size and times.
  * Under ns_lock. Returns 0 or -errno (-quota_errno, -EFBIG). */
@@ -288,6 +291,9 @@ int ms_data_truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_
  * when no process references it (opens == 0), else marks it MS_I_ORPHAN and
  * frees it at the last ms_ino_put. */
 void ms_inode_unlinked(struct ms_store *s, uint32_t i);
+/* Frees inode i now, unreferenced and off the orphan list: its data (memfd
+ * to the close queue), symlink blocks, node charge and slot. Under ns_lock. */
+void ms_inode_free_now(struct ms_store *s, uint32_t i);
 /* A new inode of type/mode with one node charged; 0 on success with *out,
  * -ENOSPC / -quota_errno otherwise (nothing charged). Regular files get their
  * memfd. Under ns_lock. Times set to now, uid/gid from the caller. */
@@ -305,20 +311,19 @@ void ms_ref_drop(struct ms_store *s, uint32_t i);
 int ms_ns_init(struct ms_store *s);
 
 /* ---- repair.c ---------------------------------------------------------------
- * Rebuilds every derived structure of the arena from its slots after a
+ * ns_lock: taken whole by every namespace operation. A holder that died is
+ * repaired after (ms_repair) before the lock is returned. */
+void ms_ns_lock(struct ms_store *s);
+void ms_ns_unlock(struct ms_store *s);
+/* 0 when taken (a dead holder's lock is repaired and taken), else EBUSY. */
+int ms_ns_trylock(struct ms_store *s);
+/* Rebuilds every derived structure of the arena from its slots after a
  * holder of ns_lock died mid-operation. Caller holds ns_lock. */
 void ms_repair(struct ms_store *s);
-/* Keeper rounds: free orphans no live process holds; measure uncounted
- * bytes and seal their files when over quota. Never wait for ns_lock.
- * ms_reclaim_orphans returns how many were freed; *pending (may be NULL)
- * how many were found unheld for the first time (freed at the next look). */
-int ms_reclaim_orphans(struct ms_store *s, int *pending);
-void ms_reconcile_sizes(struct ms_store *s);
-/* Keeper: closes its memfds that no inode, pool entry or close-queue entry
- * names (a process died between taking and naming one). Returns how many. */
-int ms_audit_memfds(struct ms_store *s);
-/* Keeper, ns_lock held: directory references of dead processes go back. */
-int ms_reclaim_dirrefs(struct ms_store *s);
+/* n bytes of zeroed private memory for a scratch table, straight from mmap
+ * (no malloc: core runs where the program's allocator may be mid-call);
+ * NULL when refused. Given back with munmap. */
+void *ms_scratch(size_t n);
 
 /* ---- keeper.c -------------------------------------------------------------- */
 /* Tells the keeper there is work (close queue, pool); never blocks. */
@@ -340,23 +345,40 @@ int ms_guard_probe(uint64_t *avail, const char **source);
  * real ones), so tests can feed it a fake cgroup v1 or v2 tree. */
 int ms_probe_memory_at(const char *root, uint64_t *avail, const char **source);
 
-/* ---- persist.c: MEMSHIM_SEED and MEMSHIM_SAVE ------------------------------
+/* ---- persist.c: MEMSHIM_SEED, and MEMSHIM_SAVE at creation -------------------
  * ms_seed copies the real tree at dir into a store being created, under its
  * first prefix, through the charged paths (ms_mkdir, ms_open + write,
  * ms_symlink); a tree that does not fit is refused before anything is copied.
  * Returns 0 or -errno (-ENOSPC, -ENOENT, -EACCES, -ENOTDIR...), with an error
- * line logged naming MEMSHIM_SEED. ms_save writes the tree under
- * hdr->save_root out to the real directory dir (made like mkdir -p),
- * overwriting what is there by the same names; run by the keeper when it
- * exits (file bytes from its own kfds). Returns 0 or the first -errno, after
- * trying everything and logging each failure. */
+ * line logged naming MEMSHIM_SEED. (Saving is the keeper's: keeper/save.c.) */
 int ms_seed(struct ms_store *s, const char *dir);
-int ms_save(struct ms_store *s, const char *dir);
 /* The creator's one call (create(), keeper running): records s->cfg.save in
  * the arena (hdr->save_dir, hdr->save_root) after checking the directory can
  * be made and written, then seeds from s->cfg.seed. On failure the save is
  * called off and the store must be discarded. */
 int ms_persist_init(struct ms_store *s);
+
+/* Helpers the seed and the keeper's save share. */
+#define MS_PERSIST_DEPTH 256 /* deepest directory either walks */
+/* Copies the first size bytes of the regular file in to out, at the same
+ * offsets (neither fd's offset is used for in): sendfile first (no copy
+ * through user memory), plain reads and writes where it is refused. Stops
+ * early when in ends sooner. Returns 0 or -errno; *done receives the bytes
+ * copied either way. */
+int ms_copy_bytes(int out, int in, uint64_t size, uint64_t *done);
+/* Words for the errors a user can act on; the errno's name otherwise. No
+ * strerror: its translation lookup may allocate. */
+const char *ms_err_text(int e);
+/* Appends "/name" to path (of length *len); -ENAMETOOLONG when it does not
+ * fit. The caller puts back path[old len] = 0. */
+int ms_path_push(char *path, size_t *len, const char *name);
+/* mkdir -p of the absolute path path (of length len, NUL-terminated): 0, or
+ * the first -errno with an error line "MEMSHIM_SAVE=top: path: ..." logged. */
+int ms_mkdir_p(const struct ms_store *s, const char *top, char *path, size_t len);
+static inline int ms_is_dot(const char *n)
+{
+	return n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]));
+}
 
 /* ---- log.c ------------------------------------------------------------------ */
 /* "memshim: ..." on stderr through a raw write, when level <= the configured

@@ -1,15 +1,10 @@
-/* core/data.c — file bytes: memfds, inode life and death, and the quota
- * check on every growth.
+/* core/data.c — file bytes: inode life and death, the references
+ * processes hold, and the quota check on every growth.
  *
- * A regular file's bytes live in one memfd. In a keeper store the keeper
- * holds it (its fd number is the inode's kfd) and a process opens a fresh
- * open file description of it through /proc/<keeper>/fd/<kfd>, or asks the
- * keeper over its socket when /proc is not there. In a local store (unit
- * tests) this process holds the memfds itself.
- *
- * Growth is charged in whole pages before the kernel is asked to store
- * anything; the file's data lock keeps growth, shrinking and the recorded
- * size of one file in order.
+ * A regular file's bytes live in one memfd (core/memfd.c). Growth is
+ * charged in whole pages before the kernel is asked to store anything; the
+ * file's data lock keeps growth, shrinking and the recorded size of one file
+ * in order.
  */
 #include <errno.h>
 #include <limits.h>
@@ -24,65 +19,7 @@
 #define LD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define ST(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
-/* Flags that survive into the re-opened description; creation and lookup
- * flags were the namespace's business, and O_NOFOLLOW would refuse the
- * /proc magic link itself. */
-#define REOPEN_FLAGS \
-	(O_ACCMODE | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_DSYNC | O_SYNC | O_LARGEFILE | O_PATH)
-
-int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino)
-{
-	if (s->local) {
-		int fd = sys_memfd_create("memshim", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-		if (fd < 0)
-			return fd;
-		struct stat st;
-		sys_fstat(fd, &st);
-		*kfd = fd;
-		*kino = st.st_ino;
-		return 0;
-	}
-	int r = ms_pool_take(s, kfd, kino);
-	if (r == 0)
-		return 0;
-	/* The pool ran dry: ask the keeper for one, a round trip. */
-	return ms_keeper_new(s, kfd, kino);
-}
-
-int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags)
-{
-	char name[16];
-	int flags = (oflags & REOPEN_FLAGS) | O_LARGEFILE;
-	if (in->kfd < 0)
-		return -EIO;
-	snprintf(name, sizeof(name), "%d", in->kfd);
-	if (s->local) {
-		char path[40];
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", in->kfd);
-		return sys_openat(AT_FDCWD, path, flags, 0);
-	}
-	if (s->procdir >= 0) {
-		int fd = sys_openat(s->procdir, name, flags, 0);
-		if (fd >= 0 || fd != -ENOENT)
-			return fd;
-		/* The keeper is gone or /proc changed under us: ask instead. */
-	}
-	return ms_keeper_fd(s, in->kfd, flags);
-}
-
-void ms_data_drop(struct ms_store *s, int32_t kfd)
-{
-	if (kfd < 0)
-		return;
-	if (s->local) {
-		sys_close(kfd);
-		return;
-	}
-	ms_closeq_push(s, kfd);
-}
-
-/* Frees inode i now: its data, symlink blocks, node charge and slot. */
-static void inode_free_now(struct ms_store *s, uint32_t i)
+void ms_inode_free_now(struct ms_store *s, uint32_t i)
 {
 	struct ms_inode *in = ms_inode_at(s, i);
 	if (S_ISREG(in->mode)) {
@@ -121,7 +58,7 @@ void ms_inode_unlinked(struct ms_store *s, uint32_t i)
 {
 	struct ms_inode *in = ms_inode_at(s, i);
 	if (in->opens == 0) {
-		inode_free_now(s, i);
+		ms_inode_free_now(s, i);
 		return;
 	}
 	/* Still open somewhere: keep bytes and charge until the last put,
@@ -219,7 +156,7 @@ void ms_ref_drop(struct ms_store *s, uint32_t i)
 	}
 	if (--in->opens == 0 && (in->flags & MS_I_ORPHAN)) {
 		orphan_remove(s, i);
-		inode_free_now(s, i);
+		ms_inode_free_now(s, i);
 	}
 }
 
@@ -237,55 +174,6 @@ void ms_ino_put(ms_store *s, ms_ino ino)
 	if (live(s, ino))
 		ms_ref_drop(s, ino);
 	ms_ns_unlock(s);
-}
-
-/* Directory references of processes that died go back (keeper, ns_lock
- * held); a removed directory nobody holds any more is freed. */
-int ms_reclaim_dirrefs(struct ms_store *s)
-{
-	struct ms_hdr *h = s->hdr;
-	int freed = 0;
-	for (int k = 0; k < MS_DIRREFS; k++) {
-		int32_t pid = h->dirrefs[k].pid;
-		if (!pid)
-			continue;
-		uint32_t i = h->dirrefs[k].ino;
-		struct ms_inode *in = ms_inode_at(s, i);
-		if (!in->ino_no || !S_ISDIR(in->mode)) {
-			h->dirrefs[k].pid = 0; /* stale */
-			continue;
-		}
-		long r = MS_SYSCALL(SYS_kill, pid, 0);
-		if (r == 0 || r == -EPERM)
-			continue;
-		h->dirrefs[k].pid = 0;
-		if (in->opens)
-			in->opens--;
-	}
-	/* While every directory reference ever taken was recorded, the table
-	 * is the truth: a removed directory with no live holder in it goes,
-	 * whatever count a holder killed mid-operation left behind. */
-	int trusted = !__atomic_load_n(&h->dirrefs_full, __ATOMIC_RELAXED);
-	uint32_t *p = &h->orphans;
-	while (*p) {
-		uint32_t i = *p;
-		struct ms_inode *in = ms_inode_at(s, i);
-		if (S_ISDIR(in->mode) && trusted) {
-			uint32_t held = 0;
-			for (int k = 0; k < MS_DIRREFS; k++)
-				held += h->dirrefs[k].pid && h->dirrefs[k].ino == i;
-			in->opens = held;
-		}
-		if (S_ISDIR(in->mode) && in->opens == 0) {
-			*p = in->next_free;
-			__atomic_sub_fetch(&h->norphans, 1, __ATOMIC_RELAXED);
-			inode_free_now(s, i);
-			freed++;
-			continue;
-		}
-		p = &in->next_free;
-	}
-	return freed;
 }
 
 int ms_ino_kino(ms_store *s, ms_ino ino, uint64_t *kino)

@@ -1,5 +1,7 @@
 /* core/keeper.h — the keeper: the process that holds a store's arena and
- * file memfds so files outlive their writers (private to core/).
+ * file memfds so files outlive their writers: the protocol both sides
+ * speak, and the client side (core/keeper.c). Private to core/ and the
+ * keeper's server (keeper/).
  *
  * Protocol: a SOCK_SEQPACKET socket in the abstract namespace,
  * "\0memshim-<uid>-<store name>". Every attached process keeps one
@@ -61,8 +63,5 @@ int ms_keeper_reclaim(struct ms_store *s);
 /* The pool of ready memfds and the close queue (keeper_lock). */
 int ms_pool_take(struct ms_store *s, int32_t *kfd, uint64_t *kino);
 void ms_closeq_push(struct ms_store *s, int32_t kfd);
-
-/* The keeper program's main loop; returns its exit status. */
-int ms_keeper_main(int argc, char **argv);
 
 #endif

@@ -1,6 +1,7 @@
-/* core/persist.c — MEMSHIM_SEED and MEMSHIM_SAVE: a real directory tree
- * copied into a new store, and the store written out to a real directory
- * when its tree ends.
+/* core/persist.c — MEMSHIM_SEED, and the creator's half of MEMSHIM_SAVE: a
+ * real directory tree copied into a new store, and the save directory
+ * checked and recorded in the arena. The keeper writes the store out there
+ * when its tree ends (keeper/save.c, with the helpers shared below).
  *
  * Seeding runs in the process creating the store (a preload constructor,
  * before main), once the keeper holds the arena: files are made through the
@@ -9,13 +10,9 @@
  * charges. A first pass measures the tree and refuses it whole, with the
  * figures, when it cannot fit; nothing is copied then.
  *
- * Saving runs in the keeper after its last process has gone: it reads the
- * namespace through the usual calls (no other process holds ns_lock then)
- * and file bytes from its own fds of the memfds (inode->kfd).
- *
- * Both sides use raw system calls only (sys.h): the seed runs inside a
- * preloaded process, where a libc open or mkdir would re-enter the shim.
- * Both walk recursively, at most PERSIST_DEPTH levels, with small frames.
+ * Raw system calls only (sys.h): the seed runs inside a preloaded process,
+ * where a libc open or mkdir would re-enter the shim. The walk is recursive,
+ * at most MS_PERSIST_DEPTH levels, with small frames.
  *
  * Not kept: owners (files belong to the user running the tree), hard links
  * (each name gets its own copy), special files (fifos, sockets, devices:
@@ -32,9 +29,8 @@
 
 #define LD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
-#define PERSIST_DEPTH 256
 #define DENTS_BUF 2048
-#define COPY_BUF 65536
+#define COPY_BUF 65536 /* bytes per read where sendfile is refused */
 #define LINK_DATA (MS_BLOCK - 4) /* symlink target bytes per block, as ns.c */
 
 struct dent64 {
@@ -45,8 +41,6 @@ struct dent64 {
 	char d_name[];
 };
 
-/* Words for the errors a user can act on; the errno's name otherwise. No
- * strerror: its translation lookup may allocate. */
 /* Writes all n bytes of buf at offset off, through EINTR and short writes.
  * Returns n, or -errno (-EIO for a write that stored nothing). */
 static ssize_t pwrite_all(int fd, const char *buf, size_t n, uint64_t off)
@@ -63,7 +57,7 @@ static ssize_t pwrite_all(int fd, const char *buf, size_t n, uint64_t off)
 	return (ssize_t)n;
 }
 
-static const char *err_text(int e)
+const char *ms_err_text(int e)
 {
 	switch (e) {
 	case ENOENT: return "no such file or directory";
@@ -84,9 +78,7 @@ static const char *err_text(int e)
 	return n ? n : "unknown error";
 }
 
-/* Appends "/name" to path (of length *len); -ENAMETOOLONG when it does not
- * fit. The caller puts back path[old len] = 0. */
-static int path_push(char *path, size_t *len, const char *name)
+int ms_path_push(char *path, size_t *len, const char *name)
 {
 	size_t n = strlen(name);
 	if (*len + 1 + n >= PATH_MAX)
@@ -97,9 +89,53 @@ static int path_push(char *path, size_t *len, const char *name)
 	return 0;
 }
 
-static int is_dot(const char *n)
+int ms_copy_bytes(int out, int in, uint64_t size, uint64_t *done)
 {
-	return n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]));
+	int plain = 0;
+	char buf[COPY_BUF];
+	*done = 0;
+	while (*done < size) {
+		size_t want = size - *done > (1u << 30) ? (1u << 30) : size - *done;
+		ssize_t k;
+		if (!plain) {
+			off_t off = (off_t)*done;
+			k = sys_sendfile(out, in, &off, want);
+			if (k == -EINVAL || k == -ENOSYS) {
+				plain = 1;
+				continue;
+			}
+		} else {
+			k = sys_pread(in, buf, want < sizeof(buf) ? want : sizeof(buf), (off_t)*done);
+			if (k > 0)
+				k = pwrite_all(out, buf, (size_t)k, *done);
+		}
+		if (k == -EINTR)
+			continue;
+		if (k < 0)
+			return (int)k;
+		if (k == 0)
+			break;
+		*done += (uint64_t)k;
+	}
+	return 0;
+}
+
+int ms_mkdir_p(const struct ms_store *s, const char *top, char *path, size_t len)
+{
+	for (size_t i = 1; i <= len; i++) {
+		if (path[i] != '/' && path[i] != 0)
+			continue;
+		char c = path[i];
+		path[i] = 0;
+		int r = sys_mkdirat(AT_FDCWD, path, 0777);
+		path[i] = c;
+		if (r && r != -EEXIST) {
+			ms_log(s, MS_LOG_ERROR, "MEMSHIM_SAVE=%s: %s: %s: %s", top, path,
+			       "cannot make the directory", ms_err_text(-r));
+			return r;
+		}
+	}
+	return 0;
 }
 
 /* ---- seeding ------------------------------------------------------------------ */
@@ -119,7 +155,7 @@ struct seed {
 static int seed_fail(struct seed *sd, const char *what, int r)
 {
 	ms_log(sd->s, MS_LOG_ERROR, "MEMSHIM_SEED=%s: %s%s: %s: %s", sd->top, sd->top,
-	       sd->path + sd->pre, what, err_text(-r));
+	       sd->path + sd->pre, what, ms_err_text(-r));
 	return r;
 }
 
@@ -144,37 +180,11 @@ __attribute__((noinline)) static int seed_copy(struct seed *sd, int src, const s
 		if (r) {
 			seed_fail(sd, "does not fit in the quota", r);
 		} else {
-			/* sendfile first (no copy through user memory), plain
-			 * reads and writes where it is refused */
-			int plain = 0;
-			char buf[COPY_BUF];
-			while (done < size) {
-				size_t want = size - done > (1u << 30) ? (1u << 30) : size - done;
-				ssize_t k;
-				if (!plain) {
-					k = sys_sendfile(fd, src, NULL, want);
-					if (k == -EINVAL || k == -ENOSYS) {
-						plain = 1;
-						continue;
-					}
-				} else {
-					k = sys_read(src, buf, want < sizeof(buf) ? want : sizeof(buf));
-					if (k > 0)
-						k = pwrite_all(fd, buf, (size_t)k, done);
-				}
-				if (k == -EINTR)
-					continue;
-				if (k < 0) {
-					r = (int)k;
-					seed_fail(sd, "cannot copy it", r);
-					break;
-				}
-				if (k == 0)
-					break; /* it shrank since it was measured */
-				done += (uint64_t)k;
-			}
-			/* Records the size reached and gives back what a
-			 * shrunk file did not use. */
+			r = ms_copy_bytes(fd, src, size, &done);
+			if (r)
+				seed_fail(sd, "cannot copy it", r);
+			/* Records the size reached (less than measured when it
+			 * shrank since) and gives back what it did not use. */
 			ms_write_end(s, &w, r && !done ? r : (int64_t)done);
 		}
 	}
@@ -211,7 +221,7 @@ static int seed_entry(struct seed *sd, int dfd, const char *name, int depth)
 	struct ms_store *s = sd->s;
 	size_t old = sd->len;
 	struct stat st;
-	int r = path_push(sd->path, &sd->len, name);
+	int r = ms_path_push(sd->path, &sd->len, name);
 	if (r) {
 		sd->path[old] = 0;
 		ms_log(s, MS_LOG_ERROR, "MEMSHIM_SEED=%s: %s%s/%s: the store path would be longer than %d bytes",
@@ -225,10 +235,10 @@ static int seed_entry(struct seed *sd, int dfd, const char *name, int depth)
 	}
 	struct timespec t[2] = {st.st_atim, st.st_mtim};
 	if (S_ISDIR(st.st_mode)) {
-		if (depth >= PERSIST_DEPTH) {
+		if (depth >= MS_PERSIST_DEPTH) {
 			r = -ENAMETOOLONG;
 			ms_log(s, MS_LOG_ERROR, "MEMSHIM_SEED=%s: %s%s: deeper than %d levels",
-			       sd->top, sd->top, sd->path + sd->pre, PERSIST_DEPTH);
+			       sd->top, sd->top, sd->path + sd->pre, MS_PERSIST_DEPTH);
 			goto out;
 		}
 		if (sd->dry) {
@@ -302,7 +312,7 @@ static int seed_dir(struct seed *sd, int fd, int depth)
 		for (ssize_t off = 0; off < n;) {
 			struct dent64 *d = (struct dent64 *)(buf + off);
 			off += d->d_reclen;
-			if (is_dot(d->d_name))
+			if (ms_is_dot(d->d_name))
 				continue;
 			int r = seed_entry(sd, fd, d->d_name, depth);
 			if (r)
@@ -354,7 +364,7 @@ int ms_seed(struct ms_store *s, const char *dir)
 	int fd = sys_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (fd < 0) {
 		ms_log(s, MS_LOG_ERROR, "MEMSHIM_SEED=%s: cannot open the directory: %s", dir,
-		       err_text(-fd));
+		       ms_err_text(-fd));
 		return fd;
 	}
 	sd.dry = 1;
@@ -382,221 +392,6 @@ int ms_seed(struct ms_store *s, const char *dir)
 	return r;
 }
 
-/* ---- saving -------------------------------------------------------------------- */
-
-struct save {
-	struct ms_store *s;
-	const char *top;  /* the save directory */
-	int err;          /* first error */
-	size_t len;
-	char path[PATH_MAX]; /* real path, for messages */
-};
-
-static void save_fail(struct save *sv, const char *what, int r)
-{
-	ms_log(sv->s, MS_LOG_ERROR, "MEMSHIM_SAVE=%s: %s: %s: %s", sv->top, sv->path, what,
-	       err_text(-r));
-	if (!sv->err)
-		sv->err = r;
-}
-
-static void save_dir(struct save *sv, int rfd, ms_ino dino, int depth);
-
-/* Writes file ino's bytes into rfd/name, made or truncated. */
-__attribute__((noinline)) static int save_file(struct save *sv, int rfd, const char *name, ms_ino ino, const struct stat *st)
-{
-	int out = sys_openat(rfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (out == -ELOOP || out == -EACCES || out == -ETXTBSY) {
-		/* a symlink, or a read-only file, in the way: replace it */
-		if (sys_unlinkat(rfd, name, 0) == 0)
-			out = sys_openat(rfd, name,
-					 O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	}
-	if (out < 0) {
-		save_fail(sv, "cannot write the file", out);
-		return out;
-	}
-	int kfd = ms_inode_at(sv->s, ino)->kfd, r = 0;
-	struct stat kst;
-	if (kfd < 0 || sys_fstat(kfd, &kst)) {
-		r = -EIO;
-		save_fail(sv, "the store's copy is gone", r);
-		goto out;
-	}
-	/* the memfd's real size: bytes written past the ledger are there too */
-	uint64_t size = (uint64_t)kst.st_size, done = 0;
-	int plain = 0;
-	char buf[COPY_BUF];
-	while (done < size) {
-		size_t want = size - done > (1u << 30) ? (1u << 30) : size - done;
-		ssize_t k;
-		if (!plain) {
-			off_t off = (off_t)done;
-			k = sys_sendfile(out, kfd, &off, want);
-			if (k == -EINVAL || k == -ENOSYS) {
-				plain = 1;
-				continue;
-			}
-		} else {
-			k = sys_pread(kfd, buf, want < sizeof(buf) ? want : sizeof(buf), (off_t)done);
-			if (k > 0)
-				k = pwrite_all(out, buf, (size_t)k, done);
-		}
-		if (k == -EINTR)
-			continue;
-		if (k < 0) {
-			r = (int)k;
-			save_fail(sv, "cannot copy the bytes", r);
-			goto out;
-		}
-		if (k == 0)
-			break;
-		done += (uint64_t)k;
-	}
-	struct timespec t[2] = {st->st_atim, st->st_mtim};
-	r = sys_fchmod(out, st->st_mode & 07777);
-	if (r == 0)
-		r = sys_utimensat(out, NULL, t, 0);
-	if (r)
-		save_fail(sv, "cannot set its mode and times", r);
-out:
-	sys_close(out);
-	return r;
-}
-
-/* The store's symlink dino/name made as rfd/name, replacing what is there. */
-__attribute__((noinline)) static void save_link(struct save *sv, int rfd, ms_ino dino,
-						const char *name, const struct timespec t[2])
-{
-	char target[PATH_MAX];
-	ssize_t n = ms_readlink(sv->s, dino, name, target, sizeof(target) - 1);
-	if (n < 0) {
-		save_fail(sv, "cannot read the symlink", (int)n);
-		return;
-	}
-	target[n] = 0;
-	int r = sys_symlinkat(target, rfd, name);
-	if (r == -EEXIST && sys_unlinkat(rfd, name, 0) == 0)
-		r = sys_symlinkat(target, rfd, name);
-	if (r == 0)
-		r = sys_utimensat(rfd, name, t, AT_SYMLINK_NOFOLLOW);
-	if (r)
-		save_fail(sv, "cannot make the symlink", r);
-}
-
-static void save_entry(struct save *sv, int rfd, ms_ino dino, const char *name, int depth)
-{
-	struct ms_store *s = sv->s;
-	size_t old = sv->len;
-	struct stat st;
-	ms_ino ino;
-	int r = path_push(sv->path, &sv->len, name);
-	if (r) {
-		save_fail(sv, "a name below it is too long", r);
-		goto out;
-	}
-	r = ms_lookup(s, dino, name, MS_NOFOLLOW, &ino);
-	if (r == 0)
-		r = ms_stat_ino(s, ino, &st);
-	if (r) {
-		save_fail(sv, "gone from the store while saving", r);
-		goto out;
-	}
-	struct timespec t[2] = {st.st_atim, st.st_mtim};
-	if (S_ISDIR(st.st_mode)) {
-		if (depth >= PERSIST_DEPTH) {
-			save_fail(sv, "too deep", -ENAMETOOLONG);
-			goto out;
-		}
-		r = sys_mkdirat(rfd, name, 0700);
-		if (r && r != -EEXIST) {
-			save_fail(sv, "cannot make the directory", r);
-			goto out;
-		}
-		int sub = sys_openat(rfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-		if (sub < 0) {
-			/* ENOTDIR, ELOOP: something else by that name */
-			save_fail(sv, "cannot open the directory (something else there?)", sub);
-			goto out;
-		}
-		/* writable while it fills; its own mode and times come last */
-		sys_fchmod(sub, 0700);
-		save_dir(sv, sub, ino, depth + 1);
-		r = sys_fchmod(sub, st.st_mode & 07777);
-		if (r == 0)
-			r = sys_utimensat(sub, NULL, t, 0);
-		if (r)
-			save_fail(sv, "cannot set its mode and times", r);
-		sys_close(sub);
-	} else if (S_ISREG(st.st_mode)) {
-		save_file(sv, rfd, name, ino, &st);
-	} else if (S_ISLNK(st.st_mode)) {
-		save_link(sv, rfd, dino, name, t);
-	}
-out:
-	sv->len = old;
-	sv->path[old] = 0;
-}
-
-static void save_dir(struct save *sv, int rfd, ms_ino dino, int depth)
-{
-	struct ms_dirent e;
-	uint64_t cookie = 0;
-	for (;;) {
-		int r = ms_readdir(sv->s, dino, cookie, &e);
-		if (r < 0)
-			save_fail(sv, "cannot list the store's directory", r);
-		if (r <= 0)
-			return;
-		cookie = e.cookie;
-		if (!is_dot(e.name))
-			save_entry(sv, rfd, dino, e.name, depth);
-	}
-}
-
-/* mkdir -p of the absolute path sv->path; 0 or -errno (logged). */
-static int mkdir_p(struct save *sv)
-{
-	for (size_t i = 1; i <= sv->len; i++) {
-		if (sv->path[i] != '/' && sv->path[i] != 0)
-			continue;
-		char c = sv->path[i];
-		sv->path[i] = 0;
-		int r = sys_mkdirat(AT_FDCWD, sv->path, 0777);
-		sv->path[i] = c;
-		if (r && r != -EEXIST) {
-			save_fail(sv, "cannot make the directory", r);
-			return r;
-		}
-	}
-	return 0;
-}
-
-int ms_save(struct ms_store *s, const char *dir)
-{
-	struct save sv;
-	memset(&sv, 0, sizeof(sv));
-	sv.s = s;
-	sv.top = dir;
-	sv.len = strnlen(dir, PATH_MAX);
-	if (dir[0] != '/' || sv.len >= PATH_MAX)
-		return -EINVAL;
-	memcpy(sv.path, dir, sv.len + 1);
-	int r = mkdir_p(&sv);
-	if (r)
-		return r;
-	int fd = sys_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-	if (fd < 0) {
-		save_fail(&sv, "cannot open the directory", fd);
-		return fd;
-	}
-	save_dir(&sv, fd, s->hdr->save_root, 0);
-	sys_close(fd);
-	if (!sv.err)
-		ms_log(s, MS_LOG_INFO, "MEMSHIM_SAVE=%s: the store is saved", dir);
-	return sv.err;
-}
-
 /* ---- at creation ---------------------------------------------------------------- */
 
 /* Called once by the creator of a store, its keeper running: records
@@ -608,22 +403,20 @@ int ms_persist_init(struct ms_store *s)
 	struct ms_hdr *h = s->hdr;
 	int r = 0;
 	if (s->cfg.save[0]) {
-		struct save sv;
-		memset(&sv, 0, sizeof(sv));
-		sv.s = s;
-		sv.top = s->cfg.save;
-		sv.len = strlen(s->cfg.save);
-		memcpy(sv.path, s->cfg.save, sv.len + 1);
-		r = mkdir_p(&sv);
+		char path[PATH_MAX];
+		size_t len = strlen(s->cfg.save);
+		memcpy(path, s->cfg.save, len + 1);
+		r = ms_mkdir_p(s, s->cfg.save, path, len);
 		if (r)
 			return r;
 		r = (int)MS_SYSCALL(SYS_faccessat, AT_FDCWD, s->cfg.save, W_OK | X_OK);
 		if (r) {
-			save_fail(&sv, "cannot write there", r);
+			ms_log(s, MS_LOG_ERROR, "MEMSHIM_SAVE=%s: %s: %s: %s", s->cfg.save, path,
+			       "cannot write there", ms_err_text(-r));
 			return r;
 		}
 		ms_lookup(s, 0, s->cfg.prefix[0], 0, &h->save_root);
-		memcpy(h->save_dir, s->cfg.save, sv.len + 1);
+		memcpy(h->save_dir, s->cfg.save, len + 1);
 	}
 	if (s->cfg.seed[0])
 		r = ms_seed(s, s->cfg.seed);

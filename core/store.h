@@ -12,6 +12,26 @@
  * directory given as an inode handle. Core never allocates on these paths and
  * never calls a libc name the shim wraps.
  *
+ * The files of core/, bottom-up: each calls functions of the files listed
+ * before it only, so the store reads from the top of this list down without
+ * circles (tests/test_exports.c checks the list against the objects).
+ *   sys.h      raw system calls, for code that runs inside the preload
+ *   log.c      "memshim:" log lines, one raw write each
+ *   guard.c    the memory probe and the memory guard
+ *   config.c   the MEMSHIM_* environment, read once and checked whole
+ *   arena.c    the arena's layout, slot allocators, entry hash; robust locks
+ *   ledger.c   the byte and node ledger: reserve and release side by side
+ *   keeper.c   the keeper's client side: spawn, requests, pool, close queue
+ *   memfd.c    a file's memfd: made, re-opened, given back
+ *   repair.c   ns_lock, and the arena rebuilt when its holder died
+ *   data.c     inode life and death, references, charged growth of files
+ *   ns.c       the namespace: paths, directories, links, attributes, readdir
+ *   persist.c  MEMSHIM_SEED, and MEMSHIM_SAVE's directory set at creation
+ *   store.c    a process's handle: create, join, statistics, check
+ * The keeper's server is not in core/ and not in libmemshim.so: keeper/
+ * (main.c its loop, rounds.c reclaim, reconcile and audit, save.c
+ * MEMSHIM_SAVE) is linked into memshim-keeper only.
+ *
  * Locking, written once: one robust process-shared namespace lock (ns_lock)
  * guards the tree, inode metadata and the allocators; each regular file has a
  * data lock that serialises growth and shrinking of that file. Order:

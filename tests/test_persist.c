@@ -1,4 +1,5 @@
-/* tests/test_persist.c — MEMSHIM_SEED and MEMSHIM_SAVE (core/persist.c).
+/* tests/test_persist.c — MEMSHIM_SEED and MEMSHIM_SAVE (core/persist.c,
+ * keeper/save.c).
  *
  * The two variables' parsing; a real tree copied into a new store (read back
  * under the preload, charged to the quota, refused whole before main when it

@@ -1,0 +1,73 @@
+/* core/memfd.c — where a regular file's bytes live: its memfd, made,
+ * re-opened and given back.
+ *
+ * In a keeper store the keeper holds each memfd (its fd number is the
+ * inode's kfd) and a process opens a fresh open file description of it
+ * through /proc/<keeper>/fd/<kfd>, or asks the keeper over its socket when
+ * /proc is not there; new memfds come from the keeper's pool and freed ones
+ * go to its close queue (core/keeper.c). In a local store (unit tests) this
+ * process holds the memfds itself.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/mman.h>
+
+#include "arena.h"
+#include "keeper.h"
+
+/* Flags that survive into the re-opened description; creation and lookup
+ * flags were the namespace's business, and O_NOFOLLOW would refuse the
+ * /proc magic link itself. */
+#define REOPEN_FLAGS \
+	(O_ACCMODE | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_DSYNC | O_SYNC | O_LARGEFILE | O_PATH)
+
+int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino)
+{
+	if (s->local) {
+		int fd = sys_memfd_create("memshim", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (fd < 0)
+			return fd;
+		struct stat st;
+		sys_fstat(fd, &st);
+		*kfd = fd;
+		*kino = st.st_ino;
+		return 0;
+	}
+	int r = ms_pool_take(s, kfd, kino);
+	if (r == 0)
+		return 0;
+	/* The pool ran dry: ask the keeper for one, a round trip. */
+	return ms_keeper_new(s, kfd, kino);
+}
+
+int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags)
+{
+	char name[16];
+	int flags = (oflags & REOPEN_FLAGS) | O_LARGEFILE;
+	if (in->kfd < 0)
+		return -EIO;
+	snprintf(name, sizeof(name), "%d", in->kfd);
+	if (s->local) {
+		char path[40];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", in->kfd);
+		return sys_openat(AT_FDCWD, path, flags, 0);
+	}
+	if (s->procdir >= 0) {
+		int fd = sys_openat(s->procdir, name, flags, 0);
+		if (fd >= 0 || fd != -ENOENT)
+			return fd;
+		/* The keeper is gone or /proc changed under us: ask instead. */
+	}
+	return ms_keeper_fd(s, in->kfd, flags);
+}
+
+void ms_data_drop(struct ms_store *s, int32_t kfd)
+{
+	if (kfd < 0)
+		return;
+	if (s->local) {
+		sys_close(kfd);
+		return;
+	}
+	ms_closeq_push(s, kfd);
+}

@@ -1,0 +1,258 @@
+/* keeper/main.c — the keeper program's loop (tools/memshim-keeper): it
+ * holds the arena at fd 3 and every file memfd; processes open fresh
+ * descriptions of them through /proc/<keeper>/fd/<n> (or ask for one here
+ * when /proc is missing). It keeps a pool of ready memfds listed in the
+ * arena so creating a file needs no round trip, closes the memfds of freed
+ * files from the close queue, runs the reclaim and audit rounds
+ * (keeper/rounds.c), and exits when no process has been connected for
+ * MS_KEEPER_GRACE_MS, saving the tree first when MEMSHIM_SAVE asked for it
+ * (keeper/save.c).
+ *
+ * The client side — starting the keeper, requests, the pool and close
+ * queue as a process sees them — is core/keeper.c, in libmemshim.so.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "keeper.h"
+#include "server.h"
+
+struct keeper {
+	struct ms_store s;
+	int ep;
+	int nconn;
+	uint32_t uid;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int new_memfd(uint64_t *kino)
+{
+	int fd = sys_memfd_create("memshim", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return fd;
+	struct stat st;
+	sys_fstat(fd, &st);
+	*kino = st.st_ino;
+	return fd;
+}
+
+/* Closes what the close queue holds and tops the pool up. */
+static void service(struct keeper *k)
+{
+	struct ms_store *s = &k->s;
+	struct ms_hdr *h = s->hdr;
+	int32_t *q = (int32_t *)(s->base + h->off_closeq);
+	int32_t batch[256];
+	__atomic_store_n(&h->poked, 0, __ATOMIC_RELEASE);
+	for (;;) {
+		int n = 0;
+		ms_keeper_lock(s);
+		while (n < 256 && h->closeq_head != h->closeq_tail)
+			batch[n++] = q[h->closeq_head++ % (h->nslots + 1)];
+		ms_keeper_unlock(s);
+		for (int i = 0; i < n; i++)
+			sys_close(batch[i]);
+		if (n < 256)
+			break;
+	}
+	for (;;) {
+		ms_keeper_lock(s);
+		uint32_t have = h->pool_tail - h->pool_head;
+		ms_keeper_unlock(s);
+		if (have >= MS_POOL_SLOTS)
+			break;
+		uint64_t kino;
+		int fd = new_memfd(&kino);
+		if (fd < 0)
+			break; /* out of fds: creators will get the error */
+		ms_keeper_lock(s);
+		h->pool[h->pool_tail % MS_POOL_SLOTS].kfd = fd;
+		h->pool[h->pool_tail % MS_POOL_SLOTS].kino = kino;
+		h->pool_tail++;
+		ms_keeper_unlock(s);
+	}
+}
+
+static void reply(int sock, struct ms_msg *m, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {m, sizeof(*m)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (fd >= 0) {
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(fd));
+	}
+	sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static void handle(struct keeper *k, int sock, struct ms_msg *m)
+{
+	char path[40];
+	int fd;
+	uint64_t kino = 0;
+	switch (m->op) {
+	case MS_OP_POKE:
+		service(k);
+		return;
+	case MS_OP_NEW:
+		fd = new_memfd(&kino);
+		m->a = fd;
+		m->b = (int64_t)kino;
+		reply(sock, m, -1);
+		return;
+	case MS_OP_FD:
+		/* A fresh description when /proc lets us; else our own, which
+		 * shares its offset (documented limit without /proc). */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", m->a);
+		fd = sys_openat(AT_FDCWD, path, (int)m->b | O_CLOEXEC, 0);
+		if (fd == -ENOENT || fd == -EACCES || fd == -EPERM)
+			fd = sys_fcntl(m->a, F_DUPFD_CLOEXEC, 0);
+		m->a = fd < 0 ? fd : 0;
+		reply(sock, m, fd);
+		if (fd >= 0)
+			sys_close(fd);
+		return;
+	case MS_OP_ARENA:
+		m->a = 0;
+		reply(sock, m, MS_KEEPER_ARENA_FD);
+		return;
+	case MS_OP_RECLAIM: {
+		/* Two looks, a moment apart: see ms_reclaim_orphans. */
+		int pending = 0;
+		m->a = ms_reclaim_orphans(&k->s, &pending);
+		if (pending) {
+			struct timespec ts = {0, 20000000};
+			nanosleep(&ts, NULL);
+			m->a += ms_reclaim_orphans(&k->s, NULL);
+		}
+		reply(sock, m, -1);
+		return;
+	}
+	}
+}
+
+int ms_keeper_main(int argc, char **argv)
+{
+	struct keeper k = {.ep = -1};
+	struct ms_store *s = &k.s;
+	struct stat st;
+	struct rlimit rl;
+
+	/* Every live file is one of our fds. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	if (sys_fstat(MS_KEEPER_ARENA_FD, &st))
+		return 2;
+	void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  MS_KEEPER_ARENA_FD, 0);
+	if (base == MAP_FAILED)
+		return 2;
+	s->base = base;
+	s->hdr = base;
+	s->arena_fd = MS_KEEPER_ARENA_FD;
+	s->sock = -1;
+	s->procdir = -1;
+	s->cfg.log_level = MS_LOG_WARN;
+	if (s->hdr->magic != MS_MAGIC || s->hdr->version != MS_LAYOUT_VERSION)
+		return 2;
+	k.uid = (uint32_t)geteuid();
+	if (listen(MS_KEEPER_LISTEN_FD, 128))
+		return 2;
+	__atomic_store_n(&s->hdr->keeper_pid, (int32_t)getpid(), __ATOMIC_RELEASE);
+	service(&k);
+
+	k.ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = MS_KEEPER_LISTEN_FD};
+	epoll_ctl(k.ep, EPOLL_CTL_ADD, MS_KEEPER_LISTEN_FD, &ev);
+
+	int32_t me = (int32_t)getpid();
+	sys_write(MS_KEEPER_STATUS_FD, &me, sizeof(me));
+	sys_close(MS_KEEPER_STATUS_FD);
+
+	int64_t idle_since = mono_ms(), last_round = mono_ms(), last_reclaim = 0;
+	for (;;) {
+		struct epoll_event evs[64];
+		int n = epoll_wait(k.ep, evs, 64, 200);
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			if (fd == MS_KEEPER_LISTEN_FD) {
+				int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+				if (c < 0)
+					continue;
+				struct ucred cr;
+				socklen_t cl = sizeof(cr);
+				if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &cl) ||
+				    cr.uid != k.uid) {
+					sys_close(c); /* another user's process */
+					continue;
+				}
+				struct epoll_event ce = {.events = EPOLLIN, .data.fd = c};
+				epoll_ctl(k.ep, EPOLL_CTL_ADD, c, &ce);
+				k.nconn++;
+				continue;
+			}
+			struct ms_msg m;
+			ssize_t got = recv(fd, &m, sizeof(m), MSG_DONTWAIT);
+			if (got == sizeof(m)) {
+				handle(&k, fd, &m);
+			} else if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+				epoll_ctl(k.ep, EPOLL_CTL_DEL, fd, NULL);
+				sys_close(fd);
+				if (--k.nconn == 0)
+					idle_since = mono_ms();
+			}
+		}
+		service(&k);
+		/* Once a second: orphans whose holders died, and bytes that
+		 * reached files past the ledger. */
+		if (mono_ms() - last_reclaim >= 50 &&
+		    __atomic_exchange_n(&s->hdr->reclaim, 0, __ATOMIC_ACQ_REL)) {
+			last_reclaim = mono_ms();
+			int pending = 0;
+			ms_reclaim_orphans(s, &pending);
+			if (pending) /* look again soon */
+				__atomic_store_n(&s->hdr->reclaim, 1, __ATOMIC_RELEASE);
+		}
+		if (mono_ms() - last_round >= 1000) {
+			last_round = mono_ms();
+			ms_reclaim_orphans(s, NULL);
+			ms_reconcile_sizes(s);
+			ms_audit_memfds(s);
+		}
+		if (k.nconn == 0 && mono_ms() - idle_since >= MS_KEEPER_GRACE_MS)
+			break;
+	}
+	/* MEMSHIM_SAVE: the name is given up first, so a new tree of the
+	 * same store name starts afresh instead of waiting on this one. */
+	if (s->hdr->save_dir[0]) {
+		sys_close(MS_KEEPER_LISTEN_FD);
+		ms_save(s, s->hdr->save_dir);
+	}
+	/* Nobody is attached: exiting closes the arena and every memfd, and
+	 * the kernel frees what no process holds. */
+	return 0;
+}

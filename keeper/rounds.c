@@ -1,0 +1,357 @@
+/* keeper/rounds.c — the keeper's reconciliation rounds: orphans and
+ * directory references whose holders died, bytes that reached a memfd past
+ * the ledger, memfds no file names.
+ *
+ * Every round takes ns_lock with a trylock only, so it never waits on a
+ * process that waits on the keeper; a round that finds the lock taken is
+ * simply tried again at the next one. Who holds a memfd is read from /proc
+ * (every process's fds and mappings) through raw system calls.
+ */
+#define _LARGEFILE64_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "keeper.h"
+#include "server.h"
+
+#define LD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define ST(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Calls fn(arg, name) for each entry of directory path, through raw
+ * getdents64 (core never calls a name the shim wraps, opendir included). */
+static void each_entry(const char *path, void (*fn)(void *, const char *), void *arg)
+{
+	int fd = sys_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	char buf[8192];
+	for (;;) {
+		long got = MS_SYSCALL(SYS_getdents64, fd, buf, sizeof(buf));
+		if (got <= 0)
+			break;
+		for (long off = 0; off < got;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			if (d->d_name[0] != '.')
+				fn(arg, d->d_name);
+			off += d->d_reclen;
+		}
+	}
+	sys_close(fd);
+}
+
+struct held {
+	uint64_t *ino;
+	long n, cap;
+	pid_t self;
+	int pid;
+};
+
+static void held_fd(void *arg, const char *name)
+{
+	struct held *h = arg;
+	char path[96], link[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd/%s", h->pid, name);
+	ssize_t k = sys_readlinkat(AT_FDCWD, path, link, sizeof(link) - 1);
+	if (k <= 0 || h->n >= h->cap)
+		return;
+	link[k] = 0;
+	if (strncmp(link, "/memfd:memshim ", 15) != 0)
+		return;
+	int fd = sys_openat(AT_FDCWD, path, O_PATH | O_CLOEXEC, 0);
+	struct stat st;
+	if (fd >= 0 && sys_fstat(fd, &st) == 0)
+		h->ino[h->n++] = st.st_ino;
+	if (fd >= 0)
+		sys_close(fd);
+}
+
+/* A mapping outlives the fd it was made from. */
+static void held_maps(struct held *h)
+{
+	char path[64], buf[8192];
+	snprintf(path, sizeof(path), "/proc/%d/maps", h->pid);
+	int fd = sys_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	size_t keep = 0;
+	ssize_t got;
+	while ((got = sys_read(fd, buf + keep, sizeof(buf) - 1 - keep)) > 0) {
+		size_t len = keep + (size_t)got;
+		buf[len] = 0;
+		char *line = buf, *nl;
+		while ((nl = strchr(line, '\n'))) {
+			*nl = 0;
+			unsigned long long ino;
+			/* address perms offset dev inode path */
+			if (strstr(line, "/memfd:memshim ") && h->n < h->cap &&
+			    sscanf(line, "%*s %*s %*s %*s %llu", &ino) == 1)
+				h->ino[h->n++] = ino;
+			line = nl + 1;
+		}
+		keep = len - (size_t)(line - buf);
+		memmove(buf, line, keep);
+		if (keep >= sizeof(buf) - 1)
+			keep = 0;
+	}
+	sys_close(fd);
+}
+
+static void held_pid(void *arg, const char *name)
+{
+	struct held *h = arg;
+	int pid = atoi(name);
+	if (pid <= 0 || pid == h->self)
+		return;
+	char path[64];
+	h->pid = pid;
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	each_entry(path, held_fd, h);
+	held_maps(h);
+}
+
+/* Kernel inode numbers of every store memfd another process holds (an fd
+ * or a mapping), sorted. Returns how many, or -1 without /proc. */
+static long held_memfds(pid_t self, uint64_t *out, long cap)
+{
+	int probe = sys_openat(AT_FDCWD, "/proc/self", O_PATH | O_CLOEXEC, 0);
+	if (probe < 0)
+		return -1;
+	sys_close(probe);
+	struct held h = {.ino = out, .cap = cap, .self = self};
+	each_entry("/proc", held_pid, &h);
+	qsort(out, (size_t)h.n, sizeof(uint64_t), cmp_u64);
+	return h.n;
+}
+
+/* Directory references of processes that died go back (keeper, ns_lock
+ * held); a removed directory nobody holds any more is freed. */
+int ms_reclaim_dirrefs(struct ms_store *s)
+{
+	struct ms_hdr *h = s->hdr;
+	int freed = 0;
+	for (int k = 0; k < MS_DIRREFS; k++) {
+		int32_t pid = h->dirrefs[k].pid;
+		if (!pid)
+			continue;
+		uint32_t i = h->dirrefs[k].ino;
+		struct ms_inode *in = ms_inode_at(s, i);
+		if (!in->ino_no || !S_ISDIR(in->mode)) {
+			h->dirrefs[k].pid = 0; /* stale */
+			continue;
+		}
+		long r = MS_SYSCALL(SYS_kill, pid, 0);
+		if (r == 0 || r == -EPERM)
+			continue;
+		h->dirrefs[k].pid = 0;
+		if (in->opens)
+			in->opens--;
+	}
+	/* While every directory reference ever taken was recorded, the table
+	 * is the truth: a removed directory with no live holder in it goes,
+	 * whatever count a holder killed mid-operation left behind. */
+	int trusted = !__atomic_load_n(&h->dirrefs_full, __ATOMIC_RELAXED);
+	uint32_t *p = &h->orphans;
+	while (*p) {
+		uint32_t i = *p;
+		struct ms_inode *in = ms_inode_at(s, i);
+		if (S_ISDIR(in->mode) && trusted) {
+			uint32_t held = 0;
+			for (int k = 0; k < MS_DIRREFS; k++)
+				held += h->dirrefs[k].pid && h->dirrefs[k].ino == i;
+			in->opens = held;
+		}
+		if (S_ISDIR(in->mode) && in->opens == 0) {
+			*p = in->next_free;
+			__atomic_sub_fetch(&h->norphans, 1, __ATOMIC_RELAXED);
+			ms_inode_free_now(s, i);
+			freed++;
+			continue;
+		}
+		p = &in->next_free;
+	}
+	return freed;
+}
+
+int ms_reclaim_orphans(struct ms_store *s, int *pending)
+{
+	struct ms_hdr *h = s->hdr;
+	if (!__atomic_load_n(&h->norphans, __ATOMIC_RELAXED))
+		return 0; /* directory references of the dead only matter to orphans */
+	long cap = 1 << 20;
+	uint64_t *held = ms_scratch((size_t)cap * sizeof(uint64_t));
+	if (!held)
+		return 0;
+	/* Orphans made after this point may be held by fds the scan below
+	 * has already passed: they wait for the next round. */
+	uint64_t before = __atomic_load_n(&h->ops, __ATOMIC_RELAXED);
+	long n = held_memfds(getpid(), held, cap);
+	int freed = 0;
+	if (pending)
+		*pending = 0;
+	if (n < 0 || ms_ns_trylock(s) != 0)
+		goto out;
+	freed += ms_reclaim_dirrefs(s);
+	uint32_t *p = &h->orphans;
+	while (*p) {
+		uint32_t i = *p;
+		struct ms_inode *in = ms_inode_at(s, i);
+		int unheld = S_ISREG(in->mode) && in->next_seq <= before &&
+			     !bsearch(&in->memfd_ino, held, (size_t)n, sizeof(uint64_t), cmp_u64);
+		/* A live process may be between closing its fd and giving its
+		 * reference back: an orphan goes only when two looks in a row
+		 * find it unheld with the same count of references. */
+		if (unheld && (!(in->flags & MS_I_UNHELD) || in->first != in->opens)) {
+			in->flags |= MS_I_UNHELD;
+			in->first = in->opens;
+			if (pending)
+				(*pending)++;
+			unheld = 0;
+		} else if (!unheld) {
+			in->flags &= ~MS_I_UNHELD;
+		}
+		if (unheld) {
+			*p = in->next_free;
+			__atomic_sub_fetch(&h->norphans, 1, __ATOMIC_RELAXED);
+			in->opens = 0;
+			in->flags &= ~MS_I_ORPHAN;
+			int32_t kfd = in->kfd;
+			in->kfd = -1;
+			ms_charge_data(s, in, 0, 0);
+			ms_data_drop(s, kfd);
+			ms_release_node(s);
+			ms_inode_free(s, i);
+			freed++;
+			continue;
+		}
+		p = &in->next_free;
+	}
+	ms_ns_unlock(s);
+out:
+	munmap(held, (size_t)cap * sizeof(uint64_t));
+	return freed;
+}
+
+/* Bytes the kernel holds beyond what each file was charged, and a seal on
+ * such files once the store is over its quota. */
+void ms_reconcile_sizes(struct ms_store *s)
+{
+	struct ms_hdr *h = s->hdr;
+	if (ms_ns_trylock(s) != 0)
+		return;
+	uint64_t over = 0;
+	uint64_t max = h->ledger.max_bytes;
+	int full = 0;
+	for (uint32_t i = 1; i < h->inode_bump; i++) {
+		struct ms_inode *in = ms_inode_at(s, i);
+		if (!in->ino_no || !S_ISREG(in->mode) || in->kfd < 0)
+			continue;
+		struct stat st;
+		if (sys_fstat(in->kfd, &st))
+			continue;
+		uint64_t real = ms_page_up((uint64_t)st.st_size), charged = LD(&in->charged);
+		if (real > charged)
+			over += real - charged;
+		/* The size too, when no writer holds the file (a writer sets
+		 * it when it finishes). */
+		if ((uint64_t)st.st_size != LD(&in->size)) {
+			int t = pthread_mutex_trylock(&in->data_lock);
+			if (t == EOWNERDEAD)
+				pthread_mutex_consistent(&in->data_lock); /* size re-read below */
+			if (t == 0 || t == EOWNERDEAD) {
+				if (sys_fstat(in->kfd, &st) == 0)
+					ST(&in->size, (uint64_t)st.st_size);
+				pthread_mutex_unlock(&in->data_lock);
+			}
+		}
+	}
+	ST(&h->ledger.uncounted, over);
+	full = max && LD(&h->ledger.used_bytes) + over > max;
+	if (over && full) {
+		/* Past the quota through a way the shim cannot see: files that
+		 * hold uncounted bytes may not grow any more, whoever writes. */
+		for (uint32_t i = 1; i < h->inode_bump; i++) {
+			struct ms_inode *in = ms_inode_at(s, i);
+			if (!in->ino_no || !S_ISREG(in->mode) || in->kfd < 0)
+				continue;
+			struct stat st;
+			if (sys_fstat(in->kfd, &st) == 0 &&
+			    ms_page_up((uint64_t)st.st_size) > LD(&in->charged))
+				sys_fcntl(in->kfd, F_ADD_SEALS, F_SEAL_GROW);
+		}
+	}
+	ms_ns_unlock(s);
+}
+
+struct audit {
+	uint8_t *used; /* indexed by fd */
+	int max;
+	int closed;
+};
+
+static void audit_fd(void *arg, const char *name)
+{
+	struct audit *a = arg;
+	int fd = atoi(name);
+	if (fd <= MS_KEEPER_STATUS_FD || (fd < a->max && a->used[fd]))
+		return;
+	char path[64], link[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t k = sys_readlinkat(AT_FDCWD, path, link, sizeof(link) - 1);
+	if (k <= 0)
+		return;
+	link[k] = 0;
+	/* Only file memfds: not the arena, not sockets, not /proc. */
+	if (strcmp(link, "/memfd:memshim (deleted)") != 0)
+		return;
+	sys_close(fd);
+	a->closed++;
+}
+
+int ms_audit_memfds(struct ms_store *s)
+{
+	struct ms_hdr *h = s->hdr;
+	struct audit a = {.max = 1 << 20};
+	a.used = ms_scratch((size_t)a.max);
+	if (!a.used)
+		return 0;
+	/* Under both locks nobody is between taking a memfd from the pool
+	 * and naming it in an inode (that happens under ns_lock). */
+	if (ms_ns_trylock(s) != 0)
+		goto out;
+	ms_keeper_lock(s);
+	for (uint32_t i = 1; i < h->inode_bump; i++) {
+		struct ms_inode *in = ms_inode_at(s, i);
+		if (in->ino_no && S_ISREG(in->mode) && in->kfd >= 0 && in->kfd < a.max)
+			a.used[in->kfd] = 1;
+	}
+	for (uint32_t p = h->pool_head; p != h->pool_tail; p++) {
+		int32_t fd = h->pool[p % MS_POOL_SLOTS].kfd;
+		if (fd >= 0 && fd < a.max)
+			a.used[fd] = 1;
+	}
+	int32_t *q = (int32_t *)(s->base + h->off_closeq);
+	for (uint32_t p = h->closeq_head; p != h->closeq_tail; p++) {
+		int32_t fd = q[p % (h->nslots + 1)];
+		if (fd >= 0 && fd < a.max)
+			a.used[fd] = 1;
+	}
+	each_entry("/proc/self/fd", audit_fd, &a);
+	ms_keeper_unlock(s);
+	ms_ns_unlock(s);
+	if (a.closed)
+		ms_log(s, MS_LOG_INFO, "closed %d memfds no file named (left by killed processes)",
+		       a.closed);
+out:
+	munmap(a.used, (size_t)a.max);
+	return a.closed;
+}

@@ -1,0 +1,38 @@
+/* keeper/server.h — the keeper program's server: its loop, the reclaim and
+ * audit rounds, and MEMSHIM_SAVE. Linked into memshim-keeper only
+ * (build/libmemshim-keeper.a), never into libmemshim.so: a wrapped process
+ * reaches the keeper through core/keeper.h's client side. The server is
+ * built on core/'s private headers like any other part of the store.
+ */
+#ifndef MEMSHIM_KEEPER_SERVER_H
+#define MEMSHIM_KEEPER_SERVER_H
+
+#include "arena.h"
+
+/* ---- main.c ---------------------------------------------------------------
+ * The keeper program's main loop (fds as core/keeper.h's MS_KEEPER_*_FD);
+ * returns its exit status. */
+int ms_keeper_main(int argc, char **argv);
+
+/* ---- rounds.c ---------------------------------------------------------------
+ * Keeper rounds: free orphans no live process holds; measure uncounted
+ * bytes and seal their files when over quota. Never wait for ns_lock.
+ * ms_reclaim_orphans returns how many were freed; *pending (may be NULL)
+ * how many were found unheld for the first time (freed at the next look). */
+int ms_reclaim_orphans(struct ms_store *s, int *pending);
+void ms_reconcile_sizes(struct ms_store *s);
+/* Closes the keeper's memfds that no inode, pool entry or close-queue entry
+ * names (a process died between taking and naming one). Returns how many. */
+int ms_audit_memfds(struct ms_store *s);
+/* ns_lock held: directory references of dead processes go back; a removed
+ * directory nobody holds any more is freed. Returns how many were freed. */
+int ms_reclaim_dirrefs(struct ms_store *s);
+
+/* ---- save.c -----------------------------------------------------------------
+ * Writes the tree under hdr->save_root out to the real directory dir (made
+ * like mkdir -p), overwriting what is there by the same names; run by the
+ * keeper when it exits (file bytes from its own kfds). Returns 0 or the
+ * first -errno, after trying everything and logging each failure. */
+int ms_save(struct ms_store *s, const char *dir);
+
+#endif
