@@ -1,9 +1,9 @@
 /* Chaos: worker processes doing random store operations are killed with
  * SIGKILL at random moments, thousands of times, and the store must stay
  * consistent for everyone else: robust locks recovered, no leaked charge,
- * no half-made entry, every memfd accounted for (tests/chaos.h). */
+ * no half-made entry, every memfd accounted for (tests/chaos/). */
 #include "common.h"
-#include "chaos.h"
+#include "chaos/chaos.h"
 
 Test(chaos, store_survives_thousands_of_sigkills, .timeout = 600)
 {

@@ -3,7 +3,10 @@
  *   MEMSHIM_CHAOS_KILLS=50000 build/tests/standalone/chaos_main
  * Prints the figures and "chaos: N passed, N failed"; exit status 0 when
  * every check held. */
-#include "chaos.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "chaos/chaos.h"
 
 int main(void)
 {
