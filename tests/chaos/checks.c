@@ -154,7 +154,7 @@ static void ch_walk(ms_store *s, struct ch_walk *w)
 }
 
 /* The keeper's fds: all of them, and its file memfds ("/memfd:memshim"). */
-int ch_keeper_fds(pid_t kp, int *memfds)
+static int ch_keeper_fds(pid_t kp, int *memfds)
 {
 	char dir[64], p[400], l[256];
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)kp);
@@ -328,13 +328,17 @@ static int ch_pool(ms_store *s)
 		     __atomic_load_n(&h->pool_head, __ATOMIC_RELAXED));
 }
 
-void ch_check_ms(struct ch_run *run, const char *when)
+/* ms_check, counted as a live check (workers running) or an all-stopped one. */
+void ch_check_ms(struct ch_run *run, const char *when, int live)
 {
 	char msg[512];
-	ch_guard("ms_check");
+	ch_guard(live ? "live ms_check" : "ms_check");
 	int r = ms_check(run->s, msg, sizeof(msg));
 	alarm(0);
-	run->res->checks++;
+	if (live)
+		run->res->live_checks++;
+	else
+		run->res->checks++;
 	if (r) {
 		if (!run->res->first_check[0])
 			snprintf(run->res->first_check, sizeof(run->res->first_check), "%s", msg);
@@ -356,7 +360,7 @@ void ch_checkpoint(struct ch_run *run, int final)
 		free(w);
 		return;
 	}
-	ch_check_ms(run, when);
+	ch_check_ms(run, when, 0);
 
 	ch_guard("tree walk");
 	ch_walk(run->s, w);
@@ -521,7 +525,7 @@ void ch_drain(struct ch_run *run)
 			"the keeper to reclaim orphans); left: %s",
 			sb, left);
 	}
-	ch_check_ms(run, "after removing everything");
+	ch_check_ms(run, "after removing everything", 0);
 	pid_t kp = ms_store_keeper_pid(run->s);
 	int fds = 0, memfds = 0;
 	for (int i = 0; i < 30; i++) {
@@ -555,3 +559,64 @@ void ch_drain(struct ch_run *run)
 			MS_POOL_SLOTS, MS_POOL_SLOTS + CH_FD_SLACK);
 }
 
+
+/* The parent closes the store, the last process attached: the keeper must
+ * go after its grace period, taking the store with it. */
+void ch_close(struct ch_run *run)
+{
+	pid_t kp = ms_store_keeper_pid(run->s);
+	ms_store_close(run->s);
+	int gone = 0;
+	for (int i = 0; i < 50 && !gone; i++) {
+		gone = kill(kp, 0) != 0;
+		if (!gone)
+			ch_usleep(100000);
+	}
+	if (!gone) {
+		int memfds = 0, fds = ch_keeper_fds(kp, &memfds);
+		ch_fail(run,
+			"the keeper (pid %d) is still running 5 s after the last process detached "
+			"(it holds %d fds, %d of them file memfds); killed",
+			(int)kp, fds, memfds);
+		kill(kp, SIGKILL);
+	}
+}
+
+int chaos_judge(const struct chaos_result *r, int i, char *why, size_t n)
+{
+	long want = r->target < CH_MIN_KILLS ? r->target : CH_MIN_KILLS;
+	int held = 1;
+	why[0] = 0;
+	switch (i) {
+	case 0:
+		if ((held = r->failures == 0))
+			break;
+		snprintf(why, n,
+			 "%lu failures, first: %s; first ms_check message: %s; after removing "
+			 "everything: used %llu bytes, %llu nodes; keeper fds %d (%d file memfds, "
+			 "pool %d)",
+			 r->failures, r->failure, r->first_check[0] ? r->first_check : "(none)",
+			 (unsigned long long)r->after_drain.used_bytes,
+			 (unsigned long long)r->after_drain.used_nodes, r->keeper_fds,
+			 r->keeper_memfds, r->pool);
+		break;
+	case 1:
+		if (!(held = (long)r->kills >= want))
+			snprintf(why, n, "only %lu kills (%ld wanted)", r->kills, want);
+		break;
+	case 2:
+		if (!(held = r->kills_in_op > 0))
+			snprintf(why, n, "no kill landed inside a store operation");
+		break;
+	case 3:
+		if (!(held = r->refused > 0))
+			snprintf(why, n, "the quota was never reached");
+		break;
+	case 4:
+		if (!(held = r->ops > r->kills))
+			snprintf(why, n, "workers did almost nothing between kills (%lu operations, "
+				 "%lu kills)", r->ops, r->kills);
+		break;
+	}
+	return held;
+}

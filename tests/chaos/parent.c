@@ -370,14 +370,11 @@ static void ch_print(const struct chaos_result *r)
 }
 
 /* The kills a run performs: MEMSHIM_CHAOS_KILLS, else sized for CI time. */
-long chaos_kills(void)
+static long chaos_kills(void)
 {
 	return ch_env("MEMSHIM_CHAOS_KILLS", CH_SANITIZED ? 1000 : 6000);
 }
 
-/* Runs the chaos on a fresh store with its keeper. Returns 0 with *res
- * filled (res->failures says whether every check held), or -1 when the
- * set-up itself failed (reason in res->failure). */
 int chaos_run(const char *keeper, struct chaos_result *res)
 {
 	struct ch_run run;
@@ -385,6 +382,7 @@ int chaos_run(const char *keeper, struct chaos_result *res)
 	memset(&run, 0, sizeof(run));
 	run.res = res;
 	long target = chaos_kills();
+	res->target = target;
 	run.nw = (int)ch_env("MEMSHIM_CHAOS_WORKERS", 4);
 	run.nt = (int)ch_env("MEMSHIM_CHAOS_THREADS", 2);
 	if (run.nw < 1 || run.nw > CH_MAXW || run.nt < 1 || run.nt > CH_MAXT) {
@@ -441,16 +439,9 @@ int chaos_run(const char *keeper, struct chaos_result *res)
 			ch_start(&run, k);
 		}
 		if (res->kills % CH_LIVE_EVERY == 0 && res->kills % CH_CHECK_EVERY) {
-			char msg[512];
-			ch_guard("live ms_check");
-			r = ms_check(run.s, msg, sizeof(msg));
-			alarm(0);
-			res->live_checks++;
-			if (r) {
-				if (!res->first_check[0])
-					snprintf(res->first_check, sizeof(res->first_check), "%s", msg);
-				ch_fail(&run, "live check after %lu kills: ms_check: %s", res->kills, msg);
-			}
+			char when[64];
+			snprintf(when, sizeof(when), "live check after %lu kills", res->kills);
+			ch_check_ms(&run, when, 1);
 		}
 		if (res->kills % CH_CHECK_EVERY == 0 && (long)res->kills < target) {
 			ch_stop_all(&run);
@@ -490,24 +481,7 @@ int chaos_run(const char *keeper, struct chaos_result *res)
 	alarm(0);
 	signal(SIGALRM, SIG_DFL);
 	ch_alarm_store = NULL;
-	/* The last process detaches: the keeper must go after its grace
-	 * period, taking the store with it. */
-	pid_t kp = ms_store_keeper_pid(run.s);
-	ms_store_close(run.s);
-	int gone = 0;
-	for (int i = 0; i < 50 && !gone; i++) {
-		gone = kill(kp, 0) != 0;
-		if (!gone)
-			ch_usleep(100000);
-	}
-	if (!gone) {
-		int memfds = 0, fds = ch_keeper_fds(kp, &memfds);
-		ch_fail(&run,
-			"the keeper (pid %d) is still running 5 s after the last process detached "
-			"(it holds %d fds, %d of them file memfds); killed",
-			(int)kp, fds, memfds);
-		kill(kp, SIGKILL);
-	}
+	ch_close(&run);
 	ch_print(res);
 	munmap(ch_sh, sizeof(*ch_sh));
 	ch_sh = NULL;

@@ -79,20 +79,25 @@ static int ch_expected(int e)
 	return 0;
 }
 
+/* Counts a store call that broke the store; the first is described. */
+static void ch_unexpected(const char *what, const char *path, long r)
+{
+	atomic_fetch_add(&ch_sh->unexpected, 1);
+	int z = 0;
+	if (atomic_compare_exchange_strong(&ch_sh->unexpected_set, &z, 1))
+		snprintf(ch_sh->unexpected_msg, sizeof(ch_sh->unexpected_msg),
+			 "worker pid %d: %s(%s) returned %ld (%s)", (int)getpid(), what,
+			 path ? path : "", r, strerror((int)-r));
+}
+
 static int ch_rc(struct ch_thr *th, const char *what, const char *path, long r)
 {
 	if (r >= 0)
 		return (int)r;
 	if (r == -ENOSPC)
 		atomic_fetch_add(&ch_sh->refused, 1);
-	if (!ch_expected((int)-r)) {
-		atomic_fetch_add(&ch_sh->unexpected, 1);
-		int z = 0;
-		if (atomic_compare_exchange_strong(&ch_sh->unexpected_set, &z, 1))
-			snprintf(ch_sh->unexpected_msg, sizeof(ch_sh->unexpected_msg),
-				 "worker pid %d: %s(%s) returned %ld (%s)", (int)getpid(), what,
-				 path ? path : "", r, strerror((int)-r));
-	}
+	if (!ch_expected((int)-r))
+		ch_unexpected(what, path, r);
 	return (int)r;
 }
 
@@ -408,13 +413,8 @@ void ch_worker(int k, int nthreads, unsigned seed, const char *name,
 	int r = ms_store_attach(name, o, &s);
 	atomic_store(&sl->op[0], CH_NONE);
 	atomic_store(&sl->attach_ns, ch_mono_ns() - t0);
-	if (r) {
-		int z = 0;
-		atomic_fetch_add(&ch_sh->unexpected, 1);
-		if (atomic_compare_exchange_strong(&ch_sh->unexpected_set, &z, 1))
-			snprintf(ch_sh->unexpected_msg, sizeof(ch_sh->unexpected_msg),
-				 "worker pid %d: ms_store_attach(%s) returned %d (%s)", (int)getpid(),
-				 name, r, strerror(-r));
+	if (r) { /* any failure is unexpected: the store exists */
+		ch_unexpected("ms_store_attach", name, r);
 		_exit(3);
 	}
 	for (int t = 0; t < nthreads; t++) {
