@@ -72,6 +72,7 @@ $(B)/tests/%.o: tests/%.c $(TEST_H) $(wildcard core/*.h)
 	$(CC) $(CFLAGS) $(MSFLAGS) -Itests -c $< -o $@
 
 $(B)/tests/test_chaos $(B)/tests/standalone/chaos_main: $(call run_obj,chaos)
+$(B)/tests/test_stress $(B)/tests/standalone/stress_main: $(call run_obj,stress)
 
 $(B)/tests/standalone/%: tests/standalone/%.c $(TEST_H) $(B)/libmemshim-core.a
 	@mkdir -p $(dir $@)
