@@ -31,6 +31,11 @@ SA_SRC    = $(wildcard tests/standalone/*.c)
 SA_BIN    = $(SA_SRC:tests/standalone/%.c=$(B)/tests/standalone/%)
 EX_SRC    = $(wildcard examples/*.c)
 EX_BIN    = $(EX_SRC:examples/%.c=$(B)/examples/%)
+# What a test program may include: tests/*.h and the headers of tests/*/.
+TEST_H    = $(wildcard tests/*.h tests/*/*.h)
+# The objects of a run whose sources are tests/<run>/*.c, linked into both
+# its Criterion test tests/test_<run>.c and tests/standalone/<run>_main.c.
+run_obj   = $(patsubst %.c,$(B)/%.o,$(wildcard tests/$(1)/*.c))
 
 all: $(B)/libmemshim.so $(TOOL_BIN) $(EX_BIN)
 
@@ -71,13 +76,22 @@ $(B)/tests/helpers/%: tests/helpers/%.c $(B)/libmemshim-core.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a $(LIBS)
 
-$(B)/tests/standalone/%: tests/standalone/%.c $(wildcard tests/*.h) $(B)/libmemshim-core.a
+$(B)/tests/%.o: tests/%.c $(TEST_H) $(wildcard core/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a $(LIBS)
+	$(CC) $(CFLAGS) $(MSFLAGS) -Itests -c $< -o $@
 
-$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libmemshim-core.a
+$(B)/tests/test_chaos $(B)/tests/standalone/chaos_main: $(call run_obj,chaos)
+$(B)/tests/test_stress $(B)/tests/standalone/stress_main: $(call run_obj,stress)
+
+$(B)/tests/standalone/%: tests/standalone/%.c $(TEST_H) $(B)/libmemshim-core.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a -lcriterion $(LIBS)
+	$(CC) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(filter %.o,$^) \
+	    $(B)/libmemshim-core.a $(LIBS)
+
+$(B)/tests/%: tests/%.c $(TEST_H) $(B)/libmemshim-core.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(filter %.o,$^) \
+	    $(B)/libmemshim-core.a -lcriterion $(LIBS)
 
 # Tests find the keeper and helpers through these; a sanitizer runtime
 # that must come first in a preload goes in PRELOAD_FIRST.

@@ -1,26 +1,20 @@
-/* tests/stress.h — the stress run, shared by the Criterion test and the
- * standalone program the TSan build runs (Criterion cannot start under TSan).
- *
- * Stress: threads in several processes hammer create/write/truncate/unlink
- * on one store while a checker verifies, again and again, that the ledger
- * equals the sum of charges and stays within the quota. */
-#ifndef MEMSHIM_TESTS_STRESS_H
-#define MEMSHIM_TESTS_STRESS_H
-
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
-
-#include "fixture.h"
-#include "store.h"
+/* tests/stress/stress.c — the stress run: worker threads in several
+ * processes, a checker thread, the final accounting (tests/stress/stress.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "fixture.h"
+#include "store.h"
+#include "stress.h"
 
 #define NPROC 3
 #define NTHREAD 3
@@ -135,15 +129,7 @@ static void *checker(void *arg)
 	return NULL;
 }
 
-/* Runs the stress on a fresh store with its keeper; fills *res. Returns 0,
- * or -1 with a reason in res->failure when the setup itself failed. */
-struct stress_result {
-	unsigned long ops, refused, checks, failures;
-	unsigned long used_bytes_after, used_nodes_after, peak_bytes, max_bytes;
-	char failure[512];
-};
-
-static int stress_run(const char *keeper, struct stress_result *res)
+int stress_run(const char *keeper, struct stress_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -217,4 +203,38 @@ static int stress_run(const char *keeper, struct stress_result *res)
 	return 0;
 }
 
-#endif
+int stress_judge(const struct stress_result *r, int i, char *why, size_t n)
+{
+	int held = 1;
+	why[0] = 0;
+	switch (i) {
+	case 0:
+		if (!(held = r->failures == 0))
+			snprintf(why, n, "invariant broken: %s", r->failure);
+		break;
+	case 1:
+		if (!(held = r->checks > 10))
+			snprintf(why, n, "only %lu checks", r->checks);
+		break;
+	case 2:
+		if (!(held = r->refused > 0))
+			snprintf(why, n, "the quota was never reached");
+		break;
+	case 3:
+		if (!(held = r->used_bytes_after == 0))
+			snprintf(why, n, "%lu bytes used after removing everything",
+				 r->used_bytes_after);
+		break;
+	case 4:
+		if (!(held = r->used_nodes_after == 0))
+			snprintf(why, n, "%lu nodes used after removing everything",
+				 r->used_nodes_after);
+		break;
+	case 5:
+		if (!(held = r->peak_bytes <= r->max_bytes))
+			snprintf(why, n, "peak %lu bytes beyond the quota of %lu", r->peak_bytes,
+				 r->max_bytes);
+		break;
+	}
+	return held;
+}
