@@ -9,9 +9,26 @@
  * a bump index first and a free list after, so untouched slots cost no
  * memory.
  *
- * Lock rules: fields marked [ns] are guarded by hdr->ns_lock; [data] by the
- * inode's data_lock; [atomic] are read and written with __atomic builtins;
- * [const] never change after creation. Order: ns_lock, then a data_lock.
+ * Lock rules. Every shared field carries one tag:
+ *   [const]   never changes after creation;
+ *   [ns]      read and written under hdr->ns_lock;
+ *   [data]    read and written under the inode's data_lock;
+ *   [ledger]  written under hdr->ledger_lock, with the old values in the
+ *             journal first; read anywhere with __atomic loads (statistics),
+ *             so a reader without the lock sees each counter whole but not
+ *             two of them from the same moment;
+ *   [keeper]  read and written under hdr->keeper_lock;
+ *   [atomic]  read and written with __atomic builtins, under no lock.
+ * Order (a lock is only ever taken while holding locks above it):
+ *   ns_lock  >  an inode's data_lock  >  ledger_lock
+ *   ns_lock  >  keeper_lock
+ * ledger_lock and keeper_lock are never held together, nor two data locks.
+ * The keeper's rounds take ns_lock and data locks with trylock only: a
+ * process may wait for the keeper (ms_keeper_reclaim, on the refusal path)
+ * while it holds a data lock. All four are robust and process-shared; a
+ * holder that dies is repaired by the next locker (repair.c, ledger.c's
+ * journal). The shim's process-local locks come before all of these
+ * (doc/ARCHITECTURE.md gives the whole order).
  */
 #ifndef MEMSHIM_CORE_ARENA_H
 #define MEMSHIM_CORE_ARENA_H
@@ -43,8 +60,12 @@
 struct ms_inode {
 	pthread_mutex_t data_lock; /* robust, pshared; regular files */
 	uint64_t ino_no;    /* [ns] st_ino; never reused; 0 = free slot */
-	uint64_t size;      /* [atomic] file size / symlink length */
-	uint64_t charged;   /* [atomic, written under data] data bytes charged */
+	/* [atomic] file size / symlink length; a file's is written by the
+	 * holder of its data_lock (or by the keeper, with a trylock of it) */
+	uint64_t size;
+	/* [ledger] data bytes charged; changed only by the holder of the
+	 * file's data_lock, inside ledger_lock with the used counters */
+	uint64_t charged;
 	uint64_t memfd_ino; /* [ns] kernel inode number of the memfd */
 	int64_t atime_ns;   /* [atomic] */
 	int64_t mtime_ns;   /* [atomic] */
@@ -88,10 +109,10 @@ struct ms_block {
 struct ms_ledger {
 	uint64_t max_bytes;   /* [const] 0 = unlimited */
 	uint64_t max_nodes;   /* [const] 0 = unlimited */
-	uint64_t used_bytes;  /* [atomic] */
-	uint64_t used_nodes;  /* [atomic] */
-	uint64_t peak_bytes;  /* [atomic] */
-	uint64_t peak_nodes;  /* [atomic] */
+	uint64_t used_bytes;  /* [ledger] */
+	uint64_t used_nodes;  /* [ledger] */
+	uint64_t peak_bytes;  /* [ledger] */
+	uint64_t peak_nodes;  /* [ledger] */
 	uint64_t refused;     /* [atomic] */
 	uint64_t largest_refused; /* [atomic] */
 	uint64_t guard_refused;   /* [atomic] */
@@ -129,7 +150,7 @@ struct ms_hdr {
 	struct ms_ledger ledger;
 	struct {
 		uint32_t active, ino;  /* [ledger] ino 0 = no inode involved */
-		uint64_t used_bytes, used_nodes, charged;
+		uint64_t used_bytes, used_nodes, charged; /* [ledger] */
 	} journal;
 	/* Guards the pool and the close queue, shared with the keeper, which
 	 * never takes ns_lock (a process may wait for the keeper under it). */
@@ -171,6 +192,23 @@ struct ms_hdr {
 	uint32_t dirrefs_full; /* [atomic] a reference went unrecorded once */
 	uint32_t pad4;
 };
+
+/* The layout shared with processes built from other copies of this code:
+ * a change to any of these structures fails the build here until
+ * MS_LAYOUT_VERSION is bumped and the new sizes are recorded (x86-64). */
+_Static_assert(offsetof(struct ms_inode, data_lock) == 0, "data_lock first");
+_Static_assert(sizeof(struct ms_inode) % 8 == 0, "inode slots 8-aligned");
+_Static_assert(sizeof(struct ms_dent) % 8 == 0, "entry slots 8-aligned");
+_Static_assert(sizeof(struct ms_block) == MS_BLOCK, "block size");
+_Static_assert(offsetof(struct ms_dent, name) + MS_NAME_MAX + 1 <= sizeof(struct ms_dent),
+	       "a full name fits");
+_Static_assert(offsetof(struct ms_hdr, magic) == 0, "magic first");
+_Static_assert(offsetof(struct ms_hdr, version) == 8, "version after magic");
+_Static_assert(offsetof(struct ms_hdr, ns_lock) % 8 == 0, "locks 8-aligned");
+_Static_assert(MS_LAYOUT_VERSION != 1 ||
+		       (sizeof(struct ms_inode) == 176 && sizeof(struct ms_dent) == 296 &&
+			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 13840),
+	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");
 
 /* One process's view of a store. */
 struct ms_store {

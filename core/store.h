@@ -5,7 +5,7 @@
  * bytes and nodes, and file bytes kept in memfds. Its metadata lives in an
  * arena — one memfd mapped MAP_SHARED by every process of the tree — and a
  * keeper process holds the arena and every file memfd so files outlive their
- * writers (DESIGN.md section 1).
+ * writers (doc/ARCHITECTURE.md).
  *
  * Conventions: every function returns 0, a count, or -errno; none sets errno.
  * Paths are real absolute paths ("/mem/a/b") or relative to a store
@@ -32,10 +32,12 @@
  * (main.c its loop, rounds.c reclaim, reconcile and audit, save.c
  * MEMSHIM_SAVE) is linked into memshim-keeper only.
  *
- * Locking, written once: one robust process-shared namespace lock (ns_lock)
- * guards the tree, inode metadata and the allocators; each regular file has a
- * data lock that serialises growth and shrinking of that file. Order:
- * ns_lock before a data lock. Ledger counters are atomics.
+ * Locking: one robust process-shared namespace lock (ns_lock) guards the
+ * tree, inode metadata and the allocators; each regular file has a data lock
+ * that serialises growth and shrinking of that file; ledger_lock keeps the
+ * ledger and the files' charges in step; keeper_lock guards what is shared
+ * with the keeper. The tags, the guard of every shared field and the one
+ * order are written once, in arena.h.
  */
 #ifndef MEMSHIM_CORE_STORE_H
 #define MEMSHIM_CORE_STORE_H

@@ -1,5 +1,5 @@
 /* shim/composite.c — glibc functions that reach the kernel through internal
- * calls no wrapper sees (DESIGN.md section 5): temporary files and
+ * calls no wrapper sees: temporary files and
  * directories, realpath, glob and ftw/nftw. For a store path each is done
  * here through core and the fd table; anything else goes to the real
  * function untouched.
@@ -594,7 +594,6 @@ MS_EXPORT int nftw64(const char *dir, __nftw64_func_t fn, int nopenfd, int flags
 	if (!ms_route(dir, &r))
 		return REAL(nftw64)(dir, fn, nopenfd, flags);
 	/* struct stat64 is struct stat on the 64-bit ABIs this builds for. */
-	_Static_assert(sizeof(struct stat64) == sizeof(struct stat), "stat64 layout");
 	return store_nftw(dir, (__nftw_func_t)(void (*)(void))fn, flags);
 }
 

@@ -1,6 +1,6 @@
 /* shim/fd.c — the open family, closing and duplicating fds, fcntl, and
  * every call that makes a store file grow: each reserves its bytes before
- * the kernel is asked to store them (DESIGN.md decision 5).
+ * the kernel is asked to store them.
  *
  * A store file's fd is a real kernel fd on its memfd, so reads, offsets,
  * mmap, locks and fork need nothing from us; what is ours is the fd table

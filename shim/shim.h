@@ -35,6 +35,12 @@
 
 #define MS_EXPORT __attribute__((visibility("default")))
 
+/* The *64 structures are the plain ones on the 64-bit ABIs this library is
+ * built for: the *64 wrappers pass them on as they are. */
+_Static_assert(sizeof(struct stat) == sizeof(struct stat64), "stat64 layout");
+_Static_assert(sizeof(struct statfs) == sizeof(struct statfs64), "statfs64 layout");
+_Static_assert(sizeof(struct statvfs) == sizeof(struct statvfs64), "statvfs64 layout");
+
 /* The process's shim state. Lock notes: [init] written by the constructor
  * (before the program has threads) and in a fork child (which has one
  * thread), read-only otherwise; [atomic] read and written with __atomic

@@ -48,10 +48,6 @@ static int store_stat(struct ms_route *r, int flags, struct stat *st, int (*real
 static int esc_stat(const char *p, struct stat *st) { return REAL(stat)(p, st); }
 static int esc_lstat(const char *p, struct stat *st) { return REAL(lstat)(p, st); }
 
-/* struct stat64 and struct stat are the same on the 64-bit ABIs this
- * library is built for. */
-_Static_assert(sizeof(struct stat) == sizeof(struct stat64), "stat64 layout");
-
 #define EMPTY_FLAG(r) ((r).empty ? MS_EMPTY : 0)
 
 static int at_flags(int flags)
@@ -256,8 +252,6 @@ static void statfs_to_vfs(const struct statfs *f, struct statvfs *v)
 	v->f_namemax = (unsigned long)f->f_namelen;
 }
 
-_Static_assert(sizeof(struct statfs) == sizeof(struct statfs64), "statfs64 layout");
-_Static_assert(sizeof(struct statvfs) == sizeof(struct statvfs64), "statvfs64 layout");
 
 /* statfs of a path: it must exist, like any lookup. */
 static int path_statfs(struct ms_route *r, struct statfs *f)

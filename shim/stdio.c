@@ -1,5 +1,5 @@
 /* shim/stdio.c — FILE streams over store files, so that writes through
- * stdio are quota-checked too (DESIGN.md decision 5).
+ * stdio are quota-checked too.
  *
  * glibc's fopen, freopen and fdopen open and write through internal entry
  * points no wrapper sees, so a stream on a store file is an fopencookie

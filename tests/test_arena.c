@@ -8,17 +8,8 @@
 #include "arena.h"
 #include "common.h"
 
-/* The shared structures are read by processes built from other copies of
- * this code: their layout is part of MS_LAYOUT_VERSION. A change here must
- * bump the version. */
-_Static_assert(offsetof(struct ms_inode, data_lock) == 0, "data_lock first");
-_Static_assert(sizeof(struct ms_inode) % 8 == 0, "inode slots 8-aligned");
-_Static_assert(sizeof(struct ms_dent) % 8 == 0, "entry slots 8-aligned");
-_Static_assert(sizeof(struct ms_block) == MS_BLOCK, "block size");
-_Static_assert(offsetof(struct ms_dent, name) + MS_NAME_MAX + 1 <= sizeof(struct ms_dent),
-	       "a full name fits");
-_Static_assert(offsetof(struct ms_hdr, magic) == 0, "magic first");
-_Static_assert(offsetof(struct ms_hdr, version) == 8, "version after magic");
+/* The layout's compile-time checks are in core/arena.h, next to the
+ * structures; this test records the same sizes at run time too. */
 
 Test(arena, layout_is_the_recorded_one)
 {
