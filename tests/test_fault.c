@@ -743,3 +743,49 @@ Test(preload, a_malformed_spec_stops_the_program_before_main)
 			      "is not a call number (1 for the first call, 0 for every call); use e.g. "
 			      "memfd_create:1:EMFILE,openat:3:ENOENT\n");
 }
+
+/* The store's usage is back to `want` once the keeper has freed what
+ * processes that exited holding files left (it looks every second). */
+static int usage_back_within(ms_store *s, struct snap want, int ms)
+{
+	for (int i = 0; i < ms / 50; i++) {
+		struct snap now = snap(s);
+		if (now.bytes == want.bytes && now.nodes == want.nodes && now.orphans == want.orphans)
+			return 1;
+		struct timespec ts = {0, 50000000};
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+Test(preload, a_shell_session_meeting_failures_leaves_the_store_consistent)
+{
+	static const char *specs[] = {
+		"openat:1:EMFILE", "openat:0:ENOENT", "openat:0:ENOENT,socket:0:EMFILE",
+		"write:1:EIO",	   "write:0:ENOSPC",  "close:0:EIO",
+		"ftruncate:0:EIO", "fstat:2:EIO",     "rename:0:EIO,renameat:0:EIO,renameat2:0:EIO",
+		"sendto:0:EAGAIN",
+	};
+	struct ms_config c;
+	ms_store *s = held(&c);
+	struct snap empty = snap(s);
+	char env[512], out[8192];
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		snprintf(env, sizeof(env), "MEMSHIM_STORE=%s MEMSHIM_GUARD=none MEMSHIM_TEST_FAULT=%s",
+			 ms_store_name(s), specs[i]);
+		int st = t_sh(env,
+			      "echo hi > /mem/a; cat /mem/a; mkdir /mem/d; mv /mem/a /mem/d/b; "
+			      "cp /mem/d/b /mem/c; dd if=/dev/zero of=/mem/z bs=4k count=4 2>/dev/null; "
+			      "truncate -s 50000 /mem/z; rm -r /mem/d; ls /mem; true",
+			      out, sizeof(out));
+		cr_assert_lt(st, 128, "%s: killed by signal %d: %s", specs[i], st - 128, out);
+		cr_assert_null(strstr(out, "memshim:"), "%s: %s", specs[i], out);
+		t_assert_consistent(s);
+		snprintf(env, sizeof(env), "MEMSHIM_STORE=%s MEMSHIM_GUARD=none", ms_store_name(s));
+		cr_assert_eq(t_sh(env, "rm -rf /mem/a /mem/c /mem/d /mem/z", out, sizeof(out)), 0, "%s",
+			     out);
+		cr_assert(usage_back_within(s, empty, 3000), "%s: the store did not empty", specs[i]);
+		t_assert_consistent(s);
+	}
+	ms_store_close(s);
+}
