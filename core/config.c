@@ -18,6 +18,7 @@
 
 #include "arena.h"
 #include "config.h"
+#include "fault.h"
 
 extern char **environ;
 
@@ -44,6 +45,7 @@ extern char **environ;
 #define EX_STORE "build-42 or my.store_1"
 #define EX_SEED "/srv/fixtures"
 #define EX_SAVE "/tmp/store-out"
+#define EX_FAULT MS_FAULT_EXAMPLE
 
 /* ---- small helpers: ASCII only, whatever the locale ---------------------- */
 
@@ -580,6 +582,19 @@ static int load_save(struct ms_config *c, const char *var, const char *val, char
 	return load_dir(c->save, var, val, EX_SAVE, c, err, errlen);
 }
 
+/* MEMSHIM_TEST_FAULT: checked whole here, armed by the shim after start-up. */
+static int load_fault(struct ms_config *c, const char *var, const char *val, char *err,
+		      size_t errlen)
+{
+	char what[200];
+
+	_Static_assert(sizeof(c->fault) == MS_FAULT_SPEC_MAX, "room for a spec");
+	if (ms_fault_parse(val, 0, what, sizeof(what)) < 0)
+		return bad(err, errlen, var, val, EX_FAULT, "%s", what);
+	memcpy(c->fault, val, strlen(val) + 1);
+	return 0;
+}
+
 /* ---- the whole environment ---------------------------------------------- */
 
 typedef int (*load_fn)(struct ms_config *c, const char *var, const char *val, char *err,
@@ -602,6 +617,7 @@ static const struct {
 	/* after MEMSHIM_PREFIX: they are checked against the prefixes */
 	{ "MEMSHIM_SEED", load_seed, EX_SEED },
 	{ "MEMSHIM_SAVE", load_save, EX_SAVE },
+	{ "MEMSHIM_TEST_FAULT", load_fault, EX_FAULT },
 };
 
 /* Fills *c from the environment seen through get (NULL = environ).

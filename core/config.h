@@ -42,6 +42,9 @@ struct ms_config {
 	 * exists is checked when the store is created (seed) or saved. */
 	char seed[PATH_MAX];
 	char save[PATH_MAX];
+	/* MEMSHIM_TEST_FAULT: fault rules (fault.h) a preloaded process arms
+	 * at the end of its start-up; checked here, "" = none. */
+	char fault[256];
 };
 
 /* A default store gets one node per this many bytes of quota. */

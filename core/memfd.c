@@ -28,7 +28,11 @@ int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino)
 		if (fd < 0)
 			return fd;
 		struct stat st;
-		sys_fstat(fd, &st);
+		int r = sys_fstat(fd, &st);
+		if (r) {
+			sys_close(fd);
+			return r;
+		}
 		*kfd = fd;
 		*kino = st.st_ino;
 		return 0;

@@ -30,9 +30,9 @@ static int fd_high(int fd)
 
 static struct ms_store *handle_new(const struct ms_config *cfg)
 {
-	void *p = mmap(NULL, sizeof(struct ms_store), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	void *p;
+	if (sys_mmap(&p, sizeof(struct ms_store), PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
 		return NULL;
 	struct ms_store *s = p;
 	s->arena_fd = s->sock = s->procdir = -1;
@@ -62,9 +62,10 @@ static int map_arena(struct ms_store *s)
 		return r;
 	if ((uint64_t)st.st_size < sizeof(struct ms_hdr))
 		return -EPROTO;
-	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->arena_fd, 0);
-	if (p == MAP_FAILED)
-		return -errno;
+	void *p;
+	r = sys_mmap(&p, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->arena_fd, 0);
+	if (r)
+		return r;
 	s->base = p;
 	s->hdr = p;
 	if (s->hdr->magic != MS_MAGIC || s->hdr->version != MS_LAYOUT_VERSION ||
@@ -188,11 +189,10 @@ static int create(const struct ms_open_opts *o, const char *name, ms_store **out
 	r = sys_ftruncate(s->arena_fd, (off_t)size);
 	if (r)
 		goto fail;
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->arena_fd, 0);
-	if (p == MAP_FAILED) {
-		r = -errno;
+	void *p;
+	r = sys_mmap(&p, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->arena_fd, 0);
+	if (r)
 		goto fail;
-	}
 	s->base = p;
 	s->hdr = p;
 	ms_arena_init(s, &cfg, name);

@@ -15,7 +15,9 @@
  * The files of core/, bottom-up: each calls functions of the files listed
  * before it only, so the store reads from the top of this list down without
  * circles (tests/test_exports.c checks the list against the objects).
+ *   fault.c    fault rules for tests: the N-th call of a name fails
  *   sys.h      raw system calls, for code that runs inside the preload
+ *              (each checks the fault rules first)
  *   log.c      "memshim:" log lines, one raw write each
  *   guard.c    the memory probe and the memory guard
  *   config.c   the MEMSHIM_* environment, read once and checked whole

@@ -102,6 +102,7 @@ __attribute__((constructor)) static void ms_shim_init(void)
 {
 	char err[512], kp[4096];
 	ms_real_resolve();
+	ms_fault_set_known(ms_real_known);
 	int r = ms_config_load(&ms_shim.cfg, NULL, err, sizeof(err));
 	if (r)
 		die(err);
@@ -151,4 +152,7 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	ms_cwd_inherit();
 	ms_exec_init();
 	pthread_atfork(fork_prepare, fork_parent, ms_shim_fork_child);
+	/* Test faults count the calls made after start-up: the program's. */
+	if (ms_shim.cfg.fault[0])
+		ms_fault_parse(ms_shim.cfg.fault, 1, NULL, 0);
 }

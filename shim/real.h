@@ -7,6 +7,12 @@
  * and on first use by a caller that arrives before it. The version script
  * of libmemshim.so is generated from the W lines, so exports and wrappers
  * can never drift apart.
+ *
+ * Fault injection (core/fault.h) goes through the same table: when an armed
+ * rule fires for a name, REAL(name) gives that entry's failing stand-in,
+ * ms_fail_<name>, of the entry's own type, generated from the same lines
+ * (real.c). It returns -1 (NULL for a pointer) with the rule's errno, or
+ * the errno itself for the functions that return one (posix_spawn...).
  */
 #ifndef MEMSHIM_SHIM_REAL_H
 #define MEMSHIM_SHIM_REAL_H
@@ -28,6 +34,8 @@
 #include <sys/time.h>
 #include <sys/xattr.h>
 
+#include "fault.h"
+
 struct ms_real {
 #define W(ret, name, params) ret(*name) params;
 #define R(ret, name, params) ret(*name) params;
@@ -45,8 +53,24 @@ extern struct ms_real ms_real;
 /* Resolves every entry still NULL. Safe to call from any thread, any time. */
 void ms_real_resolve(void);
 
-#define REAL(name)                                                                 \
+/* The failing stand-ins, one per entry. */
+#define W(ret, name, params) ret ms_fail_##name params;
+#define R W
+#include "real_fd.def"
+#include "real_path.def"
+#include "real_dir.def"
+#include "real_stdio.def"
+#include "real_exec.def"
+#undef W
+#undef R
+
+/* Whether name is an entry of the table (for the fault rules' names). */
+int ms_real_known(const char *name);
+
+#define REAL_RESOLVED(name)                                                        \
 	(__builtin_expect(ms_real.name != NULL, 1) ? ms_real.name                  \
 						   : (ms_real_resolve(), ms_real.name))
+
+#define REAL(name) (ms_fault_on() && ms_fault_hit(#name) ? ms_fail_##name : REAL_RESOLVED(name))
 
 #endif
