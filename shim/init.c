@@ -103,6 +103,7 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	char err[512], kp[4096];
 	ms_real_resolve();
 	ms_fault_set_known(ms_real_known);
+	ms_probe_init();
 	int r = ms_config_load(&ms_shim.cfg, NULL, err, sizeof(err));
 	if (r)
 		die(err);

@@ -76,11 +76,25 @@ MS_EXPORT int remove(const char *path)
 		     store_remove(&r));
 }
 
-/* Two paths: both in the store, both outside, or EXDEV. */
+/* Two paths: both in the store (1), both outside (0: the kernel's), or
+ * EXDEV. A bad pointer is EFAULT as the kernel gives it: a bad old name
+ * at once; a bad new name after the old one was looked up (link) or at
+ * once (rename, which looks up only the old one's parent first). */
 static int two_paths(int ofd, const char *op, int nfd, const char *np, struct ms_route *a,
-		     struct ms_route *b)
+		     struct ms_route *b, int link)
 {
 	int x = ms_route_at(ofd, op, a), y = ms_route_at(nfd, np, b);
+	if (a->fault || (b->fault && !x))
+		return 0; /* the kernel's: EFAULT */
+	if (b->fault) {
+		struct stat st;
+		int at;
+		const char *esc;
+		int rc = link ? ms_stat(STORE, a->dir, a->path, MS_NOFOLLOW | EMPTY_IF(*a), &st) : 0;
+		if (ms_leave(rc, &at, &esc))
+			rc = 0;
+		return rc ? rc : -EFAULT;
+	}
 	if (x && y)
 		return 1;
 	if (x || y)
@@ -101,7 +115,7 @@ static int store_rename(struct ms_route *a, struct ms_route *b, unsigned flags)
 MS_EXPORT int rename(const char *op, const char *np)
 {
 	struct ms_route a, b;
-	int k = two_paths(AT_FDCWD, op, AT_FDCWD, np, &a, &b);
+	int k = two_paths(AT_FDCWD, op, AT_FDCWD, np, &a, &b, 0);
 	if (k == 0)
 		return REAL(rename)(op, np);
 	return ms_ret(k < 0 ? k : store_rename(&a, &b, 0));
@@ -110,7 +124,7 @@ MS_EXPORT int rename(const char *op, const char *np)
 MS_EXPORT int renameat(int ofd, const char *op, int nfd, const char *np)
 {
 	struct ms_route a, b;
-	int k = two_paths(ofd, op, nfd, np, &a, &b);
+	int k = two_paths(ofd, op, nfd, np, &a, &b, 0);
 	if (k == 0)
 		return REAL(renameat)(ofd, op, nfd, np);
 	return ms_ret(k < 0 ? k : store_rename(&a, &b, 0));
@@ -119,7 +133,7 @@ MS_EXPORT int renameat(int ofd, const char *op, int nfd, const char *np)
 MS_EXPORT int renameat2(int ofd, const char *op, int nfd, const char *np, unsigned int flags)
 {
 	struct ms_route a, b;
-	int k = two_paths(ofd, op, nfd, np, &a, &b);
+	int k = two_paths(ofd, op, nfd, np, &a, &b, 0);
 	if (k == 0)
 		return REAL(renameat2)(ofd, op, nfd, np, flags);
 	if (k > 0 && (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)))
@@ -139,7 +153,7 @@ static int store_link(struct ms_route *a, struct ms_route *b, int follow)
 MS_EXPORT int link(const char *op, const char *np)
 {
 	struct ms_route a, b;
-	int k = two_paths(AT_FDCWD, op, AT_FDCWD, np, &a, &b);
+	int k = two_paths(AT_FDCWD, op, AT_FDCWD, np, &a, &b, 1);
 	if (k == 0)
 		return REAL(link)(op, np);
 	return ms_ret(k < 0 ? k : store_link(&a, &b, 0));
@@ -148,7 +162,7 @@ MS_EXPORT int link(const char *op, const char *np)
 MS_EXPORT int linkat(int ofd, const char *op, int nfd, const char *np, int flags)
 {
 	struct ms_route a, b;
-	int k = two_paths(ofd, op, nfd, np, &a, &b);
+	int k = two_paths(ofd, op, nfd, np, &a, &b, 1);
 	if (k == 0)
 		return REAL(linkat)(ofd, op, nfd, np, flags);
 	if (k > 0 && (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)))
@@ -158,28 +172,38 @@ MS_EXPORT int linkat(int ofd, const char *op, int nfd, const char *np, int flags
 	return ms_ret(k < 0 ? k : store_link(&a, &b, flags & AT_SYMLINK_FOLLOW));
 }
 
+/* The target is read before anything else, as the kernel does: EFAULT,
+ * ENAMETOOLONG. */
+static int store_symlink(const char *target, struct ms_route *r)
+{
+	char t[PATH_MAX];
+	int n = ms_copy_str(t, target, sizeof(t));
+	return n < 0 ? n : ms_symlink(STORE, t, r->dir, r->path);
+}
+
 MS_EXPORT int symlink(const char *target, const char *path)
 {
 	int at = AT_FDCWD;
-	MS_PATH_CALL(at, path, REAL(symlink)(target, path),
-		     ms_symlink(STORE, target, r.dir, r.path));
+	MS_PATH_CALL(at, path, REAL(symlink)(target, path), store_symlink(target, &r));
 }
 
 MS_EXPORT int symlinkat(const char *target, int dirfd, const char *path)
 {
-	MS_PATH_CALL(dirfd, path, REAL(symlinkat)(target, dirfd, path),
-		     ms_symlink(STORE, target, r.dir, r.path));
+	MS_PATH_CALL(dirfd, path, REAL(symlinkat)(target, dirfd, path), store_symlink(target, &r));
 }
 
 static ssize_t store_readlink(struct ms_route *r, char *buf, size_t n)
 {
 	if (n == 0)
 		return ms_ret_ssize(-EINVAL);
-	ssize_t rc = ms_readlink(STORE, r->dir, r->path, buf, n);
+	char t[PATH_MAX];
+	ssize_t rc = ms_readlink(STORE, r->dir, r->path, t, n < sizeof(t) ? n : sizeof(t));
 	int at;
 	const char *esc;
 	if (ms_leave(rc, &at, &esc))
 		return REAL(readlink)(esc, buf, n);
+	if (rc > 0 && ms_copy_out(buf, t, (size_t)rc))
+		rc = -EFAULT; /* as the kernel */
 	return ms_ret_ssize(rc);
 }
 
@@ -292,9 +316,12 @@ static const struct timespec *tv_to_ts(const struct timeval *tv, struct timespec
 
 static int store_utimens(struct ms_route *r, const struct timespec *ts, int flags)
 {
+	struct timespec t[2];
 	if (ts == (const struct timespec *)-1)
 		return -EINVAL;
-	return ms_utimens(STORE, r->dir, r->path, flags | EMPTY_IF(*r), ts);
+	if (ts && ms_copy_in(t, ts, sizeof(t)))
+		return -EFAULT; /* the kernel reads the times first */
+	return ms_utimens(STORE, r->dir, r->path, flags | EMPTY_IF(*r), ts ? t : NULL);
 }
 
 MS_EXPORT int utime(const char *path, const struct utimbuf *t)
@@ -352,7 +379,8 @@ MS_EXPORT int futimens(int fd, const struct timespec ts[2])
 	struct ms_fd *e = ms_fd_get(fd);
 	if (!e)
 		return REAL(futimens)(fd, ts);
-	return ms_ret(ms_utimens(STORE, e->ino, "", MS_EMPTY, ts));
+	struct ms_route self = {.dir = e->ino, .empty = 1, .path = ""};
+	return ms_ret(store_utimens(&self, ts, 0));
 }
 
 /* glibc declares path non-null, but Linux takes NULL to mean dirfd itself. */
@@ -362,7 +390,8 @@ MS_EXPORT int utimensat(int dirfd, const char *path, const struct timespec ts[2]
 	if (!path) /* Linux: the file dirfd refers to */
 		return ms_fd_get(dirfd) ? futimens(dirfd, ts) : REAL(utimensat)(dirfd, path, ts, flags);
 	MS_PATH_CALL(dirfd, path, REAL(utimensat)(dirfd, path, ts, flags),
-		     ms_utimens(STORE, r.dir, r.path, ((flags & AT_SYMLINK_NOFOLLOW) ? MS_NOFOLLOW : 0) | ((flags & AT_EMPTY_PATH) || r.empty ? MS_EMPTY : 0), ts));
+		     store_utimens(&r, ts, ((flags & AT_SYMLINK_NOFOLLOW) ? MS_NOFOLLOW : 0) |
+						   ((flags & AT_EMPTY_PATH) ? MS_EMPTY : 0)));
 }
 
 /* ---- sizes, special files ----------------------------------------------------------------- */

@@ -191,10 +191,37 @@ static int real_cwd_above;       /* [atomic] 1: "/" or an ancestor of a prefix
 				  * name): a relative path may enter the store
 				  * without any ".." */
 
+static int route_at(int dirfd, const char *path, struct ms_route *r);
+
 int ms_route_at(int dirfd, const char *path, struct ms_route *r)
 {
-	if (!path || !ms_shim.store)
+	r->fault = 0;
+	if (!ms_shim.store)
 		return 0;
+	if (!ms_ptr_possible(path)) {
+		r->fault = 1;
+		return 0;
+	}
+	/* Every read of the path happens in here: a bad pointer makes the
+	 * call the kernel's, which answers EFAULT. */
+	struct ms_probe p;
+	ms_probe_push(&p);
+	if (MS_PROBE_SET(&p)) {
+		r->fault = 1;
+		return 0;
+	}
+	/* The whole string is read once here, first: core never meets the
+	 * end of a mapping in it, and no later read in here (some under
+	 * cwd_lock) can fault. */
+	volatile size_t len = strlen(path);
+	(void)len;
+	int ours = route_at(dirfd, path, r);
+	ms_probe_end(&p);
+	return ours;
+}
+
+static int route_at(int dirfd, const char *path, struct ms_route *r)
+{
 	int saved = errno;
 	int ours = 0;
 	r->empty = 0;

@@ -111,10 +111,54 @@ static inline long ms_retl(long r)
 	return r;
 }
 
+/* ---- bad pointers (probe.c) --------------------------------------------------- */
+
+/* 0 for a pointer that can never be mapped: NULL and the first 64 KiB
+ * (mmap_min_addr's default), or past the user half of the address space. */
+static inline int ms_ptr_possible(const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	return a >= 65536 && a < ((uintptr_t)1 << 47);
+}
+
+/* A probe around accesses to the caller's memory:
+ *	struct ms_probe p;
+ *	ms_probe_push(&p);
+ *	if (MS_PROBE_SET(&p))
+ *		return -EFAULT;     // a SIGSEGV/SIGBUS inside; already popped
+ *	...accesses...
+ *	ms_probe_end(&p);
+ * Never across a call into core (a jump out would leave a store lock
+ * held). GCC's builtin setjmp keeps three words and saves no signal mask:
+ * a handful of instructions, no system call (the handler runs with
+ * SA_NODEFER, so the mask needs no restoring). */
+struct ms_probe {
+	void *env[5];
+	struct ms_probe *prev;
+};
+#define MS_PROBE_SET(p) __builtin_setjmp((p)->env)
+extern __thread struct ms_probe *ms_probe_cur __attribute__((tls_model("initial-exec")));
+static inline void ms_probe_push(struct ms_probe *p)
+{
+	p->prev = ms_probe_cur;
+	ms_probe_cur = p;
+}
+static inline void ms_probe_end(struct ms_probe *p) { ms_probe_cur = p->prev; }
+/* Copies n bytes to / from the caller's memory: 0 or -EFAULT. */
+int ms_copy_out(void *dst, const void *src, size_t n);
+int ms_copy_in(void *dst, const void *src, size_t n);
+/* Copies a string of fewer than n bytes: its length, -EFAULT, or
+ * -ENAMETOOLONG. */
+int ms_copy_str(char *dst, const char *src, size_t n);
+/* Constructor: the fault handler (chained to the one the process had). */
+void ms_probe_init(void);
+
 /* ---- routing (route.c) ---------------------------------------------------- */
 
 struct ms_route {
 	ms_ino dir;        /* directory the path is relative to; 0 = absolute */
+	int fault;         /* the path pointer is bad (not ours: the kernel
+			    * answers EFAULT) */
 	int empty;         /* path is "" and names `dir` itself (a store fd
 			    * reached as /proc/self/fd/N): add MS_EMPTY */
 	const char *path;  /* the path for core: points into buf or the caller's */

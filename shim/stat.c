@@ -21,14 +21,17 @@
  * for; stat of the path reports the charge). */
 static int store_fstat(struct ms_fd *e, int fd, struct stat *st)
 {
-	int rc = ms_stat_ino(ms_shim.store, e->ino, st);
+	struct stat s;
+	int rc = ms_stat_ino(ms_shim.store, e->ino, &s);
 	if (rc == 0 && e->kind == MS_FD_FILE) {
 		struct stat k;
 		if (REAL(fstat)(fd, &k) == 0) {
-			st->st_size = k.st_size;
-			st->st_blocks = k.st_blocks;
+			s.st_size = k.st_size;
+			s.st_blocks = k.st_blocks;
 		}
 	}
+	if (rc == 0)
+		rc = ms_copy_out(st, &s, sizeof(s)); /* EFAULT as the kernel */
 	return ms_ret(rc);
 }
 
@@ -37,11 +40,14 @@ static int store_stat(struct ms_route *r, int flags, struct stat *st, int (*real
 {
 	if (r->empty)
 		flags |= MS_EMPTY;
-	int rc = ms_stat(ms_shim.store, r->dir, r->path, flags, st);
+	struct stat s;
+	int rc = ms_stat(ms_shim.store, r->dir, r->path, flags, &s);
 	int at;
 	const char *esc;
 	if (ms_leave(rc, &at, &esc))
 		return real_escape(esc, st);
+	if (rc == 0)
+		rc = ms_copy_out(st, &s, sizeof(s)); /* EFAULT as the kernel */
 	return ms_ret(rc);
 }
 
@@ -140,9 +146,12 @@ MS_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, s
 	if (!ms_route_at(dirfd, path, &r))
 		return REAL(statx)(dirfd, path, flags, mask, x);
 	struct stat st;
+	struct statx sx;
 	int rc = store_fstatat(dirfd, &r, &st, flags & (AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH));
-	if (rc == 0)
-		to_statx(&st, x);
+	if (rc == 0) {
+		to_statx(&st, &sx);
+		rc = ms_ret(ms_copy_out(x, &sx, sizeof(sx)));
+	}
 	return rc;
 }
 

@@ -102,6 +102,10 @@ static void differential(const char *section) { differential_of("diffops", secti
  * same paths with the same flags. */
 Test(e2e_diff, open) { differential_of("openops", "all"); }
 
+/* Bad pointers for paths, names and buffers: EFAULT as the kernel, and the
+ * program lives on (tests/helpers/efaultops.c). */
+Test(e2e_diff, efault) { differential_of("efaultops", "all"); }
+
 Test(e2e_diff, files) { differential("files"); }
 Test(e2e_diff, stat) { differential("stat"); }
 Test(e2e_diff, namespace) { differential("namespace"); }
