@@ -129,16 +129,9 @@ char **ms_carry_env(char *const envp[], char **vec, struct envbuf *b, char own,
 	/* The store fds that survive the exec. */
 	char fds[4096];
 	size_t used = 0;
-	int h = ms_fd_high();
-	for (int fd = 0; fd < h; fd++) {
-		struct ms_fd *e = ms_fd_get(fd);
-		if (!e)
-			continue;
-		int fl = REAL(fcntl)(fd, F_GETFD);
-		if (fl < 0 || (fl & FD_CLOEXEC))
-			continue;
+	struct ms_fd *e;
+	for (int fd = -1; (fd = ms_fd_next(fd, 0, &e)) >= 0;)
 		fds_entry(fds, sizeof(fds), &used, fd, e, own);
-	}
 	for (int i = 0; i < nextra; i++)
 		fds_entry(fds, sizeof(fds), &used, extra[i].target, (struct ms_fd *)&extra[i].e, 'G');
 	if (used) {

@@ -27,18 +27,12 @@ extern char **__environ;
  * the exec go back now (the others travel, marked T). */
 static void refs_before_exec(int put)
 {
-	int h = ms_fd_high();
-	for (int fd = 0; fd < h; fd++) {
-		struct ms_fd *e = ms_fd_get(fd);
-		if (!e)
-			continue;
-		int fl = REAL(fcntl)(fd, F_GETFD);
-		if (fl >= 0 && (fl & FD_CLOEXEC)) {
-			if (put)
-				ms_ino_put(ms_shim.store, e->ino);
-			else
-				ms_ino_get(ms_shim.store, e->ino);
-		}
+	struct ms_fd *e;
+	for (int fd = -1; (fd = ms_fd_next(fd, 1, &e)) >= 0;) {
+		if (put)
+			ms_ino_put(ms_shim.store, e->ino);
+		else
+			ms_ino_get(ms_shim.store, e->ino);
 	}
 }
 

@@ -155,3 +155,17 @@ int ms_fd_high(void)
 {
 	return __atomic_load_n(&high, __ATOMIC_RELAXED);
 }
+
+int ms_fd_next(int fd, int cloexec, struct ms_fd **e)
+{
+	int h = ms_fd_high();
+	while (++fd < h) {
+		*e = ms_fd_get(fd);
+		if (!*e)
+			continue;
+		int fl = REAL(fcntl)(fd, F_GETFD);
+		if (fl >= 0 && !!(fl & FD_CLOEXEC) == cloexec)
+			return fd;
+	}
+	return -1;
+}

@@ -59,10 +59,11 @@ void ms_probe_init(void)
 	sigaction(SIGBUS, &sa, &prev_bus);
 }
 
-int ms_copy_out(void *dst, const void *src, size_t n)
+/* memcpy where `user` (dst or src) is the caller's memory. */
+static int copy_user(void *dst, const void *src, size_t n, const void *user)
 {
 	struct ms_probe p;
-	if (!ms_ptr_possible(dst))
+	if (!ms_ptr_possible(user))
 		return -EFAULT;
 	ms_probe_push(&p);
 	if (MS_PROBE_SET(&p))
@@ -71,6 +72,10 @@ int ms_copy_out(void *dst, const void *src, size_t n)
 	ms_probe_end(&p);
 	return 0;
 }
+
+int ms_copy_out(void *dst, const void *src, size_t n) { return copy_user(dst, src, n, dst); }
+
+int ms_copy_in(void *dst, const void *src, size_t n) { return copy_user(dst, src, n, src); }
 
 int ms_copy_str(char *dst, const char *src, size_t n)
 {
@@ -87,15 +92,3 @@ int ms_copy_str(char *dst, const char *src, size_t n)
 	return len < n ? (int)len : -ENAMETOOLONG;
 }
 
-int ms_copy_in(void *dst, const void *src, size_t n)
-{
-	struct ms_probe p;
-	if (!ms_ptr_possible(src))
-		return -EFAULT;
-	ms_probe_push(&p);
-	if (MS_PROBE_SET(&p))
-		return -EFAULT;
-	memcpy(dst, src, n);
-	ms_probe_end(&p);
-	return 0;
-}

@@ -269,6 +269,9 @@ void ms_fd_drop_range(unsigned first, unsigned last);
 void ms_fd_setfl_ino(ms_ino ino, int flags, int mask);
 /* One past the highest fd the table has ever held. */
 int ms_fd_high(void);
+/* The next store fd after `fd` (start at -1) that an exec closes
+ * (cloexec 1) or keeps (cloexec 0), with its entry; -1 after the last. */
+int ms_fd_next(int fd, int cloexec, struct ms_fd **e);
 /* Maps the table (constructor). */
 void ms_fdtab_init(void);
 /* atfork child: every inherited entry holds a reference of its own. */
