@@ -50,32 +50,32 @@ int ms_keeper_spawn(struct ms_store *s, const char *path, int lsock)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 
 	/* No exit signal: the program never hears of this short-lived child. */
-	long pid = syscall(SYS_clone, 0UL, NULL, NULL, NULL, NULL);
+	long pid = ms_raw_syscall(SYS_clone, 0UL, NULL, NULL, NULL, NULL);
 	if (pid == 0) {
-		long g = syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, NULL);
+		long g = ms_raw_syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, NULL);
 		if (g != 0)
-			syscall(SYS_exit_group, g < 0 ? 1 : 0);
+			ms_raw_syscall(SYS_exit_group, g < 0 ? 1 : 0);
 		/* The keeper: reparented to init, its own session, so neither a
 		 * wait() of the program nor a terminal's Ctrl-C reaches it. */
 		sigset_t none;
 		sigemptyset(&none);
-		syscall(SYS_setsid);
-		int nul = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR);
-		int a = (int)syscall(SYS_fcntl, afd, F_DUPFD, 10);
-		int l = (int)syscall(SYS_fcntl, lsock, F_DUPFD, 10);
-		int w = (int)syscall(SYS_fcntl, wfd, F_DUPFD, 10);
+		ms_raw_syscall(SYS_setsid);
+		int nul = (int)ms_raw_syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR);
+		int a = (int)ms_raw_syscall(SYS_fcntl, afd, F_DUPFD, 10);
+		int l = (int)ms_raw_syscall(SYS_fcntl, lsock, F_DUPFD, 10);
+		int w = (int)ms_raw_syscall(SYS_fcntl, wfd, F_DUPFD, 10);
 		if (nul < 0 || a < 0 || l < 0 || w < 0)
-			syscall(SYS_exit_group, 126);
-		syscall(SYS_dup3, nul, 0, 0);
-		syscall(SYS_dup3, nul, 1, 0);
-		syscall(SYS_dup3, nul, 2, 0);
-		syscall(SYS_dup3, a, MS_KEEPER_ARENA_FD, 0);
-		syscall(SYS_dup3, l, MS_KEEPER_LISTEN_FD, 0);
-		syscall(SYS_dup3, w, MS_KEEPER_STATUS_FD, 0);
-		syscall(SYS_close_range, MS_KEEPER_STATUS_FD + 1, ~0U, 0);
-		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(long));
-		syscall(SYS_execve, path, argv, envp);
-		syscall(SYS_exit_group, 127);
+			ms_raw_syscall(SYS_exit_group, 126);
+		ms_raw_syscall(SYS_dup3, nul, 0, 0);
+		ms_raw_syscall(SYS_dup3, nul, 1, 0);
+		ms_raw_syscall(SYS_dup3, nul, 2, 0);
+		ms_raw_syscall(SYS_dup3, a, MS_KEEPER_ARENA_FD, 0);
+		ms_raw_syscall(SYS_dup3, l, MS_KEEPER_LISTEN_FD, 0);
+		ms_raw_syscall(SYS_dup3, w, MS_KEEPER_STATUS_FD, 0);
+		ms_raw_syscall(SYS_close_range, MS_KEEPER_STATUS_FD + 1, ~0U, 0);
+		ms_raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(long));
+		ms_raw_syscall(SYS_execve, path, argv, envp);
+		ms_raw_syscall(SYS_exit_group, 127);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	sys_close(pfd[1]);
@@ -83,7 +83,7 @@ int ms_keeper_spawn(struct ms_store *s, const char *path, int lsock)
 		sys_close(pfd[0]);
 		return -ENOMEM;
 	}
-	syscall(SYS_wait4, pid, NULL, __WCLONE, NULL);
+	ms_raw_syscall(SYS_wait4, pid, NULL, __WCLONE, NULL);
 	int32_t kpid = 0;
 	ssize_t n;
 	do

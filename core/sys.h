@@ -10,6 +10,7 @@
 #define MEMSHIM_CORE_SYS_H
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -18,18 +19,42 @@
 #include <unistd.h>
 
 
-/* glibc's syscall() sets errno and returns -1; recover -errno without
- * disturbing the caller's errno. */
-#define MS_SYSCALL(...)                                                        \
-	({                                                                     \
-		int saved_errno_ = errno;                                      \
-		long r_ = syscall(__VA_ARGS__);                                \
-		if (r_ == -1) {                                                \
-			r_ = -errno;                                           \
-		}                                                              \
-		errno = saved_errno_;                                          \
-		r_;                                                            \
-	})
+/* The system call instruction itself, not glibc's syscall(): the shim
+ * exports a syscall() of its own (programs such as Node.js reach files
+ * through it), and a call to that name from inside the library would bind
+ * to the wrapper. Returns the kernel's result, -errno on failure; errno is
+ * never touched. Reads six arguments whatever the call takes, as glibc's
+ * syscall() does. */
+__attribute__((unused)) static long ms_raw_syscall(long n, ...)
+{
+	va_list ap;
+	va_start(ap, n);
+	long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
+	long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
+	va_end(ap);
+#if defined(__x86_64__)
+	register long r10 __asm__("r10") = d, r8 __asm__("r8") = e, r9 __asm__("r9") = f;
+	long ret;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = n, x0 __asm__("x0") = a, x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c, x3 __asm__("x3") = d, x4 __asm__("x4") = e;
+	register long x5 __asm__("x5") = f;
+	__asm__ volatile("svc 0"
+			 : "+r"(x0)
+			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+			 : "memory");
+	return x0;
+#else
+#error "ms_raw_syscall: add this architecture"
+#endif
+}
+
+#define MS_SYSCALL(...) ms_raw_syscall(__VA_ARGS__)
 
 #include <errno.h>
 #include <sys/mman.h>

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "sys.h"
 
 
 static char libpath[PATH_MAX];
@@ -174,7 +175,7 @@ static void discover_files(const char *list, dev_t memfd_dev)
 	if (d >= 0) {
 		char buf[4096];
 		long got;
-		while ((got = syscall(SYS_getdents64, d, buf, sizeof(buf))) > 0) {
+		while ((got = ms_raw_syscall(SYS_getdents64, d, buf, sizeof(buf))) > 0) {
 			for (long off = 0; off < got;) {
 				struct dirent64 *e = (struct dirent64 *)(buf + off);
 				off += e->d_reclen;

@@ -12,10 +12,11 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "sys.h"
 
 /* In a vfork child (or one made by clone without fork handlers) memory is
  * the parent's: its fd table must not be touched. */
-pid_t ms_shim_getpid(void) { return (pid_t)syscall(SYS_getpid); }
+pid_t ms_shim_getpid(void) { return (pid_t)ms_raw_syscall(SYS_getpid); }
 
 int ms_in_vfork_child(void)
 {

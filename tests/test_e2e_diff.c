@@ -44,12 +44,10 @@ static char *next_line(char **s)
 	return l;
 }
 
-static void differential_of(const char *prog, const char *section)
+/* Runs `helper DIR section` on a tmpfs directory without the preload and
+ * in /mem/t under it; the outputs, with DIR replaced, must be the same. */
+static void differential_cmd(const char *helper, const char *section)
 {
-	char helper[512];
-	snprintf(helper, sizeof(helper), "%s/tests/helpers/%s", t_build(), prog);
-	cr_assert_eq(access(helper, X_OK), 0, "%s: not built (make check builds it)", helper);
-
 	/* The real side: a fresh tmpfs directory, no preload. */
 	char dir[] = "/dev/shm/memshim-diff-XXXXXX";
 	char tdir[] = "/tmp/memshim-diff-XXXXXX";
@@ -96,7 +94,30 @@ static void differential_of(const char *prog, const char *section)
 	cr_assert_eq(ndiff, 0, "%s: %d of %d lines differ:\n%s", section, ndiff, line, report);
 }
 
+static void differential_of(const char *prog, const char *section)
+{
+	char helper[512];
+	snprintf(helper, sizeof(helper), "%s/tests/helpers/%s", t_build(), prog);
+	cr_assert_eq(access(helper, X_OK), 0, "%s: not built (make check builds it)", helper);
+	differential_cmd(helper, section);
+}
+
 static void differential(const char *section) { differential_of("diffops", section); }
+
+/* File-system calls made through glibc's syscall(), and numbers the shim
+ * leaves alone (tests/helpers/sysops.c). */
+Test(e2e_diff, syscall) { differential_of("sysops", "all"); }
+
+/* Node.js, whose libuv reaches files through syscall() (statx) as well as
+ * the named calls: tests/e2e/node_cases.js. */
+Test(e2e_diff, node)
+{
+	char cmd[PATH_MAX + 32];
+	cr_assert_eq(system("node --version > /dev/null 2>&1"), 0,
+		     "node is not installed (make deps / .ci/run install nodejs)");
+	snprintf(cmd, sizeof(cmd), "node %s/node_cases.js", e2e_dir());
+	differential_cmd(cmd, "all");
+}
 
 /* Every entry point that opens a file (tests/helpers/openops.c), on the
  * same paths with the same flags. */

@@ -198,7 +198,7 @@ Test(shim_fd, internal_code_never_calls_a_wrapped_name)
 	snprintf(cmd, sizeof(cmd),
 		 "B=%s; nm -D --defined-only $B/libmemshim.so | awk '{print $3}' | sort -u > /tmp/ms-w.$$; "
 		 "for o in $B/core/*.o $B/shim/*.o; do "
-		 "  case $o in */composite.o) continue;; esac; "
+		 "  case $o in */composite.o|*/syscall.o) continue;; esac; "
 		 "  nm --undefined-only $o | awk '{print $2}' | sed 's/@.*//' | sort -u | comm -12 - /tmp/ms-w.$$ "
 		 "  | sed \"s|^|$o: |\"; done; rm -f /tmp/ms-w.$$",
 		 t_build());
