@@ -101,16 +101,3 @@ Test(preload, exports_libc_names_only, .init = init_lib)
 	cr_assert_eq(pclose(p), 0);
 	cr_assert_str_empty(extra, "exported names that are not libc's: %s", extra);
 }
-
-/* The one set of fork handlers: children forked while other threads hold
- * every process-local lock of the shim (cwd, streams, spawn file actions)
- * can take each of them (tests/helpers/forkstress.c). */
-Test(preload, fork_while_threads_hold_the_shims_locks, .init = init_lib)
-{
-	char out[4096], cmd[1024];
-	snprintf(cmd, sizeof(cmd), "mkdir /mem/fs && %s/tests/helpers/forkstress /mem/fs 300",
-		 t_build());
-	int st = sh("", cmd, out, sizeof(out));
-	cr_assert_eq(st, 0, "%s", out);
-	cr_assert_str_eq(out, "ok 300\n");
-}
