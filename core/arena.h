@@ -423,8 +423,6 @@ static inline int ms_is_dot(const char *n)
  * level. No allocation. */
 void ms_log(const struct ms_store *s, enum ms_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Same, for a config not yet attached to a store. */
-void ms_logc(enum ms_log_level cfg_level, enum ms_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* ms_logc, for a config not yet attached to a store, is in config.h. */
 
 #endif

@@ -20,6 +20,11 @@ enum ms_guard_mode { MS_GUARD_NONE, MS_GUARD_INIT, MS_GUARD_PER_WRITE };
 enum ms_guard_action { MS_GUARD_WARN, MS_GUARD_FAIL };
 enum ms_log_level { MS_LOG_ERROR, MS_LOG_WARN, MS_LOG_INFO, MS_LOG_DEBUG };
 
+/* "memshim: ..." on stderr through a raw write when level <= cfg_level
+ * (log.c). No allocation. */
+void ms_logc(enum ms_log_level cfg_level, enum ms_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 struct ms_config {
 	/* MEMSHIM_PREFIX: absolute, lexically clean (no trailing '/', no '//',
 	 * no '.' or '..' components), not "/" itself, none inside another. */

@@ -14,19 +14,23 @@
 
 #define LD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
-/* Private fds live high, out of the range programs use and expect free. */
-static int fd_high(int fd)
+int ms_fd_private_place(int fd)
 {
 	struct rlimit rl;
 	long base = 1000;
+	/* Under a low soft limit, the top of what it allows: shells and
+	 * programs expect the low numbers free (bash's redirections use
+	 * 3-9, dash's 10 and up). */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1100)
-		base = (long)rl.rlim_cur > 64 ? (long)rl.rlim_cur - 32 : 3;
+		base = (long)rl.rlim_cur > 16 ? (long)rl.rlim_cur - 8 : 3;
 	int h = sys_fcntl(fd, F_DUPFD_CLOEXEC, base);
 	if (h < 0)
-		return fd;
+		return fd; /* no room up there: it stays where it is */
 	sys_close(fd);
 	return h;
 }
+
+static int fd_high(int fd) { return ms_fd_private_place(fd); }
 
 static struct ms_store *handle_new(const struct ms_config *cfg)
 {

@@ -107,6 +107,11 @@ int ms_store_private_fds(const ms_store *s, int *fds, int n);
  * kernel does that for real files). Default 022. */
 void ms_store_set_umask(ms_store *s, mode_t mask);
 
+/* Moves a private fd of the store (or of the shim) out of the range
+ * programs use: at 1000, or under a low soft fd limit at the top of what
+ * it allows. Returns the new fd, or fd itself when there is no room. */
+int ms_fd_private_place(int fd);
+
 /* The shim moved private fd `from` to `to` (a program dup2'd onto it). */
 void ms_store_private_fd_moved(ms_store *s, int from, int to);
 

@@ -119,11 +119,57 @@ static DIR *dir_open_routed(const struct ms_route *r, const char **left)
 	return d;
 }
 
+/* A real directory stream; this process's fd directory is marked, so
+ * that its listings leave the shim's own fds out (hide.c). */
+static DIR *real_opendir(const char *path)
+{
+	DIR *d = REAL(opendir)(path);
+	if (d && ms_hide_path(path))
+		ms_hide_opened(REAL(dirfd)(d), path);
+	return d;
+}
+
+/* The next entry of a real stream, without the shim's own fds. */
+static struct dirent64 *real_readdir(DIR *d)
+{
+	struct dirent64 *e = REAL(readdir64)(d);
+	if (e && ms_hide_on(REAL(dirfd)(d)))
+		while (e && ms_hide_name(e->d_name))
+			e = REAL(readdir64)(d);
+	return e;
+}
+
+static int real_readdir_r(DIR *d, struct dirent64 *entry, struct dirent64 **result)
+{
+	int rc = REAL(readdir64_r)(d, entry, result);
+	if (rc == 0 && *result && ms_hide_on(REAL(dirfd)(d)))
+		while (rc == 0 && *result && ms_hide_name((*result)->d_name))
+			rc = REAL(readdir64_r)(d, entry, result);
+	return rc;
+}
+
+/* A list scandir made of a real directory (n entries at *list, read after
+ * the call that made them), without the shim's own fds. */
+static int real_scanned(const char *path, int n, void **list)
+{
+	if (n <= 0 || !ms_hide_path(path))
+		return n;
+	struct dirent64 **v = *list;
+	int k = 0;
+	for (int i = 0; i < n; i++) {
+		if (ms_hide_name(v[i]->d_name))
+			free(v[i]);
+		else
+			v[k++] = v[i];
+	}
+	return k;
+}
+
 DIR *ms_dir_opendir(const char *path)
 {
 	struct ms_route r;
 	if (!ms_route(path, &r))
-		return REAL(opendir)(path);
+		return real_opendir(path);
 	int saved = errno;
 	const char *left;
 	DIR *d = dir_open_routed(&r, &left);
@@ -233,7 +279,7 @@ struct dirent *ms_dir_readdir(DIR *d)
 {
 	struct ms_dir *m = ours(d);
 	if (!m)
-		return REAL(readdir)(d);
+		return (struct dirent *)real_readdir(d);
 	return (struct dirent *)dir_read(m);
 }
 
@@ -246,7 +292,7 @@ MS_EXPORT struct dirent64 *readdir64(DIR *d)
 {
 	struct ms_dir *m = ours(d);
 	if (!m)
-		return REAL(readdir64)(d);
+		return real_readdir(d);
 	return dir_read(m);
 }
 
@@ -269,7 +315,7 @@ MS_EXPORT int readdir_r(DIR *d, struct dirent *entry, struct dirent **result)
 {
 	struct ms_dir *m = ours(d);
 	if (!m)
-		return REAL(readdir_r)(d, entry, result);
+		return real_readdir_r(d, (struct dirent64 *)entry, (struct dirent64 **)result);
 	return dir_read_r(m, (struct dirent64 *)entry, (struct dirent64 **)result);
 }
 
@@ -277,15 +323,17 @@ MS_EXPORT int readdir64_r(DIR *d, struct dirent64 *entry, struct dirent64 **resu
 {
 	struct ms_dir *m = ours(d);
 	if (!m)
-		return REAL(readdir64_r)(d, entry, result);
+		return real_readdir_r(d, entry, result);
 	return dir_read_r(m, entry, result);
 }
 
 int ms_dir_closedir(DIR *d)
 {
 	struct ms_dir *m = ours(d);
-	if (!m)
+	if (!m) {
+		ms_hide_forget(REAL(dirfd)(d));
 		return REAL(closedir)(d);
+	}
 	int fd = m->fd;
 	pthread_mutex_destroy(&m->lock);
 	m->magic0 = m->magic1 = 0; /* a second closedir is not mistaken for ours */
@@ -409,7 +457,7 @@ MS_EXPORT int scandir(const char *path, struct dirent ***list, int (*sel)(const 
 {
 	struct ms_route r;
 	if (!ms_route(path, &r))
-		return REAL(scandir)(path, list, sel, cmp);
+		return real_scanned(path, REAL(scandir)(path, list, sel, cmp), (void **)list);
 	const char *left;
 	DIR *d = dir_open_routed(&r, &left);
 	if (left)
@@ -425,7 +473,7 @@ MS_EXPORT int scandir64(const char *path, struct dirent64 ***list,
 {
 	struct ms_route r;
 	if (!ms_route(path, &r))
-		return REAL(scandir64)(path, list, sel, cmp);
+		return real_scanned(path, REAL(scandir64)(path, list, sel, cmp), (void **)list);
 	const char *left;
 	DIR *d = dir_open_routed(&r, &left);
 	if (left)
@@ -441,7 +489,7 @@ MS_EXPORT int scandirat(int dfd, const char *path, struct dirent ***list,
 {
 	struct ms_route r;
 	if (!ms_route_at(dfd, path, &r))
-		return REAL(scandirat)(dfd, path, list, sel, cmp);
+		return real_scanned(path, REAL(scandirat)(dfd, path, list, sel, cmp), (void **)list);
 	const char *left;
 	DIR *d = dir_open_routed(&r, &left);
 	if (left)
@@ -457,7 +505,7 @@ MS_EXPORT int scandirat64(int dfd, const char *path, struct dirent64 ***list,
 {
 	struct ms_route r;
 	if (!ms_route_at(dfd, path, &r))
-		return REAL(scandirat64)(dfd, path, list, sel, cmp);
+		return real_scanned(path, REAL(scandirat64)(dfd, path, list, sel, cmp), (void **)list);
 	const char *left;
 	DIR *d = dir_open_routed(&r, &left);
 	if (left)
@@ -481,8 +529,12 @@ struct ms_kdirent64 {
 MS_EXPORT ssize_t getdents64(int fd, void *buf, size_t len)
 {
 	struct ms_fd *e = ms_fd_get(fd);
-	if (!e)
-		return REAL(getdents64)(fd, buf, len);
+	if (!e) {
+		ssize_t n = REAL(getdents64)(fd, buf, len);
+		if (n > 0 && ms_hide_on(fd))
+			n = ms_hide_dirents(buf, n);
+		return n;
+	}
 	if (e->kind != MS_FD_DIR)
 		return ms_ret_ssize(-ENOTDIR);
 	size_t used = 0;

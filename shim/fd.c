@@ -44,8 +44,12 @@ static int needs_mode(int flags)
  * arguments; ours -> the one open path. */
 #define OPEN_BODY(dirfd, path, flags, mode, realcall)                              \
 	struct ms_route r;                                                         \
-	if (!ms_route_at(dirfd, path, &r))                                         \
-		return realcall;                                                   \
+	if (!ms_route_at(dirfd, path, &r)) {                                       \
+		int fd_ = realcall;                                                \
+		if (fd_ >= 0 && !r.fault)                                          \
+			ms_hide_opened(fd_, path); /* this process's fd dir? */    \
+		return fd_;                                                        \
+	}                                                                          \
 	return ms_ret(ms_open_route(&r, flags, mode, MS_OPEN_KEEP));
 
 /* open(path, flags, ...) */
@@ -107,6 +111,7 @@ MS_EXPORT int close(int fd)
 		return 0;
 	if (ms_fd_get(fd) && !ms_in_vfork_child())
 		ms_fd_drop(fd);
+	ms_hide_forget(fd);
 	return REAL(close)(fd);
 }
 

@@ -90,6 +90,16 @@ void ms_fd_copy(int oldfd, int newfd)
 
 int ms_fd_new_dir(ms_ino ino, int oflags, int minfd)
 {
+	if (ms_shim.placeholder < 0) {
+		/* No memfd could be made for directory fds at start-up (the
+		 * fd limit): say so once, and refuse as the kernel would. */
+		static int said;
+		if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+			ms_logc(ms_shim.cfg.log_level, MS_LOG_ERROR,
+			       "no fd left for directory fds at start-up (the fd limit): "
+			       "store directories cannot be opened (EMFILE)");
+		return -EMFILE;
+	}
 	int fd = REAL(fcntl)(ms_shim.placeholder, (oflags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD,
 			     minfd);
 	if (fd < 0)

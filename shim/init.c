@@ -134,10 +134,8 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	/* Directory fds are dups of one memfd: real fd numbers the kernel
 	 * will not hand out twice, on which raw getdents fails with ENOTDIR. */
 	int ph = memfd_create("memshim-dir", MFD_CLOEXEC);
-	if (ph >= 0) {
-		ms_shim.placeholder = REAL(fcntl)(ph, F_DUPFD_CLOEXEC, 1000);
-		REAL(close)(ph);
-	}
+	if (ph >= 0)
+		ms_shim.placeholder = ms_fd_private_place(ph);
 	ms_shim.nprivate = ms_store_private_fds(ms_shim.store, ms_shim.private_fds, 7);
 	if (ms_shim.nprivate > 7)
 		ms_shim.nprivate = 7;

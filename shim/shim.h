@@ -232,6 +232,23 @@ int ms_leave(long rc, int *dirfd, const char **path);
 		return ms_retl(rc_);                                               \
 	} while (0)
 
+/* ---- the shim's fds out of sight (hide.c) -------------------------------------- */
+
+/* fd was just opened (open, opendir) on path: marks it when path is this
+ * process's fd directory, whose listings leave the private fds out. */
+void ms_hide_opened(int fd, const char *path);
+/* 1 when fd is marked (nothing to do, fast, while no fd is). */
+int ms_hide_on(int fd);
+/* fd is closed: its mark goes. */
+void ms_hide_forget(int fd);
+/* 1 when a directory entry's name is one of the private fds. */
+int ms_hide_name(const char *name);
+/* 1 when path is this process's fd directory. */
+int ms_hide_path(const char *path);
+/* Removes the private fds' records from a getdents64 buffer of n bytes;
+ * returns the new length. */
+long ms_hide_dirents(void *buf, long n);
+
 /* ---- the fd table (fdtab.c) ------------------------------------------------ */
 
 enum ms_fd_kind { MS_FD_NONE = 0, MS_FD_FILE = 1, MS_FD_DIR = 2 };

@@ -101,3 +101,18 @@ Test(preload, exports_libc_names_only, .init = init_lib)
 	cr_assert_eq(pclose(p), 0);
 	cr_assert_str_empty(extra, "exported names that are not libc's: %s", extra);
 }
+
+/* A low soft fd limit: the store's own fds go to the top of what it allows
+ * (not 1000, which it refuses), store directories open, and listings of
+ * /proc/self/fd show what they show without the shim. */
+Test(preload, low_fd_limit_and_the_shims_fds_out_of_sight, .init = init_lib)
+{
+	char out[4096];
+	int st = sh("", "ulimit -n 29; mkdir /mem/d && touch /mem/d/x && ls /mem/d && "
+			"echo hi > /mem/d/y && cat /mem/d/y && "
+			"a=$(ls /proc/self/fd) && b=$(env -u LD_PRELOAD ls /proc/self/fd) && "
+			"[ \"$a\" = \"$b\" ] && echo same-fds",
+		    out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	cr_assert_str_eq(out, "x\nhi\nsame-fds\n");
+}
