@@ -150,6 +150,7 @@ enum { MS_FORK_PREPARE, MS_FORK_PARENT, MS_FORK_CHILD };
 void ms_route_fork(int phase); /* cwd_lock */
 void ms_stdio_fork(int phase); /* std_lock, then map_lock */
 void ms_spawn_fork(int phase); /* opens_lock */
+void ms_sock_fork(int phase);  /* sock_lock */
 
 /* ---- opening, and leaving the store (open.c) ------------------------------- */
 

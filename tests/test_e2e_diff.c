@@ -119,7 +119,7 @@ Test(e2e_diff, cwd) { differential("cwd"); }
 Test(e2e_diff, names) { differential("names"); }
 Test(e2e_diff, fd) { differential("fd"); }
 
-/* FIFOs and device nodes (tests/helpers/specialops.c). The
+/* FIFOs, device nodes and Unix sockets (tests/helpers/specialops.c). The
  * store side runs with its real cwd in an empty real directory, which must
  * stay empty (a relative bind under a store cwd once landed there), and
  * the store's private directory of real counterparts must be gone once the
@@ -177,3 +177,4 @@ static void special_differential(const char *section)
 }
 
 Test(e2e_diff, fifos, .fini = special_cleanup) { special_differential("fifo"); }
+Test(e2e_diff, sockets, .fini = special_cleanup) { special_differential("sock"); }
