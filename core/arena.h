@@ -66,7 +66,8 @@ struct ms_inode {
 	/* [ledger] data bytes charged; changed only by the holder of the
 	 * file's data_lock, inside ledger_lock with the used counters */
 	uint64_t charged;
-	uint64_t memfd_ino; /* [ns] kernel inode number of the memfd */
+	uint64_t memfd_ino; /* [ns] kernel inode number of the memfd;
+			     * device nodes: their st_rdev */
 	int64_t atime_ns;   /* [atomic] */
 	int64_t mtime_ns;   /* [atomic] */
 	int64_t ctime_ns;   /* [atomic] */
@@ -316,6 +317,27 @@ int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino);
 int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags);
 /* The file is gone: its memfd goes to the keeper's close queue. Under ns_lock. */
 void ms_data_drop(struct ms_store *s, int32_t kfd);
+
+/* ---- special.c: special files' real counterparts ----------------------------
+ * A FIFO, socket or device node has a real node of its type, named by its
+ * st_ino in the store's private directory (special.c says who makes and
+ * removes what). All under ns_lock. */
+static inline int ms_is_special(uint32_t mode)
+{
+	return S_ISFIFO(mode) || S_ISSOCK(mode) || S_ISCHR(mode) || S_ISBLK(mode);
+}
+/* Makes in's counterpart, and the directory on first use: mknod of in's
+ * type (a device's st_rdev in in->memfd_ino), or, with sockfd >= 0, the
+ * bind of that socket. Returns 0 or the kernel's -errno (-EPERM for a
+ * device without CAP_MKNOD, -EINVAL for a socket already bound...). */
+int ms_special_make(struct ms_store *s, struct ms_inode *in, int sockfd);
+/* The counterpart's mode and owner set to in's (chmod, chown). */
+void ms_special_sync(struct ms_store *s, struct ms_inode *in);
+/* The counterpart removed: in's last name is gone. */
+void ms_special_drop(struct ms_store *s, struct ms_inode *in);
+/* open(2) of in: notes the counterpart for ms_special_path() and returns
+ * -MS_ESPECIAL. */
+int ms_special_open(struct ms_store *s, struct ms_inode *in);
 
 /* ---- data.c: inode life, references, growth --------------------------------- */
 /* Sets the size of regular file `in` to len (O_TRUNC, truncate(2)): takes its

@@ -38,6 +38,8 @@ void ms_inode_free_now(struct ms_store *s, uint32_t i)
 		}
 		ms_release_bytes(s, (uint64_t)in->nblocks * MS_BLOCK);
 		in->link = in->nblocks = 0;
+	} else if (ms_is_special(in->mode)) {
+		ms_special_drop(s, in);
 	}
 	ms_release_node(s);
 	ms_inode_free(s, i);

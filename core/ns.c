@@ -608,6 +608,8 @@ static void fill_stat(struct ms_store *s, uint32_t i, struct stat *st)
 	st->st_uid = in->uid;
 	st->st_gid = in->gid;
 	st->st_blksize = 4096;
+	if (S_ISCHR(in->mode) || S_ISBLK(in->mode))
+		st->st_rdev = (dev_t)in->memfd_ino;
 	if (S_ISDIR(in->mode)) {
 		/* what tmpfs reports: a bogus 20 bytes per entry with . and .. */
 		st->st_size = (off_t)(in->nentries + 2) * NS_BOGO_DIRENT;
@@ -660,6 +662,8 @@ int ms_chmod(ms_store *s, ms_ino dir, const char *path, int flags, mode_t mode)
 		goto out;
 	}
 	in->mode = (in->mode & S_IFMT) | (mode & 07777);
+	if (ms_is_special(in->mode))
+		ms_special_sync(s, in);
 	touch_c(in);
 	bump_ops(s);
 out:
@@ -686,6 +690,8 @@ int ms_chown(ms_store *s, ms_ino dir, const char *path, int flags, uid_t uid, gi
 		if ((in->mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
 			in->mode &= ~(uint32_t)S_ISGID;
 	}
+	if (ms_is_special(in->mode))
+		ms_special_sync(s, in);
 	touch_c(in);
 	bump_ops(s);
 out:
@@ -904,6 +910,8 @@ static int open_node(struct ms_store *s, uint32_t i, int oflags, int created, ui
 		return -ENOTDIR;
 	if (S_ISLNK(in->mode))
 		return -ELOOP;
+	if (ms_is_special(in->mode))
+		return ms_special_open(s, in); /* the shim opens the counterpart */
 	if (S_ISDIR(in->mode)) {
 		if (acc != O_RDONLY || (oflags & O_TRUNC))
 			return -EISDIR;
@@ -1072,6 +1080,38 @@ int ms_mkdir(ms_store *s, ms_ino dir, const char *path, mode_t mode)
 		r = create_node(&w, S_IFDIR | (mode & 01777), &i);
 	if (r == 0)
 		bump_ops(s);
+	ms_ns_unlock(s);
+	return r;
+}
+
+/* A special node and its counterpart (core/special.c): the counterpart is
+ * made last, so the kernel's refusal (EPERM for a device without
+ * CAP_MKNOD, EINVAL for a socket already bound) comes after the lookup's
+ * errors and takes the node back, as mknod(2) and bind(2) do. */
+int ms_mknod(ms_store *s, ms_ino dir, const char *path, mode_t mode, dev_t rdev, int sockfd)
+{
+	struct walk w;
+	uint32_t i;
+	if (!ms_is_special(mode & S_IFMT) || (sockfd >= 0 && !S_ISSOCK(mode)))
+		return -EINVAL;
+	ms_ns_lock(s);
+	int r = walk_path(&w, s, dir, path);
+	if (r == 0)
+		r = may_create(&w, 0);
+	if (r == 0)
+		r = create_node(&w, (mode & S_IFMT) | (mode & 07777), &i);
+	if (r)
+		goto out;
+	struct ms_inode *in = IN(s, i);
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		in->memfd_ino = (uint64_t)rdev;
+	r = ms_special_make(s, in, sockfd);
+	if (r) {
+		uncreate(s, w.dent, i);
+		goto out;
+	}
+	bump_ops(s);
+out:
 	ms_ns_unlock(s);
 	return r;
 }
@@ -1426,6 +1466,14 @@ static unsigned char dtype(uint32_t mode)
 		return DT_LNK;
 	if (S_ISREG(mode))
 		return DT_REG;
+	if (S_ISFIFO(mode))
+		return DT_FIFO;
+	if (S_ISSOCK(mode))
+		return DT_SOCK;
+	if (S_ISCHR(mode))
+		return DT_CHR;
+	if (S_ISBLK(mode))
+		return DT_BLK;
 	return DT_UNKNOWN;
 }
 

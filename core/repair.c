@@ -83,6 +83,8 @@ static void free_inode(struct ms_store *s, uint32_t i)
 	in->kfd = -1;
 	if (S_ISREG(in->mode) && kfd >= 0)
 		ms_data_drop(s, kfd);
+	else if (ms_is_special(in->mode))
+		ms_special_drop(s, in);
 	in->link = in->nblocks = 0; /* blocks are re-collected below */
 	in->ino_no = 0;
 	in->mode = 0;

@@ -271,8 +271,13 @@ int ms_store_open(const struct ms_open_opts *o, ms_store **out)
 
 void ms_store_close(ms_store *s)
 {
-	if (s)
-		handle_free(s);
+	if (!s)
+		return;
+	/* A local store ends with its owner's handle (a keeper's, with the
+	 * keeper: keeper/main.c). */
+	if (s->local && s->owner)
+		ms_special_cleanup(s);
+	handle_free(s);
 }
 
 const char *ms_store_name(const ms_store *s) { return s->name; }
@@ -384,6 +389,41 @@ int ms_stats_files(ms_store *s, int (*fn)(void *arg, const char *path, uint64_t 
 	}
 	ms_ns_unlock(s);
 	return r;
+}
+
+int ms_ino_path(ms_store *s, uint64_t ino_no, char *buf, size_t n)
+{
+	struct ms_hdr *h = s->hdr;
+	uint32_t parent = 0;
+	char name[MS_NAME_MAX + 1];
+	ms_ns_lock(s);
+	uint32_t slot = 0;
+	for (uint32_t i = 1; i < h->inode_bump && !slot; i++)
+		if (ms_inode_at(s, i)->ino_no == ino_no)
+			slot = i;
+	for (uint32_t d = 1; slot && d < h->dent_bump; d++) {
+		struct ms_dent *e = ms_dent_at(s, d);
+		if (e->parent && e->ino == slot) {
+			parent = e->parent;
+			memcpy(name, e->name, (size_t)e->namelen + 1);
+			break;
+		}
+	}
+	ms_ns_unlock(s);
+	if (!parent)
+		return -ENOENT;
+	/* A rename in between gives the old name or the new: either was
+	 * true a moment ago. */
+	int r = ms_dir_path(s, parent, buf, n);
+	if (r)
+		return r;
+	size_t len = strlen(buf), nl = strlen(name);
+	if (len > 1)
+		buf[len++] = '/';
+	if (len + nl >= n)
+		return -ENAMETOOLONG;
+	memcpy(buf + len, name, nl + 1);
+	return 0;
 }
 
 #define FAIL(...)                                                                  \

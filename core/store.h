@@ -25,6 +25,7 @@
  *   ledger.c   the byte and node ledger: reserve and release side by side
  *   keeper.c   the keeper's client side: spawn, requests, pool, close queue
  *   memfd.c    a file's memfd: made, re-opened, given back
+ *   special.c  special files' real counterparts, in a private directory
  *   repair.c   ns_lock, and the arena rebuilt when its holder died
  *   data.c     inode life and death, references, charged growth of files
  *   ns.c       the namespace: paths, directories, links, attributes, readdir
@@ -121,6 +122,41 @@ void ms_store_atfork_child(ms_store *s);
 /* Thread-local: the real path to continue with after -MS_EESCAPE. */
 const char *ms_escape_path(void);
 
+/* ms_open of a FIFO, socket or device node returns -MS_ESPECIAL (never a
+ * kernel errno value): the caller opens ms_special_path(), the node's real
+ * counterpart (thread-local), with its own flags, so the kernel blocks,
+ * refuses (ENXIO) and opens devices as it does for any such node. */
+#define MS_ESPECIAL 4094
+const char *ms_special_path(void);
+
+/* ---- special files (FIFOs, Unix sockets, devices) ------------------------
+ * The store keeps their names, links and metadata; each has a real
+ * counterpart in the store's private real directory (core/special.c). */
+
+/* Longest path ms_special_dir or ms_special_name writes, with its NUL;
+ * well within sun_path. */
+#define MS_SPECIAL_PATH_MAX 64
+/* The store's private directory, "/tmp/.memshim-<uid>-<hash>"; returns
+ * its length. */
+int ms_special_dir(const ms_store *s, char *buf, size_t n);
+/* The counterpart of the node whose st_ino is ino_no; returns its length. */
+int ms_special_name(const ms_store *s, uint64_t ino_no, char *buf, size_t n);
+/* Makes a FIFO, socket or device node as mknod(2) does (mode's type and
+ * permission bits, the umask applied; rdev for a device), with its
+ * counterpart. With sockfd >= 0 the node is a socket made by binding
+ * sockfd to it (bind(2)): the caller turns EEXIST into EADDRINUSE. Errors:
+ * EINVAL (another type), the lookup's, EEXIST, node/quota errors, then
+ * the kernel's for the counterpart (EPERM: a device without CAP_MKNOD;
+ * EINVAL: a socket already bound), which leave no node behind. */
+int ms_mknod(ms_store *s, ms_ino dir, const char *path, mode_t mode, dev_t rdev, int sockfd);
+/* Removes the private directory and anything still in it: the keeper when
+ * the store ends. Nothing happens when it was never made. */
+void ms_special_cleanup(ms_store *s);
+/* Writes the absolute path of a name of the node whose st_ino is ino_no
+ * (the first found); -ENOENT when no name is left. O(nodes): for turning
+ * a counterpart's address back into the store's. */
+int ms_ino_path(ms_store *s, uint64_t ino_no, char *buf, size_t n);
+
 /* ---- namespace --------------------------------------------------------- */
 
 /* Flags for path calls. */
@@ -189,7 +225,7 @@ int ms_dir_path(ms_store *s, ms_ino dir, char *buf, size_t n);
 struct ms_dirent {
 	uint64_t ino;   /* st_ino of the entry */
 	uint64_t cookie; /* position after this entry, for the next call */
-	unsigned char type; /* DT_REG, DT_DIR, DT_LNK */
+	unsigned char type; /* DT_REG, DT_DIR, DT_LNK, DT_FIFO, DT_SOCK, DT_CHR, DT_BLK */
 	char name[256];
 };
 /* Reads the entry of directory `dir` that follows position `cookie` (0 = start;

@@ -146,6 +146,14 @@ static inline int sys_fchmod(int fd, mode_t mode)
 {
 	return (int)MS_SYSCALL_AS("fchmod", SYS_fchmod, fd, mode);
 }
+static inline int sys_mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
+{
+	return (int)MS_SYSCALL_AS("mknodat", SYS_mknodat, dirfd, path, mode, dev);
+}
+static inline int sys_fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
+{
+	return (int)MS_SYSCALL_AS("fchownat", SYS_fchownat, dirfd, path, uid, gid, flags);
+}
 static inline int sys_fchmodat(int dirfd, const char *path, mode_t mode)
 {
 	return (int)MS_SYSCALL_AS("fchmodat", SYS_fchmodat, dirfd, path, mode);

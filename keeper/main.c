@@ -246,6 +246,9 @@ int ms_keeper_main(int argc, char **argv)
 		if (k.nconn == 0 && mono_ms() - idle_since >= MS_KEEPER_GRACE_MS)
 			break;
 	}
+	/* The special files' private directory, while the name is still
+	 * ours: a new store of the same name may make it again right after. */
+	ms_special_cleanup(s);
 	/* MEMSHIM_SAVE: the name is given up first, so a new tree of the
 	 * same store name starts afresh instead of waiting on this one. */
 	if (s->hdr->save_dir[0]) {

@@ -170,8 +170,8 @@ int ms_program_fd(const char **path, int *fd)
 		return 0;
 	if (rc)
 		return rc;
-	if (S_ISDIR(st.st_mode) || !(st.st_mode & 0111))
-		return -EACCES;
+	if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+		return -EACCES; /* a directory, FIFO or device runs nothing */
 	rc = ms_open_route(&r, O_RDONLY | O_CLOEXEC, 0, MS_OPEN_EXEC);
 	if (rc < 0)
 		return rc;

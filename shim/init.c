@@ -31,10 +31,12 @@ static void fork_prepare(void)
 	ms_stdio_fork(MS_FORK_PREPARE);
 	ms_spawn_fork(MS_FORK_PREPARE);
 	ms_route_fork(MS_FORK_PREPARE);
+	ms_sock_fork(MS_FORK_PREPARE);
 }
 
 static void fork_parent(void)
 {
+	ms_sock_fork(MS_FORK_PARENT);
 	ms_route_fork(MS_FORK_PARENT);
 	ms_spawn_fork(MS_FORK_PARENT);
 	ms_stdio_fork(MS_FORK_PARENT);
@@ -45,6 +47,7 @@ void ms_shim_fork_child(void)
 	ms_stdio_fork(MS_FORK_CHILD);
 	ms_spawn_fork(MS_FORK_CHILD);
 	ms_route_fork(MS_FORK_CHILD);
+	ms_sock_fork(MS_FORK_CHILD);
 	if (!ms_shim.store)
 		return;
 	ms_shim.pid = getpid();

@@ -35,6 +35,16 @@ int ms_open_route(struct ms_route *r, int flags, mode_t mode, enum ms_open_how h
 		fd = REAL(openat)(at, real, flags, mode);
 		return fd < 0 ? -errno : fd;
 	}
+	if (rc == -MS_ESPECIAL) {
+		/* A FIFO, socket or device node: the kernel opens its real
+		 * counterpart (blocking for a FIFO's other end, ENXIO, the
+		 * device), and the fd is a plain kernel fd, not a store file.
+		 * No program runs from one (execve's EACCES). */
+		if (how == MS_OPEN_EXEC)
+			return -EACCES;
+		fd = REAL(openat)(AT_FDCWD, ms_special_path(), flags, mode);
+		return fd < 0 ? -errno : fd;
+	}
 	if (rc < 0)
 		return rc;
 	if (how == MS_OPEN_EXEC) {

@@ -410,9 +410,10 @@ MS_EXPORT int truncate64(const char *path, off_t len)
 		     ms_truncate(STORE, r.dir, r.path, len));
 }
 
-/* A regular file made by mknod is an empty file; fifos and devices are not
- * stored (EOPNOTSUPP), after the usual lookup errors. */
-static int store_mknod(struct ms_route *r, mode_t mode)
+/* A regular file made by mknod is an empty file; a FIFO, socket or device
+ * node is the store's with a real counterpart (core/special.c). The type is
+ * checked before the path, as the kernel's may_mknod does. */
+static int store_mknod(struct ms_route *r, mode_t mode, dev_t dev)
 {
 	mode_t type = mode & S_IFMT;
 	if (type == 0 || type == S_IFREG) {
@@ -427,40 +428,34 @@ static int store_mknod(struct ms_route *r, mode_t mode)
 		return 0;
 	}
 	if (type == S_IFDIR)
-		return -EINVAL;
-	struct stat st;
-	int rc = ms_stat(STORE, r->dir, r->path, MS_NOFOLLOW, &st);
-	if (rc == 0)
-		return -EEXIST;
-	if (rc != -ENOENT)
-		return rc;
-	return -EOPNOTSUPP;
+		return -EPERM;
+	return ms_mknod(STORE, r->dir, r->path, mode, dev, -1);
 }
 
 MS_EXPORT int mknod(const char *path, mode_t mode, dev_t dev)
 {
 	int at = AT_FDCWD;
 	MS_PATH_CALL(at, path, REAL(mknod)(path, mode, dev),
-		     store_mknod(&r, mode));
+		     store_mknod(&r, mode, dev));
 }
 
 MS_EXPORT int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
 {
 	MS_PATH_CALL(dirfd, path, REAL(mknodat)(dirfd, path, mode, dev),
-		     store_mknod(&r, mode));
+		     store_mknod(&r, mode, dev));
 }
 
 MS_EXPORT int mkfifo(const char *path, mode_t mode)
 {
 	int at = AT_FDCWD;
 	MS_PATH_CALL(at, path, REAL(mkfifo)(path, mode),
-		     store_mknod(&r, S_IFIFO | mode));
+		     store_mknod(&r, S_IFIFO | mode, 0));
 }
 
 MS_EXPORT int mkfifoat(int dirfd, const char *path, mode_t mode)
 {
 	MS_PATH_CALL(dirfd, path, REAL(mkfifoat)(dirfd, path, mode),
-		     store_mknod(&r, S_IFIFO | mode));
+		     store_mknod(&r, S_IFIFO | mode, 0));
 }
 
 /* The glibc < 2.33 names. */
@@ -468,13 +463,13 @@ MS_EXPORT int __xmknod(int ver, const char *path, mode_t mode, dev_t *dev)
 {
 	int at = AT_FDCWD;
 	MS_PATH_CALL(at, path, REAL(__xmknod)(ver, path, mode, dev),
-		     store_mknod(&r, mode));
+		     store_mknod(&r, mode, dev ? *dev : 0));
 }
 
 MS_EXPORT int __xmknodat(int ver, int dirfd, const char *path, mode_t mode, dev_t *dev)
 {
 	MS_PATH_CALL(dirfd, path, REAL(__xmknodat)(ver, dirfd, path, mode, dev),
-		     store_mknod(&r, mode));
+		     store_mknod(&r, mode, dev ? *dev : 0));
 }
 
 /* No file handles for store files: callers fall back to paths. */

@@ -15,11 +15,7 @@ void ms_real_resolve(void)
 	if (!ms_real.name)                                                         \
 		ms_real.name = (ret(*) params)dlsym(RTLD_NEXT, #name);
 #define R W
-#include "real_fd.def"
-#include "real_path.def"
-#include "real_dir.def"
-#include "real_stdio.def"
-#include "real_exec.def"
+#include "real_all.def"
 #undef W
 #undef R
 }
@@ -27,11 +23,7 @@ void ms_real_resolve(void)
 static const char *const names[] = {
 #define W(ret, name, params) #name,
 #define R W
-#include "real_fd.def"
-#include "real_path.def"
-#include "real_dir.def"
-#include "real_stdio.def"
-#include "real_exec.def"
+#include "real_all.def"
 #undef W
 #undef R
 };
@@ -88,11 +80,7 @@ int ms_real_known(const char *name)
 		return FAIL_VALUE(ret);                                            \
 	})
 #define R W
-#include "real_fd.def"
-#include "real_path.def"
-#include "real_dir.def"
-#include "real_stdio.def"
-#include "real_exec.def"
+#include "real_all.def"
 #undef W
 #undef R
 

@@ -39,11 +39,7 @@
 struct ms_real {
 #define W(ret, name, params) ret(*name) params;
 #define R(ret, name, params) ret(*name) params;
-#include "real_fd.def"
-#include "real_path.def"
-#include "real_dir.def"
-#include "real_stdio.def"
-#include "real_exec.def"
+#include "real_all.def"
 #undef W
 #undef R
 };
@@ -56,11 +52,7 @@ void ms_real_resolve(void);
 /* The failing stand-ins, one per entry. */
 #define W(ret, name, params) ret ms_fail_##name params;
 #define R W
-#include "real_fd.def"
-#include "real_path.def"
-#include "real_dir.def"
-#include "real_stdio.def"
-#include "real_exec.def"
+#include "real_all.def"
 #undef W
 #undef R
 

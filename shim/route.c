@@ -147,7 +147,8 @@ static int dirfd_above(int dirfd)
 }
 
 /* "/proc/self/fd/N" (or /proc/<our pid>/fd/N) with N a store fd names
- * that file or directory itself: tar chmods through it. */
+ * that file or directory itself: tar chmods through it. What follows a
+ * further '/' is relative to it. */
 static int route_proc_fd(const char *path, struct ms_route *r)
 {
 	const char *p = path + 6;
@@ -167,12 +168,21 @@ static int route_proc_fd(const char *path, struct ms_route *r)
 		return 0;
 	while (*p >= '0' && *p <= '9' && fd < (1 << 24))
 		fd = fd * 10 + (*p++ - '0');
-	if (*p != 0)
+	if (*p != 0 && *p != '/')
 		return 0;
 	struct ms_fd *e = ms_fd_get(fd);
 	if (!e)
 		return 0;
 	r->dir = e->ino;
+	if (*p == '/') {
+		/* "/proc/self/fd/N/name": name relative to that directory (a
+		 * way to reach a dirfd by path, e.g. to bind a socket there);
+		 * under a file, core answers ENOTDIR as the kernel. */
+		while (*p == '/')
+			p++;
+		r->path = *p ? p : ".";
+		return 1;
+	}
 	r->path = "";
 	r->empty = 1;
 	return 1;

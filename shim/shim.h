@@ -47,8 +47,9 @@ _Static_assert(sizeof(struct statvfs) == sizeof(struct statvfs64), "statvfs64 la
  * builtins; [vfork] written only in a vfork child, which shares this
  * memory with its parent until it execs, read only where getpid() ==
  * vfork_pid. The process-local locks (route.c cwd_lock, stdio.c std_lock
- * and map_lock, spawn.c opens_lock, each DIR's lock in dir.c) are listed
- * with the order they are taken in doc/ARCHITECTURE.md. */
+ * and map_lock, spawn.c opens_lock, sock.c sock_lock, each DIR's lock in
+ * dir.c) are listed with the order they are taken in
+ * doc/ARCHITECTURE.md. */
 struct ms_shim {
 	struct ms_config cfg; /* [init] */
 	ms_store *store;      /* [init] NULL until the constructor ran (or if it failed) */
@@ -194,6 +195,7 @@ enum { MS_FORK_PREPARE, MS_FORK_PARENT, MS_FORK_CHILD };
 void ms_route_fork(int phase); /* cwd_lock */
 void ms_stdio_fork(int phase); /* std_lock, then map_lock */
 void ms_spawn_fork(int phase); /* opens_lock */
+void ms_sock_fork(int phase);  /* sock_lock */
 
 /* ---- opening, and leaving the store (open.c) ------------------------------- */
 

@@ -138,6 +138,8 @@ static void to_statx(const struct stat *st, struct statx *x)
 	x->stx_ctime.tv_nsec = (uint32_t)st->st_ctim.tv_nsec;
 	x->stx_dev_major = major(st->st_dev);
 	x->stx_dev_minor = minor(st->st_dev);
+	x->stx_rdev_major = major(st->st_rdev);
+	x->stx_rdev_minor = minor(st->st_rdev);
 }
 
 MS_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *x)

@@ -45,8 +45,9 @@ static char *next_line(char **s)
 }
 
 /* Runs `helper DIR section` on a tmpfs directory without the preload and
- * in /mem/t under it; the outputs, with DIR replaced, must be the same. */
-static void differential_cmd(const char *helper, const char *section)
+ * in /mem/t under it; the outputs, with DIR replaced, must be the same.
+ * The store side's command runs as `pre` + "mkdir ... && helper ...". */
+static void differential_cmd(const char *helper, const char *section, const char *pre)
 {
 	/* The real side: a fresh tmpfs directory, no preload. */
 	char dir[] = "/dev/shm/memshim-diff-XXXXXX";
@@ -68,7 +69,7 @@ static void differential_cmd(const char *helper, const char *section)
 	strip_dir(want, real);
 
 	/* The store side: the same calls in /mem/t, made 0700 like mkdtemp's. */
-	snprintf(cmd, sizeof(cmd), "mkdir -m 700 /mem/t && %s /mem/t %s", helper, section);
+	snprintf(cmd, sizeof(cmd), "%smkdir -m 700 /mem/t && %s /mem/t %s", pre, helper, section);
 	st = e2e_sh("", cmd, got, sizeof(got));
 	strip_dir(got, "/mem/t");
 
@@ -94,12 +95,17 @@ static void differential_cmd(const char *helper, const char *section)
 	cr_assert_eq(ndiff, 0, "%s: %d of %d lines differ:\n%s", section, ndiff, line, report);
 }
 
-static void differential_of(const char *prog, const char *section)
+static void differential_in(const char *prog, const char *section, const char *pre)
 {
 	char helper[512];
 	snprintf(helper, sizeof(helper), "%s/tests/helpers/%s", t_build(), prog);
 	cr_assert_eq(access(helper, X_OK), 0, "%s: not built (make check builds it)", helper);
-	differential_cmd(helper, section);
+	differential_cmd(helper, section, pre);
+}
+
+static void differential_of(const char *prog, const char *section)
+{
+	differential_in(prog, section, "");
 }
 
 static void differential(const char *section) { differential_of("diffops", section); }
@@ -116,7 +122,7 @@ Test(e2e_diff, node)
 	cr_assert_eq(system("node --version > /dev/null 2>&1"), 0,
 		     "node is not installed (make deps / .ci/run install nodejs)");
 	snprintf(cmd, sizeof(cmd), "node %s/node_cases.js", e2e_dir());
-	differential_cmd(cmd, "all");
+	differential_cmd(cmd, "all", "");
 }
 
 /* Every entry point that opens a file (tests/helpers/openops.c), on the
@@ -137,3 +143,63 @@ Test(e2e_diff, dirs) { differential("dirs"); }
 Test(e2e_diff, cwd) { differential("cwd"); }
 Test(e2e_diff, names) { differential("names"); }
 Test(e2e_diff, fd) { differential("fd"); }
+
+/* FIFOs, device nodes and Unix sockets (tests/helpers/specialops.c). The
+ * store side runs with its real cwd in an empty real directory, which must
+ * stay empty (a relative bind under a store cwd once landed there), and
+ * the store's private directory of real counterparts must be gone once the
+ * tree has ended. */
+static char special_cwd[64];
+
+/* Runs after the test, failed or not. */
+static void special_cleanup(void)
+{
+	char cmd[256];
+	if (!special_cwd[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s.note", special_cwd, special_cwd);
+	if (system(cmd) != 0)
+		cr_log_warn("%s failed", cmd);
+}
+
+static void special_differential(const char *section)
+{
+	snprintf(special_cwd, sizeof(special_cwd), "/tmp/memshim-special-cwd-XXXXXX");
+	cr_assert_not_null(mkdtemp(special_cwd), "mkdtemp: %s", strerror(errno));
+	const char *cwd = special_cwd;
+	char note[PATH_MAX + 16], pre[3 * PATH_MAX];
+	snprintf(note, sizeof(note), "%s.note", cwd);
+	snprintf(pre, sizeof(pre), "cd %s && export SPECIALOPS_DIR_OUT=%s && ", cwd, note);
+	differential_in("specialops", section, pre);
+
+	char left[4096];
+	snprintf(left, sizeof(left), "ls -A %s", cwd);
+	FILE *p = popen(left, "r");
+	size_t k = fread(left, 1, sizeof(left) - 1, p);
+	left[k] = 0;
+	pclose(p);
+	cr_assert_str_empty(left, "left in the real cwd %s: %s", cwd, left);
+
+	if (strcmp(section, "fifo") == 0) {
+		FILE *f = fopen(note, "r");
+		cr_assert_not_null(f, "the helper did not name the store's private directory");
+		char dir[PATH_MAX] = "";
+		cr_assert_not_null(fgets(dir, sizeof(dir), f));
+		fclose(f);
+		dir[strcspn(dir, "\n")] = 0;
+		cr_assert(strncmp(dir, "/tmp/.memshim-", 14) == 0, "private directory %s", dir);
+		/* the keeper removes it when it leaves, a grace period after the
+		 * last process */
+		struct stat st;
+		int gone = 0;
+		for (int i = 0; i < 100 && !gone; i++) {
+			gone = stat(dir, &st) != 0 && errno == ENOENT;
+			if (!gone)
+				usleep(100000);
+		}
+		cr_assert(gone, "%s still there after the store ended", dir);
+	}
+}
+
+Test(e2e_diff, fifos, .fini = special_cleanup) { special_differential("fifo"); }
+Test(e2e_diff, sockets, .fini = special_cleanup) { special_differential("sock"); }

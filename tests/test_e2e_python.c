@@ -85,6 +85,15 @@ CASE(os_links_modes, "",
      "2 f /mem/f\n/mem/f True\n0o600 True\n4 0123\nb'0123\\x00\\x00' 1 9\n"
      "readlink f EINVAL\nlink nope new ENOENT\nsymlink x s EEXIST\nlink f h EEXIST\n")
 CASE(subprocess, "", "from parent\nfrom child\nfrom child\nshell\nin\nout\n")
+/* os.mkfifo, os.mknod and socket.bind in the store (the same lines as on
+ * a tmpfs directory, with its path replaced by /mem). */
+CASE(fifo, "",
+     "True 0o600 0 1\nthrough the fifo\n0\nwriter without a reader ENXIO\nmkfifo again EEXIST\n"
+     "[('f2', False, True), ('fifo', False, True)]\n['f3'] True\nTrue 1 3\n4\nTrue\n")
+CASE(unix_socket, "",
+     "/mem/sock True\nserver: '' /mem/sock\nb'HELLO' /mem/sock\nserver: '' /mem/sock\n"
+     "b'CHILD' /mem/sock\nsecond bind EADDRINUSE\nbind after unlink /mem/sock\n"
+     "rel True (b'dgram', '/mem/c')\nin the real cwd: False\n['c', 'rel']\n")
 
 /* Two programs, one database: the sqlite3 shell creates and fills it,
  * python reads and writes it, the shell reads the result. */

@@ -478,5 +478,108 @@ def case_statvfs():
     print(shutil.disk_usage(M).total)
 
 
+def case_fifo():
+    # os.mkfifo and os.mknod in the store: the type stat and scandir see, a
+    # writer in a child process and a reader here, the kernel's ENXIO for a
+    # writer without readers, and (as root) a character device.
+    p = M + "/fifo"
+    os.mkfifo(p, 0o600)
+    st = os.stat(p)
+    print(stat.S_ISFIFO(st.st_mode), oct(stat.S_IMODE(st.st_mode)), st.st_size, st.st_nlink)
+    pid = os.fork()
+    if pid == 0:
+        with open(p, "w") as f:
+            f.write("through the fifo\n")
+        os._exit(0)
+    with open(p) as f:
+        print(f.read(), end="")
+    print(os.waitpid(pid, 0)[1])
+    try:
+        os.open(p, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as e:
+        print("writer without a reader", err(e))
+    try:
+        os.mkfifo(p)
+    except OSError as e:
+        print("mkfifo again", err(e))
+    os.mknod(M + "/f2", 0o644 | stat.S_IFIFO)
+    print(sorted((e.name, e.is_file(), stat.S_ISFIFO(e.stat().st_mode)) for e in os.scandir(M)))
+    os.rename(M + "/f2", M + "/f3")
+    os.unlink(p)
+    print(sorted(os.listdir(M)), pathlib.Path(M + "/f3").is_fifo())
+    if os.geteuid() == 0:
+        os.mknod(M + "/null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        st = os.stat(M + "/null")
+        print(stat.S_ISCHR(st.st_mode), os.major(st.st_rdev), os.minor(st.st_rdev))
+        with open(M + "/null", "w") as f:
+            print(f.write("gone"))
+        print(open(M + "/null").read() == "")
+    else:
+        print("True 1 3\n4\nTrue")
+
+
+def case_unix_socket():
+    # socket.bind in the store: a stream server and a client, the names
+    # each side reports, EADDRINUSE, bind again after unlink, a client in
+    # another process, and a relative name under a store cwd (which must
+    # not land in the real cwd).
+    import socket
+    import subprocess
+    import threading
+    path = M + "/sock"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(2)
+    print(srv.getsockname(), stat.S_ISSOCK(os.stat(path).st_mode))
+
+    def serve(n):
+        for _ in range(n):
+            c, addr = srv.accept()
+            c.sendall(c.recv(100).upper())
+            print("server:", repr(addr), c.getsockname())
+            c.close()
+
+    t = threading.Thread(target=serve, args=(1,))
+    t.start()
+    cl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    cl.connect(path)
+    cl.sendall(b"hello")
+    got = (cl.recv(100), cl.getpeername())
+    cl.close()
+    t.join()  # the server's line first, whichever side runs first
+    print(*got)
+    t = threading.Thread(target=serve, args=(1,))
+    t.start()
+    out = subprocess.run([sys.executable, "-c",
+                          "import socket; s = socket.socket(socket.AF_UNIX); "
+                          "s.connect(%r); s.sendall(b'child'); print(s.recv(9), s.getpeername())" % path],
+                         capture_output=True, text=True)
+    t.join()
+    print(out.stdout, end="")
+    s2 = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s2.bind(path)
+    except OSError as e:
+        print("second bind", err(e))
+    srv.close()
+    os.unlink(path)
+    s2.bind(path)
+    print("bind after unlink", s2.getsockname())
+    s2.close()
+    os.unlink(path)
+    real_cwd = os.getcwd()
+    os.chdir(M)
+    r = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    r.bind("rel")
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    c.bind(M + "/c")
+    c.sendto(b"dgram", "rel")
+    print(r.getsockname(), os.path.exists(M + "/rel"), r.recvfrom(10))
+    print("in the real cwd:", os.path.exists(os.path.join(real_cwd, "rel")))
+    r.close()
+    c.close()
+    print(sorted(os.listdir(M)))
+
+
 if __name__ == "__main__":
     globals()["case_" + sys.argv[1]]()
