@@ -39,6 +39,8 @@ void ms_inode_free_now(struct ms_store *s, uint32_t i)
 		ms_release_bytes(s, (uint64_t)in->nblocks * MS_BLOCK);
 		in->link = in->nblocks = 0;
 	}
+	if (in->xattr)
+		ms_release_bytes(s, ms_xattr_drop_all(s, in));
 	ms_release_node(s);
 	ms_inode_free(s, i);
 }
