@@ -17,8 +17,6 @@
 
 #define EMPTY_IF(r) ((r).empty ? MS_EMPTY : 0)
 
-static int xattr_lookup(struct ms_route *r, int nofollow);
-
 /* ---- directories and names ----------------------------------------------------------- */
 
 MS_EXPORT int mkdir(const char *path, mode_t mode)
@@ -448,101 +446,128 @@ MS_EXPORT int __xmknodat(int ver, int dirfd, const char *path, mode_t mode, dev_
 		     store_mknod(&r, mode));
 }
 
-/* No file handles for store files: callers fall back to paths. */
+/* No file handles for store files: callers fall back to paths. A path
+ * that leaves the store is the kernel's. */
+static int store_no_handle(struct ms_route *r, int follow)
+{
+	struct stat st;
+	int rc = ms_stat(STORE, r->dir, r->path, (follow ? 0 : MS_NOFOLLOW) | EMPTY_IF(*r), &st);
+	return rc ? rc : -EOPNOTSUPP;
+}
+
 MS_EXPORT int name_to_handle_at(int dirfd, const char *path, struct file_handle *h, int *mount_id,
 				int flags)
 {
 	MS_PATH_CALL(dirfd, path, REAL(name_to_handle_at)(dirfd, path, h, mount_id, flags),
-		     xattr_lookup(&r, !(flags & AT_SYMLINK_FOLLOW)) ?: -EOPNOTSUPP);
+		     store_no_handle(&r, flags & AT_SYMLINK_FOLLOW));
 }
 
-/* ---- extended attributes: a filesystem that stores none ------------------------------------ */
+/* ---- extended attributes ---------------------------------------------------------------- */
 
-/* The node must exist (lookup errors first); then reads find nothing and
- * writes are not supported, as on a filesystem without xattrs. */
-static int xattr_lookup(struct ms_route *r, int nofollow)
-{
-	struct stat st;
-	int rc = ms_stat(STORE, r->dir, r->path, (nofollow ? MS_NOFOLLOW : 0) | EMPTY_IF(*r), &st);
-	int at;
-	const char *esc;
-	return ms_leave(rc, &at, &esc) ? -ENOENT : rc;
-}
+/* Core keeps them (core/xattr.c). A path that leaves the store (".." of a
+ * prefix, a symlink out) is the kernel's at its real path; so is the l
+ * variant of /proc/self/fd/N, which acts on that link itself, not on the
+ * store node it names. An fd opened with O_PATH gets EBADF, after the
+ * checks of the arguments the kernel makes first. */
 
-#define XATTR_PATH(path, nofollow, realcall, answer)                                   \
-	do {                                                                         \
-		struct ms_route r;                                                   \
-		if (!ms_route(path, &r))                                             \
-			return realcall;                                             \
-		int rc = xattr_lookup(&r, nofollow);                                 \
-		return ms_ret(rc ? rc : (answer));                                   \
+#define XATTR_PATH(path, realcall, corecall) \
+	do {                                    \
+		int at = AT_FDCWD;              \
+		MS_PATH_CALL(at, path, realcall, corecall); \
 	} while (0)
 
-#define XATTR_FD(fd, realcall, answer)                                                 \
-	do {                                                                         \
-		if (!ms_fd_get(fd))                                                  \
-			return realcall;                                             \
-		return ms_ret(answer);                                               \
+#define XATTR_LPATH(path, realcall, corecall)                                  \
+	do {                                                                   \
+		struct ms_route r;                                             \
+		int at;                                                        \
+		if (!ms_route(path, &r) || r.empty)                            \
+			return realcall;                                       \
+		long rc_ = corecall;                                           \
+		if (ms_leave(rc_, &at, &(path)))                               \
+			return realcall;                                       \
+		return ms_retl(rc_);                                           \
+	} while (0)
+
+#define XATTR_FD(fd, op, name, size, xflags, realcall, corecall)                  \
+	do {                                                                   \
+		struct ms_fd *e = ms_fd_get(fd);                               \
+		if (!e)                                                        \
+			return realcall;                                       \
+		if (e->oflags & O_PATH)                                        \
+			return ms_retl(ms_xattr_check(op, name, size, xflags) ?: -EBADF); \
+		return ms_retl(corecall);                                      \
 	} while (0)
 
 MS_EXPORT ssize_t getxattr(const char *path, const char *name, void *v, size_t n)
 {
-	XATTR_PATH(path, 0, REAL(getxattr)(path, name, v, n), -ENODATA);
+	XATTR_PATH(path, REAL(getxattr)(path, name, v, n),
+		   ms_getxattr(STORE, r.dir, r.path, EMPTY_IF(r), name, v, n));
 }
 
 MS_EXPORT ssize_t lgetxattr(const char *path, const char *name, void *v, size_t n)
 {
-	XATTR_PATH(path, 1, REAL(lgetxattr)(path, name, v, n), -ENODATA);
+	XATTR_LPATH(path, REAL(lgetxattr)(path, name, v, n),
+		    ms_getxattr(STORE, r.dir, r.path, MS_NOFOLLOW, name, v, n));
 }
 
 MS_EXPORT ssize_t fgetxattr(int fd, const char *name, void *v, size_t n)
 {
-	XATTR_FD(fd, REAL(fgetxattr)(fd, name, v, n), -ENODATA);
+	XATTR_FD(fd, 'g', name, n, 0, REAL(fgetxattr)(fd, name, v, n),
+		 ms_getxattr(STORE, e->ino, "", MS_EMPTY, name, v, n));
 }
 
 MS_EXPORT int setxattr(const char *path, const char *name, const void *v, size_t n, int flags)
 {
-	XATTR_PATH(path, 0, REAL(setxattr)(path, name, v, n, flags), -EOPNOTSUPP);
+	XATTR_PATH(path, REAL(setxattr)(path, name, v, n, flags),
+		   ms_setxattr(STORE, r.dir, r.path, EMPTY_IF(r), name, v, n, flags));
 }
 
 MS_EXPORT int lsetxattr(const char *path, const char *name, const void *v, size_t n, int flags)
 {
-	XATTR_PATH(path, 1, REAL(lsetxattr)(path, name, v, n, flags), -EOPNOTSUPP);
+	XATTR_LPATH(path, REAL(lsetxattr)(path, name, v, n, flags),
+		    ms_setxattr(STORE, r.dir, r.path, MS_NOFOLLOW, name, v, n, flags));
 }
 
 MS_EXPORT int fsetxattr(int fd, const char *name, const void *v, size_t n, int flags)
 {
-	XATTR_FD(fd, REAL(fsetxattr)(fd, name, v, n, flags), -EOPNOTSUPP);
+	XATTR_FD(fd, 's', name, n, flags, REAL(fsetxattr)(fd, name, v, n, flags),
+		 ms_setxattr(STORE, e->ino, "", MS_EMPTY, name, v, n, flags));
 }
 
 MS_EXPORT ssize_t listxattr(const char *path, char *list, size_t n)
 {
-	XATTR_PATH(path, 0, REAL(listxattr)(path, list, n), 0);
+	XATTR_PATH(path, REAL(listxattr)(path, list, n),
+		   ms_listxattr(STORE, r.dir, r.path, EMPTY_IF(r), list, n));
 }
 
 MS_EXPORT ssize_t llistxattr(const char *path, char *list, size_t n)
 {
-	XATTR_PATH(path, 1, REAL(llistxattr)(path, list, n), 0);
+	XATTR_LPATH(path, REAL(llistxattr)(path, list, n),
+		    ms_listxattr(STORE, r.dir, r.path, MS_NOFOLLOW, list, n));
 }
 
 MS_EXPORT ssize_t flistxattr(int fd, char *list, size_t n)
 {
-	XATTR_FD(fd, REAL(flistxattr)(fd, list, n), 0);
+	XATTR_FD(fd, 'l', NULL, n, 0, REAL(flistxattr)(fd, list, n),
+		 ms_listxattr(STORE, e->ino, "", MS_EMPTY, list, n));
 }
 
 MS_EXPORT int removexattr(const char *path, const char *name)
 {
-	XATTR_PATH(path, 0, REAL(removexattr)(path, name), -ENODATA);
+	XATTR_PATH(path, REAL(removexattr)(path, name),
+		   ms_removexattr(STORE, r.dir, r.path, EMPTY_IF(r), name));
 }
 
 MS_EXPORT int lremovexattr(const char *path, const char *name)
 {
-	XATTR_PATH(path, 1, REAL(lremovexattr)(path, name), -ENODATA);
+	XATTR_LPATH(path, REAL(lremovexattr)(path, name),
+		    ms_removexattr(STORE, r.dir, r.path, MS_NOFOLLOW, name));
 }
 
 MS_EXPORT int fremovexattr(int fd, const char *name)
 {
-	XATTR_FD(fd, REAL(fremovexattr)(fd, name), -ENODATA);
+	XATTR_FD(fd, 'r', name, 0, 0, REAL(fremovexattr)(fd, name),
+		 ms_removexattr(STORE, e->ino, "", MS_EMPTY, name));
 }
 
 /* ---- the umask: the store applies it as the kernel would ------------------------ */

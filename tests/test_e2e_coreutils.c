@@ -318,6 +318,17 @@ Test(e2e_coreutils, truncate_grows_within_and_not_past_the_quota)
 	cr_assert_not_null(strstr(out, "t=1\n20000\n"), "%s", out);
 }
 
+/* ls asks for the ACL and security attributes of every entry, ".." among
+ * them: ".." of a prefix is the real parent for those calls too. */
+Test(e2e_coreutils, ls_la_of_a_prefix_shows_its_real_parent)
+{
+	E2E_EXPECT("",
+		   "mkdir /mem/d && cd /mem/d && ls -la /mem > /dev/null && ls -la .. > /dev/null && "
+		   "ls -la /mem/d/../.. > /dev/null && ls -lad /mem/.. | cut -c1 && "
+		   "test $(stat -c %i /mem/..) = $(stat -c %i /) && echo same",
+		   "d\nsame\n");
+}
+
 Test(e2e_coreutils, cp_r_and_cp_a_copy_a_tree)
 {
 	/* cp -a also copies modes and ACLs (libacl's xattr calls). */

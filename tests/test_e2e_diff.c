@@ -44,11 +44,10 @@ static char *next_line(char **s)
 	return l;
 }
 
-static void differential_of(const char *prog, const char *section)
+/* Runs `helper DIR section` (helper: a program and its first arguments)
+ * on both sides and compares. */
+static void differential_run(const char *helper, const char *section)
 {
-	char helper[512];
-	snprintf(helper, sizeof(helper), "%s/tests/helpers/%s", t_build(), prog);
-	cr_assert_eq(access(helper, X_OK), 0, "%s: not built (make check builds it)", helper);
 
 	/* The real side: a fresh tmpfs directory, no preload. */
 	char dir[] = "/dev/shm/memshim-diff-XXXXXX";
@@ -96,6 +95,14 @@ static void differential_of(const char *prog, const char *section)
 	cr_assert_eq(ndiff, 0, "%s: %d of %d lines differ:\n%s", section, ndiff, line, report);
 }
 
+static void differential_of(const char *prog, const char *section)
+{
+	char helper[512];
+	snprintf(helper, sizeof(helper), "%s/tests/helpers/%s", t_build(), prog);
+	cr_assert_eq(access(helper, X_OK), 0, "%s: not built (make check builds it)", helper);
+	differential_run(helper, section);
+}
+
 static void differential(const char *section) { differential_of("diffops", section); }
 
 /* Every entry point that opens a file (tests/helpers/openops.c), on the
@@ -112,3 +119,25 @@ Test(e2e_diff, dirs) { differential("dirs"); }
 Test(e2e_diff, cwd) { differential("cwd"); }
 Test(e2e_diff, names) { differential("names"); }
 Test(e2e_diff, fd) { differential("fd"); }
+
+/* Extended attributes (tests/helpers/xattrops.c): every errno case, the l
+ * and f variants, files, directories and symlinks, as root and as another
+ * uid, and ".." above the store directory. */
+Test(e2e_diff, xattr_names) { differential_of("xattrops", "names"); }
+Test(e2e_diff, xattr_values) { differential_of("xattrops", "values"); }
+Test(e2e_diff, xattr_list) { differential_of("xattrops", "list"); }
+Test(e2e_diff, xattr_types) { differential_of("xattrops", "types"); }
+Test(e2e_diff, xattr_life) { differential_of("xattrops", "life"); }
+Test(e2e_diff, xattr_acl) { differential_of("xattrops", "acl"); }
+Test(e2e_diff, xattr_uid) { differential_of("xattrops", "uid"); }
+Test(e2e_diff, xattr_dotdot) { differential_of("xattrops", "dotdot"); }
+
+/* The attr package's tools, cp and ls (tests/e2e/xattr_tools.sh). */
+Test(e2e_diff, xattr_tools)
+{
+	if (access("/usr/bin/getfattr", X_OK) || access("/usr/bin/setfattr", X_OK))
+		cr_skip_test("getfattr/setfattr not installed (Debian package attr)");
+	char helper[PATH_MAX + 32];
+	snprintf(helper, sizeof(helper), "sh %s/xattr_tools.sh", e2e_dir());
+	differential_run(helper, "all");
+}
