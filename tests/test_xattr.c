@@ -9,6 +9,7 @@
 
 #include "arena.h"
 #include "common.h"
+#include "keeper.h"
 
 static ms_store *S;
 
@@ -308,4 +309,27 @@ Test(xattr, file_capabilities_read_back_as_the_kernel_gives_them)
 	cr_assert_eq(ms_getxattr(S, 0, "/mem/f", 0, "security.capability", got, sizeof(got)), 24);
 	cr_assert_eq(got[5], 1000);
 	cr_assert_eq(ms_setxattr(S, 0, "/mem/f", 0, "security.capability", v3, 23, 0), -EINVAL);
+}
+
+/* An unlinked file whose holder died without giving its reference back is
+ * freed by the keeper's reclaim round (keeper/rounds.c): with its
+ * attributes. */
+Test(xattr, an_orphan_the_keeper_reclaims_gives_its_attributes_back)
+{
+	ms_store_close(S);
+	struct ms_config c = t_config(8 << 20, 100);
+	S = t_kept(&c);
+	uint64_t base = used(S);
+	int fd;
+	ms_ino ino;
+	cr_assert_eq(ms_open(S, 0, "/mem/f", O_CREAT | O_RDWR, 0644, &fd, &ino), 0);
+	cr_assert_eq(ms_setxattr(S, ino, "", MS_EMPTY, "user.a", big, 5000, 0), 0);
+	cr_assert_eq(ms_unlink(S, 0, "/mem/f"), 0);
+	close(fd); /* the reference stays out, as a killed process leaves it */
+	for (int i = 0; i < 100 && used(S) != base; i++) {
+		ms_keeper_reclaim(S);
+		usleep(20000);
+	}
+	cr_assert_eq(used(S), base);
+	cr_assert_eq(S->hdr->xblocks_used, 0);
 }
