@@ -3,7 +3,9 @@
  * files and extended attributes, for store paths and store fds.
  *
  * A call naming two paths (rename, link) with one in the store and one
- * outside fails with EXDEV, as across two mounts; mv then copies.
+ * outside fails with EXDEV, as across two mounts; mv then copies. A path
+ * that leaves the store (".." above a prefix, a store symlink out) is
+ * outside, at its real path: every call sends it to the kernel.
  */
 #include <string.h>
 #include <sys/time.h>
@@ -74,86 +76,118 @@ MS_EXPORT int remove(const char *path)
 		     store_remove(&r));
 }
 
-/* Two paths: both in the store, both outside, or EXDEV. */
-static int two_paths(int ofd, const char *op, int nfd, const char *np, struct ms_route *a,
-		     struct ms_route *b)
+/* Two paths (rename, link): both the store's, both the kernel's, or EXDEV
+ * as across two mounts. A path that leaves the store (".." above a prefix,
+ * a store symlink out) is the kernel's at its real path, so a rename
+ * between "/mem/../tmp/a" and "/tmp/b" is the kernel's own. */
+struct two {
+	struct ms_route a, b;
+	int ofd, nfd;           /* what the real call gets */
+	const char *op, *np;
+	char ra[PATH_MAX], rb[PATH_MAX];
+};
+
+/* 1 with the real path in buf (PATH_MAX) when routed path r leaves the
+ * store; the last component is followed only with `follow`. */
+static int leaves(struct ms_route *r, int follow, char *buf)
 {
-	int x = ms_route_at(ofd, op, a), y = ms_route_at(nfd, np, b);
-	if (x && y)
-		return 1;
-	if (x || y)
-		return -EXDEV;
-	return 0;
+	struct stat st;
+	int rc = ms_stat(STORE, r->dir, r->path, (follow ? 0 : MS_NOFOLLOW) | EMPTY_IF(*r), &st);
+	if (rc != -MS_EESCAPE)
+		return 0;
+	snprintf(buf, PATH_MAX, "%s", ms_escape_path());
+	return 1;
 }
 
-static int store_rename(struct ms_route *a, struct ms_route *b, unsigned flags)
+/* Returns 1 (core's: t->a, t->b), 0 (the kernel's: t->ofd, t->op, t->nfd,
+ * t->np) or -EXDEV. Paths routed to the store are looked at for an
+ * escape only when needed: a mix, or `check` (core said one leaves). */
+static int two_paths(struct two *t, int ofd, const char *op, int nfd, const char *np,
+		     int ofollow, int check)
 {
-	int rc = ms_rename(STORE, a->dir, a->path, b->dir, b->path, flags);
-	int at;
-	const char *esc;
-	/* A path that leaves the store through a symlink lands on another
-	 * filesystem. */
-	return ms_leave(rc, &at, &esc) ? -EXDEV : rc;
+	t->ofd = ofd;
+	t->op = op;
+	t->nfd = nfd;
+	t->np = np;
+	int x = ms_route_at(ofd, op, &t->a), y = ms_route_at(nfd, np, &t->b);
+	if (x == y && !check)
+		return x;
+	if (x && leaves(&t->a, ofollow, t->ra)) {
+		x = 0;
+		t->ofd = AT_FDCWD;
+		t->op = t->ra;
+	}
+	if (y && leaves(&t->b, 0, t->rb)) {
+		y = 0;
+		t->nfd = AT_FDCWD;
+		t->np = t->rb;
+	}
+	return x != y ? -EXDEV : x;
 }
+
+/* The two-path wrapper shape: corecall sees `t`, realcall t.ofd, t.op,
+ * t.nfd, t.np (the caller's, or the real paths reached). */
+#define TWO_PATH_CALL(ofd, op, nfd, np, ofollow, realcall, corecall)               \
+	do {                                                                       \
+		struct two t;                                                      \
+		int k_ = two_paths(&t, ofd, op, nfd, np, ofollow, 0);              \
+		if (k_ == 1) {                                                     \
+			int rc_ = corecall;                                        \
+			if (rc_ != -MS_EESCAPE)                                    \
+				return ms_ret(rc_);                                \
+			k_ = two_paths(&t, ofd, op, nfd, np, ofollow, 1);          \
+			if (k_ == 1)                                               \
+				k_ = -EXDEV; /* moved meanwhile */                 \
+		}                                                                  \
+		if (k_ < 0)                                                        \
+			return ms_ret(k_);                                         \
+		return realcall;                                                   \
+	} while (0)
 
 MS_EXPORT int rename(const char *op, const char *np)
 {
-	struct ms_route a, b;
-	int k = two_paths(AT_FDCWD, op, AT_FDCWD, np, &a, &b);
-	if (k == 0)
-		return REAL(rename)(op, np);
-	return ms_ret(k < 0 ? k : store_rename(&a, &b, 0));
+	TWO_PATH_CALL(AT_FDCWD, op, AT_FDCWD, np, 0, REAL(rename)(t.op, t.np),
+		      ms_rename(STORE, t.a.dir, t.a.path, t.b.dir, t.b.path, 0));
 }
 
 MS_EXPORT int renameat(int ofd, const char *op, int nfd, const char *np)
 {
-	struct ms_route a, b;
-	int k = two_paths(ofd, op, nfd, np, &a, &b);
-	if (k == 0)
-		return REAL(renameat)(ofd, op, nfd, np);
-	return ms_ret(k < 0 ? k : store_rename(&a, &b, 0));
+	TWO_PATH_CALL(ofd, op, nfd, np, 0, REAL(renameat)(t.ofd, t.op, t.nfd, t.np),
+		      ms_rename(STORE, t.a.dir, t.a.path, t.b.dir, t.b.path, 0));
+}
+
+static int store_rename2(struct two *t, unsigned flags)
+{
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL; /* RENAME_WHITEOUT is for overlay filesystems */
+	return ms_rename(STORE, t->a.dir, t->a.path, t->b.dir, t->b.path, flags);
 }
 
 MS_EXPORT int renameat2(int ofd, const char *op, int nfd, const char *np, unsigned int flags)
 {
-	struct ms_route a, b;
-	int k = two_paths(ofd, op, nfd, np, &a, &b);
-	if (k == 0)
-		return REAL(renameat2)(ofd, op, nfd, np, flags);
-	if (k > 0 && (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)))
-		return ms_ret(-EINVAL); /* RENAME_WHITEOUT is for overlay filesystems */
-	return ms_ret(k < 0 ? k : store_rename(&a, &b, flags));
+	TWO_PATH_CALL(ofd, op, nfd, np, 0, REAL(renameat2)(t.ofd, t.op, t.nfd, t.np, flags),
+		      store_rename2(&t, flags));
 }
 
-static int store_link(struct ms_route *a, struct ms_route *b, int follow)
+static int store_link(struct two *t, int flags)
 {
-	int rc = ms_link(STORE, a->dir, a->path, b->dir, b->path,
-			 (follow ? 0 : MS_NOFOLLOW) | EMPTY_IF(*a));
-	int at;
-	const char *esc;
-	return ms_leave(rc, &at, &esc) ? -EXDEV : rc;
+	if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
+		return -EINVAL;
+	if ((flags & AT_EMPTY_PATH) && t->a.path[0] == 0)
+		t->a.empty = 1;
+	return ms_link(STORE, t->a.dir, t->a.path, t->b.dir, t->b.path,
+		       ((flags & AT_SYMLINK_FOLLOW) ? 0 : MS_NOFOLLOW) | EMPTY_IF(t->a));
 }
 
 MS_EXPORT int link(const char *op, const char *np)
 {
-	struct ms_route a, b;
-	int k = two_paths(AT_FDCWD, op, AT_FDCWD, np, &a, &b);
-	if (k == 0)
-		return REAL(link)(op, np);
-	return ms_ret(k < 0 ? k : store_link(&a, &b, 0));
+	TWO_PATH_CALL(AT_FDCWD, op, AT_FDCWD, np, 0, REAL(link)(t.op, t.np), store_link(&t, 0));
 }
 
 MS_EXPORT int linkat(int ofd, const char *op, int nfd, const char *np, int flags)
 {
-	struct ms_route a, b;
-	int k = two_paths(ofd, op, nfd, np, &a, &b);
-	if (k == 0)
-		return REAL(linkat)(ofd, op, nfd, np, flags);
-	if (k > 0 && (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)))
-		return ms_ret(-EINVAL);
-	if (k > 0 && (flags & AT_EMPTY_PATH) && op[0] == 0)
-		a.empty = 1;
-	return ms_ret(k < 0 ? k : store_link(&a, &b, flags & AT_SYMLINK_FOLLOW));
+	TWO_PATH_CALL(ofd, op, nfd, np, flags & AT_SYMLINK_FOLLOW,
+		      REAL(linkat)(t.ofd, t.op, t.nfd, t.np, flags), store_link(&t, flags));
 }
 
 MS_EXPORT int symlink(const char *target, const char *path)

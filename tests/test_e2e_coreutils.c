@@ -329,6 +329,21 @@ Test(e2e_coreutils, ls_la_of_a_prefix_shows_its_real_parent)
 		   "d\nsame\n");
 }
 
+/* Two-path calls whose paths leave the store (".." above the prefix, a
+ * store symlink to a real directory) are the kernel's: a link or rename
+ * there is one, not EXDEV; only a real path and a store path mix. */
+Test(e2e_coreutils, ln_and_mv_of_paths_that_leave_the_store_are_the_kernels)
+{
+	E2E_EXPECT("",
+		   "T=$(mktemp -d) && echo x > $T/f && ln /mem/..$T/f /mem/..$T/g && "
+		   "mv /mem/..$T/g /mem/..$T/h && ln /mem/..$T/f $T/i && mv $T/i /mem/..$T/j && "
+		   "mkdir /mem/d && ln -s $T /mem/d/out && ln /mem/d/out/f /mem/d/out/k && "
+		   "mv /mem/d/out/k /mem/d/../d/out/m && ls $T && stat -c %h $T/f; "
+		   "ln /mem/..$T/f /mem/x 2>/dev/null || echo exdev; mv /mem/..$T/h /mem/y && cat /mem/y; "
+		   "rm -rf $T",
+		   "f\nh\nj\nm\n4\nexdev\nx\n");
+}
+
 Test(e2e_coreutils, cp_r_and_cp_a_copy_a_tree)
 {
 	/* cp -a also copies modes and ACLs (libacl's xattr calls). */
