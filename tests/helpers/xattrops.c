@@ -335,7 +335,8 @@ static void s_list(void)
 	mkfile("g", "", 0644);
 	char n[300];
 	for (int i = 0; i < 300; i++) {
-		snprintf(n, sizeof(n), "user.%03d%s", i, name255 + 8);
+		snprintf(n, sizeof(n), "user.%03d", i);
+		memset(n + 8, 'a', 247);
 		n[255] = 0;
 		setxattr(P("g"), n, "", 0, 0);
 	}
