@@ -132,7 +132,7 @@ tsan-run: all $(SA_BIN)
 
 # Debian packages the build and the tests need (root, or sudo).
 DEPS = gcc make libc6-dev binutils libcriterion-dev uthash-dev \
-       python3 sqlite3 tar gzip findutils mawk dash bash coreutils nodejs
+       python3 sqlite3 tar gzip findutils mawk dash bash coreutils nodejs attr
 deps:
 	@if ! dpkg -s $(DEPS) >/dev/null 2>&1; then \
 	    s=; [ "$$(id -u)" -eq 0 ] || s=sudo; \

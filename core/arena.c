@@ -23,14 +23,19 @@ static uint32_t pow2_at_least(uint32_t n)
 	return p;
 }
 
-uint64_t ms_arena_size(uint64_t max_nodes, uint32_t *nslots, uint32_t *nblocks,
-		       uint32_t *nbuckets)
+uint64_t ms_arena_size(uint64_t max_bytes, uint64_t max_nodes, uint32_t *nslots,
+		       uint32_t *nblocks, uint32_t *nxblocks, uint32_t *nbuckets)
 {
 	uint64_t n = max_nodes && max_nodes < MS_NODES_CEILING ? max_nodes : MS_NODES_CEILING;
 	*nslots = (uint32_t)n + MS_EXTRA_SLOTS;
 	/* Two blocks a node: enough for an average symlink target of 500
 	 * bytes on every node; a longer average runs out with ENOSPC. */
 	*nblocks = *nslots * 2;
+	/* Attributes: every block is charged, so a pool of quota / MS_BLOCK
+	 * blocks runs out only after the quota; the ceiling bounds the arena
+	 * of a large or unlimited store (then ENOSPC when the pool is full). */
+	uint64_t x = max_bytes ? max_bytes / MS_BLOCK : MS_XBLOCKS_CEILING;
+	*nxblocks = (uint32_t)(x < MS_XBLOCKS_CEILING ? x : MS_XBLOCKS_CEILING);
 	*nbuckets = pow2_at_least(*nslots);
 	uint64_t off = ALIGN64(sizeof(struct ms_hdr));
 	off += ALIGN64((uint64_t)(*nslots + 1) * sizeof(struct ms_inode));
@@ -38,6 +43,7 @@ uint64_t ms_arena_size(uint64_t max_nodes, uint32_t *nslots, uint32_t *nblocks,
 	off += ALIGN64((uint64_t)(*nblocks + 1) * sizeof(struct ms_block));
 	off += ALIGN64((uint64_t)*nbuckets * sizeof(uint32_t));
 	off += ALIGN64((uint64_t)(*nslots + 1) * sizeof(int32_t));
+	off += ALIGN64((uint64_t)(*nxblocks + 1) * sizeof(struct ms_block));
 	return (off + MS_PAGE - 1) & ~(uint64_t)(MS_PAGE - 1);
 }
 
@@ -62,8 +68,9 @@ static uint32_t name_seed(const char *name)
 void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *name)
 {
 	struct ms_hdr *h = s->hdr;
-	uint32_t nslots, nblocks, nbuckets;
-	uint64_t size = ms_arena_size(cfg->max_nodes, &nslots, &nblocks, &nbuckets);
+	uint32_t nslots, nblocks, nxblocks, nbuckets;
+	uint64_t size = ms_arena_size(cfg->max_bytes, cfg->max_nodes, &nslots, &nblocks, &nxblocks,
+				      &nbuckets);
 
 	h->magic = MS_MAGIC;
 	h->version = MS_LAYOUT_VERSION;
@@ -77,6 +84,7 @@ void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *
 	h->nslots = nslots;
 	h->nblocks = nblocks;
 	h->nbuckets = nbuckets;
+	h->nxblocks = nxblocks;
 	uint64_t off = ALIGN64(sizeof(struct ms_hdr));
 	h->off_inodes = off;
 	off += ALIGN64((uint64_t)(nslots + 1) * sizeof(struct ms_inode));
@@ -87,6 +95,8 @@ void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *
 	h->off_buckets = off;
 	off += ALIGN64((uint64_t)nbuckets * sizeof(uint32_t));
 	h->off_closeq = off;
+	off += ALIGN64((uint64_t)(nslots + 1) * sizeof(int32_t));
+	h->off_xblocks = off;
 
 	h->guard_mode = cfg->guard;
 	h->guard_action = cfg->guard_action;
@@ -99,7 +109,7 @@ void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *
 	h->ledger.max_nodes = cfg->max_nodes;
 	h->ledger.quota_errno = cfg->quota_errno ? cfg->quota_errno : ENOSPC;
 
-	h->inode_bump = h->dent_bump = h->block_bump = 1;
+	h->inode_bump = h->dent_bump = h->block_bump = h->xblock_bump = 1;
 	h->next_ino_no = 1;
 	strncpy(h->name, name, sizeof(h->name) - 1);
 }
@@ -256,6 +266,62 @@ void ms_block_free(struct ms_store *s, uint32_t i)
 {
 	ms_block_at(s, i)->next = s->hdr->block_free;
 	s->hdr->block_free = i;
+}
+
+int ms_xblocks_free(struct ms_store *s, uint32_t n)
+{
+	return s->hdr->nxblocks - s->hdr->xblocks_used >= n;
+}
+
+uint32_t ms_xblock_alloc(struct ms_store *s)
+{
+	struct ms_hdr *h = s->hdr;
+	uint32_t i;
+	if (h->xblock_free) {
+		i = h->xblock_free;
+		h->xblock_free = ms_xblock_at(s, i)->next;
+	} else if (h->xblock_bump <= h->nxblocks) {
+		i = h->xblock_bump++;
+	} else {
+		return 0;
+	}
+	h->xblocks_used++;
+	ms_xblock_at(s, i)->next = 0;
+	return i;
+}
+
+void ms_xblock_free(struct ms_store *s, uint32_t i)
+{
+	ms_xblock_at(s, i)->next = s->hdr->xblock_free;
+	s->hdr->xblock_free = i;
+	s->hdr->xblocks_used--;
+}
+
+uint64_t ms_xattr_charged(struct ms_store *s, const struct ms_inode *in)
+{
+	uint64_t b = 0;
+	for (uint32_t r = in->xattr, k = 0; r && k <= s->hdr->nxblocks; r = ms_xrec_at(s, r)->next, k++)
+		b += (uint64_t)ms_xrec_at(s, r)->nblocks * MS_BLOCK;
+	return b;
+}
+
+uint64_t ms_xattr_drop_all(struct ms_store *s, struct ms_inode *in)
+{
+	uint64_t bytes = 0;
+	uint32_t r = in->xattr;
+	in->xattr = 0;
+	while (r) {
+		struct ms_xrec *x = ms_xrec_at(s, r);
+		uint32_t next = x->next, nb = x->nblocks, b = r;
+		bytes += (uint64_t)nb * MS_BLOCK;
+		for (uint32_t k = 0; b && k < nb; k++) {
+			uint32_t bn = ms_xblock_at(s, b)->next;
+			ms_xblock_free(s, b);
+			b = bn;
+		}
+		r = next;
+	}
+	return bytes;
 }
 
 /* ---- directory entry index (ns_lock) ----------------------------------------- */

@@ -43,12 +43,16 @@
 #include <sys/mman.h>
 
 #define MS_MAGIC 0x314d494853454d4dULL /* "MMESHIM1" little-endian */
-#define MS_LAYOUT_VERSION 1
+#define MS_LAYOUT_VERSION 2
 #define MS_NAME_MAX 255
 #define MS_POOL_SLOTS 64   /* ready memfds the keeper keeps listed */
 #define MS_EXTRA_SLOTS 64  /* uncharged slots: root and prefix skeleton */
 #define MS_NODES_CEILING (1u << 20) /* slots when the node limit is 0 */
 #define MS_DIRREFS 1024 /* directory references recorded with their process */
+/* Extended attributes: a value's largest size (the kernel's XATTR_SIZE_MAX)
+ * and the most blocks of the attribute pool (64 MiB of attributes). */
+#define MS_XATTR_SIZE_MAX 65536
+#define MS_XBLOCKS_CEILING (1u << 18)
 
 /* inode flags */
 #define MS_I_ORPHAN 0x1 /* no links left, still referenced (opens > 0) */
@@ -87,6 +91,7 @@ struct ms_inode {
 	uint32_t flags;     /* [ns] MS_I_* */
 	uint32_t opens;     /* [ns] references held by processes (fds, cwd, dir fds) */
 	uint32_t dent;      /* [ns] directories: the entry naming it; 0 = root, removed */
+	uint32_t xattr;     /* [ns] first extended attribute record (an xblock); 0 = none */
 };
 
 struct ms_dent {
@@ -103,9 +108,27 @@ struct ms_dent {
 };
 
 struct ms_block {
-	uint32_t next; /* [ns] next block of the same symlink target */
+	uint32_t next; /* [ns] next block of the same symlink target or attribute */
 	char data[MS_BLOCK - 4];
 };
+
+/* One extended attribute: a chain of blocks of the attribute pool (xblocks,
+ * apart from the symlink blocks) whose first block's data begins with this
+ * header, followed by the name (no NUL) and the value, running on through
+ * the chain. An inode's attributes are chained by `next` in the order they
+ * were first set. Each is charged nblocks * MS_BLOCK bytes. */
+struct ms_xrec {
+	uint32_t next;    /* [ns] first block of the inode's next attribute; 0 = last */
+	uint32_t vlen;    /* [ns] value bytes, <= MS_XATTR_SIZE_MAX */
+	uint16_t namelen; /* [ns] name bytes, 1..MS_NAME_MAX */
+	uint16_t nblocks; /* [ns] blocks of the chain */
+};
+#define MS_XREC_DATA (MS_BLOCK - 4) /* record bytes a block holds */
+/* Blocks of a record with a name of nl bytes and a value of vl bytes. */
+static inline uint32_t ms_xrec_blocks(size_t nl, size_t vl)
+{
+	return (uint32_t)((sizeof(struct ms_xrec) + nl + vl + MS_XREC_DATA - 1) / MS_XREC_DATA);
+}
 
 struct ms_ledger {
 	uint64_t max_bytes;   /* [const] 0 = unlimited */
@@ -134,7 +157,10 @@ struct ms_hdr {
 	uint32_t nblocks;     /* [const] symlink blocks */
 	uint32_t nbuckets;    /* [const] hash buckets, a power of two */
 	uint32_t root;        /* [const] inode of "/" */
+	uint32_t nxblocks;    /* [const] extended attribute blocks */
+	uint32_t pad0;
 	uint64_t off_inodes, off_dents, off_blocks, off_buckets, off_closeq; /* [const] */
+	uint64_t off_xblocks; /* [const] */
 
 	/* memory guard */
 	int32_t guard_mode, guard_action;   /* [const] */
@@ -161,6 +187,9 @@ struct ms_hdr {
 	uint32_t inode_bump, inode_free;
 	uint32_t dent_bump, dent_free;
 	uint32_t block_bump, block_free;
+	uint32_t xblock_bump, xblock_free;
+	uint32_t xblocks_used; /* [ns] attribute blocks taken */
+	uint32_t pad1;
 	uint64_t next_ino_no;
 	uint32_t orphans;     /* [ns] list of MS_I_ORPHAN inodes */
 	uint32_t norphans;    /* [ns] */
@@ -206,9 +235,10 @@ _Static_assert(offsetof(struct ms_dent, name) + MS_NAME_MAX + 1 <= sizeof(struct
 _Static_assert(offsetof(struct ms_hdr, magic) == 0, "magic first");
 _Static_assert(offsetof(struct ms_hdr, version) == 8, "version after magic");
 _Static_assert(offsetof(struct ms_hdr, ns_lock) % 8 == 0, "locks 8-aligned");
-_Static_assert(MS_LAYOUT_VERSION != 1 ||
+_Static_assert(sizeof(struct ms_xrec) == 12, "attribute record header");
+_Static_assert(MS_LAYOUT_VERSION != 2 ||
 		       (sizeof(struct ms_inode) == 176 && sizeof(struct ms_dent) == 296 &&
-			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 13840),
+			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 13872),
 	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");
 
 /* One process's view of a store. */
@@ -238,6 +268,14 @@ static inline struct ms_block *ms_block_at(struct ms_store *s, uint32_t i)
 {
 	return (struct ms_block *)(s->base + s->hdr->off_blocks) + i;
 }
+static inline struct ms_block *ms_xblock_at(struct ms_store *s, uint32_t i)
+{
+	return (struct ms_block *)(s->base + s->hdr->off_xblocks) + i;
+}
+static inline struct ms_xrec *ms_xrec_at(struct ms_store *s, uint32_t i)
+{
+	return (struct ms_xrec *)ms_xblock_at(s, i)->data;
+}
 static inline uint32_t *ms_buckets(struct ms_store *s)
 {
 	return (uint32_t *)(s->base + s->hdr->off_buckets);
@@ -245,9 +283,11 @@ static inline uint32_t *ms_buckets(struct ms_store *s)
 
 /* ---- arena.c: locks, allocators, layout ---------------------------------- */
 
-/* Computes the arena size for the limits. */
-uint64_t ms_arena_size(uint64_t max_nodes, uint32_t *nslots, uint32_t *nblocks,
-		       uint32_t *nbuckets);
+/* Computes the arena size for the limits. The attribute pool holds as many
+ * blocks as the byte quota can pay for (each is charged MS_BLOCK bytes), at
+ * most MS_XBLOCKS_CEILING (also the size with no quota). */
+uint64_t ms_arena_size(uint64_t max_bytes, uint64_t max_nodes, uint32_t *nslots,
+		       uint32_t *nblocks, uint32_t *nxblocks, uint32_t *nbuckets);
 /* Initialises a zeroed arena of that size. */
 void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *name);
 
@@ -273,7 +313,16 @@ uint32_t ms_dent_alloc(struct ms_store *s);
 void ms_dent_free(struct ms_store *s, uint32_t i);
 uint32_t ms_block_alloc(struct ms_store *s);
 void ms_block_free(struct ms_store *s, uint32_t i);
-
+/* Attribute blocks: n blocks are free (xblocks_used counts those taken). */
+int ms_xblocks_free(struct ms_store *s, uint32_t n);
+uint32_t ms_xblock_alloc(struct ms_store *s);
+void ms_xblock_free(struct ms_store *s, uint32_t i);
+/* Frees every attribute record of inode in (a chain may be cut short by a
+ * death: at most the record's nblocks are followed); returns the bytes
+ * their charge was, for the caller to release. */
+uint64_t ms_xattr_drop_all(struct ms_store *s, struct ms_inode *in);
+/* Bytes charged for inode in's attributes (the ledger's sum). */
+uint64_t ms_xattr_charged(struct ms_store *s, const struct ms_inode *in);
 /* Hash index of directory entries, under ns_lock. */
 uint32_t ms_name_hash(uint32_t parent, const char *name, size_t len);
 uint32_t ms_dent_find(struct ms_store *s, uint32_t parent, const char *name, size_t len);
@@ -369,6 +418,15 @@ void ms_ref_drop(struct ms_store *s, uint32_t i);
  * s->cfg (MS_I_SKEL above a prefix, MS_I_PREFIX for the prefix itself),
  * uncharged. Called once by the creator after ms_arena_init. Returns 0/-errno. */
 int ms_ns_init(struct ms_store *s);
+/* ms_lookup for a caller that holds ns_lock (core/xattr.c): resolves path
+ * from dir with MS_NOFOLLOW / MS_EMPTY to *out, or -errno, -MS_EESCAPE. */
+int ms_resolve_locked(struct ms_store *s, uint32_t dir, const char *path, int flags,
+		      uint32_t *out);
+
+/* ---- xattr.c ----------------------------------------------------------------
+ * Checks every inode's attribute records and the pool's count (ms_check,
+ * ns_lock held): 0, or -EUCLEAN with a description in msg. */
+int ms_xattr_verify(struct ms_store *s, char *msg, size_t n);
 
 /* ---- repair.c ---------------------------------------------------------------
  * ns_lock: taken whole by every namespace operation. A holder that died is

@@ -41,6 +41,8 @@ void ms_inode_free_now(struct ms_store *s, uint32_t i)
 	} else if (ms_is_special(in->mode)) {
 		ms_special_drop(s, in);
 	}
+	if (in->xattr)
+		ms_release_bytes(s, ms_xattr_drop_all(s, in));
 	ms_release_node(s);
 	ms_inode_free(s, i);
 }

@@ -143,14 +143,17 @@ out:
 
 /* Nodes: one per live inode outside the skeleton, plus one per extra hard
  * link of a file or symlink. Bytes: the nodes' fixed cost, file charges, symlink
- * blocks. */
+ * blocks, attribute blocks. */
 static void ledger_sum(struct ms_store *s, uint64_t *bytes, uint64_t *nodes)
 {
 	struct ms_hdr *h = s->hdr;
 	uint64_t b = 0, n = 0;
 	for (uint32_t i = 1; i < h->inode_bump; i++) {
 		struct ms_inode *in = ms_inode_at(s, i);
-		if (!in->ino_no || (in->flags & (MS_I_SKEL | MS_I_PREFIX)) || i == h->root)
+		if (!in->ino_no)
+			continue;
+		b += ms_xattr_charged(s, in); /* a prefix's own too */
+		if ((in->flags & (MS_I_SKEL | MS_I_PREFIX)) || i == h->root)
 			continue;
 		n++;
 		if (!S_ISDIR(in->mode) && in->nlink > 1)

@@ -808,6 +808,16 @@ int ms_lookup(ms_store *s, ms_ino dir, const char *path, int flags, ms_ino *out)
 	return r;
 }
 
+int ms_resolve_locked(struct ms_store *s, uint32_t dir, const char *path, int flags,
+		      uint32_t *out)
+{
+	struct walk w;
+	int r = resolve(&w, s, dir, path, flags);
+	if (r == 0)
+		*out = w.ino;
+	return r;
+}
+
 /* Follows a final symlink; ENOTDIR for a non-directory; takes a reference. */
 int ms_lookup_dir(ms_store *s, ms_ino dir, const char *path, ms_ino *out)
 {

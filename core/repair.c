@@ -86,9 +86,65 @@ static void free_inode(struct ms_store *s, uint32_t i)
 	else if (ms_is_special(in->mode))
 		ms_special_drop(s, in);
 	in->link = in->nblocks = 0; /* blocks are re-collected below */
+	in->xattr = 0;
 	in->ino_no = 0;
 	in->mode = 0;
 	in->flags = 0;
+}
+
+/* Attribute records hang from their inodes; a record cut short by a death
+ * (or anything that does not add up) ends its inode's list there. The free
+ * list and the count are then rebuilt from what is kept. */
+static void repair_xattrs(struct ms_store *s)
+{
+	struct ms_hdr *h = s->hdr;
+	size_t nb = (size_t)h->nxblocks + 1;
+	uint8_t *used = ms_scratch(nb);
+	if (!used)
+		return; /* leaks free blocks only; the ledger still adds up */
+	uint32_t taken = 0;
+	for (uint32_t i = 1; i < h->inode_bump; i++) {
+		struct ms_inode *in = ms_inode_at(s, i);
+		if (!in->ino_no)
+			continue;
+		uint32_t *link = &in->xattr;
+		while (*link) {
+			uint32_t r = *link, b = r, k = 0;
+			struct ms_xrec *x = r < h->xblock_bump ? ms_xrec_at(s, r) : NULL;
+			int ok = x && !used[r] && x->namelen >= 1 && x->namelen <= MS_NAME_MAX &&
+				 x->vlen <= MS_XATTR_SIZE_MAX &&
+				 x->nblocks == ms_xrec_blocks(x->namelen, x->vlen);
+			while (ok && k < x->nblocks) {
+				if (!b || b >= h->xblock_bump || used[b]) {
+					ok = 0;
+					break;
+				}
+				used[b] = 1;
+				b = ms_xblock_at(s, b)->next;
+				k++;
+			}
+			if (!ok) {
+				/* unmark what this record marked, and end the list */
+				for (uint32_t j = 0, c = r; j < k; j++) {
+					used[c] = 0;
+					c = ms_xblock_at(s, c)->next;
+				}
+				*link = 0;
+				break;
+			}
+			taken += x->nblocks;
+			link = &x->next;
+		}
+	}
+	h->xblock_free = 0;
+	for (uint32_t b = h->xblock_bump - 1; b >= 1; b--) {
+		if (used[b])
+			continue;
+		ms_xblock_at(s, b)->next = h->xblock_free;
+		h->xblock_free = b;
+	}
+	h->xblocks_used = taken;
+	munmap(used, nb);
 }
 
 void ms_repair(struct ms_store *s)
@@ -287,6 +343,7 @@ void ms_repair(struct ms_store *s)
 		ms_block_at(s, b)->next = h->block_free;
 		h->block_free = b;
 	}
+	repair_xattrs(s);
 	/* 5. The ledger from what is left. */
 	ms_ledger_recompute(s);
 out:

@@ -184,8 +184,9 @@ static int create(const struct ms_open_opts *o, const char *name, ms_store **out
 			goto fail;
 	}
 
-	uint32_t nslots, nblocks, nbuckets;
-	uint64_t size = ms_arena_size(cfg.max_nodes, &nslots, &nblocks, &nbuckets);
+	uint32_t nslots, nblocks, nxblocks, nbuckets;
+	uint64_t size = ms_arena_size(cfg.max_bytes, cfg.max_nodes, &nslots, &nblocks, &nxblocks,
+				      &nbuckets);
 	r = sys_memfd_create("memshim-arena", MFD_CLOEXEC);
 	if (r < 0)
 		goto fail;
@@ -476,6 +477,10 @@ int ms_check(ms_store *s, char *msg, size_t n)
 		if (S_ISREG(in->mode) && LD(&in->charged) < ms_page_up(LD(&in->size)))
 			FAIL("inode %u: size %llu beyond charge %llu", i,
 			     (unsigned long long)LD(&in->size), (unsigned long long)LD(&in->charged));
+	}
+	if (ms_xattr_verify(s, msg, n)) {
+		r = -EUCLEAN;
+		goto out;
 	}
 	if (ms_ledger_verify(s, &bytes, &nodes))
 		FAIL("ledger: used %llu bytes / %llu nodes, charges sum to %llu / %llu (max %llu / %llu)",

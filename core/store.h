@@ -29,6 +29,7 @@
  *   repair.c   ns_lock, and the arena rebuilt when its holder died
  *   data.c     inode life and death, references, charged growth of files
  *   ns.c       the namespace: paths, directories, links, attributes, readdir
+ *   xattr.c    extended attributes: stored, charged, checked as the kernel does
  *   persist.c  MEMSHIM_SEED, and MEMSHIM_SAVE's directory set at creation
  *   store.c    a process's handle: create, join, statistics, check
  * The keeper's server is not in core/ and not in libmemshim.so: keeper/
@@ -233,6 +234,32 @@ struct ms_dirent {
  * (-ENOTDIR, -ENOENT for a removed directory). Entries added or removed
  * between calls are seen or not; no other entry is skipped or repeated. */
 int ms_readdir(ms_store *s, ms_ino dir, uint64_t cookie, struct ms_dirent *e);
+
+/* ---- extended attributes (xattr.c) -------------------------------------- */
+
+/* getxattr, setxattr, listxattr, removexattr on path (relative to dir)
+ * with MS_NOFOLLOW (the l variants) or MS_EMPTY ("" names dir: the f
+ * variants), with the kernel's errors in the kernel's order: EINVAL
+ * (flags), ERANGE (empty name or over 255 bytes), E2BIG (a value over 64
+ * KiB) before the lookup; then the lookup's; then EPERM, EACCES, ENODATA
+ * (the namespace's and the mode's rules for the caller), EOPNOTSUPP (an
+ * unknown namespace, an ACL the mode cannot say), EINVAL (a prefix alone),
+ * EEXIST / ENODATA (XATTR_CREATE / XATTR_REPLACE), ERANGE / E2BIG (a
+ * buffer too small; size 0 asks for the size), ENODATA (no such
+ * attribute); a set that does not fit fails with the quota errno, or
+ * ENOSPC when the attribute pool is full, and changes nothing. */
+ssize_t ms_getxattr(ms_store *s, ms_ino dir, const char *path, int flags, const char *name,
+		    void *value, size_t size);
+int ms_setxattr(ms_store *s, ms_ino dir, const char *path, int flags, const char *name,
+		const void *value, size_t size, int xflags);
+ssize_t ms_listxattr(ms_store *s, ms_ino dir, const char *path, int flags, char *list,
+		     size_t size);
+int ms_removexattr(ms_store *s, ms_ino dir, const char *path, int flags, const char *name);
+/* The checks of the arguments made before the file is looked at, for op
+ * 'g'et, 's'et, 'l'ist or 'r'emove: 0, -EINVAL (set's flags), -EFAULT (a
+ * NULL name), -ERANGE (an empty name or one over 255 bytes), -E2BIG (a
+ * value over 64 KiB). The kernel makes them before it looks at an fd too. */
+int ms_xattr_check(int op, const char *name, size_t size, int xflags);
 
 /* ---- file data and the ledger ------------------------------------------ */
 

@@ -224,12 +224,8 @@ int ms_reclaim_orphans(struct ms_store *s, int *pending)
 			__atomic_sub_fetch(&h->norphans, 1, __ATOMIC_RELAXED);
 			in->opens = 0;
 			in->flags &= ~MS_I_ORPHAN;
-			int32_t kfd = in->kfd;
-			in->kfd = -1;
-			ms_charge_data(s, in, 0, 0);
-			ms_data_drop(s, kfd);
-			ms_release_node(s);
-			ms_inode_free(s, i);
+			/* its data, attributes, charge, node and slot */
+			ms_inode_free_now(s, i);
 			freed++;
 			continue;
 		}

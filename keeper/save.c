@@ -7,7 +7,8 @@
  * through raw system calls (sys.h), like the seed it mirrors
  * (core/persist.c, which also records the save directory at creation).
  * The walk is recursive, at most MS_PERSIST_DEPTH levels, with small
- * frames. Not kept: owners, hard links (each name gets its own copy).
+ * frames. Not kept: owners, hard links (each name gets its own copy),
+ * extended attributes.
  */
 #include <errno.h>
 #include <limits.h>

@@ -3,7 +3,9 @@
  * files and extended attributes, for store paths and store fds.
  *
  * A call naming two paths (rename, link) with one in the store and one
- * outside fails with EXDEV, as across two mounts; mv then copies.
+ * outside fails with EXDEV, as across two mounts; mv then copies. A path
+ * that leaves the store (".." above a prefix, a store symlink out) is
+ * outside, at its real path: every call sends it to the kernel.
  */
 #include <string.h>
 #include <sys/time.h>
@@ -16,8 +18,6 @@
 /* The one-path shape is MS_PATH_CALL (shim.h). */
 
 #define EMPTY_IF(r) ((r).empty ? MS_EMPTY : 0)
-
-static int xattr_lookup(struct ms_route *r, int nofollow);
 
 /* ---- directories and names ----------------------------------------------------------- */
 
@@ -76,100 +76,134 @@ MS_EXPORT int remove(const char *path)
 		     store_remove(&r));
 }
 
-/* Two paths: both in the store (1), both outside (0: the kernel's), or
- * EXDEV. A bad pointer is EFAULT as the kernel gives it: a bad old name
- * at once; a bad new name after the old one was looked up (link) or at
- * once (rename, which looks up only the old one's parent first). */
-static int two_paths(int ofd, const char *op, int nfd, const char *np, struct ms_route *a,
-		     struct ms_route *b, int link)
-{
-	int x = ms_route_at(ofd, op, a), y = ms_route_at(nfd, np, b);
-	if (a->fault || (b->fault && !x))
-		return 0; /* the kernel's: EFAULT */
-	if (b->fault) {
-		struct stat st;
-		int at;
-		const char *esc;
-		int rc = link ? ms_stat(STORE, a->dir, a->path, MS_NOFOLLOW | EMPTY_IF(*a), &st) : 0;
-		if (ms_leave(rc, &at, &esc))
-			rc = 0;
-		return rc ? rc : -EFAULT;
-	}
-	if (x && y)
-		return 1;
-	if (x || y)
-		return -EXDEV;
-	return 0;
-}
+/* Two paths (rename, link): both the store's, both the kernel's, or EXDEV
+ * as across two mounts. A path that leaves the store (".." above a prefix,
+ * a store symlink out) is the kernel's at its real path, so a rename
+ * between "/mem/../tmp/a" and "/tmp/b" is the kernel's own. */
+struct two {
+	struct ms_route a, b;
+	int ofd, nfd;           /* what the real call gets */
+	const char *op, *np;
+	char ra[PATH_MAX], rb[PATH_MAX];
+};
 
-static int store_rename(struct ms_route *a, struct ms_route *b, unsigned flags)
+/* 1 with the real path in buf (PATH_MAX) when routed path r leaves the
+ * store; the last component is followed only with `follow`. */
+static int leaves(struct ms_route *r, int follow, char *buf)
 {
-	int rc = ms_rename(STORE, a->dir, a->path, b->dir, b->path, flags);
+	struct stat st;
+	int rc = ms_stat(STORE, r->dir, r->path, (follow ? 0 : MS_NOFOLLOW) | EMPTY_IF(*r), &st);
 	int at;
 	const char *esc;
-	/* A path that leaves the store through a symlink lands on another
-	 * filesystem. */
-	return ms_leave(rc, &at, &esc) ? -EXDEV : rc;
+	if (!ms_leave(rc, &at, &esc))
+		return 0;
+	snprintf(buf, PATH_MAX, "%s", esc);
+	return 1;
 }
+
+/* Returns 1 (core's: t->a, t->b), 0 (the kernel's: t->ofd, t->op, t->nfd,
+ * t->np) or -EXDEV. Paths routed to the store are looked at for an
+ * escape only when needed: a mix, or `check` (core said one leaves).
+ * A bad pointer is EFAULT as the kernel gives it: a bad old name at once
+ * (the kernel's call); a bad new name after the old one was looked up
+ * (link) or at once (rename, which looks up only the old one's parent
+ * first). */
+static int two_paths(struct two *t, int ofd, const char *op, int nfd, const char *np,
+		     int ofollow, int check, int link)
+{
+	t->ofd = ofd;
+	t->op = op;
+	t->nfd = nfd;
+	t->np = np;
+	int x = ms_route_at(ofd, op, &t->a), y = ms_route_at(nfd, np, &t->b);
+	if (t->a.fault || (t->b.fault && !x))
+		return 0;
+	if (t->b.fault) {
+		struct stat st;
+		int rc = link ? ms_stat(STORE, t->a.dir, t->a.path,
+					(ofollow ? 0 : MS_NOFOLLOW) | EMPTY_IF(t->a), &st)
+			      : 0;
+		return rc && !leaves(&t->a, ofollow, t->ra) ? rc : -EFAULT;
+	}
+	if (x == y && !check)
+		return x;
+	if (x && leaves(&t->a, ofollow, t->ra)) {
+		x = 0;
+		t->ofd = AT_FDCWD;
+		t->op = t->ra;
+	}
+	if (y && leaves(&t->b, 0, t->rb)) {
+		y = 0;
+		t->nfd = AT_FDCWD;
+		t->np = t->rb;
+	}
+	return x != y ? -EXDEV : x;
+}
+
+/* The two-path wrapper shape: corecall sees `t`, realcall t.ofd, t.op,
+ * t.nfd, t.np (the caller's, or the real paths reached). */
+#define TWO_PATH_CALL(ofd, op, nfd, np, ofollow, link, realcall, corecall)         \
+	do {                                                                       \
+		struct two t;                                                      \
+		int k_ = two_paths(&t, ofd, op, nfd, np, ofollow, 0, link);        \
+		if (k_ == 1) {                                                     \
+			int rc_ = corecall, at_;                                   \
+			const char *left_;                                         \
+			if (!ms_leave(rc_, &at_, &left_))                          \
+				return ms_ret(rc_);                                \
+			k_ = two_paths(&t, ofd, op, nfd, np, ofollow, 1, link);    \
+			if (k_ == 1)                                               \
+				k_ = -EXDEV; /* moved meanwhile */                 \
+		}                                                                  \
+		if (k_ < 0)                                                        \
+			return ms_ret(k_);                                         \
+		return realcall;                                                   \
+	} while (0)
 
 MS_EXPORT int rename(const char *op, const char *np)
 {
-	struct ms_route a, b;
-	int k = two_paths(AT_FDCWD, op, AT_FDCWD, np, &a, &b, 0);
-	if (k == 0)
-		return REAL(rename)(op, np);
-	return ms_ret(k < 0 ? k : store_rename(&a, &b, 0));
+	TWO_PATH_CALL(AT_FDCWD, op, AT_FDCWD, np, 0, 0, REAL(rename)(t.op, t.np),
+		      ms_rename(STORE, t.a.dir, t.a.path, t.b.dir, t.b.path, 0));
 }
 
 MS_EXPORT int renameat(int ofd, const char *op, int nfd, const char *np)
 {
-	struct ms_route a, b;
-	int k = two_paths(ofd, op, nfd, np, &a, &b, 0);
-	if (k == 0)
-		return REAL(renameat)(ofd, op, nfd, np);
-	return ms_ret(k < 0 ? k : store_rename(&a, &b, 0));
+	TWO_PATH_CALL(ofd, op, nfd, np, 0, 0, REAL(renameat)(t.ofd, t.op, t.nfd, t.np),
+		      ms_rename(STORE, t.a.dir, t.a.path, t.b.dir, t.b.path, 0));
+}
+
+static int store_rename2(struct two *t, unsigned flags)
+{
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL; /* RENAME_WHITEOUT is for overlay filesystems */
+	return ms_rename(STORE, t->a.dir, t->a.path, t->b.dir, t->b.path, flags);
 }
 
 MS_EXPORT int renameat2(int ofd, const char *op, int nfd, const char *np, unsigned int flags)
 {
-	struct ms_route a, b;
-	int k = two_paths(ofd, op, nfd, np, &a, &b, 0);
-	if (k == 0)
-		return REAL(renameat2)(ofd, op, nfd, np, flags);
-	if (k > 0 && (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)))
-		return ms_ret(-EINVAL); /* RENAME_WHITEOUT is for overlay filesystems */
-	return ms_ret(k < 0 ? k : store_rename(&a, &b, flags));
+	TWO_PATH_CALL(ofd, op, nfd, np, 0, 0, REAL(renameat2)(t.ofd, t.op, t.nfd, t.np, flags),
+		      store_rename2(&t, flags));
 }
 
-static int store_link(struct ms_route *a, struct ms_route *b, int follow)
+static int store_link(struct two *t, int flags)
 {
-	int rc = ms_link(STORE, a->dir, a->path, b->dir, b->path,
-			 (follow ? 0 : MS_NOFOLLOW) | EMPTY_IF(*a));
-	int at;
-	const char *esc;
-	return ms_leave(rc, &at, &esc) ? -EXDEV : rc;
+	if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
+		return -EINVAL;
+	if ((flags & AT_EMPTY_PATH) && t->a.path[0] == 0)
+		t->a.empty = 1;
+	return ms_link(STORE, t->a.dir, t->a.path, t->b.dir, t->b.path,
+		       ((flags & AT_SYMLINK_FOLLOW) ? 0 : MS_NOFOLLOW) | EMPTY_IF(t->a));
 }
 
 MS_EXPORT int link(const char *op, const char *np)
 {
-	struct ms_route a, b;
-	int k = two_paths(AT_FDCWD, op, AT_FDCWD, np, &a, &b, 1);
-	if (k == 0)
-		return REAL(link)(op, np);
-	return ms_ret(k < 0 ? k : store_link(&a, &b, 0));
+	TWO_PATH_CALL(AT_FDCWD, op, AT_FDCWD, np, 0, 1, REAL(link)(t.op, t.np), store_link(&t, 0));
 }
 
 MS_EXPORT int linkat(int ofd, const char *op, int nfd, const char *np, int flags)
 {
-	struct ms_route a, b;
-	int k = two_paths(ofd, op, nfd, np, &a, &b, 1);
-	if (k == 0)
-		return REAL(linkat)(ofd, op, nfd, np, flags);
-	if (k > 0 && (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)))
-		return ms_ret(-EINVAL);
-	if (k > 0 && (flags & AT_EMPTY_PATH) && op[0] == 0)
-		a.empty = 1;
-	return ms_ret(k < 0 ? k : store_link(&a, &b, flags & AT_SYMLINK_FOLLOW));
+	TWO_PATH_CALL(ofd, op, nfd, np, flags & AT_SYMLINK_FOLLOW, 1,
+		      REAL(linkat)(t.ofd, t.op, t.nfd, t.np, flags), store_link(&t, flags));
 }
 
 /* The target is read before anything else, as the kernel does: EFAULT,
@@ -472,101 +506,128 @@ MS_EXPORT int __xmknodat(int ver, int dirfd, const char *path, mode_t mode, dev_
 		     store_mknod(&r, mode, dev ? *dev : 0));
 }
 
-/* No file handles for store files: callers fall back to paths. */
+/* No file handles for store files: callers fall back to paths. A path
+ * that leaves the store is the kernel's. */
+static int store_no_handle(struct ms_route *r, int follow)
+{
+	struct stat st;
+	int rc = ms_stat(STORE, r->dir, r->path, (follow ? 0 : MS_NOFOLLOW) | EMPTY_IF(*r), &st);
+	return rc ? rc : -EOPNOTSUPP;
+}
+
 MS_EXPORT int name_to_handle_at(int dirfd, const char *path, struct file_handle *h, int *mount_id,
 				int flags)
 {
 	MS_PATH_CALL(dirfd, path, REAL(name_to_handle_at)(dirfd, path, h, mount_id, flags),
-		     xattr_lookup(&r, !(flags & AT_SYMLINK_FOLLOW)) ?: -EOPNOTSUPP);
+		     store_no_handle(&r, flags & AT_SYMLINK_FOLLOW));
 }
 
-/* ---- extended attributes: a filesystem that stores none ------------------------------------ */
+/* ---- extended attributes ---------------------------------------------------------------- */
 
-/* The node must exist (lookup errors first); then reads find nothing and
- * writes are not supported, as on a filesystem without xattrs. */
-static int xattr_lookup(struct ms_route *r, int nofollow)
-{
-	struct stat st;
-	int rc = ms_stat(STORE, r->dir, r->path, (nofollow ? MS_NOFOLLOW : 0) | EMPTY_IF(*r), &st);
-	int at;
-	const char *esc;
-	return ms_leave(rc, &at, &esc) ? -ENOENT : rc;
-}
+/* Core keeps them (core/xattr.c). A path that leaves the store (".." of a
+ * prefix, a symlink out) is the kernel's at its real path; so is the l
+ * variant of /proc/self/fd/N, which acts on that link itself, not on the
+ * store node it names. An fd opened with O_PATH gets EBADF, after the
+ * checks of the arguments the kernel makes first. */
 
-#define XATTR_PATH(path, nofollow, realcall, answer)                                   \
-	do {                                                                         \
-		struct ms_route r;                                                   \
-		if (!ms_route(path, &r))                                             \
-			return realcall;                                             \
-		int rc = xattr_lookup(&r, nofollow);                                 \
-		return ms_ret(rc ? rc : (answer));                                   \
+#define XATTR_PATH(path, realcall, corecall) \
+	do {                                    \
+		int at = AT_FDCWD;              \
+		MS_PATH_CALL(at, path, realcall, corecall); \
 	} while (0)
 
-#define XATTR_FD(fd, realcall, answer)                                                 \
-	do {                                                                         \
-		if (!ms_fd_get(fd))                                                  \
-			return realcall;                                             \
-		return ms_ret(answer);                                               \
+#define XATTR_LPATH(path, realcall, corecall)                                  \
+	do {                                                                   \
+		struct ms_route r;                                             \
+		int at;                                                        \
+		if (!ms_route(path, &r) || r.empty)                            \
+			return realcall;                                       \
+		long rc_ = corecall;                                           \
+		if (ms_leave(rc_, &at, &(path)))                               \
+			return realcall;                                       \
+		return ms_retl(rc_);                                           \
+	} while (0)
+
+#define XATTR_FD(fd, op, name, size, xflags, realcall, corecall)                  \
+	do {                                                                   \
+		struct ms_fd *e = ms_fd_get(fd);                               \
+		if (!e)                                                        \
+			return realcall;                                       \
+		if (e->oflags & O_PATH)                                        \
+			return ms_retl(ms_xattr_check(op, name, size, xflags) ?: -EBADF); \
+		return ms_retl(corecall);                                      \
 	} while (0)
 
 MS_EXPORT ssize_t getxattr(const char *path, const char *name, void *v, size_t n)
 {
-	XATTR_PATH(path, 0, REAL(getxattr)(path, name, v, n), -ENODATA);
+	XATTR_PATH(path, REAL(getxattr)(path, name, v, n),
+		   ms_getxattr(STORE, r.dir, r.path, EMPTY_IF(r), name, v, n));
 }
 
 MS_EXPORT ssize_t lgetxattr(const char *path, const char *name, void *v, size_t n)
 {
-	XATTR_PATH(path, 1, REAL(lgetxattr)(path, name, v, n), -ENODATA);
+	XATTR_LPATH(path, REAL(lgetxattr)(path, name, v, n),
+		    ms_getxattr(STORE, r.dir, r.path, MS_NOFOLLOW, name, v, n));
 }
 
 MS_EXPORT ssize_t fgetxattr(int fd, const char *name, void *v, size_t n)
 {
-	XATTR_FD(fd, REAL(fgetxattr)(fd, name, v, n), -ENODATA);
+	XATTR_FD(fd, 'g', name, n, 0, REAL(fgetxattr)(fd, name, v, n),
+		 ms_getxattr(STORE, e->ino, "", MS_EMPTY, name, v, n));
 }
 
 MS_EXPORT int setxattr(const char *path, const char *name, const void *v, size_t n, int flags)
 {
-	XATTR_PATH(path, 0, REAL(setxattr)(path, name, v, n, flags), -EOPNOTSUPP);
+	XATTR_PATH(path, REAL(setxattr)(path, name, v, n, flags),
+		   ms_setxattr(STORE, r.dir, r.path, EMPTY_IF(r), name, v, n, flags));
 }
 
 MS_EXPORT int lsetxattr(const char *path, const char *name, const void *v, size_t n, int flags)
 {
-	XATTR_PATH(path, 1, REAL(lsetxattr)(path, name, v, n, flags), -EOPNOTSUPP);
+	XATTR_LPATH(path, REAL(lsetxattr)(path, name, v, n, flags),
+		    ms_setxattr(STORE, r.dir, r.path, MS_NOFOLLOW, name, v, n, flags));
 }
 
 MS_EXPORT int fsetxattr(int fd, const char *name, const void *v, size_t n, int flags)
 {
-	XATTR_FD(fd, REAL(fsetxattr)(fd, name, v, n, flags), -EOPNOTSUPP);
+	XATTR_FD(fd, 's', name, n, flags, REAL(fsetxattr)(fd, name, v, n, flags),
+		 ms_setxattr(STORE, e->ino, "", MS_EMPTY, name, v, n, flags));
 }
 
 MS_EXPORT ssize_t listxattr(const char *path, char *list, size_t n)
 {
-	XATTR_PATH(path, 0, REAL(listxattr)(path, list, n), 0);
+	XATTR_PATH(path, REAL(listxattr)(path, list, n),
+		   ms_listxattr(STORE, r.dir, r.path, EMPTY_IF(r), list, n));
 }
 
 MS_EXPORT ssize_t llistxattr(const char *path, char *list, size_t n)
 {
-	XATTR_PATH(path, 1, REAL(llistxattr)(path, list, n), 0);
+	XATTR_LPATH(path, REAL(llistxattr)(path, list, n),
+		    ms_listxattr(STORE, r.dir, r.path, MS_NOFOLLOW, list, n));
 }
 
 MS_EXPORT ssize_t flistxattr(int fd, char *list, size_t n)
 {
-	XATTR_FD(fd, REAL(flistxattr)(fd, list, n), 0);
+	XATTR_FD(fd, 'l', NULL, n, 0, REAL(flistxattr)(fd, list, n),
+		 ms_listxattr(STORE, e->ino, "", MS_EMPTY, list, n));
 }
 
 MS_EXPORT int removexattr(const char *path, const char *name)
 {
-	XATTR_PATH(path, 0, REAL(removexattr)(path, name), -ENODATA);
+	XATTR_PATH(path, REAL(removexattr)(path, name),
+		   ms_removexattr(STORE, r.dir, r.path, EMPTY_IF(r), name));
 }
 
 MS_EXPORT int lremovexattr(const char *path, const char *name)
 {
-	XATTR_PATH(path, 1, REAL(lremovexattr)(path, name), -ENODATA);
+	XATTR_LPATH(path, REAL(lremovexattr)(path, name),
+		    ms_removexattr(STORE, r.dir, r.path, MS_NOFOLLOW, name));
 }
 
 MS_EXPORT int fremovexattr(int fd, const char *name)
 {
-	XATTR_FD(fd, REAL(fremovexattr)(fd, name), -ENODATA);
+	XATTR_FD(fd, 'r', name, 0, 0, REAL(fremovexattr)(fd, name),
+		 ms_removexattr(STORE, e->ino, "", MS_EMPTY, name));
 }
 
 /* ---- the umask: the store applies it as the kernel would ------------------------ */

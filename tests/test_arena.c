@@ -13,11 +13,14 @@
 
 Test(arena, layout_is_the_recorded_one)
 {
-	/* Recorded sizes for layout version 1 on x86-64. */
-	cr_assert_eq(MS_LAYOUT_VERSION, 1);
+	/* Recorded sizes for layout version 2 on x86-64 (2: extended
+	 * attributes, in->xattr and the attribute pool). */
+	cr_assert_eq(MS_LAYOUT_VERSION, 2);
 	cr_assert_eq(sizeof(struct ms_inode), 176, "inode %zu", sizeof(struct ms_inode));
 	cr_assert_eq(sizeof(struct ms_dent), 296, "dent %zu", sizeof(struct ms_dent));
 	cr_assert_eq(sizeof(struct ms_ledger), 88, "ledger %zu", sizeof(struct ms_ledger));
+	cr_assert_eq(sizeof(struct ms_hdr), 13872, "hdr %zu", sizeof(struct ms_hdr));
+	cr_assert_eq(sizeof(struct ms_xrec), 12, "xrec %zu", sizeof(struct ms_xrec));
 	cr_assert_eq(offsetof(struct ms_hdr, ns_lock) % 8, 0);
 }
 
@@ -31,20 +34,34 @@ Test(arena, header_records_magic_version_limits)
 	cr_assert_eq(h->ledger.max_bytes, 8 << 20);
 	cr_assert_eq(h->ledger.max_nodes, 100);
 	cr_assert_eq(h->nslots, 100 + MS_EXTRA_SLOTS);
-	uint32_t a, b, n;
-	cr_assert_eq(h->arena_size, ms_arena_size(100, &a, &b, &n));
+	uint32_t a, b, x, n;
+	cr_assert_eq(h->arena_size, ms_arena_size(8 << 20, 100, &a, &b, &x, &n));
 	cr_assert_eq(h->arena_size % MS_PAGE, 0);
+	/* the attribute pool: as many blocks as the quota pays for */
+	cr_assert_eq(h->nxblocks, (8 << 20) / MS_BLOCK);
 }
 
 Test(arena, size_is_fixed_by_the_limits)
 {
-	uint32_t a, b, n;
-	uint64_t small = ms_arena_size(1000, &a, &b, &n);
-	uint64_t big = ms_arena_size(100000, &a, &b, &n);
+	uint32_t a, b, x, n;
+	uint64_t small = ms_arena_size(1 << 20, 1000, &a, &b, &x, &n);
+	uint64_t big = ms_arena_size(1 << 20, 100000, &a, &b, &x, &n);
 	cr_assert_lt(small, big);
 	/* About a kilobyte of arena a node, matching MS_NODE_COST. */
-	cr_assert_leq(big / 100000, MS_NODE_COST + 64, "arena per node: %llu",
-		      (unsigned long long)(big / 100000));
+	cr_assert_leq((big - small) / 99000, MS_NODE_COST + 64, "arena per node: %llu",
+		      (unsigned long long)((big - small) / 99000));
+	/* The attribute pool: a block per MS_BLOCK bytes of quota, so it runs
+	 * out only after the quota; at most MS_XBLOCKS_CEILING blocks, also
+	 * the pool of a store without a quota. */
+	ms_arena_size(1 << 20, 1000, &a, &b, &x, &n);
+	cr_assert_eq(x, (1 << 20) / MS_BLOCK);
+	uint64_t q1 = ms_arena_size(1 << 20, 1000, &a, &b, &x, &n);
+	uint64_t q2 = ms_arena_size(2 << 20, 1000, &a, &b, &x, &n);
+	cr_assert_leq(q2 - q1, (1 << 20) + MS_PAGE, "arena per byte of quota");
+	ms_arena_size(1ULL << 40, 1000, &a, &b, &x, &n);
+	cr_assert_eq(x, MS_XBLOCKS_CEILING);
+	ms_arena_size(0, 1000, &a, &b, &x, &n);
+	cr_assert_eq(x, MS_XBLOCKS_CEILING);
 }
 
 Test(arena, slots_run_out_with_enospc_not_a_crash)

@@ -318,6 +318,32 @@ Test(e2e_coreutils, truncate_grows_within_and_not_past_the_quota)
 	cr_assert_not_null(strstr(out, "t=1\n20000\n"), "%s", out);
 }
 
+/* ls asks for the ACL and security attributes of every entry, ".." among
+ * them: ".." of a prefix is the real parent for those calls too. */
+Test(e2e_coreutils, ls_la_of_a_prefix_shows_its_real_parent)
+{
+	E2E_EXPECT("",
+		   "mkdir /mem/d && cd /mem/d && ls -la /mem > /dev/null && ls -la .. > /dev/null && "
+		   "ls -la /mem/d/../.. > /dev/null && ls -lad /mem/.. | cut -c1 && "
+		   "test $(stat -c %i /mem/..) = $(stat -c %i /) && echo same",
+		   "d\nsame\n");
+}
+
+/* Two-path calls whose paths leave the store (".." above the prefix, a
+ * store symlink to a real directory) are the kernel's: a link or rename
+ * there is one, not EXDEV; only a real path and a store path mix. */
+Test(e2e_coreutils, ln_and_mv_of_paths_that_leave_the_store_are_the_kernels)
+{
+	E2E_EXPECT("",
+		   "T=$(mktemp -d) && echo x > $T/f && ln /mem/..$T/f /mem/..$T/g && "
+		   "mv /mem/..$T/g /mem/..$T/h && ln /mem/..$T/f $T/i && mv $T/i /mem/..$T/j && "
+		   "mkdir /mem/d && ln -s $T /mem/d/out && ln /mem/d/out/f /mem/d/out/k && "
+		   "mv /mem/d/out/k /mem/d/../d/out/m && ls $T && stat -c %h $T/f; "
+		   "ln /mem/..$T/f /mem/x 2>/dev/null || echo exdev; mv /mem/..$T/h /mem/y && cat /mem/y; "
+		   "rm -rf $T",
+		   "f\nh\nj\nm\n4\nexdev\nx\n");
+}
+
 Test(e2e_coreutils, cp_r_and_cp_a_copy_a_tree)
 {
 	/* cp -a also copies modes and ACLs (libacl's xattr calls). */

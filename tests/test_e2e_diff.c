@@ -203,3 +203,25 @@ static void special_differential(const char *section)
 
 Test(e2e_diff, fifos, .fini = special_cleanup) { special_differential("fifo"); }
 Test(e2e_diff, sockets, .fini = special_cleanup) { special_differential("sock"); }
+
+/* Extended attributes (tests/helpers/xattrops.c): every errno case, the l
+ * and f variants, files, directories and symlinks, as root and as another
+ * uid, and ".." above the store directory. */
+Test(e2e_diff, xattr_names) { differential_of("xattrops", "names"); }
+Test(e2e_diff, xattr_values) { differential_of("xattrops", "values"); }
+Test(e2e_diff, xattr_list) { differential_of("xattrops", "list"); }
+Test(e2e_diff, xattr_types) { differential_of("xattrops", "types"); }
+Test(e2e_diff, xattr_life) { differential_of("xattrops", "life"); }
+Test(e2e_diff, xattr_acl) { differential_of("xattrops", "acl"); }
+Test(e2e_diff, xattr_uid) { differential_of("xattrops", "uid"); }
+Test(e2e_diff, xattr_dotdot) { differential_of("xattrops", "dotdot"); }
+
+/* The attr package's tools, cp and ls (tests/e2e/xattr_tools.sh). */
+Test(e2e_diff, xattr_tools)
+{
+	cr_assert(access("/usr/bin/getfattr", X_OK) == 0 && access("/usr/bin/setfattr", X_OK) == 0,
+		  "getfattr/setfattr not installed (make deps / .ci/run install attr)");
+	char helper[PATH_MAX + 32];
+	snprintf(helper, sizeof(helper), "sh %s/xattr_tools.sh", e2e_dir());
+	differential_cmd(helper, "all", "");
+}

@@ -489,6 +489,16 @@ void ch_drain(struct ch_run *run)
 	struct ms_stats st;
 	ch_guard("drain");
 	ch_drain_dir(run, "/mem", 0);
+	/* and the attributes a set through a symlink to "." left on /mem */
+	char names[4096];
+	ssize_t n = ms_listxattr(run->s, 0, "/mem", 0, names, sizeof(names));
+	for (ssize_t k = 0; k < n; k += (ssize_t)strlen(names + k) + 1) {
+		int r = ms_removexattr(run->s, 0, "/mem", 0, names + k);
+		if (r)
+			ch_fail(run, "drain: ms_removexattr /mem %s: %d (%s)", names + k, r, strerror(-r));
+	}
+	if (n < 0)
+		ch_fail(run, "drain: ms_listxattr /mem: %zd (%s)", n, strerror((int)-n));
 	alarm(0);
 	/* Nothing is open anywhere: every byte and node must come back. */
 	for (int i = 0; i < 30; i++) {

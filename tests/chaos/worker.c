@@ -26,8 +26,8 @@
 const char *const ch_opname[CH_NOPS] = {
 	"none",    "write",  "bigwrite", "ftruncate", "fallocate", "open-trunc", "truncate",
 	"unlink",  "mkdir",  "rmdir",    "rename",    "exchange",  "rename-storm", "link",
-	"symlink", "orphan", "tmpfile",  "readdir",   "stat",      "hold",       "close",
-	"attach",
+	"symlink", "orphan", "tmpfile",  "readdir",   "stat",      "xattr",      "hold",
+	"close",   "attach",
 };
 
 static char ch_data[1 << 20]; /* what every write writes (read only once filled) */
@@ -73,7 +73,7 @@ static int ch_expected(int e)
 	switch (e) {
 	case ENOENT: case EEXIST: case ENOTDIR: case EISDIR: case ENOTEMPTY: case ENOSPC:
 	case EINVAL: case ELOOP: case EBUSY: case EMLINK: case ENAMETOOLONG: case EFBIG:
-	case EPERM: case EXDEV: case MS_EESCAPE:
+	case EPERM: case EXDEV: case MS_EESCAPE: case ENODATA: case ERANGE:
 		return 1;
 	}
 	return 0;
@@ -353,6 +353,24 @@ static void ch_op(struct ch_thr *th)
 				ch_hold(th, -1, ino);
 			else
 				ms_ino_put(s, ino);
+		}
+	} else if (x < 88) { /* attributes: records made and freed, kills inside */
+		static const char *const names[] = {"user.a", "user.b", "trusted.c", "user.long"};
+		char list[256];
+		ch_begin(th, CH_XATTR);
+		ch_path(th, p1, sizeof(p1), 0);
+		const char *n = names[ch_rnd(&th->seed) % 4];
+		int fl = ch_rnd(&th->seed) % 2 ? MS_NOFOLLOW : 0;
+		unsigned y = ch_rnd(&th->seed) % 10;
+		if (y < 5) {
+			size_t len = y == 0 ? 60000 : ch_rnd(&th->seed) % 3000;
+			ch_rc(th, "ms_setxattr", p1, ms_setxattr(s, 0, p1, fl, n, ch_data, len, 0));
+		} else if (y < 7) {
+			ch_rc(th, "ms_removexattr", p1, ms_removexattr(s, 0, p1, fl, n));
+		} else if (y < 9) {
+			ch_rc(th, "ms_getxattr", p1, ms_getxattr(s, 0, p1, fl, n, NULL, 0));
+		} else {
+			ch_rc(th, "ms_listxattr", p1, ms_listxattr(s, 0, p1, fl, list, sizeof(list)));
 		}
 	} else if (x < 90) {
 		struct stat st;

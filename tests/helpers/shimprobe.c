@@ -173,10 +173,17 @@ int main(int argc, char **argv)
 	} else if (!strcmp(op, "xattr")) {
 		mk("/mem/x", 0);
 		char v[8];
+		static char big[65000];
 		res("getxattr", getxattr("/mem/x", "user.a", v, sizeof(v)));
 		res("setxattr", setxattr("/mem/x", "user.a", "1", 1, 0));
 		res("listxattr", listxattr("/mem/x", v, sizeof(v)));
 		res("missing", getxattr("/mem/nope", "user.a", v, sizeof(v)));
+		/* more than the quota has left: refused whole */
+		res("setxattr_big", setxattr("/mem/x", "user.big", big, sizeof(big), 0));
+		res("getxattr_big", getxattr("/mem/x", "user.big", NULL, 0));
+		res("listxattr_after", listxattr("/mem/x", NULL, 0));
+		res("setxattr_fits", setxattr("/mem/x", "user.big", big, 30000, 0));
+		res("getxattr_fits", getxattr("/mem/x", "user.big", NULL, 0));
 	} else if (!strcmp(op, "mknod")) {
 		res("fifo", mkfifo("/mem/fifo", 0644));
 		res("reg", mknod("/mem/reg", S_IFREG | 0600, 0));
