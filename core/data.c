@@ -349,8 +349,12 @@ int ms_write_begin(ms_store *s, ms_ino ino, int fd, int64_t off, size_t len, int
 		goto fail;
 	}
 	if (len > (uint64_t)LLONG_MAX - start) {
-		r = -EFBIG;
-		goto fail;
+		/* The kernel's answers: an offset and length that overflow are
+		 * EINVAL; an append stops at the largest size (EFBIG there). */
+		r = append && start < (uint64_t)LLONG_MAX ? 0 : append ? -EFBIG : -EINVAL;
+		if (r)
+			goto fail;
+		len = (uint64_t)LLONG_MAX - start;
 	}
 	w->ino = ino;
 	w->fd = fd;

@@ -210,7 +210,8 @@ struct ms_wctx {
  * locks the file, reserves the pages the write could allocate (at most len
  * in pages plus one, whatever hole lies before off), returns 0 with
  * *off_out the offset to write at; or returns -quota_errno (nothing
- * charged, lock released), -EFBIG. ms_write_end must follow a 0 return. */
+ * charged, lock released), -EINVAL (off + len overflows), -EFBIG (an append
+ * at the largest size). ms_write_end must follow a 0 return. */
 int ms_write_begin(ms_store *s, ms_ino ino, int fd, int64_t off, size_t len, int append,
 		   struct ms_wctx *w, int64_t *off_out);
 /* After the write: `done` bytes written (or -errno); settles size and charge

@@ -44,7 +44,8 @@ static char *next_line(char **s)
 	return l;
 }
 
-static void differential_of(const char *prog, const char *section)
+/* env: extra environment of the store side ("" for none). */
+static void differential_env(const char *env, const char *prog, const char *section)
 {
 	char helper[512];
 	snprintf(helper, sizeof(helper), "%s/tests/helpers/%s", t_build(), prog);
@@ -71,7 +72,7 @@ static void differential_of(const char *prog, const char *section)
 
 	/* The store side: the same calls in /mem/t, made 0700 like mkdtemp's. */
 	snprintf(cmd, sizeof(cmd), "mkdir -m 700 /mem/t && %s /mem/t %s", helper, section);
-	st = e2e_sh("", cmd, got, sizeof(got));
+	st = e2e_sh(env, cmd, got, sizeof(got));
 	strip_dir(got, "/mem/t");
 
 	static char report[1 << 16];
@@ -96,6 +97,11 @@ static void differential_of(const char *prog, const char *section)
 	cr_assert_eq(ndiff, 0, "%s: %d of %d lines differ:\n%s", section, ndiff, line, report);
 }
 
+static void differential_of(const char *prog, const char *section)
+{
+	differential_env("", prog, section);
+}
+
 static void differential(const char *section) { differential_of("diffops", section); }
 
 /* Every entry point that opens a file (tests/helpers/openops.c), on the
@@ -112,3 +118,5 @@ Test(e2e_diff, dirs) { differential("dirs"); }
 Test(e2e_diff, cwd) { differential("cwd"); }
 Test(e2e_diff, names) { differential("names"); }
 Test(e2e_diff, fd) { differential("fd"); }
+/* Under a 64 MiB quota: a 3 GiB file with a few pages is charged those. */
+Test(e2e_diff, sparse) { differential_env("MEMSHIM_QUOTA=64M", "diffops", "sparse"); }
