@@ -264,3 +264,63 @@ Test(sparse, pages_stored_through_a_mapping_are_charged_at_the_next_settle)
 	assert_stat_as_kernel(s, fd);
 	t_assert_consistent(s);
 }
+
+/* ---- through the preload ------------------------------------------------------ */
+
+static const char *probe(const char *env, const char *script)
+{
+	static char out[16384];
+	char cmd[4096];
+	const char *b = t_build();
+	/* $P is the probe, $S memshim-stat */
+	snprintf(cmd, sizeof(cmd), "P=%s/tests/helpers/sparseprobe; S=%s/memshim-stat; %s", b, b,
+		 script);
+	int st = t_sh(env, cmd, out, sizeof(out));
+	cr_assert_eq(st, 0, "status %d: %s", st, out);
+	return out;
+}
+
+#define HAS(out, s) cr_assert_not_null(strstr(out, s), "expected \"%s\" in:\n%s", s, out)
+
+Test(sparse, a_refused_dense_write_leaves_size_and_offset)
+{
+	const char *o = probe("MEMSHIM_QUOTA=64K", "$P refuse");
+	HAS(o, "pwrite_2g=1 errno=0");
+	HAS(o, "write_dense=-1 errno=ENOSPC");
+	HAS(o, "size=2147483649 off=100 fblocks=8 pblocks=8 psize=2147483649\n");
+	HAS(o, "write_fits=12288 errno=0");
+	HAS(o, "size=2147483649 off=12388 fblocks=40 pblocks=40 psize=2147483649\n");
+}
+
+/* Pages stored through a mapping are the kernel's: the keeper finds them
+ * uncounted, and the next write through the shim charges them. */
+Test(sparse, mapped_pages_are_found_then_charged_by_the_next_write, .timeout = 30)
+{
+	const char *o = probe("MEMSHIM_QUOTA=1M",
+			      "$P map; sleep 1.5; $S | grep -E \"^(used|uncounted)_bytes\"; "
+			      "$P settle; sleep 1.5; $S | grep -E \"^(used|uncounted)_bytes\"");
+	HAS(o, "ftruncate=0 errno=0");
+	/* fstat sees the kernel; the path's stat, the charge */
+	HAS(o, "size=1048576 off=0 fblocks=24 pblocks=0 psize=1048576\n");
+	HAS(o, "used_bytes: 1024\nuncounted_bytes: 12288\n");
+	HAS(o, "pwrite=1 errno=0");
+	HAS(o, "size=1048576 off=0 fblocks=32 pblocks=32 psize=1048576\n");
+	HAS(o, "used_bytes: 17408\nuncounted_bytes: 0\n");
+}
+
+/* Several processes write one file at once, sparse and dense, and shrink
+ * it now and then: the ledger is the file's pages plus its node, checked by
+ * memshim-stat's consistency check (exit 3 when broken). */
+Test(sparse, processes_writing_one_sparse_file_keep_the_ledger, .timeout = 60)
+{
+	const char *o = probe("MEMSHIM_QUOTA=512K", "$P procs 4 && $S");
+	HAS(o, "procs=4 bad=0 far_written=1");
+	HAS(o, "path_as_kernel=1");
+	const char *f = strstr(o, "used_file_bytes="), *u = strstr(o, "used_bytes: "),
+		   *pk = strstr(o, "peak_bytes: "), *rf = strstr(o, "\nrefused: ");
+	cr_assert(f && u && pk && rf, "%s", o);
+	long long file = atoll(f + 16), used_bytes = atoll(u + 12);
+	cr_assert_eq(used_bytes, NODE + file, "%s", o);
+	cr_assert_leq(atoll(pk + 12), 512 << 10, "%s", o);
+	cr_assert_gt(atoll(rf + 10), 0, "the quota was reached: %s", o);
+}
