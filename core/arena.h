@@ -67,8 +67,10 @@ struct ms_inode {
 	/* [atomic] file size / symlink length; a file's is written by the
 	 * holder of its data_lock (or by the keeper, with a trylock of it) */
 	uint64_t size;
-	/* [ledger] data bytes charged; changed only by the holder of the
-	 * file's data_lock, inside ledger_lock with the used counters */
+	/* [ledger] data bytes charged: the kernel's st_blocks * 512 as last
+	 * seen, plus a reservation while a call is in progress; changed only
+	 * by the holder of the file's data_lock, inside ledger_lock with the
+	 * used counters */
 	uint64_t charged;
 	uint64_t memfd_ino; /* [ns] kernel inode number of the memfd;
 			     * device nodes: their st_rdev */
@@ -340,9 +342,16 @@ int64_t ms_now_ns(void);
 int ms_reserve_bytes(struct ms_store *s, uint64_t n);
 void ms_release_bytes(struct ms_store *s, uint64_t n);
 /* Moves file in's data charge to `charged` bytes: growth is reserved (and
- * refused whole, counted with `req` as the request's size), shrinkage given
- * back. Caller holds in's data lock (or ns_lock for an unreferenced inode). */
+ * refused whole, counted with `req` as the request's size; req 0 = a try
+ * that is not counted), shrinkage given back. Caller holds in's data lock
+ * (or ns_lock for an unreferenced inode). */
 int ms_charge_data(struct ms_store *s, struct ms_inode *in, uint64_t charged, uint64_t req);
+/* After a kernel call on file in: its charge becomes `held`, the bytes the
+ * kernel now holds for it (st_blocks * 512), giving back what was reserved
+ * and not used. A charge below held (pages stored through a mapping) grows
+ * only as far as the quota allows, never counted as a refusal; the rest is
+ * the keeper's uncounted bytes. Caller holds in's data lock. */
+void ms_settle_data(struct ms_store *s, struct ms_inode *in, uint64_t held);
 /* Recomputes the ledger from the slots (after a dead ns_lock holder).
  * Caller holds ns_lock. */
 void ms_ledger_recompute(struct ms_store *s);
@@ -390,8 +399,9 @@ int ms_special_open(struct ms_store *s, struct ms_inode *in);
 
 /* ---- data.c: inode life, references, growth --------------------------------- */
 /* Sets the size of regular file `in` to len (O_TRUNC, truncate(2)): takes its
- * data lock, charges growth / gives back shrinkage, updates size and times.
- * Under ns_lock. Returns 0 or -errno (-quota_errno, -EFBIG). */
+ * data lock; growth is a hole, charged nothing; shrinkage gives back what the
+ * kernel freed (the charge settled to st_blocks); updates size and times.
+ * Under ns_lock. Returns 0 or -errno (-EFBIG, the kernel's). */
 int ms_data_truncate(struct ms_store *s, struct ms_inode *in, uint64_t len);
 /* The same through an fd open for writing on the file. */
 int ms_data_truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_t len);

@@ -1,10 +1,12 @@
 /* core/data.c — file bytes: inode life and death, the references
  * processes hold, and the quota check on every growth.
  *
- * A regular file's bytes live in one memfd (core/memfd.c). Growth is
- * charged in whole pages before the kernel is asked to store anything; the
- * file's data lock keeps growth, shrinking and the recorded size of one file
- * in order.
+ * A regular file's bytes live in one memfd (core/memfd.c). A file is charged
+ * the pages the kernel holds for it, as tmpfs counts them (st_blocks): a
+ * hole costs nothing. Every call that may allocate reserves the pages it
+ * could allocate before the kernel is asked, and settles the charge to
+ * st_blocks after; the file's data lock keeps growth, shrinking, the charge
+ * and the recorded size of one file in order.
  */
 #include <errno.h>
 #include <limits.h>
@@ -262,6 +264,82 @@ static void touch_mc(struct ms_inode *in)
 	ST(&in->ctime_ns, now);
 }
 
+static uint64_t page_down(uint64_t n) { return n & ~(uint64_t)(MS_PAGE - 1); }
+
+/* Bytes of [lo, hi) (whole pages) the kernel holds as data for the file of
+ * fd, asked with SEEK_DATA / SEEK_HOLE on an open file description of our
+ * own: the caller's offset must not move. Pages allocated but never written
+ * (fallocate) read as holes, so this may count too little, never too much.
+ * The refusal path only: an open and a few seeks. */
+static uint64_t held_in(int fd, uint64_t lo, uint64_t hi)
+{
+	char path[40];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int rfd = sys_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	if (rfd < 0)
+		return 0;
+	uint64_t held = 0;
+	/* A range of many small extents is not walked to its end: what is
+	 * not looked at counts as a hole. */
+	for (int k = 0; lo < hi && k < 64; k++) {
+		off_t d = sys_lseek(rfd, (off_t)lo, SEEK_DATA);
+		if (d < 0 || (uint64_t)d >= hi)
+			break;
+		off_t e = sys_lseek(rfd, d, SEEK_HOLE);
+		if (e < 0)
+			break;
+		uint64_t a = page_down((uint64_t)d), b = ms_page_up((uint64_t)e);
+		if (b > hi)
+			b = hi;
+		held += b - a;
+		lo = b;
+	}
+	sys_close(rfd);
+	return held;
+}
+
+/* Before a kernel call through fd that may allocate pages of [start, end)
+ * of file in (data lock held): reserves every page the range touches — at
+ * most its length in pages plus one, whatever hole lies before it — so the
+ * call cannot take the store past its quota. When that does not fit, the
+ * pages the kernel already holds in the range are left out and the rest
+ * tried (an overwrite in a full store still succeeds). The guard is asked
+ * for the growth a dense file would see, never more than the reservation.
+ * Returns 0, or -quota_errno with nothing charged. */
+static int reserve(struct ms_store *s, struct ms_inode *in, int fd, uint64_t start,
+		   uint64_t end, uint64_t req)
+{
+	if (end <= start)
+		return 0;
+	uint64_t lo = page_down(start), hi = ms_page_up(end), n = hi - lo;
+	uint64_t have = LD(&in->charged), size = LD(&in->size);
+	uint64_t top = ms_page_up(end > size ? end : size), grow = top > have ? top - have : 0;
+	if (grow) {
+		int r = ms_guard_write(s, grow < n ? grow : n);
+		if (r)
+			return r;
+	}
+	if (ms_charge_data(s, in, have + n, 0) == 0)
+		return 0;
+	n -= held_in(fd, lo, hi);
+	return n ? charge_or_reclaim(s, in, have + n, req) : 0;
+}
+
+/* After the kernel call (data lock held): the file's size and charge
+ * become what the kernel reports for fd, giving back whatever was reserved
+ * and not allocated (or freed by a shrink or a punched hole). Pages stored
+ * through a shared mapping since the last look are charged here too, as far
+ * as the quota allows. Should fstat fail, the reservation stays: the charge
+ * never trails the kernel because of us. */
+static void settle(struct ms_store *s, struct ms_inode *in, int fd)
+{
+	struct stat st;
+	if (sys_fstat(fd, &st))
+		return;
+	ST(&in->size, (uint64_t)st.st_size);
+	ms_settle_data(s, in, (uint64_t)st.st_blocks * 512);
+}
+
 int ms_write_begin(ms_store *s, ms_ino ino, int fd, int64_t off, size_t len, int append,
 		   struct ms_wctx *w, int64_t *off_out)
 {
@@ -275,25 +353,22 @@ int ms_write_begin(ms_store *s, ms_ino ino, int fd, int64_t off, size_t len, int
 		goto fail;
 	}
 	if (len > (uint64_t)LLONG_MAX - start) {
-		r = -EFBIG;
-		goto fail;
+		/* The kernel's answers: an offset and length that overflow are
+		 * EINVAL; an append stops at the largest size (EFBIG there). */
+		r = append && start < (uint64_t)LLONG_MAX ? 0 : append ? -EFBIG : -EINVAL;
+		if (r)
+			goto fail;
+		len = (uint64_t)LLONG_MAX - start;
 	}
 	w->ino = ino;
+	w->fd = fd;
 	w->start = start;
 	w->end = start + len;
 	w->prior = LD(&in->charged);
 	w->locked = 1;
-	if (len) {
-		uint64_t need = ms_page_up(w->end > size ? w->end : size);
-		uint64_t have = LD(&in->charged);
-		if (need > have) {
-			r = ms_guard_write(s, need - have);
-			if (r == 0)
-				r = charge_or_reclaim(s, in, need, len);
-			if (r)
-				goto fail;
-		}
-	}
+	r = reserve(s, in, fd, start, w->end, len);
+	if (r)
+		goto fail;
 	*off_out = (int64_t)start;
 	return 0;
 fail:
@@ -307,22 +382,16 @@ void ms_write_end(ms_store *s, struct ms_wctx *w, int64_t done)
 	if (!w->locked)
 		return;
 	struct ms_inode *in = ms_inode_at(s, w->ino);
-	uint64_t size = LD(&in->size);
 	if (done > 0) {
+		/* settle() reads the size from the kernel; this is for when it
+		 * cannot */
 		uint64_t end = w->start + (uint64_t)done;
-		if (end > size) {
-			size = end;
-			ST(&in->size, size);
-		}
+		if (end > LD(&in->size))
+			ST(&in->size, end);
 		touch_mc(in);
 	}
-	/* Give back what a short or failed write did not use, never less than
-	 * was charged before it. */
-	uint64_t keep = ms_page_up(size);
-	if (keep < w->prior)
-		keep = w->prior;
-	if (LD(&in->charged) > keep)
-		ms_charge_data(s, in, keep, 0);
+	if (w->end > w->start)
+		settle(s, in, w->fd);
 	w->locked = 0;
 	ms_data_unlock(s, in);
 }
@@ -337,34 +406,20 @@ int ms_data_truncate(struct ms_store *s, struct ms_inode *in, uint64_t len)
 	return r;
 }
 
-/* Truncates through fd with the data lock taken here: charge growth first,
- * give back shrinkage after the kernel has let the pages go. */
+/* Truncates through fd with the data lock taken here. Growth makes a hole
+ * and is charged nothing, as on tmpfs; shrinking gives back the pages the
+ * kernel let go. */
 int ms_data_truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_t len)
 {
-	int r = 0;
 	if (len > (uint64_t)LLONG_MAX)
 		return -EFBIG;
 	ms_data_lock(s, in, fd);
-	uint64_t old = LD(&in->charged);
-	uint64_t need = ms_page_up(len);
-	if (need > old) {
-		r = ms_guard_write(s, need - old);
-		if (r == 0)
-			r = charge_or_reclaim(s, in, need, need - old);
-		if (r)
-			goto out;
+	int r = sys_ftruncate(fd, (off_t)len);
+	if (r == 0) {
+		ST(&in->size, len);
+		touch_mc(in);
 	}
-	r = sys_ftruncate(fd, (off_t)len);
-	if (r) {
-		if (need > old)
-			ms_charge_data(s, in, old, 0);
-		goto out;
-	}
-	ST(&in->size, len);
-	if (need < old)
-		ms_charge_data(s, in, need, 0);
-	touch_mc(in);
-out:
+	settle(s, in, fd);
 	ms_data_unlock(s, in);
 	return r;
 }
@@ -376,6 +431,8 @@ int ms_ftruncate(ms_store *s, ms_ino ino, int fd, off_t len)
 	return ms_data_truncate_fd(s, ms_inode_at(s, ino), fd, (uint64_t)len);
 }
 
+/* Allocation reserves its range's pages and is charged what the kernel
+ * allocated; a punched hole gives back what the kernel freed. */
 int ms_fallocate(ms_store *s, ms_ino ino, int fd, int mode, off_t off, off_t len)
 {
 	struct ms_inode *in = ms_inode_at(s, ino);
@@ -384,28 +441,20 @@ int ms_fallocate(ms_store *s, ms_ino ino, int fd, int mode, off_t off, off_t len
 		return -EINVAL;
 	if ((uint64_t)len > (uint64_t)LLONG_MAX - (uint64_t)off)
 		return -EFBIG;
-	ms_data_lock(s, in, fd);
-	uint64_t old = LD(&in->charged);
 	uint64_t end = (uint64_t)off + (uint64_t)len;
-	/* Punching a hole frees pages in the kernel; the charge is kept (a
-	 * conservative over-count) so the ledger never trails the kernel. */
-	uint64_t need = (mode & FALLOC_FL_PUNCH_HOLE) ? old : ms_page_up(end);
-	if (need > old) {
-		r = ms_guard_write(s, need - old);
-		if (r == 0)
-			r = charge_or_reclaim(s, in, need, need - old);
+	ms_data_lock(s, in, fd);
+	if (!(mode & FALLOC_FL_PUNCH_HOLE)) {
+		r = reserve(s, in, fd, (uint64_t)off, end, (uint64_t)len);
 		if (r)
 			goto out;
 	}
 	r = sys_fallocate(fd, mode, off, len);
-	if (r) {
-		if (need > old)
-			ms_charge_data(s, in, old, 0);
-		goto out;
+	if (r == 0) {
+		if (!(mode & (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) && end > LD(&in->size))
+			ST(&in->size, end);
+		touch_mc(in);
 	}
-	if (!(mode & (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) && end > LD(&in->size))
-		ST(&in->size, end);
-	touch_mc(in);
+	settle(s, in, fd);
 out:
 	ms_data_unlock(s, in);
 	return r;

@@ -6,6 +6,12 @@
  * its release. Changes happen under ledger_lock with the old values in the
  * journal, so a process killed mid-change is rolled back (arena.c) and
  * used_bytes == sum of charges holds at every unlock.
+ *
+ * A file's data charge follows what the kernel allocates, as tmpfs counts
+ * it: before a call that may allocate, the pages it could allocate are
+ * reserved (ms_charge_data); after it, the charge is settled to the file's
+ * st_blocks (ms_settle_data), so a sparse file is charged its pages, not
+ * its size.
  */
 #include <errno.h>
 #include <sys/stat.h>
@@ -136,9 +142,39 @@ int ms_charge_data(struct ms_store *s, struct ms_inode *in, uint64_t charged, ui
 	journal_end(s);
 out:
 	ms_ledger_unlock(s);
-	if (r)
+	if (r && req)
 		note_refusal(l, req);
 	return r;
+}
+
+void ms_settle_data(struct ms_store *s, struct ms_inode *in, uint64_t held)
+{
+	struct ms_ledger *l = &s->hdr->ledger;
+	/* Only the caller changes this file's charge: no lock to see it is
+	 * already right, the common case of an overwrite. */
+	if (LD(&in->charged) == held)
+		return;
+	ms_ledger_lock(s);
+	uint64_t old = LD(&in->charged), charged = held;
+	journal_begin(s, in);
+	if (held > old) {
+		/* More than was reserved: pages stored behind the shim's back
+		 * (a shared mapping). Charged as far as the quota allows. */
+		uint64_t used = LD(&l->used_bytes), add = held - old;
+		if (l->max_bytes) {
+			uint64_t room = used < l->max_bytes ? l->max_bytes - used : 0;
+			if (add > room)
+				add = room;
+		}
+		charged = old + add;
+		ST(&l->used_bytes, used + add);
+		raise_peak(&l->peak_bytes, used + add);
+	} else {
+		sub_bytes(l, old - held);
+	}
+	ST(&in->charged, charged);
+	journal_end(s);
+	ms_ledger_unlock(s);
 }
 
 /* Nodes: one per live inode outside the skeleton, plus one per extra hard

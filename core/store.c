@@ -474,9 +474,6 @@ int ms_check(ms_store *s, char *msg, size_t n)
 			FAIL("inode %u: nlink %u but %u entries", i, in->nlink, links[i]);
 		if (!links[i] && !(in->opens && (in->flags & MS_I_ORPHAN)))
 			FAIL("inode %u: no entry and not an open orphan", i);
-		if (S_ISREG(in->mode) && LD(&in->charged) < ms_page_up(LD(&in->size)))
-			FAIL("inode %u: size %llu beyond charge %llu", i,
-			     (unsigned long long)LD(&in->size), (unsigned long long)LD(&in->charged));
 	}
 	if (ms_xattr_verify(s, msg, n)) {
 		r = -EUCLEAN;

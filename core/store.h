@@ -266,24 +266,33 @@ int ms_xattr_check(int op, const char *name, size_t size, int xflags);
 /* A write in progress on one inode: holds its data lock. */
 struct ms_wctx {
 	ms_ino ino;
+	int fd;           /* the fd written through */
 	uint64_t start;   /* offset of the first byte */
 	uint64_t end;     /* offset one past the last byte to be written */
 	uint64_t prior;   /* bytes charged before this write */
 	int locked;
 };
 
+/* A file is charged the pages the kernel holds for it (st_blocks), as on
+ * tmpfs: holes cost nothing. */
+
 /* Before writing len bytes at off (append: at the end of file) through fd:
- * locks the file, charges the growth to whole pages, returns 0 with *off_out
- * the offset to write at; or returns -quota_errno (nothing charged, lock
- * released), -EFBIG. ms_write_end must follow a 0 return. */
+ * locks the file, reserves the pages the write could allocate (at most len
+ * in pages plus one, whatever hole lies before off), returns 0 with
+ * *off_out the offset to write at; or returns -quota_errno (nothing
+ * charged, lock released), -EINVAL (off + len overflows), -EFBIG (an append
+ * at the largest size). ms_write_end must follow a 0 return. */
 int ms_write_begin(ms_store *s, ms_ino ino, int fd, int64_t off, size_t len, int append,
 		   struct ms_wctx *w, int64_t *off_out);
-/* After the write: `done` bytes written (or -errno); records the new size,
- * gives back the part of the reservation not used, and unlocks. */
+/* After the write: `done` bytes written (or -errno); settles size and charge
+ * to what the kernel holds (fstat of fd), giving back the part of the
+ * reservation not used, and unlocks. */
 void ms_write_end(ms_store *s, struct ms_wctx *w, int64_t done);
 
-/* ftruncate/fallocate on an open file: charges growth, gives back shrinkage,
- * and performs the kernel call on fd. Returns 0 or -errno. */
+/* ftruncate/fallocate on an open file, with the kernel call on fd; then the
+ * charge is settled as after a write. ftruncate's growth is a hole, charged
+ * nothing; fallocate reserves its range's pages first (refused whole with
+ * -quota_errno); a punched hole gives back. Returns 0 or -errno. */
 int ms_ftruncate(ms_store *s, ms_ino ino, int fd, off_t len);
 int ms_fallocate(ms_store *s, ms_ino ino, int fd, int mode, off_t off, off_t len);
 

@@ -254,7 +254,9 @@ void ms_reconcile_sizes(struct ms_store *s)
 		struct stat st;
 		if (sys_fstat(in->kfd, &st))
 			continue;
-		uint64_t real = ms_page_up((uint64_t)st.st_size), charged = LD(&in->charged);
+		/* What the kernel holds (holes cost nothing), as each call
+		 * through the shim settles a file's charge. */
+		uint64_t real = (uint64_t)st.st_blocks * 512, charged = LD(&in->charged);
 		if (real > charged)
 			over += real - charged;
 		/* The size too, when no writer holds the file (a writer sets
@@ -281,7 +283,7 @@ void ms_reconcile_sizes(struct ms_store *s)
 				continue;
 			struct stat st;
 			if (sys_fstat(in->kfd, &st) == 0 &&
-			    ms_page_up((uint64_t)st.st_size) > LD(&in->charged))
+			    (uint64_t)st.st_blocks * 512 > LD(&in->charged))
 				sys_fcntl(in->kfd, F_ADD_SEALS, F_SEAL_GROW);
 		}
 	}

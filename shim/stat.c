@@ -17,8 +17,8 @@
 #define TMPFS_MAGIC 0x01021994
 
 /* stat of a store fd: its inode, with the kernel's size and allocated
- * blocks for a file (a sparse file holds fewer pages than it is charged
- * for; stat of the path reports the charge). */
+ * blocks for a file (stat of the path reports the charge, the same but for
+ * pages stored through a mapping since the file's last settle). */
 static int store_fstat(struct ms_fd *e, int fd, struct stat *st)
 {
 	struct stat s;

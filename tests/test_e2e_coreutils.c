@@ -305,17 +305,20 @@ Test(e2e_coreutils, cat_concatenation_past_the_quota_is_refused)
 	cr_assert_leq(atol(s + 4), 65536, "%s", out);
 }
 
-Test(e2e_coreutils, truncate_grows_within_and_not_past_the_quota)
+/* As on tmpfs, truncate makes a hole (charged nothing, whatever the
+ * quota); fallocate allocates, and is refused whole past the quota. */
+Test(e2e_coreutils, truncate_grows_a_hole_and_fallocate_stops_at_the_quota)
 {
 	char out[8192];
 	int st = e2e_sh(Q64K,
-			"truncate -s 20000 /mem/f && stat -c %s /mem/f && truncate -s 1M /mem/f; echo \"t=$?\"; "
-			"stat -c %s /mem/f",
+			"truncate -s 20000 /mem/f && stat -c \"%s %b\" /mem/f && truncate -s 1G /mem/f; "
+			"echo \"t=$?\"; stat -c \"%s %b\" /mem/f; fallocate -l 1M /mem/f; echo \"f=$?\"; "
+			"stat -c \"%s %b\" /mem/f",
 			out, sizeof(out));
 	cr_assert_eq(st, 0, "%s", out);
+	cr_assert_not_null(strstr(out, "20000 0\nt=0\n1073741824 0\n"), "%s", out);
 	cr_assert_not_null(strstr(out, "No space left on device"), "%s", out);
-	cr_assert_not_null(strstr(out, "20000\n"), "%s", out);
-	cr_assert_not_null(strstr(out, "t=1\n20000\n"), "%s", out);
+	cr_assert_not_null(strstr(out, "f=1\n1073741824 0\n"), "%s", out);
 }
 
 /* ls asks for the ACL and security attributes of every entry, ".." among

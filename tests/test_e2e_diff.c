@@ -46,8 +46,10 @@ static char *next_line(char **s)
 
 /* Runs `helper DIR section` on a tmpfs directory without the preload and
  * in /mem/t under it; the outputs, with DIR replaced, must be the same.
- * The store side's command runs as `pre` + "mkdir ... && helper ...". */
-static void differential_cmd(const char *helper, const char *section, const char *pre)
+ * The store side's command runs as `pre` + "mkdir ... && helper ...",
+ * with `env` (extra environment, "" for none). */
+static void differential_cmd(const char *helper, const char *section, const char *pre,
+			     const char *env)
 {
 	/* The real side: a fresh tmpfs directory, no preload. */
 	char dir[] = "/dev/shm/memshim-diff-XXXXXX";
@@ -70,7 +72,7 @@ static void differential_cmd(const char *helper, const char *section, const char
 
 	/* The store side: the same calls in /mem/t, made 0700 like mkdtemp's. */
 	snprintf(cmd, sizeof(cmd), "%smkdir -m 700 /mem/t && %s /mem/t %s", pre, helper, section);
-	st = e2e_sh("", cmd, got, sizeof(got));
+	st = e2e_sh(env, cmd, got, sizeof(got));
 	strip_dir(got, "/mem/t");
 
 	static char report[1 << 16];
@@ -95,17 +97,23 @@ static void differential_cmd(const char *helper, const char *section, const char
 	cr_assert_eq(ndiff, 0, "%s: %d of %d lines differ:\n%s", section, ndiff, line, report);
 }
 
-static void differential_in(const char *prog, const char *section, const char *pre)
+static void differential_in(const char *prog, const char *section, const char *pre,
+			    const char *env)
 {
 	char helper[512];
 	snprintf(helper, sizeof(helper), "%s/tests/helpers/%s", t_build(), prog);
 	cr_assert_eq(access(helper, X_OK), 0, "%s: not built (make check builds it)", helper);
-	differential_cmd(helper, section, pre);
+	differential_cmd(helper, section, pre, env);
+}
+
+static void differential_env(const char *env, const char *prog, const char *section)
+{
+	differential_in(prog, section, "", env);
 }
 
 static void differential_of(const char *prog, const char *section)
 {
-	differential_in(prog, section, "");
+	differential_in(prog, section, "", "");
 }
 
 static void differential(const char *section) { differential_of("diffops", section); }
@@ -122,7 +130,7 @@ Test(e2e_diff, node)
 	cr_assert_eq(system("node --version > /dev/null 2>&1"), 0,
 		     "node is not installed (make deps / .ci/run install nodejs)");
 	snprintf(cmd, sizeof(cmd), "node %s/node_cases.js", e2e_dir());
-	differential_cmd(cmd, "all", "");
+	differential_cmd(cmd, "all", "", "");
 }
 
 /* Every entry point that opens a file (tests/helpers/openops.c), on the
@@ -170,7 +178,7 @@ static void special_differential(const char *section)
 	char note[PATH_MAX + 16], pre[3 * PATH_MAX];
 	snprintf(note, sizeof(note), "%s.note", cwd);
 	snprintf(pre, sizeof(pre), "cd %s && export SPECIALOPS_DIR_OUT=%s && ", cwd, note);
-	differential_in("specialops", section, pre);
+	differential_in("specialops", section, pre, "");
 
 	char left[4096];
 	snprintf(left, sizeof(left), "ls -A %s", cwd);
@@ -223,5 +231,8 @@ Test(e2e_diff, xattr_tools)
 		  "getfattr/setfattr not installed (make deps / .ci/run install attr)");
 	char helper[PATH_MAX + 32];
 	snprintf(helper, sizeof(helper), "sh %s/xattr_tools.sh", e2e_dir());
-	differential_cmd(helper, "all", "");
+	differential_cmd(helper, "all", "", "");
 }
+
+/* Under a 64 MiB quota: a 3 GiB file with a few pages is charged those. */
+Test(e2e_diff, sparse) { differential_env("MEMSHIM_QUOTA=64M", "diffops", "sparse"); }

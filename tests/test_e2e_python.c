@@ -79,7 +79,8 @@ Test(e2e_python, enospc_from_write_and_flush)
 	cr_assert_not_null(strstr(out, "fits\n"), "%s", out);
 }
 
-CASE(enospc_os_write, "MEMSHIM_QUOTA=64K", "ENOSPC\n40000 40000\nftruncate ENOSPC\n40000\n")
+CASE(enospc_os_write, "MEMSHIM_QUOTA=64K",
+     "ENOSPC\n40000 40000\n1048576 80\nposix_fallocate ENOSPC\n1048576 80\n")
 
 CASE(os_links_modes, "",
      "2 f /mem/f\n/mem/f True\n0o600 True\n4 0123\nb'0123\\x00\\x00' 1 9\n"

@@ -399,11 +399,14 @@ def case_enospc_os_write():
     except OSError as e:
         print(err(e))
     print(os.fstat(fd).st_size, os.lseek(fd, 0, os.SEEK_CUR))
+    # A hole, as on tmpfs: charged nothing; allocating it is refused whole.
+    os.ftruncate(fd, 1 << 20)
+    print(os.fstat(fd).st_size, os.fstat(fd).st_blocks)
     try:
-        os.ftruncate(fd, 1 << 20)
+        os.posix_fallocate(fd, 0, 1 << 20)
     except OSError as e:
-        print("ftruncate", err(e))
-    print(os.fstat(fd).st_size)
+        print("posix_fallocate", err(e))
+    print(os.fstat(fd).st_size, os.fstat(fd).st_blocks)
     os.close(fd)
 
 

@@ -5,7 +5,7 @@
  *   diffops DIR SECTION     DIR: an existing, empty directory
  *
  * SECTION is one of files, stat, namespace, rename, links, at, dirs, cwd,
- * names, fd. Every call prints one line
+ * names, fd, sparse. Every call prints one line
  *   <op> <args> -> <result> <errno name or ->
  * with paths relative to DIR. Nothing that legitimately differs between two
  * file systems is printed: no fd numbers, inode or device numbers, times,
@@ -912,6 +912,66 @@ static void s_fd(void)
 	close(fd);
 }
 
+/* Sparse files: sizes, allocated blocks (by path and by fd), holes, and
+ * the calls that make and fill them. */
+static void s_sparse(void)
+{
+	const long long G = 1LL << 30, P4 = 4096;
+	int fd = OPEN("s", O_RDWR | O_CREAT);
+	do_pwrite("s", fd, "x", 2 * G);
+	do_stat("s");
+	do_fstat("s", fd);
+	out("ftruncate s 999999999999999", ftruncate(fd, 999999999999999LL));
+	do_stat("s");
+	out("ftruncate s 3G", ftruncate(fd, 3 * G));
+	do_stat("s");
+	do_pwrite("s", fd, "y", 3 * G - 1);
+	do_stat("s");
+	do_pwrite("s", fd, "abc", P4 - 1); /* across pages 0 and 1 */
+	do_stat("s");
+	do_pwrite("s", fd, "ABC", P4 - 1); /* the same pages again */
+	do_stat("s");
+	do_pread("s", fd, 4, P4 - 2);
+	do_pread("s", fd, 4, G);
+	do_stat("s");
+	out("lseek s 0 SEEK_DATA", lseek(fd, 0, SEEK_DATA));
+	out("lseek s 0 SEEK_HOLE", lseek(fd, 0, SEEK_HOLE));
+	out("lseek s 3*4096 SEEK_DATA", lseek(fd, 3 * P4, SEEK_DATA));
+	out("lseek s 0 SEEK_SET", lseek(fd, 0, SEEK_SET));
+	do_write("s", fd, "w"); /* through the offset */
+	out("lseek s 0 SEEK_CUR", lseek(fd, 0, SEEK_CUR));
+	out("fallocate s PUNCH_HOLE|KEEP_SIZE 0 8192",
+	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 2 * P4));
+	do_stat("s");
+	do_pread("s", fd, 4, P4 - 2);
+	out("fallocate s KEEP_SIZE 3G 8192", fallocate(fd, FALLOC_FL_KEEP_SIZE, 3 * G, 2 * P4));
+	do_stat("s");
+	out("fallocate s 0 3G+8192 4096", fallocate(fd, 0, 3 * G + 2 * P4, P4));
+	do_stat("s");
+	out("ftruncate s 2G+1", ftruncate(fd, 2 * G + 1));
+	do_stat("s");
+	do_fstat("s", fd);
+	/* Offsets at the end of what a file can be. */
+	do_pwrite("s", fd, "z", 1LL << 62);
+	do_stat("s");
+	do_pwrite("s", fd, "zz", LLONG_MAX - 1);
+	do_pwrite("s", fd, "z", LLONG_MAX);
+	do_pwrite("s", fd, "z", LLONG_MAX - 1);
+	do_stat("s");
+	out("ftruncate s LLONG_MAX", ftruncate(fd, LLONG_MAX));
+	do_stat("s");
+	out("ftruncate s -1", ftruncate(fd, -1));
+	out("fallocate s 0 LLONG_MAX-10 100", fallocate(fd, 0, LLONG_MAX - 10, 100));
+	close(fd);
+	out("truncate s 5000", truncate(P("s"), 5000));
+	do_stat("s");
+	out("truncate s 1G", truncate(P("s"), G));
+	do_stat("s");
+	fd = OPEN("s", O_WRONLY | O_TRUNC);
+	do_stat("s");
+	close(fd);
+}
+
 struct section {
 	const char *name;
 	void (*fn)(void);
@@ -921,7 +981,7 @@ static const struct section sections[] = {
 	{"files", s_files}, {"stat", s_stat},	{"namespace", s_namespace},
 	{"rename", s_rename}, {"links", s_links}, {"at", s_at},
 	{"dirs", s_dirs},   {"cwd", s_cwd},	{"names", s_names},
-	{"fd", s_fd},
+	{"fd", s_fd},	    {"sparse", s_sparse},
 };
 
 int main(int argc, char **argv)

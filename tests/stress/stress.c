@@ -2,6 +2,7 @@
  * processes, a checker thread, the final accounting (tests/stress/stress.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +21,8 @@
 #define NPROC 3
 #define NTHREAD 3
 #define NAMES 24
+#define MAPS 2 /* files only written through mappings */
+#define MAP_SIZE (256 << 10)
 
 static int iters(void)
 {
@@ -27,7 +31,7 @@ static int iters(void)
 }
 
 struct shared {
-	atomic_ulong ops, refused, checks, failures;
+	atomic_ulong ops, refused, checks, failures, far;
 	char failure[512];
 };
 
@@ -46,7 +50,7 @@ static void one_op(ms_store *s, unsigned *seed)
 	char path[64], path2[64];
 	snprintf(path, sizeof(path), "/mem/s%u", rnd(seed) % NAMES);
 	snprintf(path2, sizeof(path2), "/mem/s%u", rnd(seed) % NAMES);
-	unsigned op = rnd(seed) % 10;
+	unsigned op = rnd(seed) % 14;
 	int fd, r = 0;
 	ms_ino ino;
 	struct ms_wctx w;
@@ -101,6 +105,85 @@ static void one_op(ms_store *s, unsigned *seed)
 		ms_ino_put(s, ino); /* while the fd still holds the file */
 		close(fd);
 		break;
+	case 10: /* sparse: a short write far past the quota's size, or a
+		  * dense one that fills holes */
+		r = ms_open(s, 0, path, O_CREAT | O_RDWR, 0644, &fd, &ino);
+		if (r)
+			break;
+		{
+			int far = rnd(seed) % 2;
+			int64_t at = far ? (int64_t)(rnd(seed) % 4096) << 18 : (int64_t)(rnd(seed) % 200000);
+			size_t len = far ? 1 + rnd(seed) % 8192 : rnd(seed) % sizeof(buf);
+			r = ms_write_begin(s, ino, fd, at, len, 0, &w, &off);
+			if (r == 0) {
+				ssize_t k = pwrite(fd, buf, len, off);
+				ms_write_end(s, &w, k < 0 ? -errno : k);
+				if (k > 0 && far && at > (1 << 20))
+					atomic_fetch_add(&sh->far, 1);
+			}
+		}
+		ms_ino_put(s, ino);
+		close(fd);
+		break;
+	case 11: /* a hole up to 1 TiB, or a shrink */
+		r = ms_open(s, 0, path, O_RDWR, 0, &fd, &ino);
+		if (r)
+			break;
+		r = ms_ftruncate(s, ino, fd, (off_t)(rnd(seed) % 4096) << (rnd(seed) % 2 ? 28 : 6));
+		ms_ino_put(s, ino);
+		close(fd);
+		break;
+	case 12: { /* allocate, keep the size, or punch a hole */
+		static const int modes[] = {0, FALLOC_FL_KEEP_SIZE,
+					    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE};
+		r = ms_open(s, 0, path, O_RDWR, 0, &fd, &ino);
+		if (r)
+			break;
+		r = ms_fallocate(s, ino, fd, modes[rnd(seed) % 3], (off_t)(rnd(seed) % 300000),
+				 (off_t)(1 + rnd(seed) % 200000));
+		ms_ino_put(s, ino);
+		close(fd);
+		break;
+	}
+	case 13: { /* pages stored through a shared mapping, behind the ledger's
+		    * back, settled by the next call on the file. Only this case
+		    * touches the map files and it never shrinks them, so no
+		    * mapping faults past their end. */
+		char mp[32];
+		snprintf(mp, sizeof(mp), "/mem/map%u", rnd(seed) % MAPS);
+		r = ms_open(s, 0, mp, O_CREAT | O_RDWR, 0644, &fd, &ino);
+		if (r)
+			break;
+		struct stat st;
+		if (fstat(fd, &st) == 0 && st.st_size < MAP_SIZE)
+			r = ms_ftruncate(s, ino, fd, MAP_SIZE);
+		if (r == 0) {
+			off_t at = (off_t)(rnd(seed) % (MAP_SIZE / 4096 - 16)) * 4096;
+			char *m = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, at);
+			if (m != MAP_FAILED) {
+				for (int i = 0; i < 16; i += 1 + (int)(rnd(seed) % 4))
+					m[i * 4096] = 'm';
+				munmap(m, 16 * 4096);
+			}
+			at = (off_t)(rnd(seed) % MAP_SIZE);
+			switch (rnd(seed) % 3) {
+			case 0:
+				r = ms_write_begin(s, ino, fd, at, 1, 0, &w, &off);
+				if (r == 0) {
+					ssize_t k = pwrite(fd, "w", 1, off);
+					ms_write_end(s, &w, k < 0 ? -errno : k);
+				}
+				break;
+			case 1:
+				r = ms_fallocate(s, ino, fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at,
+						 65536);
+				break;
+			}
+		}
+		ms_ino_put(s, ino);
+		close(fd);
+		break;
+	}
 	}
 	atomic_fetch_add(&sh->ops, 1);
 	if (r == -ENOSPC)
@@ -184,10 +267,16 @@ int stress_run(const char *keeper, struct stress_result *res)
 		snprintf(path, sizeof(path), "/mem/s%d", i);
 		ms_unlink(store, 0, path);
 	}
+	for (int i = 0; i < MAPS; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/mem/map%d", i);
+		ms_unlink(store, 0, path);
+	}
 	struct ms_stats st;
 	ms_stats_get(store, &st);
 	res->ops = atomic_load(&sh->ops);
 	res->refused = atomic_load(&sh->refused);
+	res->far = atomic_load(&sh->far);
 	res->checks = atomic_load(&sh->checks);
 	res->failures = atomic_load(&sh->failures);
 	res->used_bytes_after = st.used_bytes;
@@ -197,8 +286,8 @@ int stress_run(const char *keeper, struct stress_result *res)
 	memcpy(res->failure, sh->failure, sizeof(res->failure));
 	fprintf(stderr,
 		"stress: %lu operations by %d processes x %d threads, %lu refused, "
-		"%lu invariant checks, %lu failed\n",
-		res->ops, NPROC + 1, NTHREAD, res->refused, res->checks, res->failures);
+		"%lu sparse writes past 1 MiB, %lu invariant checks, %lu failed\n",
+		res->ops, NPROC + 1, NTHREAD, res->refused, res->far, res->checks, res->failures);
 	ms_store_close(store);
 	return 0;
 }
@@ -234,6 +323,10 @@ int stress_judge(const struct stress_result *r, int i, char *why, size_t n)
 		if (!(held = r->peak_bytes <= r->max_bytes))
 			snprintf(why, n, "peak %lu bytes beyond the quota of %lu", r->peak_bytes,
 				 r->max_bytes);
+		break;
+	case 6:
+		if (!(held = r->far > 0))
+			snprintf(why, n, "no write past 1 MiB succeeded under the 1 MiB quota");
 		break;
 	}
 	return held;
