@@ -5,10 +5,13 @@
  *
  * Protocol: a SOCK_SEQPACKET socket in the abstract namespace,
  * "\0memshim-<uid>-<store name>". Every attached process keeps one
- * connection open as a liveness pin (and sends pokes on it); requests that
- * want an answer use a connection of their own, so replies can never be
- * read by a forked child or another thread. The keeper exits when no pin
- * has been connected for a grace period.
+ * connection open as a liveness pin (and sends pokes on it); a request that
+ * wants an answer goes on the pin with one end of a socket pair of its own
+ * (SCM_RIGHTS) and the keeper answers on that, so replies can never be read
+ * by a forked child or another thread, and no request needs a connection
+ * (and a new check of who connects) of its own. The keeper accepts a
+ * connection only from its own uid, the store's owner (SO_PEERCRED). The
+ * keeper exits when no pin has been connected for a grace period.
  */
 #ifndef MEMSHIM_CORE_KEEPER_H
 #define MEMSHIM_CORE_KEEPER_H
@@ -56,7 +59,7 @@ int ms_keeper_connect(const char *name, pid_t *pid, uint32_t *uid);
 /* Requests over a connection of their own. */
 int ms_keeper_new(struct ms_store *s, int32_t *kfd, uint64_t *kino);
 int ms_keeper_fd(struct ms_store *s, int32_t kfd, int oflags);
-int ms_keeper_arena(const char *name);
+int ms_keeper_arena(struct ms_store *s);
 /* Asks the keeper to free orphans no live process holds; returns how many. */
 int ms_keeper_reclaim(struct ms_store *s);
 

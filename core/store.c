@@ -119,7 +119,7 @@ int ms_store_attach(const char *name, const struct ms_open_opts *o, ms_store **o
 	if (s->arena_fd < 0) {
 		/* No /proc here (or not the keeper's): the keeper hands the
 		 * arena over its socket instead. */
-		r = ms_keeper_arena(name);
+		r = ms_keeper_arena(s);
 		if (r < 0)
 			goto fail;
 		s->arena_fd = r;
