@@ -8,10 +8,24 @@
  * connection open as a liveness pin (and sends pokes on it); a request that
  * wants an answer goes on the pin with one end of a socket pair of its own
  * (SCM_RIGHTS) and the keeper answers on that, so replies can never be read
- * by a forked child or another thread, and no request needs a connection
- * (and a new check of who connects) of its own. The keeper accepts a
- * connection only from its own uid, the store's owner (SO_PEERCRED). The
- * keeper exits when no pin has been connected for a grace period.
+ * by a forked child or another thread. The keeper exits when no pin has
+ * been connected for a grace period.
+ *
+ * Who is heard. The keeper accepts a connection only from its own uid (the
+ * store's owner, SO_PEERCRED at connect time), and every request comes over
+ * such a connection: the pin a process of the tree made when it attached,
+ * or inherited across fork. A process that dropped privileges afterwards
+ * (setresuid to another user) keeps its pin and is still heard: it cannot
+ * re-open the keeper's memfds through /proc/<keeper>/fd any more (the
+ * kernel's ptrace access check), so it asks for them here (MS_OP_FD). The
+ * keeper hands the fd out without checking permissions itself: the store's
+ * checks ran in the asking process, against its credentials (core/perm.c),
+ * and a process holding the pin also has the arena mapped read-write, so a
+ * check here would protect nothing it could not change anyway. The
+ * boundary is the pin: only processes that descend from the owner's
+ * attached processes (or that can ptrace one of them) hold one. A program
+ * exec'd after a drop of privileges cannot attach yet (it connects as
+ * another uid, which the keeper refuses).
  */
 #ifndef MEMSHIM_CORE_KEEPER_H
 #define MEMSHIM_CORE_KEEPER_H

@@ -38,6 +38,7 @@ static struct ms_store *handle_new(const struct ms_config *cfg)
 	s->arena_fd = s->sock = s->procdir = -1;
 	s->cfg = *cfg;
 	s->umask = 022;
+	ms_store_cred_refresh(s);
 	return s;
 }
 
@@ -302,11 +303,12 @@ void ms_store_private_fd_moved(ms_store *s, int from, int to)
 
 void ms_store_atfork_child(ms_store *s)
 {
-	/* Nothing process-local needs re-initialising in core: locks live in
-	 * the arena and requests use connections of their own. The pin
+	/* Little process-local needs re-initialising in core: locks live in
+	 * the arena and requests use sockets of their own. The pin
 	 * connection is shared with the parent, which keeps the keeper alive
-	 * as long as either process lives. */
-	(void)s;
+	 * as long as either process lives. A credentials refresh that another
+	 * thread had under way is not finished here. */
+	__atomic_store_n(&s->cred_busy, 0, __ATOMIC_RELAXED);
 }
 
 /* ---- statistics and the consistency check ---------------------------------------- */

@@ -24,6 +24,7 @@
  *   keeper.c   the keeper's client side: spawn, requests, pool, close queue
  *   memfd.c    a file's memfd: made, re-opened, given back
  *   repair.c   ns_lock, and the arena rebuilt when its holder died
+ *   perm.c     the caller's credentials and the kernel's permission rules
  *   data.c     inode life and death, references, charged growth of files
  *   ns.c       the namespace: paths, directories, links, attributes, readdir
  *   persist.c  MEMSHIM_SEED, and MEMSHIM_SAVE's directory set at creation
@@ -131,8 +132,8 @@ int ms_stat_ino(ms_store *s, ms_ino ino, struct stat *st);
  * Directory (O_DIRECTORY or a directory path with O_RDONLY): returns 0 and
  * sets *fd = -1; the shim emulates directory fds.
  * *ino receives the inode. Errors: the kernel's (EEXIST, EISDIR, ENOTDIR,
- * ENOENT, ELOOP, EACCES is not enforced for root-like use), quota errno or
- * ENOSPC (node limit) on create. */
+ * ENOENT, ELOOP, EACCES, EPERM), quota errno or ENOSPC (node limit) on
+ * create. */
 int ms_open(ms_store *s, ms_ino dir, const char *path, int oflags, mode_t mode, int *fd,
 	    ms_ino *ino);
 
@@ -190,6 +191,39 @@ struct ms_dirent {
  * (-ENOTDIR, -ENOENT for a removed directory). Entries added or removed
  * between calls are seen or not; no other entry is skipped or repeated. */
 int ms_readdir(ms_store *s, ms_ino dir, uint64_t cookie, struct ms_dirent *e);
+
+/* ---- credentials and permissions ---------------------------------------- */
+
+/* Every call checks permissions as the kernel does (search on each
+ * directory walked, write on a directory changed, sticky directories, the
+ * open, chmod, chown and utimensat rules, set-id bits cleared), against the
+ * caller's fsuid, fsgid, supplementary groups and effective capabilities
+ * (CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
+ * CAP_FSETID), as cached in the handle. The cache is read from the kernel
+ * when the handle is made; a process that changes its credentials calls
+ * this after (the shim does, in its wrappers of the calls that change
+ * them). */
+void ms_store_cred_refresh(ms_store *s);
+
+/* ms_access flag: check with the effective ids (AT_EACCESS), not the real. */
+#define MS_EACCESS 0x4
+/* access(2)/faccessat(2) of path for mode (F_OK, or R_OK|W_OK|X_OK), with
+ * the real ids (the walk too) unless MS_EACCESS; flags MS_NOFOLLOW,
+ * MS_EMPTY. Returns 0, -EACCES, or the walk's errors. */
+int ms_access(ms_store *s, ms_ino dir, const char *path, int flags, int mode);
+
+/* Permission mask (R_OK|W_OK|X_OK) on inode ino, held by the caller (a
+ * directory entered by chdir, opened by opendir): 0, -EACCES, -ENOENT. */
+int ms_may(ms_store *s, ms_ino ino, int mask);
+
+/* After a write or truncate through an fd on regular file ino: clears its
+ * set-user-ID bit, and its set-group-ID bit as the kernel does, unless the
+ * caller has CAP_FSETID. One load when the file has neither. */
+void ms_kill_priv(ms_store *s, ms_ino ino);
+
+/* ms_open flag: the file is opened to be executed; execute permission is
+ * checked instead of read. Never reaches the kernel. */
+#define MS_O_EXEC 0x40000000
 
 /* ---- file data and the ledger ------------------------------------------ */
 

@@ -18,6 +18,7 @@ void ms_real_resolve(void)
 #include "real_dir.def"
 #include "real_stdio.def"
 #include "real_exec.def"
+#include "real_cred.def"
 #undef W
 #undef R
 }

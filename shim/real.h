@@ -36,6 +36,7 @@ struct ms_real {
 #include "real_dir.def"
 #include "real_stdio.def"
 #include "real_exec.def"
+#include "real_cred.def"
 #undef W
 #undef R
 };

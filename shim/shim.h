@@ -234,6 +234,11 @@ void ms_fdtab_atfork_child(void);
  * every inherited fd (atfork handler; _Fork calls it too). */
 void ms_shim_fork_child(void);
 
+/* ---- credentials (cred.c) ------------------------------------------------------ */
+
+/* After the credentials changed: the store reads them again. */
+void ms_cred_changed(void);
+
 /* ---- what a new program inherits (carry.c) ---------------------------------- */
 
 /* Constructor: notes the environment to carry along, takes over the store

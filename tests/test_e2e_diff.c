@@ -112,3 +112,13 @@ Test(e2e_diff, dirs) { differential("dirs"); }
 Test(e2e_diff, cwd) { differential("cwd"); }
 Test(e2e_diff, names) { differential("names"); }
 Test(e2e_diff, fd) { differential("fd"); }
+
+/* Permissions as the kernel enforces them (tests/helpers/permops.c): a
+ * matrix of directory modes and owners, each call made by a child that
+ * switched to the actor, in a store directory and in a tmpfs one. */
+Test(e2e_diff, perm_root) { differential_of("permops", "root"); }
+Test(e2e_diff, perm_nobody) { differential_of("permops", "nobody"); }
+Test(e2e_diff, perm_user) { differential_of("permops", "user"); }
+Test(e2e_diff, perm_euid) { differential_of("permops", "euid"); }
+/* A process that drops privileges in the middle of its run. */
+Test(e2e_diff, perm_drop) { differential_of("permops", "drop"); }
