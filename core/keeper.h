@@ -24,8 +24,9 @@
  * check here would protect nothing it could not change anyway. The
  * boundary is the pin: only processes that descend from the owner's
  * attached processes (or that can ptrace one of them) hold one. A program
- * exec'd after a drop of privileges cannot attach yet (it connects as
- * another uid, which the keeper refuses).
+ * exec'd by a process that is not the owner any more inherits its pin
+ * (ms_store_pin_for_exec, MEMSHIM_PIN) and attaches through it; a process
+ * of another uid without one is refused.
  */
 #ifndef MEMSHIM_CORE_KEEPER_H
 #define MEMSHIM_CORE_KEEPER_H

@@ -88,6 +88,44 @@ static void private_name(char *buf, size_t n)
 	snprintf(buf, n, "p%d-%012llx", (int)getpid(), (unsigned long long)(rnd & 0xffffffffffffULL));
 }
 
+/* Attaches through an inherited keeper connection: it must be a socket
+ * whose peer is the keeper of `name`, which hands over the arena. */
+static int attach_pin(struct ms_store *s, const char *name, int pin)
+{
+	struct ucred cr;
+	socklen_t cl = sizeof(cr);
+	int r = sys_getsockopt(pin, SOL_SOCKET, SO_PEERCRED, &cr, &cl);
+	if (r)
+		return r;
+	s->sock = pin;
+	r = ms_keeper_arena(s);
+	if (r < 0)
+		goto fail;
+	s->arena_fd = fd_high(r);
+	r = map_arena(s);
+	if (r)
+		goto fail;
+	if (strncmp(s->hdr->name, name, sizeof(s->hdr->name)) ||
+	    __atomic_load_n(&s->hdr->keeper_pid, __ATOMIC_RELAXED) != cr.pid ||
+	    s->hdr->uid != cr.uid) {
+		r = -ESRCH;
+		goto fail;
+	}
+	s->keeper_pid = cr.pid;
+	return 0;
+fail:
+	/* not ours to close: the handle forgets it */
+	s->sock = -1;
+	if (s->base)
+		munmap(s->base, s->hdr->arena_size);
+	s->base = NULL;
+	s->hdr = NULL;
+	if (s->arena_fd >= 0)
+		sys_close(s->arena_fd);
+	s->arena_fd = -1;
+	return r;
+}
+
 int ms_store_attach(const char *name, const struct ms_open_opts *o, ms_store **out)
 {
 	pid_t pid;
@@ -97,6 +135,10 @@ int ms_store_attach(const char *name, const struct ms_open_opts *o, ms_store **o
 	if (!s)
 		return -ENOMEM;
 	snprintf(s->name, sizeof(s->name), "%s", name);
+	if (o->pin > 0 && attach_pin(s, name, o->pin) == 0) {
+		pid = s->keeper_pid;
+		goto attached;
+	}
 	r = ms_keeper_connect(name, &pid, &uid);
 	if (r < 0)
 		goto fail;
@@ -105,6 +147,7 @@ int ms_store_attach(const char *name, const struct ms_open_opts *o, ms_store **o
 		r = -EEXIST; /* never join another user's store */
 		goto fail;
 	}
+attached:
 	s->keeper_pid = pid;
 	if (!o->no_proc) {
 		char path[40];
@@ -114,7 +157,8 @@ int ms_store_attach(const char *name, const struct ms_open_opts *o, ms_store **o
 			s->procdir = fd_high(r);
 			char num[8];
 			snprintf(num, sizeof(num), "%d", MS_KEEPER_ARENA_FD);
-			s->arena_fd = sys_openat(s->procdir, num, O_RDWR | O_CLOEXEC, 0);
+			if (!s->base)
+				s->arena_fd = sys_openat(s->procdir, num, O_RDWR | O_CLOEXEC, 0);
 		}
 	}
 	if (s->arena_fd < 0) {
@@ -125,13 +169,15 @@ int ms_store_attach(const char *name, const struct ms_open_opts *o, ms_store **o
 			goto fail;
 		s->arena_fd = r;
 	}
-	s->arena_fd = fd_high(s->arena_fd);
-	r = map_arena(s);
-	if (r)
-		goto fail;
-	if (s->hdr->uid != (uint32_t)geteuid()) {
-		r = -EEXIST;
-		goto fail;
+	if (!s->base) {
+		s->arena_fd = fd_high(s->arena_fd);
+		r = map_arena(s);
+		if (r)
+			goto fail;
+		if (s->hdr->uid != (uint32_t)geteuid()) {
+			r = -EEXIST;
+			goto fail;
+		}
 	}
 	/* Limits come from the arena: the creator's configuration wins. */
 	s->cfg.max_bytes = s->hdr->ledger.max_bytes;
@@ -290,6 +336,15 @@ int ms_store_private_fds(const ms_store *s, int *fds, int n)
 }
 
 void ms_store_set_umask(ms_store *s, mode_t mask) { s->umask = mask & 0777; }
+
+int ms_store_pin_for_exec(ms_store *s)
+{
+	if (s->sock < 0 || s->local)
+		return -1;
+	int inherit = (uint32_t)geteuid() != s->hdr->uid;
+	sys_fcntl(s->sock, F_SETFD, inherit ? 0 : FD_CLOEXEC);
+	return inherit ? s->sock : -1;
+}
 
 void ms_store_private_fd_moved(ms_store *s, int from, int to)
 {

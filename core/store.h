@@ -73,6 +73,10 @@ struct ms_open_opts {
 	const struct ms_config *cfg; /* limits, prefixes, guard, errno */
 	const char *keeper_path;     /* keeper program; NULL = no keeper */
 	int no_proc;                 /* 1: never re-open through /proc (tests) */
+	/* ms_store_attach: a keeper connection inherited from the program
+	 * that exec'd this one (MEMSHIM_PIN, ms_store_pin_for_exec), to
+	 * attach through; 0 for none. */
+	int pin;
 };
 
 /* Creates the store named cfg->store_name (or a fresh private name when
@@ -84,8 +88,19 @@ struct ms_open_opts {
  * guard_action fail), -EPROTO (an arena of another layout version). */
 int ms_store_open(const struct ms_open_opts *o, ms_store **out);
 
-/* Joins an existing store by name; -ENOENT when no keeper answers. */
+/* Joins an existing store by name; -ENOENT when no keeper answers. With
+ * o->pin, through that inherited connection when it leads to that store's
+ * keeper (a process whose uid is not the owner's any more; the keeper
+ * refuses its new connections), else by name. */
 int ms_store_attach(const char *name, const struct ms_open_opts *o, ms_store **out);
+
+/* The keeper connection a program exec'd by this process is to inherit:
+ * when the process's effective uid is no longer the store owner's, a new
+ * program could not connect to the keeper, which hears its owner only; it
+ * inherits this process's connection instead (the shim names it in
+ * MEMSHIM_PIN). Makes the connection inheritable and returns it, or makes
+ * it close-on-exec again and returns -1. */
+int ms_store_pin_for_exec(ms_store *s);
 
 /* Unmaps and disconnects; the keeper frees the store when no process of the
  * tree is attached any more. */

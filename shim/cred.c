@@ -13,6 +13,8 @@
  * own when it starts.
  */
 #include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/fsuid.h>
 #include <unistd.h>
 
@@ -20,8 +22,25 @@
 
 void ms_cred_changed(void)
 {
-	if (ms_shim.store && !ms_in_vfork_child())
-		ms_store_cred_refresh(ms_shim.store);
+	if (!ms_shim.store || ms_in_vfork_child())
+		return;
+	ms_store_cred_refresh(ms_shim.store);
+	/* A program exec'd from here connects to the keeper with its own
+	 * uid; when that is not the owner's it would be refused, so it
+	 * inherits our connection instead (core/keeper.h says who is heard).
+	 * MEMSHIM_PIN is in the environment itself, not only added by our
+	 * exec wrappers, for system() and popen(), which spawn without them. */
+	int pin = ms_store_pin_for_exec(ms_shim.store);
+	int old = __atomic_exchange_n(&ms_shim.pin, pin, __ATOMIC_RELAXED);
+	if (pin == old)
+		return;
+	if (pin >= 0) {
+		char v[16];
+		snprintf(v, sizeof(v), "%d", pin);
+		setenv("MEMSHIM_PIN", v, 1);
+	} else {
+		unsetenv("MEMSHIM_PIN");
+	}
 }
 
 static void refresh(void) { ms_cred_changed(); }

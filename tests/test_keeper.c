@@ -234,6 +234,43 @@ Test(keeper, a_process_that_dropped_privileges_gets_fds_from_the_keeper)
 	ms_store_close(s);
 }
 
+/* A program exec'd by a process that is not the store's owner any more
+ * joins through the keeper connection it inherits (MEMSHIM_PIN); a
+ * process without one cannot join, nor with an fd that is not the
+ * keeper's. */
+Test(keeper, a_non_owner_joins_only_through_an_inherited_connection)
+{
+	struct ms_config c = t_config(1 << 20, 0);
+	ms_store *s = t_kept(&c);
+	cr_assert_eq(ms_store_pin_for_exec(s), -1, "the owner passes no connection on");
+	pid_t p = fork();
+	if (p == 0) {
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(5);
+		int pin = ms_store_pin_for_exec(s);
+		if (pin < 0 || (fcntl(pin, F_GETFD) & FD_CLOEXEC))
+			_exit(6);
+		ms_store *o;
+		int fds[2];
+		if (pipe(fds))
+			_exit(7);
+		struct ms_open_opts op = {.cfg = &c, .keeper_path = t_keeper(), .pin = fds[0]};
+		if (ms_store_attach(ms_store_name(s), &op, &o) == 0)
+			_exit(8); /* a pipe is no keeper */
+		op.pin = pin;
+		if (ms_store_attach(ms_store_name(s), &op, &o))
+			_exit(9);
+		struct stat st;
+		if (ms_stat(o, 0, "/mem", 0, &st) || !S_ISDIR(st.st_mode))
+			_exit(10);
+		_exit(0);
+	}
+	int st;
+	waitpid(p, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "failed at step %d", WEXITSTATUS(st));
+	ms_store_close(s);
+}
+
 Test(keeper, many_files_survive_creators_and_the_pool_refills)
 {
 	struct ms_config c = t_config(64 << 20, 0);

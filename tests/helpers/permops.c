@@ -23,7 +23,7 @@
  * fresh directory of files with assorted owners and modes, and a child
  * switched to ACTOR makes one call: open with each access mode, O_TRUNC,
  * O_CREAT and O_NOATIME, mkdir, rmdir, unlink, rename, link, symlink,
- * chmod, chown, utimensat, truncate, write; and, in one child, the calls
+ * chmod, chown, utimensat, truncate, write, exec; and, in one child, the calls
  * that change nothing (stat, access, faccessat, opendir, chdir). After every
  * call one line gives its result and errno, and (read by root) the owner,
  * group and mode of every name it may have touched. Nothing that
@@ -163,7 +163,9 @@ static void build(mode_t mode, uid_t u, gid_t g)
 	mkfile("fs", 0, 100, 04777);
 	mkfile("fg", 0, 100, 02777);
 	mkfile("fm", 1000, 100, 02666);
+	mkfile("x", 0, 0, 0755);
 	mkfile("xn", 0, 0, 0644);
+	mkfile("xs", 0, 0, 0711);
 	mkdirx("sub", u, g, 0777);
 	mkfile("sub/in", u, g, 0644);
 	mkdirx("esub", 65534, 65534, 0777);
@@ -365,6 +367,36 @@ static void f_ftruncate(const void *v)
 	close(fd);
 }
 
+/* exec: the exit status of the program, or why it did not run */
+static void f_exec(const void *v)
+{
+	const struct a_path *a = v;
+	int pfd[2];
+	if (pipe(pfd))
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		fcntl(pfd[1], F_SETFD, FD_CLOEXEC);
+		int nul = open("/dev/null", O_WRONLY);
+		dup2(nul, 2);
+		execl(P(a->name), a->name, (char *)NULL);
+		int e = errno;
+		if (write(pfd[1], &e, sizeof(e)) < 0)
+			_exit(126);
+		_exit(127);
+	}
+	close(pfd[1]);
+	int e = 0, st = 0;
+	ssize_t n = read(pfd[0], &e, sizeof(e));
+	close(pfd[0]);
+	waitpid(pid, &st, 0);
+	if (n == sizeof(e))
+		snprintf(res, sizeof(res), "-1 %s", en(e));
+	else
+		snprintf(res, sizeof(res), "status=%d", WEXITSTATUS(st));
+}
+
 /* The calls that change nothing, in one child: the walk (stat), access
  * with the real ids and with the effective ones, opendir, chdir. */
 static void f_probe(const void *v)
@@ -489,6 +521,10 @@ static const struct op {
 	PATHOP("write fm", "fm", f_write, N1("fm")),
 	PATHOP("ftruncate fs", "fs", f_ftruncate, N1("fs")),
 	PATHOP("ftruncate fg", "fg", f_ftruncate, N1("fg")),
+	PATHOP("exec x", "x", f_exec, N1("x")),
+	PATHOP("exec xn", "xn", f_exec, N1("xn")),
+	PATHOP("exec xs", "xs", f_exec, N1("xs")),
+	PATHOP("exec sub", "sub", f_exec, N1("sub")),
 };
 
 static const mode_t dir_modes[] = {0000, 0700, 0755, 0777, 01777, 02775, 0770};
@@ -505,6 +541,12 @@ static void matrix(void)
 			snprintf(cs, sizeof(cs), "d%04o:%u:%u", (unsigned)dir_modes[m],
 				 (unsigned)dir_owners[o].u, (unsigned)dir_owners[o].g);
 			for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+				/* A program exec'd with real and effective uids
+				 * apart runs in secure-execution mode, where
+				 * ld.so ignores LD_PRELOAD: it cannot see a
+				 * store (README, limits). */
+				if (ops[i].fn == f_exec && !strcmp(actor, "euid"))
+					continue;
 				build(dir_modes[m], dir_owners[o].u, dir_owners[o].g);
 				call(cs, ops[i].what, ops[i].names, ops[i].fn, ops[i].arg);
 			}
@@ -528,7 +570,20 @@ static void dropping(void)
 	rm_tree(C);
 	if (mkdir(C, 0777) || chmod(C, 0777))
 		die(C);
-	pid_t pid = fork();
+	/* a vfork child that changes its ids and execs a program */
+	char cmd[PATH_MAX * 2 + 64];
+	snprintf(cmd, sizeof(cmd), "id -u; echo v > %s", P("vforked"));
+	fflush(stdout);
+	pid_t pid = vfork();
+	if (pid == 0) {
+		if (setresuid(65534, 65534, 65534) == 0)
+			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	int vst = 0;
+	waitpid(pid, &vst, 0);
+	say("vfork, setresuid, exec sh", WEXITSTATUS(vst));
+	pid = fork();
 	if (pid == 0) {
 		/* as root: a file, an fd kept open across the drop, a private dir */
 		int keep = open(P("mine"), O_RDWR | O_CREAT, 0600);
@@ -576,12 +631,26 @@ static void dropping(void)
 			_exit(0);
 		}
 		waitpid(g, NULL, 0);
+		/* programs it starts see the store too: system() (glibc's own
+		 * spawn) and an exec of a shell */
+		snprintf(cmd, sizeof(cmd), "echo sys > %s && cat %s; echo", P("dir/sys"), P("pub"));
+		say("system", system(cmd));
+		fflush(stdout);
+		g = fork();
+		if (g == 0) {
+			snprintf(cmd, sizeof(cmd), "id -u; echo sh > %s; ls %s", P("dir/sh"), P("dir"));
+			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+			_exit(127);
+		}
+		int st = 0;
+		waitpid(g, &st, 0);
+		say("exec sh", WEXITSTATUS(st));
 		_exit(0);
 	}
 	waitpid(pid, NULL, 0);
 	char line[2048] = "drop state:";
 	state(line, sizeof(line),
-	      "mine pub made dir dir/made dir/inner dir/child private private/x");
+	      "vforked mine pub made dir dir/made dir/inner dir/child dir/sys dir/sh private private/x");
 	printf("%s\n", line);
 	rm_tree(C);
 }
