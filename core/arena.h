@@ -350,12 +350,25 @@ void ms_data_drop(struct ms_store *s, int32_t kfd);
 #define MS_MAY_WRITE 2
 #define MS_MAY_READ 4
 /* The current credentials: the file-system view, and access(2)'s view. */
-const struct ms_cred *ms_cred_fs(struct ms_store *s);
-const struct ms_cred *ms_cred_real(struct ms_store *s);
+static inline const struct ms_creds *ms_creds_now(struct ms_store *s)
+{
+	return &s->creds[__atomic_load_n(&s->cred_gen, __ATOMIC_ACQUIRE) % MS_CRED_RING];
+}
+static inline const struct ms_cred *ms_cred_fs(struct ms_store *s) { return &ms_creds_now(s)->fs; }
+static inline const struct ms_cred *ms_cred_real(struct ms_store *s)
+{
+	return &ms_creds_now(s)->real;
+}
 /* Credentials every check passes (the keeper's view of the store). */
 void ms_cred_all(struct ms_store *s);
 /* generic_permission: 0 or -EACCES. */
 int ms_perm(const struct ms_cred *c, const struct ms_inode *in, int mask);
+/* may_lookup: search permission on directory in; without a call when
+ * everyone may search it (owner, group and others all have x). */
+static inline int ms_perm_search(const struct ms_cred *c, const struct ms_inode *in)
+{
+	return (in->mode & 0111) == 0111 ? 0 : ms_perm(c, in, MS_MAY_EXEC);
+}
 /* inode_owner_or_capable (CAP_FOWNER): 1 or 0. */
 int ms_perm_owner(const struct ms_cred *c, const struct ms_inode *in);
 /* may_create's permission: write and search on dir; 0 or -EACCES. */

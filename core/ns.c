@@ -265,19 +265,21 @@ static int walk_parent(struct walk *w)
 	struct ms_store *s = w->s;
 	uint32_t root = s->hdr->root;
 	uint32_t cur = w->dir;
+	struct ms_inode *cd; /* IN(s, cur) */
 	char *p = w->p;
 	int r;
 
 restart:
 	if (*p == '/') {
 		cur = root;
+		cd = IN(s, cur);
 		while (*p == '/')
 			p++;
 	} else {
-		struct ms_inode *d = live(s, cur);
-		if (!d)
+		cd = live(s, cur);
+		if (!cd)
 			return -ENOENT;
-		if (!S_ISDIR(d->mode))
+		if (!S_ISDIR(cd->mode))
 			return -ENOTDIR;
 	}
 	if (!*p) {
@@ -293,7 +295,7 @@ restart:
 	for (;;) {
 		/* may_lookup: search permission on the directory each
 		 * component is looked up in, the last one's too */
-		r = ms_perm(w->cr, IN(s, cur), MS_MAY_EXEC);
+		r = ms_perm_search(w->cr, cd);
 		if (r)
 			return r;
 		char *name = p;
@@ -319,9 +321,10 @@ restart:
 		}
 		if (type == LAST_DOTDOT) {
 			if (cur != root) {
-				if (IN(s, cur)->nlink == 0)
+				if (cd->nlink == 0)
 					return -ENOENT;
-				cur = IN(s, cur)->parent;
+				cur = cd->parent;
+				cd = IN(s, cur);
 			}
 			p = q;
 			continue;
@@ -344,6 +347,7 @@ restart:
 		if (!S_ISDIR(ci->mode))
 			return -ENOTDIR;
 		cur = c;
+		cd = ci;
 		p = q;
 	}
 }

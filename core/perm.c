@@ -100,14 +100,6 @@ void ms_cred_all(struct ms_store *s)
 		s->creds[i].fs = s->creds[i].real = c;
 }
 
-static const struct ms_creds *creds(struct ms_store *s)
-{
-	return &s->creds[__atomic_load_n(&s->cred_gen, __ATOMIC_ACQUIRE) % MS_CRED_RING];
-}
-
-const struct ms_cred *ms_cred_fs(struct ms_store *s) { return &creds(s)->fs; }
-const struct ms_cred *ms_cred_real(struct ms_store *s) { return &creds(s)->real; }
-
 /* in_group_p: fsgid or a supplementary group. Beyond the groups kept, the
  * kernel's list is read (a process with more than MS_CRED_GROUPS). */
 static int in_group(const struct ms_cred *c, uint32_t gid)
