@@ -243,6 +243,24 @@ _Static_assert(MS_LAYOUT_VERSION != 2 ||
 			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 13872),
 	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");
 
+/* Who the caller is, for the permission checks (perm.c): one view of the
+ * process's credentials. */
+#define MS_CRED_GROUPS 32 /* supplementary groups kept; beyond, the kernel is asked */
+#define MS_CRED_RING 4    /* copies a refresh rotates through */
+struct ms_cred {
+	uint32_t uid, gid; /* fsuid and fsgid (access(2): the real ids) */
+	uint32_t caps;     /* effective capabilities: bit n = capability n (n < 32) */
+	uint32_t ngroups;  /* supplementary groups; the first MS_CRED_GROUPS in groups */
+	uint32_t groups[MS_CRED_GROUPS];
+};
+/* One reading of the process's credentials: what its file-system calls are
+ * checked against (fs), and what access(2) without AT_EACCESS checks
+ * against (real: the real ids, and the permitted capabilities of a real
+ * root, none otherwise). */
+struct ms_creds {
+	struct ms_cred fs, real;
+};
+
 /* One process's view of a store. */
 struct ms_store {
 	struct ms_hdr *hdr;
@@ -256,6 +274,14 @@ struct ms_store {
 	mode_t umask;   /* the process's file mode creation mask */
 	struct ms_config cfg;
 	char name[MS_STORE_NAME_MAX];
+	/* The process's credentials (perm.c): the current copy is
+	 * creds[cred_gen % MS_CRED_RING]; a refresh writes the next slot,
+	 * then moves cred_gen. */
+	struct ms_creds creds[MS_CRED_RING];
+	uint32_t cred_gen;    /* [atomic] */
+	uint32_t cred_busy;   /* [atomic] a refresh is writing the next slot */
+	uint32_t proc_denied; /* [atomic] cred_gen + 1 when /proc/<keeper>/fd
+			       * refused these credentials (memfd.c) */
 };
 
 static inline struct ms_inode *ms_inode_at(struct ms_store *s, uint32_t i)
@@ -396,6 +422,72 @@ void ms_special_drop(struct ms_store *s, struct ms_inode *in);
 /* open(2) of in: notes the counterpart for ms_special_path() and returns
  * -MS_ESPECIAL. */
 int ms_special_open(struct ms_store *s, struct ms_inode *in);
+/* ---- perm.c: credentials and the kernel's permission rules ------------------
+ * The checks of fs/namei.c and fs/attr.c, called by ns.c where the kernel
+ * calls them, with ns_lock held. Masks are MS_MAY_* (R_OK, W_OK, X_OK). */
+#define MS_MAY_EXEC 1
+#define MS_MAY_WRITE 2
+#define MS_MAY_READ 4
+/* The current credentials: the file-system view, and access(2)'s view. */
+static inline const struct ms_creds *ms_creds_now(struct ms_store *s)
+{
+	return &s->creds[__atomic_load_n(&s->cred_gen, __ATOMIC_ACQUIRE) % MS_CRED_RING];
+}
+static inline const struct ms_cred *ms_cred_fs(struct ms_store *s) { return &ms_creds_now(s)->fs; }
+static inline const struct ms_cred *ms_cred_real(struct ms_store *s)
+{
+	return &ms_creds_now(s)->real;
+}
+/* Credentials every check passes (the keeper's view of the store). */
+void ms_cred_all(struct ms_store *s);
+/* generic_permission: 0 or -EACCES. */
+int ms_perm(const struct ms_cred *c, const struct ms_inode *in, int mask);
+/* may_lookup: search permission on directory in; without a call when
+ * everyone may search it (owner, group and others all have x). */
+static inline int ms_perm_search(const struct ms_cred *c, const struct ms_inode *in)
+{
+	return (in->mode & 0111) == 0111 ? 0 : ms_perm(c, in, MS_MAY_EXEC);
+}
+/* inode_owner_or_capable (CAP_FOWNER): 1 or 0. */
+int ms_perm_owner(const struct ms_cred *c, const struct ms_inode *in);
+/* may_create's permission: write and search on dir; 0 or -EACCES. */
+int ms_perm_create(const struct ms_cred *c, const struct ms_inode *dir);
+/* may_delete of victim (an entry of dir): EACCES, EPERM (sticky dir),
+ * ENOTDIR / EISDIR (victim's type against isdir). */
+int ms_perm_delete(const struct ms_cred *c, const struct ms_inode *dir,
+		   const struct ms_inode *victim, int isdir);
+/* may_open's permission part for open(2) flags (O_PATH: none; MS_O_EXEC:
+ * execute instead of read; created: nothing but O_NOATIME): EISDIR,
+ * EACCES, EPERM (O_NOATIME of another's file). */
+int ms_perm_open(const struct ms_cred *c, const struct ms_inode *in, int oflags, int created);
+/* O_CREAT of an existing node in a sticky directory (protected_regular,
+ * protected_fifos): 0 or -EACCES. */
+int ms_perm_create_in_sticky(const struct ms_cred *c, const struct ms_inode *dir,
+			     const struct ms_inode *in);
+/* Following a final symlink `link` in dir (protected_symlinks): 0 or -EACCES. */
+int ms_perm_follow(const struct ms_cred *c, const struct ms_inode *dir,
+		   const struct ms_inode *link);
+/* may_linkat (protected_hardlinks): 0 or -EPERM. */
+int ms_perm_link(const struct ms_cred *c, const struct ms_inode *in);
+/* The mode a node created in dir asks for, with S_ISGID dropped as
+ * mode_strip_sgid does (before the umask). */
+mode_t ms_perm_create_mode(const struct ms_cred *c, const struct ms_inode *dir, mode_t mode);
+/* inode_init_owner: new node in (just made in dir) gets fsuid, and fsgid or
+ * a setgid directory's group (a directory also its S_ISGID). */
+void ms_perm_init_owner(const struct ms_cred *c, const struct ms_inode *dir, struct ms_inode *in);
+/* chmod: EPERM, or 0 with *mode's S_ISGID dropped when it may not be set. */
+int ms_perm_chmod(const struct ms_cred *c, const struct ms_inode *in, mode_t *mode);
+/* chown (-1 = unchanged): EPERM, or 0 with *mode the node's mode after it
+ * (set-id bits cleared as the kernel does). */
+int ms_perm_chown(const struct ms_cred *c, const struct ms_inode *in, uid_t uid, gid_t gid,
+		  uint32_t *mode);
+/* utimensat: touch = times NULL or both UTIME_NOW: EACCES (neither owner
+ * nor writer); else EPERM (not the owner). */
+int ms_perm_utimes(const struct ms_cred *c, const struct ms_inode *in, int touch);
+/* A write or truncate of regular file in by the caller: clears its set-id
+ * bits as file_remove_privs does (none with CAP_FSETID). Returns 1 when it
+ * changed the mode. */
+int ms_perm_kill_priv(const struct ms_cred *c, struct ms_inode *in);
 
 /* ---- data.c: inode life, references, growth --------------------------------- */
 /* Sets the size of regular file `in` to len (O_TRUNC, truncate(2)): takes its

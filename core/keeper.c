@@ -123,24 +123,42 @@ int ms_keeper_connect(const char *name, pid_t *pid, uint32_t *uid)
 	return fd;
 }
 
-/* One request, one reply, on a connection of its own. */
-static int request(const char *name, struct ms_msg *m, int *fd_out)
+/* One request, one reply. The request goes over the pin connection, with
+ * one end of a socket pair of its own for the reply: the reply can never
+ * be read by a forked child or another thread, and the keeper, which
+ * accepted the pin from the store's owner, answers a process of the tree
+ * whatever its credentials have become since (a process that dropped
+ * privileges; keeper.h). */
+static int request(struct ms_store *s, struct ms_msg *m, int *fd_out)
 {
-	pid_t pid;
-	uint32_t uid;
-	int sock = ms_keeper_connect(name, &pid, &uid), r;
-	if (sock < 0)
-		return sock;
-	if (uid != (uint32_t)geteuid()) {
-		r = -EACCES;
+	int sv[2], r;
+	if (s->sock < 0)
+		return -ENOTCONN;
+	r = sys_socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+	if (r)
+		return r;
+	int sock = sv[0];
+	char sbuf[CMSG_SPACE(sizeof(int))];
+	memset(sbuf, 0, sizeof(sbuf));
+	struct iovec siov = {m, sizeof(*m)};
+	struct msghdr smh = {.msg_iov = &siov, .msg_iovlen = 1, .msg_control = sbuf,
+			     .msg_controllen = sizeof(sbuf)};
+	struct cmsghdr *sc = CMSG_FIRSTHDR(&smh);
+	sc->cmsg_level = SOL_SOCKET;
+	sc->cmsg_type = SCM_RIGHTS;
+	sc->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(sc), &sv[1], sizeof(int));
+	ssize_t sent;
+	do
+		sent = sys_sendmsg(s->sock, &smh, MSG_NOSIGNAL);
+	while (sent == -EINTR);
+	sys_close(sv[1]); /* the keeper holds the other copy now */
+	if (sent != sizeof(*m)) {
+		r = sent < 0 ? (int)sent : -EPIPE;
 		goto out;
 	}
 	struct timeval tv = {5, 0};
 	sys_setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (sys_sendto(sock, m, sizeof(*m), MSG_NOSIGNAL) != sizeof(*m)) {
-		r = -EPIPE;
-		goto out;
-	}
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = {m, sizeof(*m)};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
@@ -173,7 +191,7 @@ out:
 int ms_keeper_new(struct ms_store *s, int32_t *kfd, uint64_t *kino)
 {
 	struct ms_msg m = {.op = MS_OP_NEW};
-	int r = request(s->name, &m, NULL);
+	int r = request(s, &m, NULL);
 	if (r)
 		return r;
 	*kfd = m.a;
@@ -185,22 +203,22 @@ int ms_keeper_fd(struct ms_store *s, int32_t kfd, int oflags)
 {
 	struct ms_msg m = {.op = MS_OP_FD, .a = kfd, .b = oflags};
 	int fd = -1;
-	int r = request(s->name, &m, &fd);
+	int r = request(s, &m, &fd);
 	return r ? r : fd;
 }
 
 int ms_keeper_reclaim(struct ms_store *s)
 {
 	struct ms_msg m = {.op = MS_OP_RECLAIM};
-	int r = request(s->name, &m, NULL);
+	int r = request(s, &m, NULL);
 	return r ? r : m.a;
 }
 
-int ms_keeper_arena(const char *name)
+int ms_keeper_arena(struct ms_store *s)
 {
 	struct ms_msg m = {.op = MS_OP_ARENA};
 	int fd = -1;
-	int r = request(name, &m, &fd);
+	int r = request(s, &m, &fd);
 	return r ? r : fd;
 }
 

@@ -5,10 +5,28 @@
  *
  * Protocol: a SOCK_SEQPACKET socket in the abstract namespace,
  * "\0memshim-<uid>-<store name>". Every attached process keeps one
- * connection open as a liveness pin (and sends pokes on it); requests that
- * want an answer use a connection of their own, so replies can never be
- * read by a forked child or another thread. The keeper exits when no pin
- * has been connected for a grace period.
+ * connection open as a liveness pin (and sends pokes on it); a request that
+ * wants an answer goes on the pin with one end of a socket pair of its own
+ * (SCM_RIGHTS) and the keeper answers on that, so replies can never be read
+ * by a forked child or another thread. The keeper exits when no pin has
+ * been connected for a grace period.
+ *
+ * Who is heard. The keeper accepts a connection only from its own uid (the
+ * store's owner, SO_PEERCRED at connect time), and every request comes over
+ * such a connection: the pin a process of the tree made when it attached,
+ * or inherited across fork. A process that dropped privileges afterwards
+ * (setresuid to another user) keeps its pin and is still heard: it cannot
+ * re-open the keeper's memfds through /proc/<keeper>/fd any more (the
+ * kernel's ptrace access check), so it asks for them here (MS_OP_FD). The
+ * keeper hands the fd out without checking permissions itself: the store's
+ * checks ran in the asking process, against its credentials (core/perm.c),
+ * and a process holding the pin also has the arena mapped read-write, so a
+ * check here would protect nothing it could not change anyway. The
+ * boundary is the pin: only processes that descend from the owner's
+ * attached processes (or that can ptrace one of them) hold one. A program
+ * exec'd by a process that is not the owner any more inherits its pin
+ * (ms_store_pin_for_exec, MEMSHIM_PIN) and attaches through it; a process
+ * of another uid without one is refused.
  */
 #ifndef MEMSHIM_CORE_KEEPER_H
 #define MEMSHIM_CORE_KEEPER_H
@@ -56,7 +74,7 @@ int ms_keeper_connect(const char *name, pid_t *pid, uint32_t *uid);
 /* Requests over a connection of their own. */
 int ms_keeper_new(struct ms_store *s, int32_t *kfd, uint64_t *kino);
 int ms_keeper_fd(struct ms_store *s, int32_t kfd, int oflags);
-int ms_keeper_arena(const char *name);
+int ms_keeper_arena(struct ms_store *s);
 /* Asks the keeper to free orphans no live process holds; returns how many. */
 int ms_keeper_reclaim(struct ms_store *s);
 

@@ -4,9 +4,10 @@
  * In a keeper store the keeper holds each memfd (its fd number is the
  * inode's kfd) and a process opens a fresh open file description of it
  * through /proc/<keeper>/fd/<kfd>, or asks the keeper over its socket when
- * /proc is not there; new memfds come from the keeper's pool and freed ones
- * go to its close queue (core/keeper.c). In a local store (unit tests) this
- * process holds the memfds itself.
+ * /proc is not there or refuses it (a process that dropped privileges may
+ * not look into another user's /proc/<pid>/fd); new memfds come from the
+ * keeper's pool and freed ones go to its close queue (core/keeper.c). In a
+ * local store (unit tests) this process holds the memfds itself.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -56,11 +57,17 @@ int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags)
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", in->kfd);
 		return sys_openat(AT_FDCWD, path, flags, 0);
 	}
-	if (s->procdir >= 0) {
+	uint32_t gen = __atomic_load_n(&s->cred_gen, __ATOMIC_RELAXED);
+	if (s->procdir >= 0 && __atomic_load_n(&s->proc_denied, __ATOMIC_RELAXED) != gen + 1) {
 		int fd = sys_openat(s->procdir, name, flags, 0);
-		if (fd >= 0 || fd != -ENOENT)
+		if (fd >= 0 || (fd != -ENOENT && fd != -EACCES && fd != -EPERM))
 			return fd;
-		/* The keeper is gone or /proc changed under us: ask instead. */
+		/* ENOENT: the keeper is gone or /proc changed under us. EACCES,
+		 * EPERM: this process changed its credentials and may no
+		 * longer look into the keeper (ptrace access mode); not asked
+		 * again until they change once more. Ask the keeper instead. */
+		if (fd != -ENOENT)
+			__atomic_store_n(&s->proc_denied, gen + 1, __ATOMIC_RELAXED);
 	}
 	return ms_keeper_fd(s, in->kfd, flags);
 }

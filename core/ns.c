@@ -13,10 +13,10 @@
  * a buffer, and a symlink met on the way is resolved by writing its target in
  * front of that rest. Every call takes ns_lock once for the whole operation.
  *
- * Not enforced, on purpose: permissions (EACCES/EPERM from modes, sticky
- * directories, ownership). The store belongs to one user's process tree,
- * which is what the kernel would allow its owner anyway; the only EPERM is a
- * hard link to a directory.
+ * Permissions are the kernel's (core/perm.c holds the rules): search on
+ * every directory walked, and each operation's own checks at the point the
+ * kernel makes them, against the caller's credentials as cached in the
+ * handle (w->cr; access(2) walks with the real ids).
  *
  * Known departures from the kernel, all in corners:
  * - ".." from a removed directory (a cwd that was rmdir'ed) gives ENOENT; the
@@ -66,6 +66,7 @@ struct walk {
 	int type;         /* enum last_type */
 	int slash;        /* last component followed by '/' */
 	int links;        /* symlinks followed so far */
+	const struct ms_cred *cr; /* who walks */
 	char *p;
 	char buf[NS_WALK_BUF];
 };
@@ -215,6 +216,7 @@ static int walk_init(struct walk *w, struct ms_store *s, uint32_t dir, const cha
 {
 	size_t len = strnlen(path, PATH_MAX);
 	w->s = s;
+	w->cr = ms_cred_fs(s);
 	w->dir = dir;
 	w->ino = w->dent = 0;
 	w->links = 0;
@@ -263,19 +265,21 @@ static int walk_parent(struct walk *w)
 	struct ms_store *s = w->s;
 	uint32_t root = s->hdr->root;
 	uint32_t cur = w->dir;
+	struct ms_inode *cd; /* IN(s, cur) */
 	char *p = w->p;
 	int r;
 
 restart:
 	if (*p == '/') {
 		cur = root;
+		cd = IN(s, cur);
 		while (*p == '/')
 			p++;
 	} else {
-		struct ms_inode *d = live(s, cur);
-		if (!d)
+		cd = live(s, cur);
+		if (!cd)
 			return -ENOENT;
-		if (!S_ISDIR(d->mode))
+		if (!S_ISDIR(cd->mode))
 			return -ENOTDIR;
 	}
 	if (!*p) {
@@ -289,6 +293,11 @@ restart:
 		return 0;
 	}
 	for (;;) {
+		/* may_lookup: search permission on the directory each
+		 * component is looked up in, the last one's too */
+		r = ms_perm_search(w->cr, cd);
+		if (r)
+			return r;
 		char *name = p;
 		size_t len = 0;
 		while (p[len] && p[len] != '/')
@@ -312,9 +321,10 @@ restart:
 		}
 		if (type == LAST_DOTDOT) {
 			if (cur != root) {
-				if (IN(s, cur)->nlink == 0)
+				if (cd->nlink == 0)
 					return -ENOENT;
-				cur = IN(s, cur)->parent;
+				cur = cd->parent;
+				cd = IN(s, cur);
 			}
 			p = q;
 			continue;
@@ -337,6 +347,7 @@ restart:
 		if (!S_ISDIR(ci->mode))
 			return -ENOTDIR;
 		cur = c;
+		cd = ci;
 		p = q;
 	}
 }
@@ -389,7 +400,9 @@ static int resolve_last(struct walk *w, int follow)
 		struct ms_inode *in = IN(w->s, w->ino);
 		if (!S_ISLNK(in->mode) || !(follow || w->slash))
 			return 0;
-		r = push_link(w, in, (char *)w->last + w->len);
+		r = ms_perm_follow(w->cr, IN(w->s, w->dir), in);
+		if (r == 0)
+			r = push_link(w, in, (char *)w->last + w->len);
 		if (r == 0)
 			r = walk_parent(w);
 		if (r)
@@ -397,12 +410,16 @@ static int resolve_last(struct walk *w, int follow)
 	}
 }
 
+/* resolve(): walk as access(2) does, with the real ids. */
+#define NS_REAL_IDS 0x100
+
 /* Resolves path to an existing inode (w->ino). MS_EMPTY with "" names dir. */
 static int resolve(struct walk *w, struct ms_store *s, uint32_t dir, const char *path, int flags)
 {
 	int r;
 	if ((flags & MS_EMPTY) && path[0] == 0) {
 		w->s = s;
+		w->cr = flags & NS_REAL_IDS ? ms_cred_real(s) : ms_cred_fs(s);
 		w->ino = dir;
 		w->dent = 0;
 		w->slash = 0;
@@ -410,6 +427,8 @@ static int resolve(struct walk *w, struct ms_store *s, uint32_t dir, const char 
 		return live(s, dir) ? 0 : -ENOENT;
 	}
 	r = walk_init(w, s, dir, path);
+	if (flags & NS_REAL_IDS)
+		w->cr = ms_cred_real(s);
 	if (r == 0)
 		r = walk_parent(w);
 	if (r == 0)
@@ -494,7 +513,10 @@ static int create_node(struct walk *w, mode_t mode, uint32_t *out)
 	struct ms_store *s = w->s;
 	struct ms_inode *d = IN(s, w->dir);
 	uint32_t i, e;
-	int r = ms_inode_new(s, mode, &i);
+	int r = ms_perm_create(w->cr, d);
+	if (r)
+		return r;
+	r = ms_inode_new(s, ms_perm_create_mode(w->cr, d, mode), &i);
 	if (r)
 		return r;
 	e = ms_dent_alloc(s);
@@ -502,13 +524,7 @@ static int create_node(struct walk *w, mode_t mode, uint32_t *out)
 		ms_inode_unlinked(s, i);
 		return -ENOSPC;
 	}
-	struct ms_inode *in = IN(s, i);
-	if (d->mode & S_ISGID) {
-		/* BSD group semantics of a setgid directory, as Linux does */
-		in->gid = d->gid;
-		if (S_ISDIR(mode))
-			in->mode |= S_ISGID;
-	}
+	ms_perm_init_owner(w->cr, d, IN(s, i));
 	attach(s, e, w->dir, w->last, w->len, i);
 	w->ino = i;
 	w->dent = e;
@@ -661,7 +677,11 @@ int ms_chmod(ms_store *s, ms_ino dir, const char *path, int flags, mode_t mode)
 		r = -EOPNOTSUPP;
 		goto out;
 	}
-	in->mode = (in->mode & S_IFMT) | (mode & 07777);
+	mode &= 07777;
+	r = ms_perm_chmod(w.cr, in, &mode);
+	if (r)
+		goto out;
+	in->mode = (in->mode & S_IFMT) | mode;
 	if (ms_is_special(in->mode))
 		ms_special_sync(s, in);
 	touch_c(in);
@@ -672,24 +692,25 @@ out:
 }
 
 /* (uid_t)-1 / (gid_t)-1 leave that id. As the kernel, any chown of a
- * non-directory clears set-user-ID, and set-group-ID when group-executable. */
+ * non-directory clears set-user-ID, and set-group-ID when group-executable
+ * (or when the caller could not set it); EPERM as setattr_prepare says. */
 int ms_chown(ms_store *s, ms_ino dir, const char *path, int flags, uid_t uid, gid_t gid)
 {
 	struct walk w;
+	uint32_t mode;
 	ms_ns_lock(s);
 	int r = resolve(&w, s, dir, path, flags);
 	if (r)
 		goto out;
 	struct ms_inode *in = IN(s, w.ino);
+	r = ms_perm_chown(w.cr, in, uid, gid, &mode);
+	if (r)
+		goto out;
 	if (uid != (uid_t)-1)
 		in->uid = uid;
 	if (gid != (gid_t)-1)
 		in->gid = gid;
-	if (!S_ISDIR(in->mode)) {
-		in->mode &= ~(uint32_t)S_ISUID;
-		if ((in->mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
-			in->mode &= ~(uint32_t)S_ISGID;
-	}
+	in->mode = mode;
 	if (ms_is_special(in->mode))
 		ms_special_sync(s, in);
 	touch_c(in);
@@ -730,6 +751,10 @@ int ms_utimens(ms_store *s, ms_ino dir, const char *path, int flags, const struc
 		goto out;
 	}
 	struct ms_inode *in = IN(s, w.ino);
+	/* both now: the owner or a writer; any explicit time: the owner */
+	r = ms_perm_utimes(w.cr, in, t[0].tv_nsec == UTIME_NOW && t[1].tv_nsec == UTIME_NOW);
+	if (r)
+		goto out;
 	int64_t now = ms_now_ns();
 	set_time(&in->atime_ns, &t[0], now);
 	set_time(&in->mtime_ns, &t[1], now);
@@ -760,9 +785,14 @@ int ms_truncate(ms_store *s, ms_ino dir, const char *path, off_t len)
 		r = -EINVAL;
 		goto out;
 	}
+	r = ms_perm(w.cr, in, MS_MAY_WRITE);
+	if (r)
+		goto out;
 	r = ms_data_truncate(s, in, (uint64_t)len);
-	if (r == 0)
+	if (r == 0) {
+		ms_perm_kill_priv(w.cr, in);
 		bump_ops(s);
+	}
 out:
 	ms_ns_unlock(s);
 	return r;
@@ -837,6 +867,30 @@ out:
 	return r;
 }
 
+/* access(2): the walk and the check with the real ids unless MS_EACCESS. */
+int ms_access(ms_store *s, ms_ino dir, const char *path, int flags, int mode)
+{
+	struct walk w;
+	if (mode & ~(R_OK | W_OK | X_OK))
+		return -EINVAL;
+	ms_ns_lock(s);
+	int r = resolve(&w, s, dir, path,
+			(flags & (MS_NOFOLLOW | MS_EMPTY)) | (flags & MS_EACCESS ? 0 : NS_REAL_IDS));
+	if (r == 0)
+		r = ms_perm(w.cr, IN(s, w.ino), mode);
+	ms_ns_unlock(s);
+	return r;
+}
+
+int ms_may(ms_store *s, ms_ino ino, int mask)
+{
+	ms_ns_lock(s);
+	struct ms_inode *in = live(s, ino);
+	int r = in ? ms_perm(ms_cred_fs(s), in, mask) : -ENOENT;
+	ms_ns_unlock(s);
+	return r;
+}
+
 /* Returns 0 with the path in buf; ERANGE when n is too small, ENOENT for a
  * removed directory, ENOTDIR for a non-directory. */
 int ms_dir_path(ms_store *s, ms_ino dir, char *buf, size_t n)
@@ -877,17 +931,19 @@ static int open_tmpfile(ms_store *s, ms_ino dir, const char *path, int oflags, m
 		r = -ENOTDIR;
 		goto out;
 	}
+	r = ms_perm_create(w.cr, d); /* vfs_tmpfile */
+	if (r)
+		goto out;
 	if (d->nlink == 0) {
 		r = -ENOENT;
 		goto out;
 	}
-	r = ms_inode_new(s, S_IFREG | (mode & 07777), &i);
+	r = ms_inode_new(s, ms_perm_create_mode(w.cr, d, S_IFREG | (mode & 07777)), &i);
 	if (r)
 		goto out;
 	struct ms_inode *in = IN(s, i);
 	in->nlink = 0;
-	if (d->mode & S_ISGID)
-		in->gid = d->gid;
+	ms_perm_init_owner(w.cr, d, in);
 	r = ms_data_open(s, in, oflags);
 	if (r < 0) {
 		ms_inode_unlinked(s, i);
@@ -904,27 +960,37 @@ out:
 }
 
 /* The checks and the open that follow the lookup of open(2), for node i
- * (found, or just created under dent `made`, which a failure takes back):
- * EISDIR (O_CREAT or writing on a directory, O_TRUNC of one), ENOTDIR
- * (O_DIRECTORY), ELOOP (a symlink), then the file's fd and O_TRUNC.
- * Called with the namespace lock held. */
-static int open_node(struct ms_store *s, uint32_t i, int oflags, int created, uint32_t made,
-		     int *fd, ms_ino *ino)
+ * found in directory dir (0: reached through /proc/self/fd), or just created
+ * there under dent `made`, which a failure takes back: EISDIR (O_CREAT on a
+ * directory), EACCES (O_CREAT of another's file in a sticky directory),
+ * ENOTDIR (O_DIRECTORY), ELOOP (a symlink), EISDIR (writing on a directory,
+ * O_TRUNC of one), EACCES / EPERM (may_open), then the file's fd and
+ * O_TRUNC. Called with the namespace lock held. */
+static int open_node(struct ms_store *s, const struct ms_cred *cr, uint32_t dir, uint32_t i,
+		     int oflags, int created, uint32_t made, int *fd, ms_ino *ino)
 {
 	struct ms_inode *in = IN(s, i);
 	int acc = oflags & O_ACCMODE, creat = oflags & O_CREAT;
 	int r;
 	if (creat && S_ISDIR(in->mode))
 		return -EISDIR;
+	if (creat && !created && dir) {
+		r = ms_perm_create_in_sticky(cr, IN(s, dir), in);
+		if (r)
+			return r;
+	}
 	if ((oflags & O_DIRECTORY) && !S_ISDIR(in->mode))
 		return -ENOTDIR;
 	if (S_ISLNK(in->mode))
 		return -ELOOP;
+	if (S_ISDIR(in->mode) && !(oflags & O_PATH) && (acc != O_RDONLY || (oflags & O_TRUNC)))
+		return -EISDIR;
+	r = ms_perm_open(cr, in, oflags, created);
+	if (r)
+		return r;
 	if (ms_is_special(in->mode))
 		return ms_special_open(s, in); /* the shim opens the counterpart */
 	if (S_ISDIR(in->mode)) {
-		if (acc != O_RDONLY || (oflags & O_TRUNC))
-			return -EISDIR;
 		*fd = -1;
 	} else {
 		r = ms_data_open(s, in, oflags);
@@ -946,6 +1012,7 @@ static int open_node(struct ms_store *s, uint32_t i, int oflags, int created, ui
 				sys_close(*fd);
 				return r;
 			}
+			ms_perm_kill_priv(cr, in);
 		}
 	}
 	ms_ref_take(s, i);
@@ -955,11 +1022,13 @@ static int open_node(struct ms_store *s, uint32_t i, int oflags, int created, ui
 	return 0;
 }
 
-/* Errors, in the kernel's order: EINVAL (O_CREAT|O_DIRECTORY), the walk's,
- * EISDIR (O_CREAT with a trailing slash or on a directory, a directory
- * opened for writing or O_TRUNC), EEXIST (O_EXCL), ENOENT, ENOTDIR
- * (O_DIRECTORY), ELOOP (O_NOFOLLOW on a symlink), node/quota errors on
- * create, ms_data_open's (EMFILE...). */
+/* Errors, in the kernel's order: EINVAL (O_CREAT|O_DIRECTORY), the walk's
+ * (EACCES: a directory not searchable), EISDIR (O_CREAT with a trailing
+ * slash or on a directory, a directory opened for writing or O_TRUNC),
+ * EEXIST (O_EXCL), ENOENT, EACCES (creating in a directory not writable),
+ * ENOTDIR (O_DIRECTORY), ELOOP (O_NOFOLLOW on a symlink), EACCES / EPERM
+ * (the file's permission), node/quota errors on create, ms_data_open's
+ * (EMFILE...). */
 int ms_open(ms_store *s, ms_ino dir, const char *path, int oflags, mode_t mode, int *fd,
 	    ms_ino *ino)
 {
@@ -1023,7 +1092,9 @@ int ms_open(ms_store *s, ms_ino dir, const char *path, int oflags, mode_t mode, 
 				i = w.ino;
 				break;
 			}
-			r = push_link(&w, in, (char *)w.last + w.len);
+			r = ms_perm_follow(w.cr, IN(s, w.dir), in);
+			if (r == 0)
+				r = push_link(&w, in, (char *)w.last + w.len);
 			if (r == 0)
 				r = walk_parent(&w);
 			if (r)
@@ -1031,7 +1102,7 @@ int ms_open(ms_store *s, ms_ino dir, const char *path, int oflags, mode_t mode, 
 		}
 	}
 
-	r = open_node(s, i, oflags, created, w.dent, fd, ino);
+	r = open_node(s, w.cr, w.dir, i, oflags, created, w.dent, fd, ino);
 out:
 	ms_ns_unlock(s);
 	return r;
@@ -1052,7 +1123,9 @@ int ms_reopen(ms_store *s, ms_ino ino, int oflags, int *fd)
 	if (oflags & O_NOFOLLOW)
 		return -ELOOP;
 	ms_ns_lock(s);
-	int r = live(s, (uint32_t)ino) ? open_node(s, (uint32_t)ino, oflags, 0, 0, fd, &out) : -ENOENT;
+	int r = live(s, (uint32_t)ino)
+			? open_node(s, ms_cred_fs(s), 0, (uint32_t)ino, oflags, 0, 0, fd, &out)
+			: -ENOENT;
 	ms_ns_unlock(s);
 	return r;
 }
@@ -1143,6 +1216,8 @@ int ms_symlink(ms_store *s, const char *target, ms_ino dir, const char *path)
 	int r = walk_path(&w, s, dir, path);
 	if (r == 0)
 		r = may_create(&w, 0);
+	if (r == 0)
+		r = ms_perm_create(w.cr, IN(s, w.dir));
 	if (r)
 		goto out;
 	r = ms_inode_new(s, S_IFLNK | 0777, &i);
@@ -1182,8 +1257,7 @@ int ms_symlink(ms_store *s, const char *target, ms_ino dir, const char *path)
 		r = -ENOSPC;
 		goto out;
 	}
-	if (IN(s, w.dir)->mode & S_ISGID)
-		in->gid = IN(s, w.dir)->gid;
+	ms_perm_init_owner(w.cr, IN(s, w.dir), in);
 	attach(s, e, w.dir, w.last, w.len, i);
 	bump_ops(s);
 out:
@@ -1191,8 +1265,9 @@ out:
 	return r;
 }
 
-/* Errors: EPERM for a directory (after the new name's EEXIST/ENOENT), ENOENT
- * for an orphan, ENOSPC/quota errno for the extra node. */
+/* Errors: after the new name's EEXIST/ENOENT, EPERM (protected_hardlinks),
+ * EACCES (the new directory), EPERM for a directory, ENOENT for an orphan,
+ * ENOSPC/quota errno for the extra node. */
 int ms_link(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const char *npath,
 	    int flags)
 {
@@ -1208,6 +1283,11 @@ int ms_link(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const char
 	if (r)
 		goto out;
 	struct ms_inode *in = IN(s, ow.ino);
+	r = ms_perm_link(nw.cr, in);
+	if (r == 0)
+		r = ms_perm_create(nw.cr, IN(s, nw.dir));
+	if (r)
+		goto out;
 	if (S_ISDIR(in->mode)) {
 		r = -EPERM;
 		goto out;
@@ -1252,14 +1332,14 @@ int ms_unlink(ms_store *s, ms_ino dir, const char *path)
 		r = -ENOENT;
 		goto out;
 	}
-	if (is_dir(s, w.ino)) {
-		r = -EISDIR;
-		goto out;
-	}
 	if (w.slash) {
-		r = -ENOTDIR; /* even a symlink to a directory */
+		/* even a symlink to a directory is ENOTDIR */
+		r = is_dir(s, w.ino) ? -EISDIR : -ENOTDIR;
 		goto out;
 	}
+	r = ms_perm_delete(w.cr, IN(s, w.dir), IN(s, w.ino), 0); /* EACCES, EPERM, EISDIR */
+	if (r)
+		goto out;
 	detach(s, w.dent);
 	ms_dent_free(s, w.dent);
 	drop_name(s, w.ino);
@@ -1269,8 +1349,9 @@ out:
 	return r;
 }
 
-/* Errors: EINVAL ("."), ENOTEMPTY (".." or entries), EBUSY (a prefix or
- * "/"), ENOTDIR (also a symlink to a directory), ENOENT. */
+/* Errors: EINVAL ("."), ENOTEMPTY (".."), EBUSY ("/"), ENOENT, EACCES,
+ * EPERM (sticky), ENOTDIR (also a symlink to a directory), EBUSY (a
+ * prefix), ENOTEMPTY. */
 int ms_rmdir(ms_store *s, ms_ino dir, const char *path)
 {
 	struct walk w;
@@ -1297,10 +1378,9 @@ int ms_rmdir(ms_store *s, ms_ino dir, const char *path)
 		goto out;
 	}
 	struct ms_inode *in = IN(s, w.ino);
-	if (!S_ISDIR(in->mode)) {
-		r = -ENOTDIR;
+	r = ms_perm_delete(w.cr, IN(s, w.dir), in, 1);
+	if (r)
 		goto out;
-	}
 	if (in->flags & MS_I_PREFIX) {
 		r = -EBUSY;
 		goto out;
@@ -1339,9 +1419,10 @@ static int is_ancestor(struct ms_store *s, uint32_t a, uint32_t b)
  * with NOREPLACE for the new name), ENOENT (old missing), EEXIST
  * (NOREPLACE), ENOENT/ENOTDIR (EXCHANGE), ENOTDIR (trailing slash on a
  * non-directory), EINVAL (old is an ancestor of new), ENOTEMPTY / EINVAL (new
- * is an ancestor of old), 0 (both names one inode), ENOTDIR / EISDIR (type
- * mismatch), ENOTEMPTY. A prefix directory as either name: EBUSY, right
- * after the lookups. */
+ * is an ancestor of old), 0 (both names one inode), EACCES / EPERM (old
+ * name), EACCES / EPERM / ENOTDIR / EISDIR (new name), EACCES (a directory
+ * moved to another parent), ENOTEMPTY. A prefix directory as either name:
+ * EBUSY, right after the lookups. */
 int ms_rename(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const char *npath,
 	      unsigned flags)
 {
@@ -1413,16 +1494,20 @@ int ms_rename(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const ch
 		r = 0; /* two names of one inode: nothing to do */
 		goto out;
 	}
-	if (ni && !exch) {
-		if (odir_is && !ndir_is) {
-			r = -ENOTDIR;
-			goto out;
-		}
-		if (!odir_is && ndir_is) {
-			r = -EISDIR;
-			goto out;
-		}
-	}
+	/* vfs_rename: the old name may go; the new one may be made, or the
+	 * entry it names may go (ENOTDIR / EISDIR when the types differ); a
+	 * directory that changes parent must be writable (its ".." changes) */
+	const struct ms_cred *cr = ow.cr;
+	r = ms_perm_delete(cr, IN(s, od), IN(s, oi), odir_is);
+	if (r == 0)
+		r = ni ? ms_perm_delete(cr, IN(s, nd), IN(s, ni), exch ? ndir_is : odir_is)
+		       : ms_perm_create(cr, IN(s, nd));
+	if (r == 0 && od != nd && odir_is)
+		r = ms_perm(cr, IN(s, oi), MS_MAY_WRITE);
+	if (r == 0 && od != nd && exch && ndir_is)
+		r = ms_perm(cr, IN(s, ni), MS_MAY_WRITE);
+	if (r)
+		goto out;
 	if (ndir_is && !exch && IN(s, ni)->nentries) {
 		r = -ENOTEMPTY;
 		goto out;

@@ -42,6 +42,7 @@ static struct ms_store *handle_new(const struct ms_config *cfg)
 	s->arena_fd = s->sock = s->procdir = -1;
 	s->cfg = *cfg;
 	s->umask = 022;
+	ms_store_cred_refresh(s);
 	return s;
 }
 
@@ -92,6 +93,44 @@ static void private_name(char *buf, size_t n)
 	snprintf(buf, n, "p%d-%012llx", (int)getpid(), (unsigned long long)(rnd & 0xffffffffffffULL));
 }
 
+/* Attaches through an inherited keeper connection: it must be a socket
+ * whose peer is the keeper of `name`, which hands over the arena. */
+static int attach_pin(struct ms_store *s, const char *name, int pin)
+{
+	struct ucred cr;
+	socklen_t cl = sizeof(cr);
+	int r = sys_getsockopt(pin, SOL_SOCKET, SO_PEERCRED, &cr, &cl);
+	if (r)
+		return r;
+	s->sock = pin;
+	r = ms_keeper_arena(s);
+	if (r < 0)
+		goto fail;
+	s->arena_fd = fd_high(r);
+	r = map_arena(s);
+	if (r)
+		goto fail;
+	if (strncmp(s->hdr->name, name, sizeof(s->hdr->name)) ||
+	    __atomic_load_n(&s->hdr->keeper_pid, __ATOMIC_RELAXED) != cr.pid ||
+	    s->hdr->uid != cr.uid) {
+		r = -ESRCH;
+		goto fail;
+	}
+	s->keeper_pid = cr.pid;
+	return 0;
+fail:
+	/* not ours to close: the handle forgets it */
+	s->sock = -1;
+	if (s->base)
+		munmap(s->base, s->hdr->arena_size);
+	s->base = NULL;
+	s->hdr = NULL;
+	if (s->arena_fd >= 0)
+		sys_close(s->arena_fd);
+	s->arena_fd = -1;
+	return r;
+}
+
 int ms_store_attach(const char *name, const struct ms_open_opts *o, ms_store **out)
 {
 	pid_t pid;
@@ -101,6 +140,10 @@ int ms_store_attach(const char *name, const struct ms_open_opts *o, ms_store **o
 	if (!s)
 		return -ENOMEM;
 	snprintf(s->name, sizeof(s->name), "%s", name);
+	if (o->pin > 0 && attach_pin(s, name, o->pin) == 0) {
+		pid = s->keeper_pid;
+		goto attached;
+	}
 	r = ms_keeper_connect(name, &pid, &uid);
 	if (r < 0)
 		goto fail;
@@ -109,6 +152,7 @@ int ms_store_attach(const char *name, const struct ms_open_opts *o, ms_store **o
 		r = -EEXIST; /* never join another user's store */
 		goto fail;
 	}
+attached:
 	s->keeper_pid = pid;
 	if (!o->no_proc) {
 		char path[40];
@@ -118,24 +162,27 @@ int ms_store_attach(const char *name, const struct ms_open_opts *o, ms_store **o
 			s->procdir = fd_high(r);
 			char num[8];
 			snprintf(num, sizeof(num), "%d", MS_KEEPER_ARENA_FD);
-			s->arena_fd = sys_openat(s->procdir, num, O_RDWR | O_CLOEXEC, 0);
+			if (!s->base)
+				s->arena_fd = sys_openat(s->procdir, num, O_RDWR | O_CLOEXEC, 0);
 		}
 	}
 	if (s->arena_fd < 0) {
 		/* No /proc here (or not the keeper's): the keeper hands the
 		 * arena over its socket instead. */
-		r = ms_keeper_arena(name);
+		r = ms_keeper_arena(s);
 		if (r < 0)
 			goto fail;
 		s->arena_fd = r;
 	}
-	s->arena_fd = fd_high(s->arena_fd);
-	r = map_arena(s);
-	if (r)
-		goto fail;
-	if (s->hdr->uid != (uint32_t)geteuid()) {
-		r = -EEXIST;
-		goto fail;
+	if (!s->base) {
+		s->arena_fd = fd_high(s->arena_fd);
+		r = map_arena(s);
+		if (r)
+			goto fail;
+		if (s->hdr->uid != (uint32_t)geteuid()) {
+			r = -EEXIST;
+			goto fail;
+		}
 	}
 	/* Limits come from the arena: the creator's configuration wins. */
 	s->cfg.max_bytes = s->hdr->ledger.max_bytes;
@@ -300,6 +347,15 @@ int ms_store_private_fds(const ms_store *s, int *fds, int n)
 
 void ms_store_set_umask(ms_store *s, mode_t mask) { s->umask = mask & 0777; }
 
+int ms_store_pin_for_exec(ms_store *s)
+{
+	if (s->sock < 0 || s->local)
+		return -1;
+	int inherit = (uint32_t)geteuid() != s->hdr->uid;
+	sys_fcntl(s->sock, F_SETFD, inherit ? 0 : FD_CLOEXEC);
+	return inherit ? s->sock : -1;
+}
+
 void ms_store_private_fd_moved(ms_store *s, int from, int to)
 {
 	if (s->arena_fd == from)
@@ -312,11 +368,12 @@ void ms_store_private_fd_moved(ms_store *s, int from, int to)
 
 void ms_store_atfork_child(ms_store *s)
 {
-	/* Nothing process-local needs re-initialising in core: locks live in
-	 * the arena and requests use connections of their own. The pin
+	/* Little process-local needs re-initialising in core: locks live in
+	 * the arena and requests use sockets of their own. The pin
 	 * connection is shared with the parent, which keeps the keeper alive
-	 * as long as either process lives. */
-	(void)s;
+	 * as long as either process lives. A credentials refresh that another
+	 * thread had under way is not finished here. */
+	__atomic_store_n(&s->cred_busy, 0, __ATOMIC_RELAXED);
 }
 
 /* ---- statistics and the consistency check ---------------------------------------- */

@@ -27,6 +27,7 @@
  *   memfd.c    a file's memfd: made, re-opened, given back
  *   special.c  special files' real counterparts, in a private directory
  *   repair.c   ns_lock, and the arena rebuilt when its holder died
+ *   perm.c     the caller's credentials and the kernel's permission rules
  *   data.c     inode life and death, references, charged growth of files
  *   ns.c       the namespace: paths, directories, links, attributes, readdir
  *   xattr.c    extended attributes: stored, charged, checked as the kernel does
@@ -76,6 +77,10 @@ struct ms_open_opts {
 	const struct ms_config *cfg; /* limits, prefixes, guard, errno */
 	const char *keeper_path;     /* keeper program; NULL = no keeper */
 	int no_proc;                 /* 1: never re-open through /proc (tests) */
+	/* ms_store_attach: a keeper connection inherited from the program
+	 * that exec'd this one (MEMSHIM_PIN, ms_store_pin_for_exec), to
+	 * attach through; 0 for none. */
+	int pin;
 };
 
 /* Creates the store named cfg->store_name (or a fresh private name when
@@ -87,8 +92,19 @@ struct ms_open_opts {
  * guard_action fail), -EPROTO (an arena of another layout version). */
 int ms_store_open(const struct ms_open_opts *o, ms_store **out);
 
-/* Joins an existing store by name; -ENOENT when no keeper answers. */
+/* Joins an existing store by name; -ENOENT when no keeper answers. With
+ * o->pin, through that inherited connection when it leads to that store's
+ * keeper (a process whose uid is not the owner's any more; the keeper
+ * refuses its new connections), else by name. */
 int ms_store_attach(const char *name, const struct ms_open_opts *o, ms_store **out);
+
+/* The keeper connection a program exec'd by this process is to inherit:
+ * when the process's effective uid is no longer the store owner's, a new
+ * program could not connect to the keeper, which hears its owner only; it
+ * inherits this process's connection instead (the shim names it in
+ * MEMSHIM_PIN). Makes the connection inheritable and returns it, or makes
+ * it close-on-exec again and returns -1. */
+int ms_store_pin_for_exec(ms_store *s);
 
 /* Unmaps and disconnects; the keeper frees the store when no process of the
  * tree is attached any more. */
@@ -175,8 +191,8 @@ int ms_stat_ino(ms_store *s, ms_ino ino, struct stat *st);
  * Directory (O_DIRECTORY or a directory path with O_RDONLY): returns 0 and
  * sets *fd = -1; the shim emulates directory fds.
  * *ino receives the inode. Errors: the kernel's (EEXIST, EISDIR, ENOTDIR,
- * ENOENT, ELOOP, EACCES is not enforced for root-like use), quota errno or
- * ENOSPC (node limit) on create. */
+ * ENOENT, ELOOP, EACCES, EPERM), quota errno or ENOSPC (node limit) on
+ * create. */
 int ms_open(ms_store *s, ms_ino dir, const char *path, int oflags, mode_t mode, int *fd,
 	    ms_ino *ino);
 
@@ -260,6 +276,38 @@ int ms_removexattr(ms_store *s, ms_ino dir, const char *path, int flags, const c
  * NULL name), -ERANGE (an empty name or one over 255 bytes), -E2BIG (a
  * value over 64 KiB). The kernel makes them before it looks at an fd too. */
 int ms_xattr_check(int op, const char *name, size_t size, int xflags);
+/* ---- credentials and permissions ---------------------------------------- */
+
+/* Every call checks permissions as the kernel does (search on each
+ * directory walked, write on a directory changed, sticky directories, the
+ * open, chmod, chown and utimensat rules, set-id bits cleared), against the
+ * caller's fsuid, fsgid, supplementary groups and effective capabilities
+ * (CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
+ * CAP_FSETID), as cached in the handle. The cache is read from the kernel
+ * when the handle is made; a process that changes its credentials calls
+ * this after (the shim does, in its wrappers of the calls that change
+ * them). */
+void ms_store_cred_refresh(ms_store *s);
+
+/* ms_access flag: check with the effective ids (AT_EACCESS), not the real. */
+#define MS_EACCESS 0x4
+/* access(2)/faccessat(2) of path for mode (F_OK, or R_OK|W_OK|X_OK), with
+ * the real ids (the walk too) unless MS_EACCESS; flags MS_NOFOLLOW,
+ * MS_EMPTY. Returns 0, -EACCES, or the walk's errors. */
+int ms_access(ms_store *s, ms_ino dir, const char *path, int flags, int mode);
+
+/* Permission mask (R_OK|W_OK|X_OK) on inode ino, held by the caller (a
+ * directory entered by chdir, opened by opendir): 0, -EACCES, -ENOENT. */
+int ms_may(ms_store *s, ms_ino ino, int mask);
+
+/* After a write or truncate through an fd on regular file ino: clears its
+ * set-user-ID bit, and its set-group-ID bit as the kernel does, unless the
+ * caller has CAP_FSETID. One load when the file has neither. */
+void ms_kill_priv(ms_store *s, ms_ino ino);
+
+/* ms_open flag: the file is opened to be executed; execute permission is
+ * checked instead of read. Never reaches the kernel. */
+#define MS_O_EXEC 0x40000000
 
 /* ---- file data and the ledger ------------------------------------------ */
 

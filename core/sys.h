@@ -223,4 +223,12 @@ static inline int sys_mmap(void **out, size_t len, int prot, int flags, int fd, 
 		*out = p;
 	return r;
 }
+static inline ssize_t sys_sendmsg(int fd, const void *mh, int flags)
+{
+	return MS_SYSCALL(SYS_sendmsg, fd, mh, flags);
+}
+static inline int sys_socketpair(int domain, int type, int proto, int sv[2])
+{
+	return (int)MS_SYSCALL(SYS_socketpair, domain, type, proto, sv);
+}
 #endif

@@ -104,6 +104,31 @@ static void reply(int sock, struct ms_msg *m, int fd)
 	sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+/* One message from a connection, and the socket it came with (SCM_RIGHTS:
+ * a request's socket to answer on), or -1; any further fd is closed. */
+static ssize_t receive(int fd, struct ms_msg *m, int *back)
+{
+	char cbuf[CMSG_SPACE(2 * sizeof(int))];
+	struct iovec iov = {m, sizeof(*m)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf)};
+	ssize_t got = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	*back = -1;
+	for (struct cmsghdr *c = got >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int f;
+			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(f));
+			if (*back < 0)
+				*back = f;
+			else
+				sys_close(f);
+		}
+	}
+	return got;
+}
+
 static void handle(struct keeper *k, int sock, struct ms_msg *m)
 {
 	char path[40];
@@ -177,6 +202,7 @@ int ms_keeper_main(int argc, char **argv)
 	s->sock = -1;
 	s->procdir = -1;
 	s->cfg.log_level = MS_LOG_WARN;
+	ms_cred_all(s); /* the keeper reads the whole tree (MEMSHIM_SAVE) */
 	if (s->hdr->magic != MS_MAGIC || s->hdr->version != MS_LAYOUT_VERSION)
 		return 2;
 	k.uid = (uint32_t)geteuid();
@@ -216,10 +242,15 @@ int ms_keeper_main(int argc, char **argv)
 				continue;
 			}
 			struct ms_msg m;
-			ssize_t got = recv(fd, &m, sizeof(m), MSG_DONTWAIT);
-			if (got == sizeof(m)) {
-				handle(&k, fd, &m);
-			} else if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+			int back = -1;
+			ssize_t got = receive(fd, &m, &back);
+			if (got == sizeof(m)) /* a request brings the socket to answer on */
+				handle(&k, back >= 0 ? back : fd, &m);
+			if (back >= 0)
+				sys_close(back);
+			if (got == sizeof(m))
+				continue;
+			if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
 				epoll_ctl(k.ep, EPOLL_CTL_DEL, fd, NULL);
 				sys_close(fd);
 				if (--k.nconn == 0)

@@ -88,7 +88,7 @@ char **ms_carry_env(char *const envp[], char **vec, struct envbuf *b, char own,
 	int n = 0, have_preload = 0;
 	for (char *const *e = envp; e && *e; e++) {
 		if (name_eq(*e, "MEMSHIM_FDS=") || name_eq(*e, "MEMSHIM_STORE_ID=") ||
-		    name_eq(*e, "MEMSHIM_CWD="))
+		    name_eq(*e, "MEMSHIM_CWD=") || name_eq(*e, "MEMSHIM_PIN="))
 			continue;
 		if (name_eq(*e, "LD_PRELOAD=")) {
 			have_preload = 1;
@@ -119,6 +119,17 @@ char **ms_carry_env(char *const envp[], char **vec, struct envbuf *b, char own,
 				found = 1;
 		if (!found || name_eq(saved[i], "MEMSHIM_STORE_ID="))
 			vec[n++] = (char *)saved[i];
+	}
+	/* The keeper connection, when this process is not the store's owner
+	 * (cred.c); decided now, for a vfork child that changed its ids too
+	 * (its fd table is its own). */
+	int pin = ms_shim.store ? ms_store_pin_for_exec(ms_shim.store) : -1;
+	if (pin >= 0) {
+		char pv[32];
+		snprintf(pv, sizeof(pv), "MEMSHIM_PIN=%d", pin);
+		char *v = env_add(b, pv, NULL);
+		if (v)
+			vec[n++] = v;
 	}
 	/* The virtual cwd, as it is now. */
 	char cwd[PATH_MAX + 16];

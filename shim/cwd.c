@@ -163,9 +163,14 @@ MS_EXPORT int chdir(const char *path)
 		if (rc == 0 && !S_ISDIR(st.st_mode))
 			rc = -ENOTDIR;
 		if (rc == 0)
+			rc = ms_may(ms_shim.store, ino, X_OK); /* "." is searched */
+		if (rc == 0)
 			ms_ino_get(ms_shim.store, ino);
 	} else {
 		rc = ms_lookup_dir(ms_shim.store, r.dir, r.path, &ino);
+		/* the new cwd must be searchable */
+		if (rc == 0 && (rc = ms_may(ms_shim.store, ino, X_OK)))
+			ms_ino_put(ms_shim.store, ino);
 	}
 	int at;
 	const char *esc;
@@ -188,6 +193,9 @@ MS_EXPORT int fchdir(int fd)
 	}
 	if (e->kind != MS_FD_DIR)
 		return ms_ret(-ENOTDIR);
+	int rc = ms_may(ms_shim.store, e->ino, X_OK);
+	if (rc)
+		return ms_ret(rc);
 	ms_ino_get(ms_shim.store, e->ino);
 	cwd_enter(e->ino, 1);
 	return 0;

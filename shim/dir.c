@@ -92,11 +92,18 @@ static DIR *dir_open_routed(const struct ms_route *r, const char **left)
 		rc = ms_stat_ino(ms_shim.store, r->dir, &st);
 		if (rc == 0 && !S_ISDIR(st.st_mode))
 			rc = -ENOTDIR;
+		if (rc == 0 && !r->empty)
+			rc = ms_may(ms_shim.store, r->dir, X_OK); /* "." is searched */
+		if (rc == 0)
+			rc = ms_may(ms_shim.store, r->dir, R_OK);
 		if (rc == 0)
 			ms_ino_get(ms_shim.store, r->dir);
 		ino = r->dir;
 	} else {
 		rc = ms_lookup_dir(ms_shim.store, r->dir, r->path, &ino);
+		/* opened for reading */
+		if (rc == 0 && (rc = ms_may(ms_shim.store, ino, R_OK)))
+			ms_ino_put(ms_shim.store, ino);
 	}
 	if (ms_leave(rc, &at, left))
 		return NULL;

@@ -170,9 +170,9 @@ int ms_program_fd(const char **path, int *fd)
 		return 0;
 	if (rc)
 		return rc;
-	if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
-		return -EACCES; /* a directory, FIFO or device runs nothing */
-	rc = ms_open_route(&r, O_RDONLY | O_CLOEXEC, 0, MS_OPEN_EXEC);
+	/* execute permission, as the kernel's exec checks it (a directory:
+	 * EACCES) */
+	rc = ms_open_route(&r, O_RDONLY | O_CLOEXEC | MS_O_EXEC, 0, MS_OPEN_EXEC);
 	if (rc < 0)
 		return rc;
 	*fd = rc;

@@ -405,6 +405,8 @@ static ssize_t store_write(struct ms_fd *e, int fd, const struct wreq *q)
 	ssize_t k = do_real_write(fd, q);
 	int err = errno;
 	ms_write_end(ms_shim.store, &w, k < 0 ? -err : k);
+	if (k > 0)
+		ms_kill_priv(ms_shim.store, e->ino); /* a writer clears set-id bits */
 	errno = err;
 	return k;
 }
@@ -463,7 +465,10 @@ static int store_ftruncate(struct ms_fd *e, int fd, off_t len)
 {
 	if (e->kind == MS_FD_DIR)
 		return ms_ret(-EINVAL);
-	return ms_ret(ms_ftruncate(ms_shim.store, e->ino, fd, len));
+	int rc = ms_ftruncate(ms_shim.store, e->ino, fd, len);
+	if (rc == 0)
+		ms_kill_priv(ms_shim.store, e->ino); /* as a write does */
+	return ms_ret(rc);
 }
 
 MS_EXPORT int ftruncate(int fd, off_t len)

@@ -18,7 +18,7 @@
 
 #include "shim.h"
 
-struct ms_shim ms_shim = {.store = NULL, .placeholder = -1};
+struct ms_shim ms_shim = {.store = NULL, .placeholder = -1, .pin = -1};
 
 /* The one set of fork handlers: every process-local lock of the shim is
  * taken before the fork (in the order of doc/ARCHITECTURE.md), given back
@@ -115,6 +115,11 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	keeper_path(kp, sizeof(kp));
 	struct ms_open_opts o = {.cfg = &ms_shim.cfg, .keeper_path = kp};
 	const char *id = getenv("MEMSHIM_STORE_ID");
+	/* A program exec'd by a process of the tree that was no longer the
+	 * store's owner: the keeper connection it left us (cred.c). */
+	const char *pin = getenv("MEMSHIM_PIN");
+	if (pin && *pin)
+		o.pin = atoi(pin);
 	if (id && *id) {
 		r = ms_store_attach(id, &o, &ms_shim.store);
 		if (r == -ENOENT) {
@@ -149,6 +154,7 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	mode_t mask = REAL(umask)(022);
 	REAL(umask)(mask);
 	ms_store_set_umask(ms_shim.store, mask);
+	ms_cred_changed();
 	find_above();
 	ms_real_cwd_changed();
 	ms_cwd_inherit();

@@ -32,7 +32,7 @@ int ms_open_route(struct ms_route *r, int flags, mode_t mode, enum ms_open_how h
 	int at;
 	const char *real;
 	if (ms_leave(rc, &at, &real)) {
-		fd = REAL(openat)(at, real, flags, mode);
+		fd = REAL(openat)(at, real, flags & ~MS_O_EXEC, mode);
 		return fd < 0 ? -errno : fd;
 	}
 	if (rc == -MS_ESPECIAL) {

@@ -78,6 +78,10 @@ struct ms_shim {
 	 * execs): valid while getpid() == vfork_pid. */
 	ms_ino vfork_cwd;
 	pid_t vfork_pid;
+	/* [atomic] The keeper connection programs exec'd from here inherit
+	 * (MEMSHIM_PIN), or -1: set while the process's effective uid is not
+	 * the store owner's (cred.c). */
+	int pin;
 };
 
 extern struct ms_shim ms_shim;
@@ -299,6 +303,13 @@ void ms_fdtab_atfork_child(void);
 /* In a fork child: the pid, the store handle, a reference of its own for
  * every inherited fd (atfork handler; _Fork calls it too). */
 void ms_shim_fork_child(void);
+
+/* ---- credentials (cred.c) ------------------------------------------------------ */
+
+/* After the credentials changed (and in the constructor): the store reads
+ * them again, and the keeper connection is made inheritable, and named in
+ * MEMSHIM_PIN, while the process is not the store's owner. */
+void ms_cred_changed(void);
 
 /* ---- what a new program inherits (carry.c) ---------------------------------- */
 

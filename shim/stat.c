@@ -159,40 +159,16 @@ MS_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, s
 
 /* ---- access ------------------------------------------------------------------------ */
 
-/* Permission bits as the kernel checks them for the effective (or real)
- * ids; root passes read and write, and execute when any x bit is set. */
-static int check_access(const struct stat *st, int mode, int effective)
-{
-	if (mode == F_OK)
-		return 0;
-	uid_t uid = effective ? geteuid() : getuid();
-	gid_t gid = effective ? getegid() : getgid();
-	if (uid == 0) {
-		if ((mode & X_OK) && !S_ISDIR(st->st_mode) && !(st->st_mode & 0111))
-			return -EACCES;
-		return 0;
-	}
-	unsigned bits = st->st_uid == uid ? (st->st_mode >> 6) & 7
-			: st->st_gid == gid ? (st->st_mode >> 3) & 7
-					    : st->st_mode & 7;
-	if (((mode & R_OK) && !(bits & 4)) || ((mode & W_OK) && !(bits & 2)) ||
-	    ((mode & X_OK) && !(bits & 1)))
-		return -EACCES;
-	return 0;
-}
-
 static int store_access(struct ms_route *r, int mode, int flags, int effective)
 {
-	struct stat st;
 	if (mode & ~(R_OK | W_OK | X_OK))
 		return ms_ret(-EINVAL);
-	int rc = ms_stat(ms_shim.store, r->dir, r->path, at_flags(flags), &st);
+	int rc = ms_access(ms_shim.store, r->dir, r->path,
+			   at_flags(flags) | (effective ? MS_EACCESS : 0), mode);
 	int at;
 	const char *esc;
 	if (ms_leave(rc, &at, &esc))
 		return REAL(faccessat)(at, esc, mode, flags);
-	if (rc == 0)
-		rc = check_access(&st, mode, effective);
 	return ms_ret(rc);
 }
 

@@ -236,3 +236,12 @@ Test(e2e_diff, xattr_tools)
 
 /* Under a 64 MiB quota: a 3 GiB file with a few pages is charged those. */
 Test(e2e_diff, sparse) { differential_env("MEMSHIM_QUOTA=64M", "diffops", "sparse"); }
+/* Permissions as the kernel enforces them (tests/helpers/permops.c): a
+ * matrix of directory modes and owners, each call made by a child that
+ * switched to the actor, in a store directory and in a tmpfs one. */
+Test(e2e_diff, perm_root) { differential_of("permops", "root"); }
+Test(e2e_diff, perm_nobody) { differential_of("permops", "nobody"); }
+Test(e2e_diff, perm_user) { differential_of("permops", "user"); }
+Test(e2e_diff, perm_euid) { differential_of("permops", "euid"); }
+/* A process that drops privileges in the middle of its run. */
+Test(e2e_diff, perm_drop) { differential_of("permops", "drop"); }

@@ -193,6 +193,84 @@ Test(keeper, another_users_process_cannot_join)
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "another user joined the store (%d)", st);
 }
 
+/* A process of the tree that dropped privileges may not re-open the
+ * keeper's memfds through /proc/<keeper>/fd (the kernel's ptrace access
+ * check): the keeper hands them over the connection it already has, and
+ * the store's own permission checks decide. */
+Test(keeper, a_process_that_dropped_privileges_gets_fds_from_the_keeper)
+{
+	struct ms_config c = t_config(1 << 20, 0);
+	ms_store *s = t_kept(&c);
+	cr_assert_eq(t_write_file(s, "/mem/shared", 3), 0);
+	cr_assert_eq(ms_chmod(s, 0, "/mem/shared", 0, 0666), 0);
+	cr_assert_eq(t_write_file(s, "/mem/private", 3), 0);
+	cr_assert_eq(ms_chmod(s, 0, "/mem/private", 0, 0600), 0);
+	cr_assert_eq(ms_mkdir(s, 0, "/mem/d", 0777), 0);
+	cr_assert_eq(ms_chmod(s, 0, "/mem/d", 0, 0777), 0);
+	pid_t p = fork();
+	if (p == 0) {
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(5);
+		ms_store_cred_refresh(s);
+		int fd;
+		ms_ino ino;
+		char b[4] = "";
+		if (ms_open(s, 0, "/mem/shared", O_RDWR, 0, &fd, &ino) || pread(fd, b, 3, 0) != 3 ||
+		    strcmp(b, "xxx"))
+			_exit(6);
+		if (ms_open(s, 0, "/mem/private", O_RDONLY, 0, &fd, &ino) != -EACCES)
+			_exit(7);
+		if (ms_open(s, 0, "/mem/d/mine", O_RDWR | O_CREAT, 0600, &fd, &ino) || write(fd, "n", 1) != 1)
+			_exit(8);
+		struct stat st;
+		if (ms_stat(s, 0, "/mem/d/mine", 0, &st) || st.st_uid != 65534 || st.st_gid != 65534)
+			_exit(9);
+		_exit(0);
+	}
+	int st;
+	waitpid(p, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "dropped process failed at step %d",
+		  WEXITSTATUS(st));
+	ms_store_close(s);
+}
+
+/* A program exec'd by a process that is not the store's owner any more
+ * joins through the keeper connection it inherits (MEMSHIM_PIN); a
+ * process without one cannot join, nor with an fd that is not the
+ * keeper's. */
+Test(keeper, a_non_owner_joins_only_through_an_inherited_connection)
+{
+	struct ms_config c = t_config(1 << 20, 0);
+	ms_store *s = t_kept(&c);
+	cr_assert_eq(ms_store_pin_for_exec(s), -1, "the owner passes no connection on");
+	pid_t p = fork();
+	if (p == 0) {
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(5);
+		int pin = ms_store_pin_for_exec(s);
+		if (pin < 0 || (fcntl(pin, F_GETFD) & FD_CLOEXEC))
+			_exit(6);
+		ms_store *o;
+		int fds[2];
+		if (pipe(fds))
+			_exit(7);
+		struct ms_open_opts op = {.cfg = &c, .keeper_path = t_keeper(), .pin = fds[0]};
+		if (ms_store_attach(ms_store_name(s), &op, &o) == 0)
+			_exit(8); /* a pipe is no keeper */
+		op.pin = pin;
+		if (ms_store_attach(ms_store_name(s), &op, &o))
+			_exit(9);
+		struct stat st;
+		if (ms_stat(o, 0, "/mem", 0, &st) || !S_ISDIR(st.st_mode))
+			_exit(10);
+		_exit(0);
+	}
+	int st;
+	waitpid(p, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "failed at step %d", WEXITSTATUS(st));
+	ms_store_close(s);
+}
+
 Test(keeper, many_files_survive_creators_and_the_pool_refills)
 {
 	struct ms_config c = t_config(64 << 20, 0);
