@@ -429,9 +429,29 @@ int ms_check(ms_store *s, char *msg, size_t n)
 			FAIL("inode %u: nlink %u but %u entries", i, in->nlink, links[i]);
 		if (!links[i] && !(in->opens && (in->flags & MS_I_ORPHAN)))
 			FAIL("inode %u: no entry and not an open orphan", i);
-		if (S_ISREG(in->mode) && LD(&in->charged) < ms_page_up(LD(&in->size)))
-			FAIL("inode %u: size %llu beyond charge %llu", i,
-			     (unsigned long long)LD(&in->size), (unsigned long long)LD(&in->charged));
+		if (S_ISREG(in->mode)) {
+			/* Size and charge read together under the file's data lock
+			 * (ns_lock -> data lock, the order truncate and O_TRUNC use;
+			 * no data lock holder waits for ns_lock). Without it the
+			 * check is torn against live writers whatever order it reads
+			 * in: growth charges before the size moves up (reading the
+			 * charge first then the size sees an old charge and a new
+			 * size), shrinking moves the size down before the charge
+			 * (reading the size first sees an old size and a new
+			 * charge). Both orders of the writers keep charge >= size at
+			 * every instant, which is what this checks. Taken with an fd
+			 * on the file, as a writer takes it, so that a holder that
+			 * died has the size re-read from the kernel (ms_data_lock). */
+			int fd = ms_data_open(s, in, O_RDONLY | O_CLOEXEC);
+			ms_data_lock(s, in, fd);
+			uint64_t size = LD(&in->size), charged = LD(&in->charged);
+			ms_data_unlock(s, in);
+			if (fd >= 0)
+				sys_close(fd);
+			if (charged < ms_page_up(size))
+				FAIL("inode %u: size %llu beyond charge %llu", i,
+				     (unsigned long long)size, (unsigned long long)charged);
+		}
 	}
 	if (ms_ledger_verify(s, &bytes, &nodes))
 		FAIL("ledger: used %llu bytes / %llu nodes, charges sum to %llu / %llu (max %llu / %llu)",
