@@ -196,6 +196,13 @@ int ms_keeper_reclaim(struct ms_store *s)
 	return r ? r : m.a;
 }
 
+int ms_keeper_audit(struct ms_store *s)
+{
+	struct ms_msg m = {.op = MS_OP_AUDIT};
+	int r = request(s->name, &m, NULL);
+	return r ? r : m.a;
+}
+
 int ms_keeper_arena(const char *name)
 {
 	struct ms_msg m = {.op = MS_OP_ARENA};

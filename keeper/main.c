@@ -147,6 +147,16 @@ static void handle(struct keeper *k, int sock, struct ms_msg *m)
 		reply(sock, m, -1);
 		return;
 	}
+	case MS_OP_AUDIT:
+		/* The round the loop runs once a second, on demand: a memfd
+		 * left by a process killed between taking and naming it (or
+		 * between un-naming and queueing it) is closed before the
+		 * reply, so a caller that knows no such process is left can
+		 * count exactly instead of waiting for the next round. */
+		service(k);
+		m->a = ms_audit_memfds(&k->s);
+		reply(sock, m, -1);
+		return;
 	}
 }
 

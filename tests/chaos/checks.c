@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "arena.h" /* inode slots, the pool and the close queue */
+#include "keeper.h" /* ms_keeper_audit */
 #include "chaos.h"
 
 struct ch_node {
@@ -346,6 +347,46 @@ void ch_check_ms(struct ch_run *run, const char *when, int live)
 	}
 }
 
+/* Every worker is dead and reaped, so nobody is between taking a memfd
+ * from the pool (or the keeper, MS_OP_NEW) and naming it in an inode, or
+ * between un-naming one and queueing it for closing. A worker killed in
+ * such a window leaves a memfd that nothing names; the keeper's audit
+ * closes those, on its own once a second when it gets ns_lock. Waiting for
+ * that round was a race (under load a second of polling did not always
+ * see one, and this process's own checks holding ns_lock made it skip its
+ * turn), so the keeper is asked for the round and answers when it is
+ * done: closing what the close queue holds, then the audit.
+ *
+ * What the audits asked for close is bounded, so a memfd leaked without a
+ * kill is still a failure: every window in which a memfd is named nowhere
+ * lies inside ns_lock, which one process holds at a time, so each kill
+ * leaves at most one. Counted over the whole run, not per checkpoint: a
+ * MS_OP_NEW a killed worker sent may be served after this request.
+ * Returns 0, or -1 after ch_fail. */
+static int ch_keeper_audit(struct ch_run *run, const char *when)
+{
+	int r = -EAGAIN;
+	ch_guard("keeper audit");
+	/* -EAGAIN: no reply within the request's 5 s (a loaded machine);
+	 * -EBUSY: ns_lock taken, which with every worker dead it is not. */
+	for (int i = 0; i < 6 && (r == -EAGAIN || r == -EBUSY); i++)
+		r = ms_keeper_audit(run->s);
+	alarm(0);
+	if (r < 0) {
+		ch_fail(run, "%s: the keeper's memfd audit: %d (%s)", when, r, strerror(-r));
+		return -1;
+	}
+	run->res->audit_closed += (unsigned long)r;
+	if (run->res->audit_closed > run->res->kills) {
+		ch_fail(run,
+			"%s: the keeper's audit closed %lu memfds nothing named in this run (%d "
+			"now) but only %lu workers were killed: memfds leak without a kill",
+			when, run->res->audit_closed, r, run->res->kills);
+		return -1;
+	}
+	return 0;
+}
+
 /* Every worker is dead and reaped. */
 void ch_checkpoint(struct ch_run *run, int final)
 {
@@ -369,9 +410,13 @@ void ch_checkpoint(struct ch_run *run, int final)
 		ch_fail(run, "%s: tree: %s", when, w->err);
 
 	/* Every memfd of the keeper is in its pool or backs a file the store
-	 * holds; freed files are closed by the keeper asynchronously. */
+	 * holds once it has closed what the close queue holds and what the
+	 * killed workers left (ch_keeper_audit). Polled still: the keeper's
+	 * own round may free an orphan meanwhile and close its memfd later. */
 	int memfds = 0, fds = 0;
 	for (int i = 0; i < 100; i++) {
+		if (ch_keeper_audit(run, when))
+			break;
 		ch_guard("stats");
 		ms_stats_get(run->s, &st);
 		alarm(0);
@@ -398,7 +443,7 @@ void ch_checkpoint(struct ch_run *run, int final)
 	 * (briefly once a discrepancy was reported: it will not go away). */
 	for (int i = 0; i < (run->audit_failed ? 3 : final ? 30 : 10); i++) {
 		bad = ch_memfd_audit(run, err, sizeof(err));
-		if (!bad)
+		if (!bad || ch_keeper_audit(run, when))
 			break;
 		ch_usleep(100000);
 	}
@@ -529,6 +574,8 @@ void ch_drain(struct ch_run *run)
 	pid_t kp = ms_store_keeper_pid(run->s);
 	int fds = 0, memfds = 0;
 	for (int i = 0; i < 30; i++) {
+		if (ch_keeper_audit(run, "after removing everything"))
+			break;
 		fds = ch_keeper_fds(kp, &memfds);
 		if (fds >= 0 && memfds <= MS_POOL_SLOTS && fds <= MS_POOL_SLOTS + CH_FD_SLACK)
 			break;
@@ -538,7 +585,7 @@ void ch_drain(struct ch_run *run)
 	int bad = 0;
 	for (int i = 0; i < 30; i++) {
 		bad = ch_memfd_audit(run, err, sizeof(err));
-		if (!bad)
+		if (!bad || ch_keeper_audit(run, "after removing everything"))
 			break;
 		ch_usleep(100000);
 	}
