@@ -170,15 +170,10 @@ out:
 	return r;
 }
 
-int ms_keeper_new(struct ms_store *s, int32_t *kfd, uint64_t *kino)
+int ms_keeper_fill(struct ms_store *s)
 {
-	struct ms_msg m = {.op = MS_OP_NEW};
-	int r = request(s->name, &m, NULL);
-	if (r)
-		return r;
-	*kfd = m.a;
-	*kino = (uint64_t)m.b;
-	return 0;
+	struct ms_msg m = {.op = MS_OP_FILL};
+	return request(s->name, &m, NULL);
 }
 
 int ms_keeper_fd(struct ms_store *s, int32_t kfd, int oflags)

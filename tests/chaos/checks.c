@@ -348,7 +348,7 @@ void ch_check_ms(struct ch_run *run, const char *when, int live)
 }
 
 /* Every worker is dead and reaped, so nobody is between taking a memfd
- * from the pool (or the keeper, MS_OP_NEW) and naming it in an inode, or
+ * from the pool and naming it in an inode, or
  * between un-naming one and queueing it for closing. A worker killed in
  * such a window leaves a memfd that nothing names; the keeper's audit
  * closes those, on its own once a second when it gets ns_lock. Waiting for
@@ -360,8 +360,8 @@ void ch_check_ms(struct ch_run *run, const char *when, int live)
  * What the audits asked for close is bounded, so a memfd leaked without a
  * kill is still a failure: every window in which a memfd is named nowhere
  * lies inside ns_lock, which one process holds at a time, so each kill
- * leaves at most one. Counted over the whole run, not per checkpoint: a
- * MS_OP_NEW a killed worker sent may be served after this request.
+ * leaves at most one. Counted over the whole run (looser than per
+ * checkpoint, and independent of the order the keeper serves requests in).
  * Returns 0, or -1 after ch_fail. */
 static int ch_keeper_audit(struct ch_run *run, const char *when)
 {
