@@ -32,7 +32,7 @@ static const char *const core_names[] = {
 	"fallocate", "mkdirat",	   "symlinkat",	 "unlinkat",  "fstatat",   "fchmod",
 	"fchmodat",  "utimensat",  "getdents64", "lseek",     "sendfile",  "socket",
 	"connect",   "bind",	   "getsockopt", "setsockopt", "sendto",   "recvmsg",
-	"mmap",	     "mknodat",	   "fchownat",
+	"mmap",	     "mknodat",	   "fchownat",	 "socketpair",
 };
 
 int ms_fault_hit(const char *name)

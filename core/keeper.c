@@ -188,15 +188,10 @@ out:
 	return r;
 }
 
-int ms_keeper_new(struct ms_store *s, int32_t *kfd, uint64_t *kino)
+int ms_keeper_fill(struct ms_store *s)
 {
-	struct ms_msg m = {.op = MS_OP_NEW};
-	int r = request(s, &m, NULL);
-	if (r)
-		return r;
-	*kfd = m.a;
-	*kino = (uint64_t)m.b;
-	return 0;
+	struct ms_msg m = {.op = MS_OP_FILL};
+	return request(s, &m, NULL);
 }
 
 int ms_keeper_fd(struct ms_store *s, int32_t kfd, int oflags)
@@ -210,6 +205,13 @@ int ms_keeper_fd(struct ms_store *s, int32_t kfd, int oflags)
 int ms_keeper_reclaim(struct ms_store *s)
 {
 	struct ms_msg m = {.op = MS_OP_RECLAIM};
+	int r = request(s, &m, NULL);
+	return r ? r : m.a;
+}
+
+int ms_keeper_audit(struct ms_store *s)
+{
+	struct ms_msg m = {.op = MS_OP_AUDIT};
 	int r = request(s, &m, NULL);
 	return r ? r : m.a;
 }

@@ -37,10 +37,16 @@
 
 enum ms_op {
 	MS_OP_POKE = 1, /* work waits in the close queue or the pool is low */
-	MS_OP_NEW,      /* reply: a new memfd's kfd and kernel inode number */
+	MS_OP_NEW_GONE, /* was "reply: a new memfd's kfd"; never reused, so a
+			 * client of an older build gets no answer it would
+			 * misread as a memfd (MS_OP_FILL replaced it) */
 	MS_OP_FD,       /* a = kfd, b = oflags; reply: SCM_RIGHTS fd */
 	MS_OP_ARENA,    /* reply: SCM_RIGHTS arena fd */
 	MS_OP_RECLAIM,  /* reclaim orphans now; reply: a = how many were freed */
+	MS_OP_FILL,     /* the pool ran dry: fill it now; reply: a = 0 or -errno */
+	MS_OP_AUDIT,    /* close what the close queue holds, then the audit of
+			 * memfds no file names; reply: a = how many the audit
+			 * closed, or -EBUSY when ns_lock was taken */
 };
 
 struct ms_msg {
@@ -72,11 +78,19 @@ int ms_keeper_spawn(struct ms_store *s, const char *path, int lsock);
 int ms_keeper_connect(const char *name, pid_t *pid, uint32_t *uid);
 
 /* Requests over a connection of their own. */
-int ms_keeper_new(struct ms_store *s, int32_t *kfd, uint64_t *kino);
+/* Asks the keeper to fill its pool (one round trip) and waits; 0 when the
+ * pool holds a memfd at the answer, else -errno. */
+int ms_keeper_fill(struct ms_store *s);
 int ms_keeper_fd(struct ms_store *s, int32_t kfd, int oflags);
 int ms_keeper_arena(struct ms_store *s);
 /* Asks the keeper to free orphans no live process holds; returns how many. */
 int ms_keeper_reclaim(struct ms_store *s);
+/* Asks the keeper for its memfd audit round now (keeper/rounds.c
+ * ms_audit_memfds) and waits for it to finish; returns how many memfds no
+ * file named it closed, -EBUSY when ns_lock was held, or -errno. For
+ * tests: once every process that could take a memfd is dead, the keeper's
+ * fds are exactly its pool and the files' memfds after this returns. */
+int ms_keeper_audit(struct ms_store *s);
 
 /* The pool of ready memfds and the close queue (keeper_lock). */
 int ms_pool_take(struct ms_store *s, int32_t *kfd, uint64_t *kino);

@@ -41,8 +41,12 @@ int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino)
 	int r = ms_pool_take(s, kfd, kino);
 	if (r == 0)
 		return 0;
-	/* The pool ran dry: ask the keeper for one, a round trip. */
-	return ms_keeper_new(s, kfd, kino);
+	/* The pool ran dry: ask the keeper to fill it, a round trip, and take
+	 * from it. Only ns_lock holders take, so what the keeper put there is
+	 * still there; a death while waiting leaves the memfds in the pool,
+	 * where they stay named (see MS_OP_FILL in keeper/main.c). */
+	r = ms_keeper_fill(s);
+	return r ? r : ms_pool_take(s, kfd, kino);
 }
 
 int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags)

@@ -229,6 +229,6 @@ static inline ssize_t sys_sendmsg(int fd, const void *mh, int flags)
 }
 static inline int sys_socketpair(int domain, int type, int proto, int sv[2])
 {
-	return (int)MS_SYSCALL(SYS_socketpair, domain, type, proto, sv);
+	return (int)MS_SYSCALL_AS("socketpair", SYS_socketpair, domain, type, proto, sv);
 }
 #endif

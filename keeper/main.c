@@ -49,8 +49,9 @@ static int new_memfd(uint64_t *kino)
 	return fd;
 }
 
-/* Closes what the close queue holds and tops the pool up. */
-static void service(struct keeper *k)
+/* Closes what the close queue holds and tops the pool up. Returns 0, or
+ * -errno when a memfd could not be made. */
+static int service(struct keeper *k)
 {
 	struct ms_store *s = &k->s;
 	struct ms_hdr *h = s->hdr;
@@ -77,13 +78,14 @@ static void service(struct keeper *k)
 		uint64_t kino;
 		int fd = new_memfd(&kino);
 		if (fd < 0)
-			break; /* out of fds: creators will get the error */
+			return fd; /* out of fds: creators will get the error */
 		ms_keeper_lock(s);
 		h->pool[h->pool_tail % MS_POOL_SLOTS].kfd = fd;
 		h->pool[h->pool_tail % MS_POOL_SLOTS].kino = kino;
 		h->pool_tail++;
 		ms_keeper_unlock(s);
 	}
+	return 0;
 }
 
 static void reply(int sock, struct ms_msg *m, int fd)
@@ -133,17 +135,26 @@ static void handle(struct keeper *k, int sock, struct ms_msg *m)
 {
 	char path[40];
 	int fd;
-	uint64_t kino = 0;
 	switch (m->op) {
 	case MS_OP_POKE:
 		service(k);
 		return;
-	case MS_OP_NEW:
-		fd = new_memfd(&kino);
-		m->a = fd;
-		m->b = (int64_t)kino;
+	case MS_OP_FILL: {
+		/* The new memfds go into the pool, never into the reply alone:
+		 * the asker holds ns_lock while it waits, and when this keeper
+		 * is slow to run (a loaded machine) it is often killed before
+		 * the answer comes. A memfd handed to a dead asker was named
+		 * nowhere until the next audit that got ns_lock (most of the
+		 * chaos run's leaks); one in the pool stays named until a
+		 * creator takes it. */
+		int r = service(k);
+		ms_keeper_lock(&k->s);
+		uint32_t have = k->s.hdr->pool_tail - k->s.hdr->pool_head;
+		ms_keeper_unlock(&k->s);
+		m->a = have ? 0 : r ? r : -ENOMEM;
 		reply(sock, m, -1);
 		return;
+	}
 	case MS_OP_FD:
 		/* A fresh description when /proc lets us; else our own, which
 		 * shares its offset (documented limit without /proc). */
@@ -172,6 +183,16 @@ static void handle(struct keeper *k, int sock, struct ms_msg *m)
 		reply(sock, m, -1);
 		return;
 	}
+	case MS_OP_AUDIT:
+		/* The round the loop runs once a second, on demand: a memfd
+		 * left by a process killed between taking and naming it (or
+		 * between un-naming and queueing it) is closed before the
+		 * reply, so a caller that knows no such process is left can
+		 * count exactly instead of waiting for the next round. */
+		service(k);
+		m->a = ms_audit_memfds(&k->s);
+		reply(sock, m, -1);
+		return;
 	}
 }
 

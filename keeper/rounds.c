@@ -321,11 +321,13 @@ int ms_audit_memfds(struct ms_store *s)
 	struct audit a = {.max = 1 << 20};
 	a.used = ms_scratch((size_t)a.max);
 	if (!a.used)
-		return 0;
+		return -ENOMEM;
 	/* Under both locks nobody is between taking a memfd from the pool
 	 * and naming it in an inode (that happens under ns_lock). */
-	if (ms_ns_trylock(s) != 0)
+	if (ms_ns_trylock(s) != 0) {
+		a.closed = -EBUSY;
 		goto out;
+	}
 	ms_keeper_lock(s);
 	for (uint32_t i = 1; i < h->inode_bump; i++) {
 		struct ms_inode *in = ms_inode_at(s, i);

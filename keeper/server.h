@@ -22,7 +22,8 @@ int ms_keeper_main(int argc, char **argv);
 int ms_reclaim_orphans(struct ms_store *s, int *pending);
 void ms_reconcile_sizes(struct ms_store *s);
 /* Closes the keeper's memfds that no inode, pool entry or close-queue entry
- * names (a process died between taking and naming one). Returns how many. */
+ * names (a process died between taking and naming one). Returns how many,
+ * or -EBUSY when ns_lock was taken (nothing was looked at). */
 int ms_audit_memfds(struct ms_store *s);
 /* ns_lock held: directory references of dead processes go back; a removed
  * directory nobody holds any more is freed. Returns how many were freed. */

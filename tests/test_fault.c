@@ -471,9 +471,9 @@ Test(open, create_failing_at_the_keeper_s_memfd, .fini = fini)
 	cr_assert_eq(t_write_file(s, "/mem/old", 100), 0);
 	/* through /proc/<keeper>/fd */
 	create_fails(s, "/mem/new", "openat", 1, EMFILE, -EMFILE);
-	/* /proc gone, then the keeper out of reach */
+	/* /proc gone, then the keeper out of reach (a request's reply pair) */
 	cr_assert_eq(ms_fault_arm("openat", 1, ENOENT), 0);
-	create_fails(s, "/mem/new2", "socket", 1, EMFILE, -EMFILE);
+	create_fails(s, "/mem/new2", "socketpair", 1, EMFILE, -EMFILE);
 	ms_store_close(s);
 }
 

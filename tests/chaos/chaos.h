@@ -65,6 +65,13 @@
  *    than 400 levels; more than 1024 nodes; a directory whose st_nlink is
  *    not 2 + its subdirectories; a non-directory whose st_nlink is not the
  *    number of its names;
+ *  - the keeper, asked for its memfd audit round (MS_OP_AUDIT: it closes
+ *    what its close queue holds, then every file memfd nothing names, left
+ *    by a worker killed between taking and naming one), does not answer
+ *    (6 tries of 5 s), or its audits have closed more memfds in the run
+ *    than workers were killed (each kill leaves at most one: every window
+ *    where a memfd is named nowhere is inside ns_lock; asked again before
+ *    each retry of the next two checks);
  *  - the keeper holds more file memfds than MS_POOL_SLOTS plus the regular
  *    files the store holds (polled for 1 s), or its fds cannot be listed;
  *  - the memfd audit (polled for 1 s, 3 s at the end, 0.3 s once it has
@@ -84,7 +91,8 @@
  *  - ms_check fails;
  *  - the keeper holds more file memfds than MS_POOL_SLOTS or more fds than
  *    MS_POOL_SLOTS + CH_FD_SLACK (polled for 3 s), or the memfd audit
- *    fails (polled for 3 s);
+ *    fails (polled for 3 s), each after asking for the keeper's audit as
+ *    above;
  *  - the keeper still runs 5 s after the parent, the last process
  *    attached, closed the store.
  *
@@ -175,6 +183,7 @@ struct chaos_result {
 	unsigned long kills_by_op[CH_NOPS];
 	unsigned long started, checks, live_checks, failures, self_deaths, stuck;
 	unsigned long attaches;              /* workers killed after attaching */
+	unsigned long audit_closed;          /* memfds the keeper's audits asked for closed */
 	uint64_t attach_ns_sum, attach_ns_max;
 	double seconds;
 	unsigned seed;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "arena.h" /* inode slots, the pool and the close queue */
+#include "keeper.h" /* ms_keeper_audit */
 #include "chaos.h"
 
 struct ch_node {
@@ -346,6 +347,70 @@ void ch_check_ms(struct ch_run *run, const char *when, int live)
 	}
 }
 
+/* Where inode i is named, for the report of what the drain left: the
+ * first entry naming it, its directory, and whether that directory's
+ * sibling list (what readdir walks) holds it. ns_lock held. */
+static size_t ch_named(struct ms_store *s, uint32_t i, char *b, size_t n)
+{
+	struct ms_hdr *h = s->hdr;
+	for (uint32_t d = 1; d < h->dent_bump; d++) {
+		struct ms_dent *e = ms_dent_at(s, d);
+		if (!e->parent || e->ino != i)
+			continue;
+		struct ms_inode *p = ms_inode_at(s, e->parent);
+		int listed = 0;
+		for (uint32_t x = p->first, k = 0; x && k <= h->nslots && !listed; x = ms_dent_at(s, x)->next, k++)
+			listed = x == d;
+		return (size_t)snprintf(b, n, " named '%.32s' (entry %u, cookie %llu) in dir slot %u%s, %s",
+					e->name, d, (unsigned long long)e->seq + 2, e->parent,
+					e->parent == h->root ? " (the root)" :
+					(p->flags & MS_I_PREFIX) ? " (the prefix)" :
+					(p->flags & MS_I_SKEL) ? " (a skeleton dir)" : "",
+					listed ? "listed" : "not in its sibling list");
+	}
+	return (size_t)snprintf(b, n, " named nowhere");
+}
+
+/* Every worker is dead and reaped, so nobody is between taking a memfd
+ * from the pool and naming it in an inode, or between un-naming one and
+ * queueing it for closing. A worker killed in such a window leaves a
+ * memfd that nothing names; the keeper's audit
+ * closes those, on its own once a second when it gets ns_lock. Waiting for
+ * that round was a race (under load a second of polling did not always
+ * see one, and this process's own checks holding ns_lock made it skip its
+ * turn), so the keeper is asked for the round and answers when it is
+ * done: closing what the close queue holds, then the audit.
+ *
+ * What the audits asked for close is bounded, so a memfd leaked without a
+ * kill is still a failure: every window in which a memfd is named nowhere
+ * lies inside ns_lock, which one process holds at a time, so each kill
+ * leaves at most one. Counted over the whole run (looser than per
+ * checkpoint, and independent of the order the keeper serves requests in).
+ * Returns 0, or -1 after ch_fail. */
+static int ch_keeper_audit(struct ch_run *run, const char *when)
+{
+	int r = -EAGAIN;
+	ch_guard("keeper audit");
+	/* -EAGAIN: no reply within the request's 5 s (a loaded machine);
+	 * -EBUSY: ns_lock taken, which with every worker dead it is not. */
+	for (int i = 0; i < 6 && (r == -EAGAIN || r == -EBUSY); i++)
+		r = ms_keeper_audit(run->s);
+	alarm(0);
+	if (r < 0) {
+		ch_fail(run, "%s: the keeper's memfd audit: %d (%s)", when, r, strerror(-r));
+		return -1;
+	}
+	run->res->audit_closed += (unsigned long)r;
+	if (run->res->audit_closed > run->res->kills) {
+		ch_fail(run,
+			"%s: the keeper's audit closed %lu memfds nothing named in this run (%d "
+			"now) but only %lu workers were killed: memfds leak without a kill",
+			when, run->res->audit_closed, r, run->res->kills);
+		return -1;
+	}
+	return 0;
+}
+
 /* Every worker is dead and reaped. */
 void ch_checkpoint(struct ch_run *run, int final)
 {
@@ -369,9 +434,13 @@ void ch_checkpoint(struct ch_run *run, int final)
 		ch_fail(run, "%s: tree: %s", when, w->err);
 
 	/* Every memfd of the keeper is in its pool or backs a file the store
-	 * holds; freed files are closed by the keeper asynchronously. */
+	 * holds once it has closed what the close queue holds and what the
+	 * killed workers left (ch_keeper_audit). Polled still: the keeper's
+	 * own round may free an orphan meanwhile and close its memfd later. */
 	int memfds = 0, fds = 0;
 	for (int i = 0; i < 100; i++) {
+		if (ch_keeper_audit(run, when))
+			break;
 		ch_guard("stats");
 		ms_stats_get(run->s, &st);
 		alarm(0);
@@ -398,7 +467,7 @@ void ch_checkpoint(struct ch_run *run, int final)
 	 * (briefly once a discrepancy was reported: it will not go away). */
 	for (int i = 0; i < (run->audit_failed ? 3 : final ? 30 : 10); i++) {
 		bad = ch_memfd_audit(run, err, sizeof(err));
-		if (!bad)
+		if (!bad || ch_keeper_audit(run, when))
 			break;
 		ch_usleep(100000);
 	}
@@ -425,14 +494,39 @@ void ch_checkpoint(struct ch_run *run, int final)
 		if (st.files != w->files || st.dirs != w->dirs || st.symlinks != w->symlinks ||
 		    st.used_nodes != w->nodes) {
 			ch_stats_str(sb, sizeof(sb), &st);
+			/* Name the first few the walk did not reach. */
+			char unreached[500] = "";
+			size_t k = 0;
+			struct ms_hdr *h = run->s->hdr;
+			ms_ns_lock(run->s);
+			for (uint32_t i = 1; i < h->inode_bump && k < sizeof(unreached) - 200; i++) {
+				struct ms_inode *in = ms_inode_at(run->s, i);
+				if (!in->ino_no || (in->flags & (MS_I_SKEL | MS_I_PREFIX)) || i == h->root)
+					continue;
+				int j = 0;
+				while (j < w->n && w->node[j].ino != in->ino_no)
+					j++;
+				if (j < w->n)
+					continue;
+				k += (size_t)snprintf(unreached + k, sizeof(unreached) - k,
+						      "%sslot %u (%s, nlink %u, opens %u, %s),",
+						      k ? "; " : "", i,
+						      S_ISDIR(in->mode) ? "dir" : S_ISREG(in->mode) ? "file" : "symlink",
+						      in->nlink, in->opens,
+						      (in->flags & MS_I_ORPHAN) ? "orphan" : "not an orphan");
+				if (k < sizeof(unreached))
+					k += ch_named(run->s, i, unreached + k, sizeof(unreached) - k);
+			}
+			ms_ns_unlock(run->s);
 			ch_fail(run,
 				"%s: with every worker dead, the tree reaches %lu files, %lu dirs, "
 				"%lu symlinks, %lu nodes but the store holds %llu files, %llu dirs, "
 				"%llu symlinks, %llu nodes (orphans of killed processes not reclaimed "
-				"after 3 s); %s",
+				"after 3 s); not reached: %s; %s",
 				when, w->files, w->dirs, w->symlinks, w->nodes,
 				(unsigned long long)st.files, (unsigned long long)st.dirs,
-				(unsigned long long)st.symlinks, (unsigned long long)st.used_nodes, sb);
+				(unsigned long long)st.symlinks, (unsigned long long)st.used_nodes,
+				unreached, sb);
 		}
 	}
 	free(w);
@@ -512,21 +606,24 @@ void ch_drain(struct ch_run *run)
 	run->res->after_drain = st;
 	if (st.used_bytes || st.used_nodes) {
 		/* Name what is left: slot, type, references, flags. */
-		char left[400] = "";
+		char left[800] = "";
 		size_t k = 0;
 		int shown = 0;
 		struct ms_hdr *h = run->s->hdr;
 		ms_ns_lock(run->s);
-		for (uint32_t i = 1; i < h->inode_bump && k < sizeof(left) - 80; i++) {
+		for (uint32_t i = 1; i < h->inode_bump && k < sizeof(left) - 200; i++) {
 			struct ms_inode *in = ms_inode_at(run->s, i);
 			if (!in->ino_no || (in->flags & (MS_I_SKEL | MS_I_PREFIX)) || i == h->root)
 				continue;
-			if (shown++ < 6)
-				k += (size_t)snprintf(left + k, sizeof(left) - k,
-						      "%sslot %u: %s, nlink %u, opens %u, %s", k ? "; " : "",
-						      i, S_ISDIR(in->mode) ? "dir" : S_ISREG(in->mode) ? "file" : "symlink",
-						      in->nlink, in->opens,
-						      (in->flags & MS_I_ORPHAN) ? "orphan" : "not on the orphan list");
+			if (shown++ >= 4)
+				continue;
+			k += (size_t)snprintf(left + k, sizeof(left) - k,
+					      "%sslot %u: %s, nlink %u, opens %u, %s,", k ? "; " : "",
+					      i, S_ISDIR(in->mode) ? "dir" : S_ISREG(in->mode) ? "file" : "symlink",
+					      in->nlink, in->opens,
+					      (in->flags & MS_I_ORPHAN) ? "orphan" : "not on the orphan list");
+			if (k < sizeof(left))
+				k += ch_named(run->s, i, left + k, sizeof(left) - k);
 		}
 		ms_ns_unlock(run->s);
 		ch_stats_str(sb, sizeof(sb), &st);
@@ -539,6 +636,8 @@ void ch_drain(struct ch_run *run)
 	pid_t kp = ms_store_keeper_pid(run->s);
 	int fds = 0, memfds = 0;
 	for (int i = 0; i < 30; i++) {
+		if (ch_keeper_audit(run, "after removing everything"))
+			break;
 		fds = ch_keeper_fds(kp, &memfds);
 		if (fds >= 0 && memfds <= MS_POOL_SLOTS && fds <= MS_POOL_SLOTS + CH_FD_SLACK)
 			break;
@@ -548,7 +647,7 @@ void ch_drain(struct ch_run *run)
 	int bad = 0;
 	for (int i = 0; i < 30; i++) {
 		bad = ch_memfd_audit(run, err, sizeof(err));
-		if (!bad)
+		if (!bad || ch_keeper_audit(run, "after removing everything"))
 			break;
 		ch_usleep(100000);
 	}

@@ -350,6 +350,8 @@ static void ch_print(const struct chaos_result *r)
 		"(ns_lock %lu, ledger_lock %lu, keeper_lock %lu, a data lock %lu)\n",
 		r->inspected, r->locked, r->locked_ns, r->locked_ledger, r->locked_keeper,
 		r->locked_data);
+	fprintf(stderr, "chaos: memfds left by killed workers, closed by the keeper's audits "
+		"at the checks: %lu\n", r->audit_closed);
 	fprintf(stderr, "chaos: ms_store_attach: %lu completed, mean %.0f us, max %.0f us\n",
 		r->attaches, r->attaches ? (double)r->attach_ns_sum / (double)r->attaches / 1e3 : 0.0,
 		(double)r->attach_ns_max / 1e3);
