@@ -387,6 +387,10 @@ static ssize_t store_write(struct ms_fd *e, int fd, const struct wreq *q)
 	int acc = e->oflags & O_ACCMODE;
 	if (acc == O_RDONLY)
 		return do_real_write(fd, q); /* EBADF from the kernel */
+	/* Vectors the kernel refuses whole (a count out of range, lengths
+	 * whose sum overflows): EINVAL from it, nothing reserved. */
+	if (q->iov && (q->cnt < 0 || q->cnt > IOV_MAX || q->len >= SSIZE_MAX))
+		return do_real_write(fd, q);
 	int append = (e->oflags & O_APPEND) != 0;
 	struct ms_wctx w;
 	int64_t at = 0;

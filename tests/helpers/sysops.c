@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -171,6 +172,17 @@ int main(int argc, char **argv)
 			free(list);
 		printf("scandir %s -> %d entries\n", fdd[j], k3);
 	}
+	/* errors the kernel gives before anything is written or named */
+	struct iovec bad[2] = {{buf, 1}, {buf, (size_t)-1 / 2}};
+	long wf = syscall(SYS_openat, AT_FDCWD, P("w"), O_RDWR | O_CREAT, 0644);
+	out("writev overflowing lengths", writev((int)wf, bad, 2));
+	volatile int neg = -1; /* a count the compiler cannot see */
+	out("writev negative count", writev((int)wf, bad, neg));
+	st("stat w after", syscall(SYS_stat, P("w"), &s), &s);
+	syscall(SYS_close, wf);
+	out("link empty old", link("", P("x")));
+	out("rename empty old", rename("", P("x")));
+	out("rename empty new", rename(P("w"), ""));
 	/* numbers the shim leaves alone */
 	out("getpid same", syscall(SYS_getpid) == getpid());
 	out("unknown number", syscall(100000));
