@@ -118,10 +118,6 @@ static int two_paths(struct two *t, int ofd, const char *op, int nfd, const char
 	int x = ms_route_at(ofd, op, &t->a), y = ms_route_at(nfd, np, &t->b);
 	if (t->a.fault || (t->b.fault && !x))
 		return 0;
-	/* An empty name that names nothing of the store's: the kernel's
-	 * ENOENT, not EXDEV. */
-	if ((!x && !op[0]) || (!y && !np[0]))
-		return 0;
 	if (t->b.fault) {
 		struct stat st;
 		int rc = link ? ms_stat(STORE, t->a.dir, t->a.path,
@@ -131,6 +127,10 @@ static int two_paths(struct two *t, int ofd, const char *op, int nfd, const char
 	}
 	if (x == y && !check)
 		return x;
+	/* One is the store's, so both pointers were read and are good: an
+	 * empty name of the other is the kernel's ENOENT, not EXDEV. */
+	if ((!x && !op[0]) || (!y && !np[0]))
+		return 0;
 	if (x && leaves(&t->a, ofollow, t->ra)) {
 		x = 0;
 		t->ofd = AT_FDCWD;
