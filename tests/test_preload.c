@@ -103,16 +103,21 @@ Test(preload, exports_libc_names_only, .init = init_lib)
 }
 
 /* A low soft fd limit: the store's own fds go to the top of what it allows
- * (not 1000, which it refuses), store directories open, and listings of
- * /proc/self/fd show what they show without the shim. */
+ * (not 1000, which it refuses), store directories open, and a listing of
+ * /proc/self/fd shows what it shows without the shim (run the same way,
+ * from this process, without the preload). */
 Test(preload, low_fd_limit_and_the_shims_fds_out_of_sight, .init = init_lib)
 {
-	char out[4096];
+	char out[4096], want[4096] = "x\nhi\n";
+	FILE *p = popen("sh -c 'ulimit -n 29; ls /proc/self/fd' 2>&1", "r");
+	cr_assert_not_null(p);
+	size_t k = strlen(want);
+	k += fread(want + k, 1, sizeof(want) - 1 - k, p);
+	want[k] = 0;
+	pclose(p);
 	int st = sh("", "ulimit -n 29; mkdir /mem/d && touch /mem/d/x && ls /mem/d && "
-			"echo hi > /mem/d/y && cat /mem/d/y && "
-			"a=$(ls /proc/self/fd) && b=$(env -u LD_PRELOAD ls /proc/self/fd) && "
-			"[ \"$a\" = \"$b\" ] && echo same-fds",
+			"echo hi > /mem/d/y && cat /mem/d/y && ls /proc/self/fd",
 		    out, sizeof(out));
 	cr_assert_eq(st, 0, "%s", out);
-	cr_assert_str_eq(out, "x\nhi\nsame-fds\n");
+	cr_assert_str_eq(out, want);
 }
