@@ -19,18 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static const char *D;
-
-static const char *P(const char *name)
-{
-	static char buf[4][PATH_MAX];
-	static int k;
-	char *b = buf[k++ % 4];
-	snprintf(b, sizeof(buf[0]), "%s/%s", D, name);
-	return b;
-}
-
-static const char *en(int e) { return strerrorname_np(e) ? strerrorname_np(e) : "?"; }
+#include "helpers/ops.h"
 
 static void out(const char *what, const char *bad, long rc)
 {

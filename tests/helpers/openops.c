@@ -29,19 +29,9 @@
 extern char **environ;
 int __open_2(const char *, int);
 
-static const char *D;
+#include "helpers/ops.h"
+
 static char OUT[PATH_MAX]; /* a real directory outside D */
-
-static const char *P(const char *name)
-{
-	static char buf[8][PATH_MAX];
-	static int k;
-	char *b = buf[k++ % 8];
-	snprintf(b, sizeof(buf[0]), "%s/%s", D, name);
-	return b;
-}
-
-static const char *en(int e) { return strerrorname_np(e) ? strerrorname_np(e) : "?"; }
 
 /* "type mode size content" of a path, or its errno. */
 static void state_of(const char *label, const char *path)

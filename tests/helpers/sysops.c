@@ -21,18 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *D;
-
-static const char *P(const char *name)
-{
-	static char buf[4][PATH_MAX];
-	static int k;
-	char *b = buf[k++ % 4];
-	snprintf(b, sizeof(buf[0]), "%s/%s", D, name);
-	return b;
-}
-
-static const char *en(int e) { return strerrorname_np(e) ? strerrorname_np(e) : "?"; }
+#include "helpers/ops.h"
 
 static long out(const char *what, long rc)
 {

@@ -29,18 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *D;
-
-static const char *P(const char *name)
-{
-	static char buf[8][PATH_MAX];
-	static int k;
-	char *b = buf[k++ % 8];
-	snprintf(b, sizeof(buf[0]), "%s/%s", D, name);
-	return b;
-}
-
-static const char *en(int e) { return strerrorname_np(e) ? strerrorname_np(e) : "?"; }
+#include "helpers/ops.h"
 
 /* A name as printed: itself, or its length when long or empty. */
 static const char *nm(const char *n)
