@@ -208,27 +208,6 @@ ms_ino ms_ino_by_kino(ms_store *s, uint64_t kino)
 	return found;
 }
 
-int ms_open_ino(ms_store *s, ms_ino ino, int oflags)
-{
-	int r;
-	ms_ns_lock(s);
-	struct ms_inode *in = live(s, ino);
-	if (!in) {
-		r = -ENOENT;
-		goto out;
-	}
-	if (!S_ISREG(in->mode)) {
-		r = S_ISDIR(in->mode) ? -EISDIR : -ENXIO;
-		goto out;
-	}
-	r = ms_data_open(s, in, oflags);
-	if (r >= 0)
-		ms_ref_take(s, ino);
-out:
-	ms_ns_unlock(s);
-	return r;
-}
-
 /* ---- growth and shrinking -------------------------------------------------------- */
 
 /* At most one reclaim request every 100 ms across the tree: a store that
@@ -364,7 +343,6 @@ int ms_write_begin(ms_store *s, ms_ino ino, int fd, int64_t off, size_t len, int
 	w->fd = fd;
 	w->start = start;
 	w->end = start + len;
-	w->prior = LD(&in->charged);
 	w->locked = 1;
 	r = reserve(s, in, fd, start, w->end, len);
 	if (r)

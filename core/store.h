@@ -210,9 +210,6 @@ int ms_ino_kino(ms_store *s, ms_ino ino, uint64_t *kino);
  * open at start-up, inherited across exec); 0 when none. */
 ms_ino ms_ino_by_kino(ms_store *s, uint64_t kino);
 
-/* Opens another real fd on an inode already known (fopen re-open, exec). */
-int ms_open_ino(ms_store *s, ms_ino ino, int oflags);
-
 int ms_mkdir(ms_store *s, ms_ino dir, const char *path, mode_t mode);
 int ms_rmdir(ms_store *s, ms_ino dir, const char *path);
 int ms_unlink(ms_store *s, ms_ino dir, const char *path);
@@ -317,7 +314,6 @@ struct ms_wctx {
 	int fd;           /* the fd written through */
 	uint64_t start;   /* offset of the first byte */
 	uint64_t end;     /* offset one past the last byte to be written */
-	uint64_t prior;   /* bytes charged before this write */
 	int locked;
 };
 
@@ -344,7 +340,7 @@ void ms_write_end(ms_store *s, struct ms_wctx *w, int64_t done);
 int ms_ftruncate(ms_store *s, ms_ino ino, int fd, off_t len);
 int ms_fallocate(ms_store *s, ms_ino ino, int fd, int mode, off_t off, off_t len);
 
-/* References: ms_open, ms_open_ino and ms_lookup_dir take one on success;
+/* References: ms_open, ms_reopen and ms_lookup_dir take one on success;
  * ms_ino_get takes another (fork child, dup into a new table entry); the
  * process gives each back with ms_ino_put when it closes the fd, directory
  * or cwd — before closing the fd, so that the keeper, which frees unlinked

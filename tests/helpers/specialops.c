@@ -46,18 +46,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *D;
+#include "helpers/ops.h"
 
-static const char *P(const char *name)
-{
-	static char buf[8][PATH_MAX];
-	static int k;
-	char *b = buf[k++ % 8];
-	snprintf(b, sizeof(buf[0]), "%s/%s", D, name);
-	return b;
-}
-
-static const char *en(int e) { return e ? (strerrorname_np(e) ? strerrorname_np(e) : "?") : "0"; }
+/* An errno's name, "0" for none. */
+static const char *en0(int e) { return e ? en(e) : "0"; }
 
 #define R(what, call)                                                              \
 	({                                                                         \
@@ -65,7 +57,7 @@ static const char *en(int e) { return e ? (strerrorname_np(e) ? strerrorname_np(
 		long r_ = (long)(call);                                            \
 		int e_ = errno;                                                    \
 		printf("%s -> %ld %s\n", (what), r_ < 0 ? -1L : r_ > 0 && r_ < 1000 ? r_ : 0L, \
-		       r_ < 0 ? en(e_) : "0");                                     \
+		       r_ < 0 ? en0(e_) : "0");                                     \
 		fflush(stdout);                                                    \
 		errno = e_;                                                        \
 		r_;                                                                \
@@ -76,7 +68,7 @@ static const char *en(int e) { return e ? (strerrorname_np(e) ? strerrorname_np(
 		errno = 0;                                                         \
 		int fd_ = (call);                                                  \
 		int e_ = errno;                                                    \
-		printf("%s -> %s %s\n", (what), fd_ >= 0 ? "fd" : "-1", fd_ >= 0 ? "0" : en(e_)); \
+		printf("%s -> %s %s\n", (what), fd_ >= 0 ? "fd" : "-1", fd_ >= 0 ? "0" : en0(e_)); \
 		fflush(stdout);                                                    \
 		errno = e_;                                                        \
 		fd_;                                                               \
@@ -109,7 +101,7 @@ static void stat_line(const char *how, const char *name)
 	} else
 		r = stat(P(name), &st);
 	if (r) {
-		printf("%s %s -> -1 %s\n", how, name, en(errno));
+		printf("%s %s -> -1 %s\n", how, name, en0(errno));
 		return;
 	}
 	printf("%s %s -> %s %04o nlink=%lu size=%lld blocks=%lld rdev=%u,%u uid=%u gid=%u\n", how, name,
@@ -289,7 +281,7 @@ static void fifo_opens(void)
 	close(FD("openat dfd f O_RDONLY|O_NONBLOCK", openat(dfd, "f", O_RDONLY | O_NONBLOCK)));
 	close(dfd);
 	FILE *f = fopen(P("f"), "r+");
-	printf("fopen f r+ -> %s\n", f ? "FILE" : en(errno));
+	printf("fopen f r+ -> %s\n", f ? "FILE" : en0(errno));
 	if (f) {
 		fputs("line\n", f);
 		fflush(f);
@@ -366,7 +358,7 @@ static void fifo_exec(void)
 	int st;
 	waitpid(pid, &st, 0);
 	printf("execl f3 (a fifo, 0755) -> %s\n",
-	       WEXITSTATUS(st) >= 100 ? en(WEXITSTATUS(st) - 100) : "ran");
+	       WEXITSTATUS(st) >= 100 ? en0(WEXITSTATUS(st) - 100) : "ran");
 	fflush(stdout);
 }
 
@@ -453,7 +445,7 @@ static int do_connect(int fd, const char *path)
 static void addr_line(const char *what, int r, const struct sockaddr_un *a, socklen_t len)
 {
 	if (r < 0) {
-		printf("%s -> -1 %s\n", what, en(errno));
+		printf("%s -> -1 %s\n", what, en0(errno));
 	} else if (len <= offsetof(struct sockaddr_un, sun_path)) {
 		printf("%s -> unnamed len=%u\n", what, (unsigned)len);
 	} else {
