@@ -415,6 +415,9 @@ static inline int ms_is_special(uint32_t mode)
  * bind of that socket. Returns 0 or the kernel's -errno (-EPERM for a
  * device without CAP_MKNOD, -EINVAL for a socket already bound...). */
 int ms_special_make(struct ms_store *s, struct ms_inode *in, int sockfd);
+/* The private directory made when missing and checked: the keeper's
+ * answer to MS_OP_SPECIAL_DIR, or the caller's own on a local store. */
+int ms_special_prepare(ms_store *s);
 /* The counterpart's mode and owner set to in's (chmod, chown). */
 void ms_special_sync(struct ms_store *s, struct ms_inode *in);
 /* The counterpart removed: in's last name is gone. */

@@ -216,6 +216,13 @@ int ms_keeper_audit(struct ms_store *s)
 	return r ? r : m.a;
 }
 
+int ms_keeper_special_dir(struct ms_store *s)
+{
+	struct ms_msg m = {.op = MS_OP_SPECIAL_DIR};
+	int r = request(s, &m, NULL);
+	return r ? r : m.a;
+}
+
 int ms_keeper_arena(struct ms_store *s)
 {
 	struct ms_msg m = {.op = MS_OP_ARENA};

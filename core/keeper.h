@@ -47,6 +47,8 @@ enum ms_op {
 	MS_OP_AUDIT,    /* close what the close queue holds, then the audit of
 			 * memfds no file names; reply: a = how many the audit
 			 * closed, or -EBUSY when ns_lock was taken */
+	MS_OP_SPECIAL_DIR, /* make the special files' private directory
+			    * (special.c); reply: a = 0 or -errno */
 };
 
 struct ms_msg {
@@ -91,6 +93,9 @@ int ms_keeper_reclaim(struct ms_store *s);
  * tests: once every process that could take a memfd is dead, the keeper's
  * fds are exactly its pool and the files' memfds after this returns. */
 int ms_keeper_audit(struct ms_store *s);
+/* The keeper makes the special files' directory: it runs as the store's
+ * user, whatever uid the asker has switched to. 0 or -errno. */
+int ms_keeper_special_dir(struct ms_store *s);
 
 /* The pool of ready memfds and the close queue (keeper_lock). */
 int ms_pool_take(struct ms_store *s, int32_t *kfd, uint64_t *kino);

@@ -9,14 +9,23 @@
  *
  *	/tmp/.memshim-<uid>-<12 hex digits of the store name's hash>/<st_ino>
  *
- * (mode 0700, owned by the store's user; at most 59 bytes, so a
- * counterpart's path always fits in sun_path). A node's st_ino is never
- * reused within a store, so the name is stable through renames and shared
- * by hard links. Who does what:
- *   - the directory is made by the first process that makes a special node
- *     (a store that never makes one creates nothing), and removed with
- *     whatever is left in it when the store ends: by the keeper on its way
- *     out (keeper/main.c), by the owner of a local store when it closes;
+ * (owned by the store's user; at most 59 bytes, so a counterpart's path
+ * always fits in sun_path). A node's st_ino is never reused within a
+ * store, so the name is stable through renames and shared by hard links.
+ * The directory's mode: 0700 for a user's store. A root store's processes
+ * may switch to any uid (servers, test suites, su) and must then make and
+ * open counterparts as the kernel would let them in the store: 01733 —
+ * anyone may search and create, nobody but the owner may list, and the
+ * sticky bit keeps a counterpart from being removed or replaced by anyone
+ * but its owner (and root). The counterpart's own mode and owner (the
+ * node's) are then the kernel's check; what the directory no longer
+ * checks is the search permission of the node's store directories, for a
+ * process that names the counterpart itself. Who does what:
+ *   - the directory is made on the first special node (a store that never
+ *     makes one creates nothing) — by the keeper, which runs as the store's
+ *     user whatever uid the asking process has switched to — and removed
+ *     with whatever is left in it when the store ends: by the keeper on its
+ *     way out (keeper/main.c), by the owner of a local store when it closes;
  *   - a counterpart is made with the node (mknod, or the bind of the
  *     program's socket), follows the node's mode and owner (the kernel
  *     checks them when it opens or connects), and is removed with the
@@ -34,6 +43,7 @@
 #include <sys/un.h>
 
 #include "arena.h"
+#include "keeper.h"
 
 /* Thread-local: the counterpart to open after -MS_ESPECIAL. */
 static __thread char special_buf[MS_SPECIAL_PATH_MAX];
@@ -70,25 +80,52 @@ int ms_special_name(const ms_store *s, uint64_t ino_no, char *buf, size_t n)
 	return m < 0 || (size_t)m >= n - (size_t)k ? -ENAMETOOLONG : k + m;
 }
 
-/* The private directory, made when missing; one that is not a directory
- * of the store's user (a symlink, another user's) is never used. */
-static int make_dir(struct ms_store *s, const char *dir)
+static mode_t dir_mode(const ms_store *s)
+{
+	return s->hdr->uid == 0 ? 01733 : 0700;
+}
+
+/* The private directory is used only when it is a directory of the
+ * store's user with the store's mode: a name planted in /tmp before the
+ * store made it is never followed. */
+static int dir_check(const ms_store *s, const char *dir)
 {
 	struct stat st;
-	int r = sys_mkdirat(AT_FDCWD, dir, 0700);
-	if (r && r != -EEXIST)
-		return r;
-	r = sys_fstatat(AT_FDCWD, dir, &st, AT_SYMLINK_NOFOLLOW);
+	int r = sys_fstatat(AT_FDCWD, dir, &st, AT_SYMLINK_NOFOLLOW);
 	if (r)
 		return r;
-	if (!S_ISDIR(st.st_mode) || st.st_uid != s->hdr->uid) {
-		ms_log(s, MS_LOG_ERROR, "%s: not a directory of uid %u: special files cannot be made",
-		       dir, s->hdr->uid);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != s->hdr->uid ||
+	    (st.st_mode & 07777) != dir_mode(s)) {
+		ms_log(s, MS_LOG_ERROR, "%s: not a directory of uid %u with mode %04o: "
+		       "special files cannot be made", dir, s->hdr->uid, (unsigned)dir_mode(s));
 		return -EACCES;
 	}
-	if ((st.st_mode & 07777) != 0700)
-		sys_fchmodat(AT_FDCWD, dir, 0700); /* the umask took bits away */
 	return 0;
+}
+
+int ms_special_prepare(ms_store *s)
+{
+	char dir[MS_SPECIAL_PATH_MAX];
+	int r = ms_special_dir(s, dir, sizeof(dir));
+	if (r < 0)
+		return r;
+	r = sys_mkdirat(AT_FDCWD, dir, 0700);
+	if (r == 0)
+		sys_fchmodat(AT_FDCWD, dir, dir_mode(s)); /* past the umask */
+	else if (r != -EEXIST)
+		return r;
+	return dir_check(s, dir);
+}
+
+/* The directory, made when missing: by the keeper when there is one (the
+ * caller may run under another uid), else by the caller, the store's
+ * only process. */
+static int make_dir(struct ms_store *s, const char *dir)
+{
+	int r = dir_check(s, dir);
+	if (r != -ENOENT)
+		return r;
+	return s->sock >= 0 && !s->local ? ms_keeper_special_dir(s) : ms_special_prepare(s);
 }
 
 static int bind_to(int sockfd, const char *path)
@@ -107,8 +144,7 @@ int ms_special_make(struct ms_store *s, struct ms_inode *in, int sockfd)
 	int r = ms_special_name(s, in->ino_no, path, sizeof(path));
 	if (r < 0)
 		return r;
-	/* Checked every time (two system calls, for a rare call): a name
-	 * planted in /tmp before the store made it must never be followed. */
+	/* Checked every time (one system call, for a rare call). */
 	ms_special_dir(s, dir, sizeof(dir));
 	r = make_dir(s, dir);
 	if (r)

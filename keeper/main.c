@@ -183,6 +183,10 @@ static void handle(struct keeper *k, int sock, struct ms_msg *m)
 		reply(sock, m, -1);
 		return;
 	}
+	case MS_OP_SPECIAL_DIR:
+		m->a = ms_special_prepare(&k->s);
+		reply(sock, m, -1);
+		return;
 	case MS_OP_AUDIT:
 		/* The round the loop runs once a second, on demand: a memfd
 		 * left by a process killed between taking and naming it (or

@@ -39,10 +39,14 @@ int ms_open_route(struct ms_route *r, int flags, mode_t mode, enum ms_open_how h
 		/* A FIFO, socket or device node: the kernel opens its real
 		 * counterpart (blocking for a FIFO's other end, ENXIO, the
 		 * device), and the fd is a plain kernel fd, not a store file.
-		 * No program runs from one (execve's EACCES). */
+		 * No program runs from one (execve's EACCES). The store has
+		 * answered O_CREAT and O_EXCL already; the counterpart is
+		 * opened as the existing node it is (with fs.protected_fifos,
+		 * O_CREAT on another user's FIFO in a sticky directory would
+		 * fail where the store's open may succeed). */
 		if (how == MS_OPEN_EXEC)
 			return -EACCES;
-		fd = REAL(openat)(AT_FDCWD, ms_special_path(), flags, mode);
+		fd = REAL(openat)(AT_FDCWD, ms_special_path(), flags & ~(O_CREAT | O_EXCL), mode);
 		return fd < 0 ? -errno : fd;
 	}
 	if (rc < 0)

@@ -211,6 +211,9 @@ static void special_differential(const char *section)
 
 Test(e2e_diff, fifos, .fini = special_cleanup) { special_differential("fifo"); }
 Test(e2e_diff, sockets, .fini = special_cleanup) { special_differential("sock"); }
+/* As root, then as processes that switched their effective uid (what
+ * pjdfstest's mkfifo, mknod and open tests do). */
+Test(e2e_diff, special_uid, .fini = special_cleanup) { special_differential("uid"); }
 
 /* Extended attributes (tests/helpers/xattrops.c): every errno case, the l
  * and f variants, files, directories and symlinks, as root and as another

@@ -19,6 +19,11 @@
  * unlink and bind again; the names getsockname, getpeername, accept,
  * recvfrom and recvmsg report; datagrams with sendto, sendmsg, sendmmsg
  * and recvmmsg.
+ * uid (as root): special files made and used by processes that switched
+ * their effective uid and gid as pjdfstest does (seteuid, setegid): who
+ * may make them where, who owns them, who may open a FIFO or connect to a
+ * socket, sticky-directory unlinks — the kernel's permission checks
+ * through the store's real counterparts.
  *
  * One line per call: what, "->", the result, the errno name. Nothing that
  * legitimately differs is printed (fd and inode numbers, times). Sockets
@@ -38,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -754,10 +760,136 @@ static void sock_dgram(void)
 	listing(NULL);
 }
 
+/* ---- uid ------------------------------------------------------------------------- */
+
+/* Runs fn in a child whose effective uid and gid are uid and gid (real
+ * and saved ids stay root, as pjdfstest's -u and -g leave them). */
+static void as(uid_t uid, gid_t gid, void (*fn)(void))
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setegid(gid) || seteuid(uid)) {
+			perror("specialops: seteuid");
+			_exit(2);
+		}
+		printf("as %u:%u\n", (unsigned)uid, (unsigned)gid);
+		fn();
+		fflush(stdout);
+		_exit(0);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		fprintf(stderr, "specialops: child as %u failed\n", (unsigned)uid), exit(2);
+}
+
+static void owner_line(const char *name)
+{
+	struct stat st;
+	if (lstat(P(name), &st))
+		printf("owner %s -> %s\n", name, en(errno));
+	else
+		printf("owner %s -> %u:%u %s %04o\n", name, (unsigned)st.st_uid, (unsigned)st.st_gid,
+		       type_name(st.st_mode), (unsigned)(st.st_mode & 07777));
+}
+
+static int connect_to(const char *name)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	int r = do_connect(fd, P(name));
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+static void uid_nobody(void)
+{
+	R("mkfifo u 0644", mkfifo(P("u"), 0644));
+	owner_line("u");
+	FD("open u O_RDONLY|O_NONBLOCK", open(P("u"), O_RDONLY | O_NONBLOCK));
+	FD("open u O_RDWR", open(P("u"), O_RDWR));
+	FD("open root0600 O_RDONLY|O_NONBLOCK", open(P("root0600"), O_RDONLY | O_NONBLOCK));
+	FD("open root0666 O_RDONLY|O_NONBLOCK", open(P("root0666"), O_RDONLY | O_NONBLOCK));
+	FD("open root0666 O_RDWR|O_CREAT", open(P("root0666"), O_RDWR | O_CREAT, 0644));
+	FD("open root0666 O_RDWR|O_CREAT|O_EXCL", open(P("root0666"), O_RDWR | O_CREAT | O_EXCL, 0644));
+	R("mknod uc S_IFCHR", mknod(P("uc"), S_IFCHR | 0644, makedev(1, 3)));
+	R("mknod ub S_IFBLK", mknod(P("ub"), S_IFBLK | 0644, makedev(7, 0)));
+	R("mknod uf S_IFIFO", mknod(P("uf"), S_IFIFO | 0600, 0));
+	owner_line("uf");
+	R("chmod uf 0606", chmod(P("uf"), 0606));
+	owner_line("uf");
+	R("chmod root0666 0600", chmod(P("root0666"), 0600));
+	R("chown uf 0 0", chown(P("uf"), 0, 0));
+	R("unlink rootgone (0777 dir)", unlink(P("rootgone")));
+	R("unlink rootsticky (sticky dir)", unlink(P("st/rootsticky")));
+	R("mkfifo st/mine", mkfifo(P("st/mine"), 0600));
+	R("mkfifo sub/x (search denied)", mkfifo(P("sub/x"), 0644));
+	FD("open sub/y (search denied)", open(P("sub/y"), O_RDONLY | O_NONBLOCK));
+	R("mkfifo ro/x (write denied)", mkfifo(P("ro/x"), 0644));
+	R("rename u u2", rename(P("u"), P("u2")));
+	int s1 = socket(AF_UNIX, SOCK_STREAM, 0);
+	R("bind us", do_bind(s1, P("us")));
+	R("listen us", listen(s1, 4));
+	owner_line("us");
+	R("connect us", connect_to("us"));
+	R("connect rootsock (0755)", connect_to("rootsock"));
+	R("connect rootsock7 (0777)", connect_to("rootsock7"));
+	int s2 = socket(AF_UNIX, SOCK_STREAM, 0);
+	R("bind sub/s (search denied)", do_bind(s2, P("sub/s")));
+	R("bind ro/s (write denied)", do_bind(s2, P("ro/s")));
+	close(s2);
+	/* the listener stays bound in the parent's view: a file until unlinked */
+	close(s1);
+}
+
+static void uid_other(void)
+{
+	FD("open u2 O_WRONLY|O_NONBLOCK (0644, not owner)", open(P("u2"), O_WRONLY | O_NONBLOCK));
+	FD("open u2 O_RDONLY|O_NONBLOCK", open(P("u2"), O_RDONLY | O_NONBLOCK));
+	FD("open uf O_WRONLY|O_NONBLOCK (0606)", open(P("uf"), O_WRONLY | O_NONBLOCK));
+	R("connect us (0755, not owner)", connect_to("us"));
+	R("unlink st/mine (sticky, not owner)", unlink(P("st/mine")));
+	R("rename st/mine st/theirs (sticky, not owner)", rename(P("st/mine"), P("st/theirs")));
+	R("unlink u2 (0777 dir)", unlink(P("u2")));
+}
+
+static void uid_section(void)
+{
+	R("chmod . 0777", chmod(D, 0777));
+	R("mkfifo root0600", mkfifo(P("root0600"), 0600));
+	umask(0);
+	R("mkfifo root0666", mkfifo(P("root0666"), 0666));
+	R("mkfifo rootgone", mkfifo(P("rootgone"), 0666));
+	R("mkdir st 01777", mkdir(P("st"), 01777));
+	R("mkfifo st/rootsticky", mkfifo(P("st/rootsticky"), 0666));
+	umask(022);
+	R("mkdir sub", mkdir(P("sub"), 0755));
+	R("mkfifo sub/y", mkfifo(P("sub/y"), 0666));
+	R("chmod sub 0700", chmod(P("sub"), 0700));
+	R("mkdir ro 0755", mkdir(P("ro"), 0755));
+	int s1 = socket(AF_UNIX, SOCK_STREAM, 0), s2 = socket(AF_UNIX, SOCK_STREAM, 0);
+	R("bind rootsock", do_bind(s1, P("rootsock")));
+	R("listen rootsock", listen(s1, 4));
+	R("bind rootsock7", do_bind(s2, P("rootsock7")));
+	R("listen rootsock7", listen(s2, 4));
+	R("chmod rootsock7 0777", chmod(P("rootsock7"), 0777));
+	as(65534, 65534, uid_nobody);
+	as(65533, 65533, uid_other);
+	owner_line("u2");
+	owner_line("st/mine");
+	owner_line("uf");
+	owner_line("us");
+	close(s1);
+	close(s2);
+	listing(NULL);
+	listing("st");
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 3 || (strcmp(argv[2], "fifo") && strcmp(argv[2], "sock"))) {
-		fprintf(stderr, "usage: specialops DIR fifo|sock\n");
+	if (argc != 3 || (strcmp(argv[2], "fifo") && strcmp(argv[2], "sock") && strcmp(argv[2], "uid"))) {
+		fprintf(stderr, "usage: specialops DIR fifo|sock|uid\n");
 		return 2;
 	}
 	D = argv[1];
@@ -768,6 +900,9 @@ int main(int argc, char **argv)
 		fifo_two_processes();
 		fifo_exec();
 		fifo_names();
+	} else if (!strcmp(argv[2], "uid")) {
+		signal(SIGPIPE, SIG_IGN);
+		uid_section();
 	} else {
 		/* the real side writes to a closed peer without dying */
 		signal(SIGPIPE, SIG_IGN);
