@@ -43,12 +43,13 @@
 #include <sys/mman.h>
 
 #define MS_MAGIC 0x314d494853454d4dULL /* "MMESHIM1" little-endian */
-#define MS_LAYOUT_VERSION 2
+#define MS_LAYOUT_VERSION 3
 #define MS_NAME_MAX 255
 #define MS_POOL_SLOTS 64   /* ready memfds the keeper keeps listed */
 #define MS_EXTRA_SLOTS 64  /* uncharged slots: root and prefix skeleton */
 #define MS_NODES_CEILING (1u << 20) /* slots when the node limit is 0 */
 #define MS_DIRREFS 1024 /* directory references recorded with their process */
+#define MS_WATCHES 64   /* dnotify registrations in a store (notify.c) */
 /* Extended attributes: a value's largest size (the kernel's XATTR_SIZE_MAX)
  * and the most blocks of the attribute pool (64 MiB of attributes). */
 #define MS_XATTR_SIZE_MAX 65536
@@ -60,6 +61,8 @@
 #define MS_I_PREFIX 0x4 /* a prefix's own directory (never removed) */
 #define MS_I_UNHELD 0x8 /* an orphan file the keeper found unheld once (`first`
 			 * holds its reference count then) */
+#define MS_I_LINKABLE 0x10 /* made by O_TMPFILE without O_EXCL and never named:
+			    * linkat may give it a name (the kernel's I_LINKABLE) */
 
 struct ms_inode {
 	pthread_mutex_t data_lock; /* robust, pshared; regular files */
@@ -222,7 +225,16 @@ struct ms_hdr {
 		uint32_t ino;
 	} dirrefs[MS_DIRREFS];
 	uint32_t dirrefs_full; /* [atomic] a reference went unrecorded once */
-	uint32_t pad4;
+	/* dnotify registrations (notify.c): [ns]; nwatches is also read
+	 * without the lock as a hint that there are none */
+	uint32_t nwatches;
+	struct {
+		int32_t pid; /* 0 = free entry */
+		int32_t fd;
+		uint32_t dir, mask; /* mask: DN_* */
+		int32_t sig;
+		uint32_t pad;
+	} watches[MS_WATCHES];
 };
 
 /* The layout shared with processes built from other copies of this code:
@@ -238,9 +250,9 @@ _Static_assert(offsetof(struct ms_hdr, magic) == 0, "magic first");
 _Static_assert(offsetof(struct ms_hdr, version) == 8, "version after magic");
 _Static_assert(offsetof(struct ms_hdr, ns_lock) % 8 == 0, "locks 8-aligned");
 _Static_assert(sizeof(struct ms_xrec) == 12, "attribute record header");
-_Static_assert(MS_LAYOUT_VERSION != 2 ||
+_Static_assert(MS_LAYOUT_VERSION != 3 ||
 		       (sizeof(struct ms_inode) == 176 && sizeof(struct ms_dent) == 296 &&
-			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 13872),
+			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 15408),
 	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");
 
 /* Who the caller is, for the permission checks (perm.c): one view of the
@@ -425,6 +437,13 @@ void ms_special_drop(struct ms_store *s, struct ms_inode *in);
 /* open(2) of in: notes the counterpart for ms_special_path() and returns
  * -MS_ESPECIAL. */
 int ms_special_open(struct ms_store *s, struct ms_inode *in);
+/* ---- notify.c: dnotify registrations ----------------------------------------
+ * Under ns_lock: the change `ev` (DN_*) in directory dir signals its
+ * registrations; ms_notify_node: a change of node i itself (attributes,
+ * size, bytes), told to i when it is a directory and to every directory
+ * naming it. Both one load when nothing is registered. */
+void ms_notify_event(struct ms_store *s, uint32_t dir, uint32_t ev);
+void ms_notify_node(struct ms_store *s, uint32_t i, uint32_t ev);
 /* ---- perm.c: credentials and the kernel's permission rules ------------------
  * The checks of fs/namei.c and fs/attr.c, called by ns.c where the kernel
  * calls them, with ns_lock held. Masks are MS_MAY_* (R_OK, W_OK, X_OK). */
@@ -505,6 +524,9 @@ int ms_data_truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_
  * when no process references it (opens == 0), else marks it MS_I_ORPHAN and
  * frees it at the last ms_ino_put. */
 void ms_inode_unlinked(struct ms_store *s, uint32_t i);
+/* Under ns_lock: orphan i (an O_TMPFILE file) was given a name by linkat:
+ * off the orphan list, no longer linkable. */
+void ms_inode_relinked(struct ms_store *s, uint32_t i);
 /* Frees inode i now, unreferenced and off the orphan list: its data (memfd
  * to the close queue), symlink blocks, node charge and slot. Under ns_lock. */
 void ms_inode_free_now(struct ms_store *s, uint32_t i);

@@ -82,6 +82,14 @@ void ms_inode_unlinked(struct ms_store *s, uint32_t i)
 	ms_keeper_poke(s);
 }
 
+void ms_inode_relinked(struct ms_store *s, uint32_t i)
+{
+	struct ms_inode *in = ms_inode_at(s, i);
+	if (in->flags & MS_I_ORPHAN)
+		orphan_remove(s, i);
+	in->flags &= ~(MS_I_ORPHAN | MS_I_UNHELD | MS_I_LINKABLE);
+}
+
 int ms_inode_new(struct ms_store *s, mode_t mode, uint32_t *out)
 {
 	int r = ms_reserve_node(s);

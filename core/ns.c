@@ -73,6 +73,8 @@ struct walk {
 
 /* The real path to continue with after -MS_EESCAPE. */
 static __thread char escape_buf[PATH_MAX];
+/* Whether this thread's last ms_open made the file (F_CREATED_QUERY). */
+static __thread int open_created;
 
 /* Sequential readdir: the entry returned last by this thread, so that the
  * next call starts from it instead of walking the directory again. */
@@ -181,6 +183,11 @@ static int escape(struct walk *w, uint32_t dir, const char *rest)
 const char *ms_escape_path(void)
 {
 	return escape_buf;
+}
+
+int ms_open_created(void)
+{
+	return open_created;
 }
 
 /* ---- resolution -------------------------------------------------------------- */
@@ -686,6 +693,7 @@ int ms_chmod(ms_store *s, ms_ino dir, const char *path, int flags, mode_t mode)
 		ms_special_sync(s, in);
 	touch_c(in);
 	bump_ops(s);
+	ms_notify_node(s, w.ino, DN_ATTRIB);
 out:
 	ms_ns_unlock(s);
 	return r;
@@ -715,6 +723,7 @@ int ms_chown(ms_store *s, ms_ino dir, const char *path, int flags, uid_t uid, gi
 		ms_special_sync(s, in);
 	touch_c(in);
 	bump_ops(s);
+	ms_notify_node(s, w.ino, DN_ATTRIB);
 out:
 	ms_ns_unlock(s);
 	return r;
@@ -760,6 +769,8 @@ int ms_utimens(ms_store *s, ms_ino dir, const char *path, int flags, const struc
 	set_time(&in->mtime_ns, &t[1], now);
 	ST(&in->ctime_ns, now);
 	bump_ops(s);
+	/* both times: an attribute change; one of them: access or modify */
+	ms_notify_node(s, w.ino, t[1].tv_nsec == UTIME_OMIT ? DN_ACCESS : t[0].tv_nsec == UTIME_OMIT ? DN_MODIFY : DN_ATTRIB);
 out:
 	ms_ns_unlock(s);
 	return r;
@@ -792,6 +803,7 @@ int ms_truncate(ms_store *s, ms_ino dir, const char *path, off_t len)
 	if (r == 0) {
 		ms_perm_kill_priv(w.cr, in);
 		bump_ops(s);
+		ms_notify_node(s, w.ino, DN_MODIFY);
 	}
 out:
 	ms_ns_unlock(s);
@@ -806,12 +818,14 @@ ssize_t ms_readlink(ms_store *s, ms_ino dir, const char *path, char *buf, size_t
 	if (n == 0)
 		return -EINVAL;
 	ms_ns_lock(s);
-	r = resolve(&w, s, dir, path, MS_NOFOLLOW);
+	/* "" names dir itself (readlinkat of an O_PATH fd on a symlink);
+	 * anything else there is ENOENT, not EINVAL (do_readlinkat) */
+	r = resolve(&w, s, dir, path, MS_NOFOLLOW | MS_EMPTY);
 	if (r)
 		goto out;
 	struct ms_inode *in = IN(s, w.ino);
 	if (!S_ISLNK(in->mode)) {
-		r = -EINVAL;
+		r = path[0] ? -EINVAL : -ENOENT;
 		goto out;
 	}
 	size_t len = LD(&in->size);
@@ -913,7 +927,7 @@ int ms_dir_path(ms_store *s, ms_ino dir, char *buf, size_t n)
 /* ---- open ---------------------------------------------------------------------------- */
 
 /* O_TMPFILE: an unnamed regular file in directory path, an orphan from the
- * start; relinking it (linkat of an O_TMPFILE fd) is not supported. */
+ * start; without O_EXCL, linkat may give it a name (MS_I_LINKABLE). */
 static int open_tmpfile(ms_store *s, ms_ino dir, const char *path, int oflags, mode_t mode,
 			int *fd, ms_ino *ino)
 {
@@ -943,6 +957,8 @@ static int open_tmpfile(ms_store *s, ms_ino dir, const char *path, int oflags, m
 		goto out;
 	struct ms_inode *in = IN(s, i);
 	in->nlink = 0;
+	if (!(oflags & O_EXCL))
+		in->flags |= MS_I_LINKABLE;
 	ms_perm_init_owner(w.cr, d, in);
 	r = ms_data_open(s, in, oflags);
 	if (r < 0) {
@@ -981,8 +997,8 @@ static int open_node(struct ms_store *s, const struct ms_cred *cr, uint32_t dir,
 	}
 	if ((oflags & O_DIRECTORY) && !S_ISDIR(in->mode))
 		return -ENOTDIR;
-	if (S_ISLNK(in->mode))
-		return -ELOOP;
+	if (S_ISLNK(in->mode) && !(oflags & O_PATH))
+		return -ELOOP; /* O_PATH|O_NOFOLLOW: an fd on the link itself */
 	if (S_ISDIR(in->mode) && !(oflags & O_PATH) && (acc != O_RDONLY || (oflags & O_TRUNC)))
 		return -EISDIR;
 	r = ms_perm_open(cr, in, oflags, created);
@@ -990,7 +1006,7 @@ static int open_node(struct ms_store *s, const struct ms_cred *cr, uint32_t dir,
 		return r;
 	if (ms_is_special(in->mode))
 		return ms_special_open(s, in); /* the shim opens the counterpart */
-	if (S_ISDIR(in->mode)) {
+	if (S_ISDIR(in->mode) || S_ISLNK(in->mode)) {
 		*fd = -1;
 	} else {
 		r = ms_data_open(s, in, oflags);
@@ -1013,6 +1029,7 @@ static int open_node(struct ms_store *s, const struct ms_cred *cr, uint32_t dir,
 				return r;
 			}
 			ms_perm_kill_priv(cr, in);
+			ms_notify_node(s, i, DN_MODIFY);
 		}
 	}
 	ms_ref_take(s, i);
@@ -1035,6 +1052,8 @@ int ms_open(ms_store *s, ms_ino dir, const char *path, int oflags, mode_t mode, 
 	struct walk w;
 	uint32_t i = 0;
 	int created = 0, r;
+	open_created = 0;
+	oflags = ms_open_flags(oflags);
 	int creat = oflags & O_CREAT, excl = creat && (oflags & O_EXCL);
 	/* O_EXCL never follows a final symlink (EEXIST even when dangling) */
 	int follow = !(oflags & O_NOFOLLOW) && !excl;
@@ -1103,6 +1122,9 @@ int ms_open(ms_store *s, ms_ino dir, const char *path, int oflags, mode_t mode, 
 	}
 
 	r = open_node(s, w.cr, w.dir, i, oflags, created, w.dent, fd, ino);
+	open_created = created && r == 0;
+	if (open_created)
+		ms_notify_event(s, w.dir, DN_CREATE);
 out:
 	ms_ns_unlock(s);
 	return r;
@@ -1114,6 +1136,7 @@ out:
 int ms_reopen(ms_store *s, ms_ino ino, int oflags, int *fd)
 {
 	ms_ino out;
+	oflags = ms_open_flags(oflags);
 	if ((oflags & O_TMPFILE) == O_TMPFILE)
 		return -EISDIR;
 	if ((oflags & O_CREAT) && (oflags & O_DIRECTORY))
@@ -1161,8 +1184,10 @@ int ms_mkdir(ms_store *s, ms_ino dir, const char *path, mode_t mode)
 		r = may_create(&w, 1);
 	if (r == 0)
 		r = create_node(&w, S_IFDIR | (mode & 01777), &i);
-	if (r == 0)
+	if (r == 0) {
 		bump_ops(s);
+		ms_notify_event(s, w.dir, DN_CREATE);
+	}
 	ms_ns_unlock(s);
 	return r;
 }
@@ -1194,6 +1219,7 @@ int ms_mknod(ms_store *s, ms_ino dir, const char *path, mode_t mode, dev_t rdev,
 		goto out;
 	}
 	bump_ops(s);
+	ms_notify_event(s, w.dir, DN_CREATE);
 out:
 	ms_ns_unlock(s);
 	return r;
@@ -1260,6 +1286,7 @@ int ms_symlink(ms_store *s, const char *target, ms_ino dir, const char *path)
 	ms_perm_init_owner(w.cr, IN(s, w.dir), in);
 	attach(s, e, w.dir, w.last, w.len, i);
 	bump_ops(s);
+	ms_notify_event(s, w.dir, DN_CREATE);
 out:
 	ms_ns_unlock(s);
 	return r;
@@ -1292,8 +1319,8 @@ int ms_link(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const char
 		r = -EPERM;
 		goto out;
 	}
-	if (in->nlink == 0) {
-		r = -ENOENT;
+	if (in->nlink == 0 && !(in->flags & MS_I_LINKABLE)) {
+		r = -ENOENT; /* unlinked, or O_TMPFILE|O_EXCL */
 		goto out;
 	}
 	r = ms_reserve_node(s);
@@ -1306,9 +1333,11 @@ int ms_link(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const char
 		goto out;
 	}
 	attach(s, e, nw.dir, nw.last, nw.len, ow.ino);
-	in->nlink++;
+	if (in->nlink++ == 0)
+		ms_inode_relinked(s, ow.ino);
 	touch_c(in);
 	bump_ops(s);
+	ms_notify_event(s, nw.dir, DN_CREATE);
 out:
 	ms_ns_unlock(s);
 	return r;
@@ -1344,6 +1373,7 @@ int ms_unlink(ms_store *s, ms_ino dir, const char *path)
 	ms_dent_free(s, w.dent);
 	drop_name(s, w.ino);
 	bump_ops(s);
+	ms_notify_event(s, w.dir, DN_DELETE);
 out:
 	ms_ns_unlock(s);
 	return r;
@@ -1393,6 +1423,7 @@ int ms_rmdir(ms_store *s, ms_ino dir, const char *path)
 	ms_dent_free(s, w.dent);
 	drop_name(s, w.ino);
 	bump_ops(s);
+	ms_notify_event(s, w.dir, DN_DELETE);
 out:
 	ms_ns_unlock(s);
 	return r;
@@ -1546,6 +1577,13 @@ int ms_rename(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const ch
 	}
 	touch_c(IN(s, oi));
 	bump_ops(s);
+	/* fsnotify_move's events as dnotify maps them: a rename inside one
+	 * directory (DN_RENAME), then moved-from (DN_DELETE) and moved-to
+	 * (DN_CREATE) */
+	if (od == nd)
+		ms_notify_event(s, od, DN_RENAME);
+	ms_notify_event(s, od, DN_DELETE);
+	ms_notify_event(s, nd, DN_CREATE);
 out:
 	ms_ns_unlock(s);
 	return r;

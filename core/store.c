@@ -452,13 +452,24 @@ int ms_stats_files(ms_store *s, int (*fn)(void *arg, const char *path, uint64_t 
 int ms_ino_path(ms_store *s, uint64_t ino_no, char *buf, size_t n)
 {
 	struct ms_hdr *h = s->hdr;
-	uint32_t parent = 0;
-	char name[MS_NAME_MAX + 1];
-	ms_ns_lock(s);
 	uint32_t slot = 0;
+	ms_ns_lock(s);
 	for (uint32_t i = 1; i < h->inode_bump && !slot; i++)
 		if (ms_inode_at(s, i)->ino_no == ino_no)
 			slot = i;
+	ms_ns_unlock(s);
+	return slot ? ms_node_path(s, slot, buf, n) : -ENOENT;
+}
+
+int ms_node_path(ms_store *s, ms_ino ino, char *buf, size_t n)
+{
+	struct ms_hdr *h = s->hdr;
+	uint32_t parent = 0, slot = (uint32_t)ino;
+	char name[MS_NAME_MAX + 1];
+	struct stat st;
+	if (ms_stat_ino(s, ino, &st) == 0 && S_ISDIR(st.st_mode))
+		return ms_dir_path(s, ino, buf, n);
+	ms_ns_lock(s);
 	for (uint32_t d = 1; slot && d < h->dent_bump; d++) {
 		struct ms_dent *e = ms_dent_at(s, d);
 		if (e->parent && e->ino == slot) {

@@ -29,6 +29,7 @@
  *   repair.c   ns_lock, and the arena rebuilt when its holder died
  *   perm.c     the caller's credentials and the kernel's permission rules
  *   data.c     inode life and death, references, charged growth of files
+ *   notify.c   dnotify (F_NOTIFY) registrations and their signals
  *   ns.c       the namespace: paths, directories, links, attributes, readdir
  *   xattr.c    extended attributes: stored, charged, checked as the kernel does
  *   persist.c  MEMSHIM_SEED, and MEMSHIM_SAVE's directory set at creation
@@ -47,6 +48,7 @@
 #ifndef MEMSHIM_CORE_STORE_H
 #define MEMSHIM_CORE_STORE_H
 
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -138,6 +140,20 @@ void ms_store_atfork_child(ms_store *s);
 
 /* Thread-local: the real path to continue with after -MS_EESCAPE. */
 const char *ms_escape_path(void);
+/* Thread-local: 1 when this thread's last ms_open created the file
+ * (O_CREAT that made it; not O_TMPFILE, as the kernel): F_CREATED_QUERY. */
+int ms_open_created(void);
+
+/* ---- dnotify (notify.c) -------------------------------------------------- */
+
+/* fcntl(fd, F_NOTIFY, mask) on store directory dir, for this process:
+ * replaces fd's registration (mask 0 removes it); sig is the fd's F_SETSIG
+ * signal (0: SIGIO). 0, or -ENOSPC when the store's table is full. */
+int ms_notify_set(ms_store *s, ms_ino dir, int fd, uint32_t mask, int sig);
+/* This process closed fd: its registration goes. */
+void ms_notify_close(ms_store *s, int fd);
+/* Bytes of regular file ino were written (DN_MODIFY to its directories). */
+void ms_notify_write(ms_store *s, ms_ino ino);
 
 /* ms_open of a FIFO, socket or device node returns -MS_ESPECIAL (never a
  * kernel errno value): the caller opens ms_special_path(), the node's real
@@ -173,6 +189,9 @@ void ms_special_cleanup(ms_store *s);
  * (the first found); -ENOENT when no name is left. O(nodes): for turning
  * a counterpart's address back into the store's. */
 int ms_ino_path(ms_store *s, uint64_t ino_no, char *buf, size_t n);
+/* The same for node ino (a directory's own path; for anything else the
+ * first name found, O(names)): readlink of /proc/self/fd/N. */
+int ms_node_path(ms_store *s, ms_ino ino, char *buf, size_t n);
 
 /* ---- namespace --------------------------------------------------------- */
 
@@ -188,8 +207,9 @@ int ms_stat_ino(ms_store *s, ms_ino ino, struct stat *st);
 /* Opens or creates a file or directory with open(2) flags and mode.
  * Regular file: returns a real kernel fd on the file's memfd opened with the
  * caller's access mode and flags (O_TRUNC applied and its bytes given back).
- * Directory (O_DIRECTORY or a directory path with O_RDONLY): returns 0 and
- * sets *fd = -1; the shim emulates directory fds.
+ * Directory (O_DIRECTORY or a directory path with O_RDONLY), or with O_PATH
+ * a directory or a symlink: returns 0 and sets *fd = -1; the shim emulates
+ * directory and O_PATH fds. O_PATH of a file: an O_PATH fd on its memfd.
  * *ino receives the inode. Errors: the kernel's (EEXIST, EISDIR, ENOTDIR,
  * ENOENT, ELOOP, EACCES, EPERM), quota errno or ENOSPC (node limit) on
  * create. */
@@ -301,6 +321,14 @@ int ms_may(ms_store *s, ms_ino ino, int mask);
  * set-user-ID bit, and its set-group-ID bit as the kernel does, unless the
  * caller has CAP_FSETID. One load when the file has neither. */
 void ms_kill_priv(ms_store *s, ms_ino ino);
+
+/* open(2) with O_PATH keeps only these flags (the kernel's O_PATH_FLAGS,
+ * build_open_how): O_CREAT, O_TRUNC, O_EXCL and the access mode are
+ * ignored, no permission but search is checked. */
+static inline int ms_open_flags(int oflags)
+{
+	return (oflags & O_PATH) ? oflags & (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : oflags;
+}
 
 /* ms_open flag: the file is opened to be executed; execute permission is
  * checked instead of read. Never reaches the kernel. */

@@ -238,7 +238,9 @@ static void inherit_dirs(const char *p)
 			continue;
 		if (own != 'T')
 			ms_ino_get(ms_shim.store, ino);
-		ms_fd_set(fd, MS_FD_DIR, ino, O_RDONLY | O_DIRECTORY);
+		/* an O_PATH directory fd stays one (its kernel fd says so) */
+		int fl = REAL(fcntl)(fd, F_GETFL);
+		ms_fd_set(fd, MS_FD_DIR, ino, fl >= 0 && (fl & O_PATH) ? O_PATH : O_RDONLY | O_DIRECTORY);
 	}
 }
 

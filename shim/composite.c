@@ -222,8 +222,16 @@ static char *store_realpath(struct ms_route *r, const char *path, char *resolved
 	if (r->dir) {
 		char base[PATH_MAX];
 		rc = ms_dir_path(s, r->dir, base, sizeof(base));
-		if (rc == -ENOTDIR && r->empty)
-			return REAL(realpath)(path, resolved); /* a store file's fd */
+		if (rc == -ENOTDIR && r->empty) {
+			/* a store file's fd: where its magic link points, as
+			 * glibc reads it (the kernel's "(deleted)" when unnamed) */
+			char link[PATH_MAX];
+			ssize_t n = readlink(path, link, sizeof(link) - 1);
+			if (n <= 0 || link[0] != '/' || (size_t)n >= sizeof(link) - 1)
+				return REAL(realpath)(path, resolved);
+			link[n] = 0;
+			return realpath(link, resolved);
+		}
 		if (rc < 0)
 			return rp_fail(rc == -ERANGE ? ENAMETOOLONG : -rc, out, resolved);
 		if ((size_t)snprintf(rest, sizeof(rest), "%s/%s", base, r->path) >= sizeof(rest))

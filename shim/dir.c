@@ -111,7 +111,7 @@ static DIR *dir_open_routed(const struct ms_route *r, const char **left)
 		errno = -rc;
 		return NULL;
 	}
-	int fd = ms_fd_new_dir(ino, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	int fd = ms_fd_new_dir(ino, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, MS_FD_DIR);
 	if (fd < 0) {
 		ms_ino_put(ms_shim.store, ino);
 		errno = -fd;
@@ -535,7 +535,7 @@ struct ms_kdirent64 {
 
 MS_EXPORT ssize_t getdents64(int fd, void *buf, size_t len)
 {
-	struct ms_fd *e = ms_fd_get(fd);
+	struct ms_fd *e = ms_fd_io(fd);
 	if (!e) {
 		ssize_t n = REAL(getdents64)(fd, buf, len);
 		if (n > 0 && ms_hide_on(fd))
@@ -583,21 +583,21 @@ MS_EXPORT ssize_t getdents64(int fd, void *buf, size_t len)
  * directory placeholder has nothing to sync either. */
 MS_EXPORT int fsync(int fd)
 {
-	if (!ms_fd_is_ours(fd))
+	if (!ms_fd_io(fd))
 		return REAL(fsync)(fd);
 	return 0;
 }
 
 MS_EXPORT int fdatasync(int fd)
 {
-	if (!ms_fd_is_ours(fd))
+	if (!ms_fd_io(fd))
 		return REAL(fdatasync)(fd);
 	return 0;
 }
 
 MS_EXPORT int syncfs(int fd)
 {
-	if (!ms_fd_is_ours(fd))
+	if (!ms_fd_io(fd))
 		return REAL(syncfs)(fd);
 	return 0;
 }

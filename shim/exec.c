@@ -24,15 +24,21 @@ extern char **__environ;
 /* ---- references across exec --------------------------------------------------------- */
 
 /* Before this process's own exec: the references of fds that close with
- * the exec go back now (the others travel, marked T). */
+ * the exec go back now (the others travel, marked T), and so do their
+ * dnotify registrations, as the kernel's close at exec drops them (the
+ * new program, same pid, must not get a signal it never asked for; a
+ * failed exec does not get them back). */
 static void refs_before_exec(int put)
 {
 	struct ms_fd *e;
 	for (int fd = -1; (fd = ms_fd_next(fd, 1, &e)) >= 0;) {
-		if (put)
+		if (put) {
+			if (e->kind == MS_FD_DIR)
+				ms_notify_close(ms_shim.store, fd);
 			ms_ino_put(ms_shim.store, e->ino);
-		else
+		} else {
 			ms_ino_get(ms_shim.store, e->ino);
+		}
 	}
 }
 

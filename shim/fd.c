@@ -212,7 +212,32 @@ static int fcntl_common(int fd, int cmd, void *arg, int sixty_four)
 		if (r >= 0)
 			ms_fd_copy(fd, r);
 		return r;
+	case F_CREATED_QUERY:
+		return (e->how & MS_FD_CREATED) != 0;
+	case F_NOTIFY:
+		/* The kernel never sees a store directory change: the store
+		 * keeps the registration and signals (core/notify.c), with
+		 * the fd's F_SETSIG signal. O_PATH: the kernel's EBADF. */
+		if (e->oflags & O_PATH)
+			break;
+		if (e->kind != MS_FD_DIR)
+			return ms_ret(-ENOTDIR);
+		return ms_ret(ms_notify_set(ms_shim.store, e->ino, fd, (uint32_t)(unsigned long)arg,
+					    e->sig));
+	case F_SETSIG:
+		if (e->kind != MS_FD_DIR || (e->oflags & O_PATH))
+			break;
+		if ((unsigned long)arg > 64)
+			return ms_ret(-EINVAL); /* valid_signal() */
+		e->sig = (int32_t)(long)arg;
+		return 0;
+	case F_GETSIG:
+		if (e->kind != MS_FD_DIR || (e->oflags & O_PATH))
+			break;
+		return e->sig;
 	case F_GETFL:
+		if (e->oflags & O_PATH)
+			break; /* the kernel fd is O_PATH itself */
 		if (e->kind == MS_FD_DIR)
 			return (e->oflags & (O_ACCMODE | O_NONBLOCK | O_NOFOLLOW | O_NOATIME)) |
 			       O_DIRECTORY | O_LARGEFILE;
@@ -252,7 +277,7 @@ MS_EXPORT int fcntl64(int fd, int cmd, ...)
 
 static int is_dir_fd(int fd)
 {
-	struct ms_fd *e = ms_fd_get(fd);
+	struct ms_fd *e = ms_fd_io(fd);
 	return e && e->kind == MS_FD_DIR;
 }
 
@@ -304,7 +329,7 @@ static off_t dir_lseek(struct ms_fd *e, off_t off, int whence)
 #define LSEEK(name)                                                                \
 	MS_EXPORT off_t name(int fd, off_t off, int whence)                        \
 	{                                                                          \
-		struct ms_fd *e = ms_fd_get(fd);                                   \
+		struct ms_fd *e = ms_fd_io(fd);                                    \
 		if (e && e->kind == MS_FD_DIR)                                     \
 			return dir_lseek(e, off, whence);                          \
 		return REAL(name)(fd, off, whence);                                \
@@ -409,8 +434,10 @@ static ssize_t store_write(struct ms_fd *e, int fd, const struct wreq *q)
 	ssize_t k = do_real_write(fd, q);
 	int err = errno;
 	ms_write_end(ms_shim.store, &w, k < 0 ? -err : k);
-	if (k > 0)
+	if (k > 0) {
 		ms_kill_priv(ms_shim.store, e->ino); /* a writer clears set-id bits */
+		ms_notify_write(ms_shim.store, e->ino);
+	}
 	errno = err;
 	return k;
 }
@@ -428,7 +455,7 @@ static size_t iov_len(const struct iovec *iov, int cnt)
 
 ssize_t ms_shim_write(int fd, const void *buf, size_t n)
 {
-	struct ms_fd *e = ms_fd_get(fd);
+	struct ms_fd *e = ms_fd_io(fd);
 	if (!e)
 		return REAL(write)(fd, buf, n);
 	struct wreq q = {.kind = W_WRITE, .buf = buf, .len = n};
@@ -442,7 +469,7 @@ MS_EXPORT ssize_t write(int fd, const void *buf, size_t n) { return ms_shim_writ
 #define WRITE(name, params, args, ...)                                             \
 	MS_EXPORT ssize_t name params                                              \
 	{                                                                          \
-		struct ms_fd *e = ms_fd_get(fd);                                   \
+		struct ms_fd *e = ms_fd_io(fd);                                   \
 		if (!e)                                                            \
 			return REAL(name) args;                                    \
 		struct wreq q = {__VA_ARGS__};                                     \
@@ -470,20 +497,22 @@ static int store_ftruncate(struct ms_fd *e, int fd, off_t len)
 	if (e->kind == MS_FD_DIR)
 		return ms_ret(-EINVAL);
 	int rc = ms_ftruncate(ms_shim.store, e->ino, fd, len);
-	if (rc == 0)
+	if (rc == 0) {
 		ms_kill_priv(ms_shim.store, e->ino); /* as a write does */
+		ms_notify_write(ms_shim.store, e->ino);
+	}
 	return ms_ret(rc);
 }
 
 MS_EXPORT int ftruncate(int fd, off_t len)
 {
-	struct ms_fd *e = ms_fd_get(fd);
+	struct ms_fd *e = ms_fd_io(fd);
 	return e ? store_ftruncate(e, fd, len) : REAL(ftruncate)(fd, len);
 }
 
 MS_EXPORT int ftruncate64(int fd, off_t len)
 {
-	struct ms_fd *e = ms_fd_get(fd);
+	struct ms_fd *e = ms_fd_io(fd);
 	return e ? store_ftruncate(e, fd, len) : REAL(ftruncate64)(fd, len);
 }
 
@@ -493,18 +522,21 @@ static int store_fallocate(struct ms_fd *e, int fd, int mode, off_t off, off_t l
 		return -EBADF;
 	if ((e->oflags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
-	return ms_fallocate(ms_shim.store, e->ino, fd, mode, off, len);
+	int rc = ms_fallocate(ms_shim.store, e->ino, fd, mode, off, len);
+	if (rc == 0)
+		ms_notify_write(ms_shim.store, e->ino);
+	return rc;
 }
 
 MS_EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
 {
-	struct ms_fd *e = ms_fd_get(fd);
+	struct ms_fd *e = ms_fd_io(fd);
 	return e ? ms_ret(store_fallocate(e, fd, mode, off, len)) : REAL(fallocate)(fd, mode, off, len);
 }
 
 MS_EXPORT int fallocate64(int fd, int mode, off_t off, off_t len)
 {
-	struct ms_fd *e = ms_fd_get(fd);
+	struct ms_fd *e = ms_fd_io(fd);
 	return e ? ms_ret(store_fallocate(e, fd, mode, off, len))
 		 : REAL(fallocate64)(fd, mode, off, len);
 }
@@ -512,13 +544,13 @@ MS_EXPORT int fallocate64(int fd, int mode, off_t off, off_t len)
 /* posix_fallocate returns the error number instead of setting errno. */
 MS_EXPORT int posix_fallocate(int fd, off_t off, off_t len)
 {
-	struct ms_fd *e = ms_fd_get(fd);
+	struct ms_fd *e = ms_fd_io(fd);
 	return e ? -store_fallocate(e, fd, 0, off, len) : REAL(posix_fallocate)(fd, off, len);
 }
 
 MS_EXPORT int posix_fallocate64(int fd, off_t off, off_t len)
 {
-	struct ms_fd *e = ms_fd_get(fd);
+	struct ms_fd *e = ms_fd_io(fd);
 	return e ? -store_fallocate(e, fd, 0, off, len) : REAL(posix_fallocate64)(fd, off, len);
 }
 
@@ -546,7 +578,7 @@ static size_t copy_bound(int in, const off_t *inoff, size_t len)
 #define COPY(name, params, args, kind_, inoff_, outoff_)                           \
 	MS_EXPORT ssize_t name params                                              \
 	{                                                                          \
-		struct ms_fd *e = ms_fd_get(fd);                                   \
+		struct ms_fd *e = ms_fd_io(fd);                                    \
 		if (!e)                                                            \
 			return REAL(name) args;                                    \
 		struct wreq q = {.kind = kind_, .in = in, .inoff = inoff_,         \
@@ -558,7 +590,7 @@ static size_t copy_bound(int in, const off_t *inoff, size_t len)
 #define SENDFILE(name)                                                             \
 	MS_EXPORT ssize_t name(int fd, int in, off_t *off, size_t len)             \
 	{                                                                          \
-		struct ms_fd *e = ms_fd_get(fd);                                   \
+		struct ms_fd *e = ms_fd_io(fd);                                    \
 		if (!e)                                                            \
 			return REAL(name)(fd, in, off, len);                       \
 		struct wreq q = {.kind = W_SENDFILE, .in = in, .inoff = off,       \

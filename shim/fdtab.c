@@ -50,6 +50,8 @@ void ms_fd_set(int fd, enum ms_fd_kind kind, ms_ino ino, int oflags)
 	struct ms_fd *e = &tab[fd];
 	e->ino = ino;
 	e->oflags = oflags;
+	e->how = 0;
+	e->sig = 0;
 	e->pos = 0;
 	__atomic_store_n(&e->kind, (uint32_t)kind, __ATOMIC_RELEASE);
 	int h = __atomic_load_n(&high, __ATOMIC_RELAXED);
@@ -66,7 +68,10 @@ void ms_fd_drop(int fd)
 	if (!e)
 		return;
 	ms_ino ino = e->ino;
+	uint32_t kind = e->kind;
 	__atomic_store_n(&e->kind, MS_FD_NONE, __ATOMIC_RELEASE);
+	if (kind == MS_FD_DIR)
+		ms_notify_close(ms_shim.store, fd); /* dnotify_flush */
 	ms_ino_put(ms_shim.store, ino);
 	if (fd <= 2)
 		ms_stdio_fd_changed(fd);
@@ -86,9 +91,11 @@ void ms_fd_copy(int oldfd, int newfd)
 	 * open file description would; close-on-exec is per fd. */
 	ms_fd_set(newfd, (enum ms_fd_kind)copy.kind, copy.ino, copy.oflags & ~O_CLOEXEC);
 	tab[newfd].pos = copy.pos;
+	tab[newfd].how = copy.how;
+	tab[newfd].sig = copy.sig;
 }
 
-int ms_fd_new_dir(ms_ino ino, int oflags, int minfd)
+int ms_fd_new_dir(ms_ino ino, int oflags, int minfd, enum ms_fd_kind kind)
 {
 	if (ms_shim.placeholder < 0) {
 		/* No memfd could be made for directory fds at start-up (the
@@ -100,15 +107,27 @@ int ms_fd_new_dir(ms_ino ino, int oflags, int minfd)
 			       "store directories cannot be opened (EMFILE)");
 		return -EMFILE;
 	}
-	int fd = REAL(fcntl)(ms_shim.placeholder, (oflags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD,
-			     minfd);
+	int fd;
+	if (oflags & O_PATH) {
+		char p[40];
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", ms_shim.placeholder);
+		fd = REAL(openat)(AT_FDCWD, p, O_PATH | (oflags & O_CLOEXEC));
+		if (fd >= 0 && fd < minfd) {
+			int to = REAL(fcntl)(fd, (oflags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, minfd);
+			REAL(close)(fd);
+			fd = to;
+		}
+	} else {
+		fd = REAL(fcntl)(ms_shim.placeholder, (oflags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD,
+				 minfd);
+	}
 	if (fd < 0)
 		return -errno;
 	if (fd >= cap) {
 		REAL(close)(fd);
 		return -EMFILE;
 	}
-	ms_fd_set(fd, MS_FD_DIR, ino, oflags);
+	ms_fd_set(fd, kind, ino, oflags);
 	return fd;
 }
 

@@ -25,6 +25,7 @@ int ms_open_route(struct ms_route *r, int flags, mode_t mode, enum ms_open_how h
 	ms_store *s = ms_shim.store;
 	int fd = -1, rc;
 	ms_ino ino = r->dir;
+	flags = ms_open_flags(flags); /* what is left of O_PATH's flags */
 	if (r->empty)
 		rc = ms_reopen(s, ino, flags, &fd);
 	else
@@ -58,12 +59,21 @@ int ms_open_route(struct ms_route *r, int flags, mode_t mode, enum ms_open_how h
 		return fd;
 	}
 	if (fd < 0) {
-		/* A directory: the shim's own kind of fd. */
-		fd = ms_fd_new_dir(ino, flags, 0);
+		/* A directory, or with O_PATH a symlink: the shim's own kind
+		 * of fd. */
+		enum ms_fd_kind kind = MS_FD_DIR;
+		struct stat st;
+		if ((flags & O_PATH) && ms_stat_ino(s, ino, &st) == 0 && S_ISLNK(st.st_mode))
+			kind = MS_FD_LINK;
+		fd = ms_fd_new_dir(ino, flags, 0, kind);
 		if (fd < 0)
 			ms_ino_put(s, ino);
 		return fd;
 	}
 	ms_fd_set(fd, MS_FD_FILE, ino, flags);
+	struct ms_fd *e = ms_fd_get(fd);
+	if (e)
+		e->how = (ms_open_created() && !r->empty ? MS_FD_CREATED : 0) |
+			 ((flags & O_TMPFILE) == O_TMPFILE ? MS_FD_TMPFILE : 0);
 	return fd;
 }

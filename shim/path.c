@@ -193,6 +193,10 @@ static int store_link(struct two *t, int flags)
 {
 	if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
 		return -EINVAL;
+	/* /proc/self/fd/N names a magic symlink of procfs: linked without
+	 * following, it is another file system's (the kernel's EXDEV) */
+	if (t->a.empty && !(flags & AT_SYMLINK_FOLLOW))
+		return -EXDEV;
 	if ((flags & AT_EMPTY_PATH) && t->a.path[0] == 0)
 		t->a.empty = 1;
 	return ms_link(STORE, t->a.dir, t->a.path, t->b.dir, t->b.path,
@@ -230,10 +234,29 @@ MS_EXPORT int symlinkat(const char *target, int dirfd, const char *path)
 	MS_PATH_CALL(dirfd, path, REAL(symlinkat)(target, dirfd, path), store_symlink(target, &r));
 }
 
-static ssize_t store_readlink(struct ms_route *r, char *buf, size_t n)
+/* readlink of /proc/self/fd/N of a store fd (the magic link): the path of
+ * the node it is open on, as the kernel gives the path of the fd's
+ * dentry. Nothing names it any more (unlinked, O_TMPFILE): the kernel's
+ * own answer about the memfd, "... (deleted)". */
+static ssize_t magic_link(struct ms_route *r, int dirfd, const char *path, char *buf, size_t n)
+{
+	char t[PATH_MAX];
+	if ((r->fd_how & MS_FD_TMPFILE) || ms_node_path(STORE, r->dir, t, sizeof(t)))
+		return REAL(readlinkat)(dirfd, path, buf, n);
+	size_t len = strlen(t);
+	if (len > n)
+		len = n;
+	if (ms_copy_out(buf, t, len))
+		return ms_ret_ssize(-EFAULT);
+	return (ssize_t)len;
+}
+
+static ssize_t store_readlink(struct ms_route *r, int dirfd, const char *path, char *buf, size_t n)
 {
 	if (n == 0)
 		return ms_ret_ssize(-EINVAL);
+	if (r->empty)
+		return magic_link(r, dirfd, path, buf, n);
 	char t[PATH_MAX];
 	ssize_t rc = ms_readlink(STORE, r->dir, r->path, t, n < sizeof(t) ? n : sizeof(t));
 	int at;
@@ -250,7 +273,7 @@ MS_EXPORT ssize_t readlink(const char *path, char *buf, size_t n)
 	struct ms_route r;
 	if (!ms_route(path, &r))
 		return REAL(readlink)(path, buf, n);
-	return store_readlink(&r, buf, n);
+	return store_readlink(&r, AT_FDCWD, path, buf, n);
 }
 
 MS_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t n)
@@ -258,7 +281,7 @@ MS_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t n)
 	struct ms_route r;
 	if (!ms_route_at(dirfd, path, &r))
 		return REAL(readlinkat)(dirfd, path, buf, n);
-	return store_readlink(&r, buf, n);
+	return store_readlink(&r, dirfd, path, buf, n);
 }
 
 MS_EXPORT ssize_t __readlink_chk(const char *path, char *buf, size_t n, size_t buflen)
@@ -266,7 +289,7 @@ MS_EXPORT ssize_t __readlink_chk(const char *path, char *buf, size_t n, size_t b
 	struct ms_route r;
 	if (!ms_route(path, &r))
 		return REAL(__readlink_chk)(path, buf, n, buflen);
-	return store_readlink(&r, buf, n < buflen ? n : buflen);
+	return store_readlink(&r, AT_FDCWD, path, buf, n < buflen ? n : buflen);
 }
 
 MS_EXPORT ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t n, size_t buflen)
@@ -274,7 +297,7 @@ MS_EXPORT ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_
 	struct ms_route r;
 	if (!ms_route_at(dirfd, path, &r))
 		return REAL(__readlinkat_chk)(dirfd, path, buf, n, buflen);
-	return store_readlink(&r, buf, n < buflen ? n : buflen);
+	return store_readlink(&r, dirfd, path, buf, n < buflen ? n : buflen);
 }
 
 /* ---- modes and owners -------------------------------------------------------------------- */
@@ -302,7 +325,7 @@ MS_EXPORT int lchmod(const char *path, mode_t mode)
 
 MS_EXPORT int fchmod(int fd, mode_t mode)
 {
-	struct ms_fd *e = ms_fd_get(fd);
+	struct ms_fd *e = ms_fd_io(fd);
 	if (!e)
 		return REAL(fchmod)(fd, mode);
 	return ms_ret(ms_chmod(STORE, e->ino, "", MS_EMPTY, mode));
@@ -330,7 +353,7 @@ MS_EXPORT int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int fl
 
 MS_EXPORT int fchown(int fd, uid_t uid, gid_t gid)
 {
-	struct ms_fd *e = ms_fd_get(fd);
+	struct ms_fd *e = ms_fd_io(fd);
 	if (!e)
 		return REAL(fchown)(fd, uid, gid);
 	return ms_ret(ms_chown(STORE, e->ino, "", MS_EMPTY, uid, gid));
@@ -403,7 +426,7 @@ MS_EXPORT int futimesat(int dirfd, const char *path, const struct timeval tv[2])
 MS_EXPORT int futimes(int fd, const struct timeval tv[2])
 {
 	struct timespec ts[2];
-	struct ms_fd *e = ms_fd_get(fd);
+	struct ms_fd *e = ms_fd_io(fd);
 	if (!e)
 		return REAL(futimes)(fd, tv);
 	const struct timespec *t = tv_to_ts(tv, ts);
@@ -414,7 +437,7 @@ MS_EXPORT int futimes(int fd, const struct timeval tv[2])
 
 MS_EXPORT int futimens(int fd, const struct timespec ts[2])
 {
-	struct ms_fd *e = ms_fd_get(fd);
+	struct ms_fd *e = ms_fd_io(fd);
 	if (!e)
 		return REAL(futimens)(fd, ts);
 	struct ms_route self = {.dir = e->ino, .empty = 1, .path = ""};
@@ -426,7 +449,7 @@ MS_EXPORT int futimens(int fd, const struct timespec ts[2])
 MS_EXPORT int utimensat(int dirfd, const char *path, const struct timespec ts[2], int flags)
 {
 	if (!path) /* Linux: the file dirfd refers to */
-		return ms_fd_get(dirfd) ? futimens(dirfd, ts) : REAL(utimensat)(dirfd, path, ts, flags);
+		return ms_fd_io(dirfd) ? futimens(dirfd, ts) : REAL(utimensat)(dirfd, path, ts, flags);
 	MS_PATH_CALL(dirfd, path, REAL(utimensat)(dirfd, path, ts, flags),
 		     store_utimens(&r, ts, ((flags & AT_SYMLINK_NOFOLLOW) ? MS_NOFOLLOW : 0) |
 						   ((flags & AT_EMPTY_PATH) ? MS_EMPTY : 0)));

@@ -185,6 +185,7 @@ static int route_proc_fd(const char *path, struct ms_route *r)
 	}
 	r->path = "";
 	r->empty = 1;
+	r->fd_how = e->how;
 	return 1;
 }
 

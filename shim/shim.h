@@ -166,6 +166,7 @@ struct ms_route {
 			    * answers EFAULT) */
 	int empty;         /* path is "" and names `dir` itself (a store fd
 			    * reached as /proc/self/fd/N): add MS_EMPTY */
+	uint32_t fd_how;   /* with `empty`: that fd's ms_fd.how */
 	const char *path;  /* the path for core: points into buf or the caller's */
 	char buf[PATH_MAX];
 };
@@ -257,19 +258,43 @@ long ms_hide_dirents(void *buf, long n);
 
 /* ---- the fd table (fdtab.c) ------------------------------------------------ */
 
-enum ms_fd_kind { MS_FD_NONE = 0, MS_FD_FILE = 1, MS_FD_DIR = 2 };
+/* MS_FD_LINK: an O_PATH fd on a symlink (open with O_PATH|O_NOFOLLOW). */
+enum ms_fd_kind { MS_FD_NONE = 0, MS_FD_FILE = 1, MS_FD_DIR = 2, MS_FD_LINK = 3 };
 
 struct ms_fd {
 	uint32_t kind;   /* [atomic] enum ms_fd_kind */
 	ms_ino ino;
 	int32_t oflags;  /* open flags as given (O_ACCMODE, O_APPEND, ...) */
+	uint32_t how;    /* MS_FD_CREATED, MS_FD_TMPFILE: of the open file
+			  * description, so copied to dups */
+	int32_t sig;     /* directories: F_SETSIG's signal (the kernel keeps
+			  * it per open file description; all store directory
+			  * fds share the placeholder's one) */
 	uint32_t pad;
 	uint64_t pos;    /* directories: readdir cookie for getdents64 */
 };
 
+#ifndef F_CREATED_QUERY
+#define F_CREATED_QUERY (1024 + 4) /* Linux 6.12; glibc 2.36 does not name it */
+#endif
+#define MS_FD_CREATED 1 /* the open made the file (F_CREATED_QUERY) */
+#define MS_FD_TMPFILE 2 /* opened by O_TMPFILE: /proc/self/fd/N reads
+			 * "... (deleted)" whatever names it gets later */
+
 /* The entry of fd, or NULL when fd is not a store fd. A few nanoseconds. */
 struct ms_fd *ms_fd_get(int fd);
 static inline int ms_fd_is_ours(int fd) { return ms_fd_get(fd) != NULL; }
+/* The entry of fd for the calls an O_PATH fd cannot make (read, write,
+ * fchmod, fchown, futimens, f*xattr, getdents, ftruncate...): NULL for an
+ * O_PATH store fd, whose kernel fd is O_PATH itself, so the real call
+ * answers EBADF exactly as the kernel does. Calls an O_PATH fd may make
+ * (fstat, fstatfs, *at with it as dirfd or AT_EMPTY_PATH, fchdir, dup,
+ * fcntl F_GETFL/F_SETFD, close) take ms_fd_get. */
+static inline struct ms_fd *ms_fd_io(int fd)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	return e && !(e->oflags & O_PATH) ? e : NULL;
+}
 /* Records fd as a store fd of kind on ino (whose reference it now holds). */
 void ms_fd_set(int fd, enum ms_fd_kind kind, ms_ino ino, int oflags);
 /* Forgets fd and gives back its reference. */
@@ -278,8 +303,11 @@ void ms_fd_drop(int fd);
  * reference. Drops newfd's old entry first. */
 void ms_fd_copy(int oldfd, int newfd);
 /* A new directory fd on ino: a dup of the placeholder at the lowest free
- * number (>= minfd), close-on-exec if asked. Returns the fd or -errno. */
-int ms_fd_new_dir(ms_ino ino, int oflags, int minfd);
+ * number (>= minfd), close-on-exec if asked. With O_PATH in oflags, an fd
+ * of `kind` (a directory or a symlink) that is an O_PATH re-open of the
+ * placeholder, so the kernel refuses what an O_PATH fd may not do.
+ * Returns the fd or -errno. */
+int ms_fd_new_dir(ms_ino ino, int oflags, int minfd, enum ms_fd_kind kind);
 /* 1 when fd is one of the store's private fds (arena, keeper socket, ...):
  * close, close_range, dup2 onto it must leave it working. */
 int ms_fd_private(int fd);

@@ -72,6 +72,11 @@ static int store_fstatat(int dirfd, struct ms_route *r, struct stat *st, int fla
 			  (flags & AT_SYMLINK_NOFOLLOW) ? esc_lstat : esc_stat);
 }
 
+/* lstat of /proc/self/fd/N (a store fd) is of procfs's own symlink, not of
+ * the file it names: `ls -l /proc/self/fd` shows "N -> /mem/..." as the
+ * kernel would. */
+#define MAGIC_LINK_ITSELF(r, nofollow) ((r).empty && (nofollow))
+
 /* The stat family, one definition per shape; V is the leading `int ver`
  * of the glibc < 2.33 names (still bound by make 4.3; _STAT_VER_LINUX,
  * whose struct is today's struct stat on x86-64), empty for the others. */
@@ -79,7 +84,7 @@ static int store_fstatat(int dirfd, struct ms_route *r, struct stat *st, int fla
 	MS_EXPORT int name(V const char *path, type *st)                           \
 	{                                                                          \
 		struct ms_route r;                                                 \
-		if (!ms_route(path, &r))                                           \
+		if (!ms_route(path, &r) || MAGIC_LINK_ITSELF(r, (flags) & MS_NOFOLLOW)) \
 			return REAL(name)(VA path, st);                            \
 		return store_stat(&r, flags, (struct stat *)st, esc);              \
 	}
@@ -93,7 +98,8 @@ static int store_fstatat(int dirfd, struct ms_route *r, struct stat *st, int fla
 	MS_EXPORT int name(V int dirfd, const char *path, type *st, int flags)     \
 	{                                                                          \
 		struct ms_route r;                                                 \
-		if (!ms_route_at(dirfd, path, &r))                                 \
+		if (!ms_route_at(dirfd, path, &r) ||                               \
+		    MAGIC_LINK_ITSELF(r, flags & AT_SYMLINK_NOFOLLOW))             \
 			return REAL(name)(VA dirfd, path, st, flags);              \
 		return store_fstatat(dirfd, &r, (struct stat *)st, flags);         \
 	}
@@ -145,7 +151,7 @@ static void to_statx(const struct stat *st, struct statx *x)
 MS_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *x)
 {
 	struct ms_route r;
-	if (!ms_route_at(dirfd, path, &r))
+	if (!ms_route_at(dirfd, path, &r) || MAGIC_LINK_ITSELF(r, flags & AT_SYMLINK_NOFOLLOW))
 		return REAL(statx)(dirfd, path, flags, mask, x);
 	struct stat st;
 	struct statx sx;

@@ -137,6 +137,15 @@ Test(e2e_diff, node)
  * same paths with the same flags. */
 Test(e2e_diff, open) { differential_of("openops", "all"); }
 
+/* What programs do with fds beyond read and write (tests/helpers/fdops.c):
+ * /proc/self/fd/N as a name, O_PATH fds, fcntl and vector errno cases. */
+Test(e2e_diff, proc_fd) { differential_of("fdops", "proc"); }
+Test(e2e_diff, o_path) { differential_of("fdops", "opath"); }
+Test(e2e_diff, fd_errno) { differential_of("fdops", "errno"); }
+
+/* dnotify: the store sends the signals the kernel would (core/notify.c). */
+Test(e2e_diff, f_notify) { differential_of("fdops", "notify"); }
+
 /* Bad pointers for paths, names and buffers: EFAULT as the kernel, and the
  * program lives on (tests/helpers/efaultops.c). */
 Test(e2e_diff, efault) { differential_of("efaultops", "all"); }

@@ -261,12 +261,30 @@ static void by_spawn_open(void)
 		}
 }
 
+/* The exit status of a vfork child that execs path (100+errno when the
+ * exec fails). A function of its own: nothing of the caller's frame may be
+ * clobbered while the child borrows it. */
+static __attribute__((noinline)) int vfork_execv(const char *path, char **argv)
+{
+	int status = 0;
+	fflush(stdout);
+	pid_t pid = vfork();
+	if (pid == 0) {
+		execv(path, argv);
+		_exit(100 + errno);
+	}
+	waitpid(pid, &status, 0);
+	return WEXITSTATUS(status);
+}
+
 /* Programs: a store script, a store symlink to a real program, a
  * directory, a file without x, a missing name. */
 static void by_exec(void)
 {
 	static const char *progs[] = {"prog", "lprog", "lecho", "d", "f", "missing", "prog/"};
-	put(P("prog"), "#!/bin/sh\necho ran \"$1\"\n");
+	/* $0: the kernel gives a script its own path as the interpreter's
+	 * argument */
+	put(P("prog"), "#!/bin/sh\necho ran \"$1\" as \"$0\"\n");
 	chmod(P("prog"), 0755);
 	symlink("prog", P("lprog"));
 	symlink("/bin/echo", P("lecho"));
@@ -321,6 +339,24 @@ static void by_exec(void)
 		}
 		waitpid(pid, &status, 0);
 		printf("execvp %s -> status=%d", progs[i], WEXITSTATUS(status));
+		after();
+		/* the other routes: system and popen (a shell that execs it),
+		 * vfork and execv (the child shares the parent's memory) */
+		char cmd[PATH_MAX + 16];
+		snprintf(cmd, sizeof(cmd), "%s arg", P(progs[i]));
+		fflush(stdout);
+		status = system(cmd);
+		printf("system %s -> status=%d", progs[i], WEXITSTATUS(status));
+		after();
+		FILE *pp = popen(cmd, "r");
+		char got[256] = "";
+		size_t got_n = pp ? fread(got, 1, sizeof(got) - 1, pp) : 0;
+		got[got_n] = 0;
+		got[strcspn(got, "\n")] = 0;
+		status = pp ? pclose(pp) : -1;
+		printf("popen %s -> \"%s\" status=%d", progs[i], got, WEXITSTATUS(status));
+		after();
+		printf("vfork+execv %s -> status=%d", progs[i], vfork_execv(P(progs[i]), argv));
 		after();
 		if (old)
 			setenv("PATH", old, 1), free(old);
