@@ -132,7 +132,8 @@ tsan-run: all $(SA_BIN)
 
 # Debian packages the build and the tests need (root, or sudo).
 DEPS = gcc make libc6-dev binutils libcriterion-dev uthash-dev \
-       python3 sqlite3 tar gzip findutils mawk dash bash coreutils nodejs attr
+       python3 sqlite3 tar gzip findutils mawk dash bash coreutils nodejs attr \
+       python3-pytest cmake groff-base
 deps:
 	@if ! dpkg -s $(DEPS) >/dev/null 2>&1; then \
 	    s=; [ "$$(id -u)" -eq 0 ] || s=sudo; \
@@ -142,10 +143,50 @@ deps:
 # The store's main job on its built-in defaults: real programs under the
 # preload.
 demo: all
-	@env -u MEMSHIM_STORE_ID LD_PRELOAD=$(abspath $(B))/libmemshim.so sh examples/demo.sh
+	@env -u MEMSHIM_STORE_ID B=$(abspath $(B)) LD_PRELOAD=$(abspath $(B))/libmemshim.so sh examples/demo.sh
+
+# Installation. The library and the keeper stay together in a directory
+# of their own (the library starts the keeper found next to itself, and it
+# is a preload object, not a library to link against: no soname, no
+# ldconfig); the tools go to bin, each with its man page; the pytest plugin
+# goes where Debian's python3 looks. Every program of tools/ but the keeper
+# is a tool, so memshim-run is installed as soon as tools/memshim-run.c is
+# there. Uninstall removes the same list, computed from the sources, so it
+# works without a build.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR   = $(PREFIX)/bin
+PKGLIB   = $(PREFIX)/lib/memshim
+MANDIR   = $(PREFIX)/share/man
+DOCDIR   = $(PREFIX)/share/doc/memshim
+PYDIR    = $(PREFIX)/lib/python3/dist-packages
+TOOLS    = $(filter-out memshim-keeper,$(TOOL_SRC:tools/%.c=%))
+DOCS     = README.md doc/config.md doc/ARCHITECTURE.md
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGLIB) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(PYDIR)
+	install -m 644 $(B)/libmemshim.so $(DESTDIR)$(PKGLIB)/libmemshim.so
+	install -m 755 $(B)/memshim-keeper $(DESTDIR)$(PKGLIB)/memshim-keeper
+	install -m 755 $(TOOLS:%=$(B)/%) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(TOOLS:%=doc/man/%.1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 doc/man/memshim.7 $(DESTDIR)$(MANDIR)/man7/
+	install -m 644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	install -m 644 python/pytest_memshim.py $(DESTDIR)$(PYDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(PKGLIB)/libmemshim.so $(DESTDIR)$(PKGLIB)/memshim-keeper \
+	    $(TOOLS:%=$(DESTDIR)$(BINDIR)/%) $(TOOLS:%=$(DESTDIR)$(MANDIR)/man1/%.1) \
+	    $(DESTDIR)$(MANDIR)/man7/memshim.7 $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS))) \
+	    $(DESTDIR)$(PYDIR)/pytest_memshim.py
+	rm -f $(DESTDIR)$(PYDIR)/__pycache__/pytest_memshim.*
+	@# Only the directories that are memshim's own, and the byte-code
+	@# directory python made when the plugin was imported, if empty now.
+	@for d in $(DESTDIR)$(PKGLIB) $(DESTDIR)$(DOCDIR); do [ ! -d $$d ] || rmdir $$d; done
+	@rmdir $(DESTDIR)$(PYDIR)/__pycache__ 2>/dev/null || true
 
 clean:
 	rm -rf build build-asan build-tsan
 
-.PHONY: all check asan tsan tsan-run clean deps demo
+.PHONY: all check asan tsan tsan-run clean deps demo install uninstall
 .SECONDARY:
