@@ -4,12 +4,14 @@
 #   make check      every test (unit, stress, end-to-end)
 #   make asan       the same tests built with ASan+UBSan (build-asan/)
 #   make tsan       the same tests built with TSan (build-tsan/)
+#   make install    PREFIX=/usr/local DESTDIR= (and make uninstall)
 
 CC      ?= gcc
 SAN     ?=
 B       ?= build
 CFLAGS  ?= -O2 -g
-# Flags the code needs whatever CFLAGS a caller gives.
+# Flags the code needs whatever CFLAGS a caller gives (a caller's CPPFLAGS
+# and LDFLAGS, such as dpkg-buildflags' hardening, are added too).
 MSFLAGS  = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fPIC \
            -fvisibility=hidden -D_GNU_SOURCE -Icore $(SAN)
 LDFLAGS += $(SAN)
@@ -41,7 +43,7 @@ all: $(B)/libmemshim.so $(TOOL_BIN) $(EX_BIN)
 
 $(B)/%.o: %.c $(wildcard core/*.h keeper/*.h shim/*.h shim/*.def)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MSFLAGS) -Ishim -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(MSFLAGS) -Ishim -c $< -o $@
 
 $(B)/libmemshim-core.a: $(CORE_OBJ)
 	@rm -f $@
@@ -65,32 +67,32 @@ $(B)/libmemshim.so: $(SHIM_OBJ) $(B)/libmemshim-core.a $(B)/memshim.map
 	    -o $@ $(SHIM_OBJ) $(B)/libmemshim-core.a $(LIBS) -ldl
 
 $(B)/%: tools/%.c $(B)/libmemshim-keeper.a $(B)/libmemshim-core.a
-	$(CC) $(CFLAGS) $(MSFLAGS) -Ikeeper $(LDFLAGS) -fPIE -pie -o $@ $< \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(MSFLAGS) -Ikeeper $(LDFLAGS) -fPIE -pie -o $@ $< \
 	    $(B)/libmemshim-keeper.a $(B)/libmemshim-core.a $(LIBS)
 
 $(B)/examples/%: examples/%.c $(B)/libmemshim-core.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MSFLAGS) $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(MSFLAGS) $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a $(LIBS)
 
 $(B)/tests/helpers/%: tests/helpers/%.c $(B)/libmemshim-core.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a $(LIBS)
 
 $(B)/tests/%.o: tests/%.c $(TEST_H) $(wildcard core/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MSFLAGS) -Itests -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(MSFLAGS) -Itests -c $< -o $@
 
 $(B)/tests/test_chaos $(B)/tests/standalone/chaos_main: $(call run_obj,chaos)
 $(B)/tests/test_stress $(B)/tests/standalone/stress_main: $(call run_obj,stress)
 
 $(B)/tests/standalone/%: tests/standalone/%.c $(TEST_H) $(B)/libmemshim-core.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(filter %.o,$^) \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(filter %.o,$^) \
 	    $(B)/libmemshim-core.a $(LIBS)
 
 $(B)/tests/%: tests/%.c $(TEST_H) $(B)/libmemshim-core.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(filter %.o,$^) \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(filter %.o,$^) \
 	    $(B)/libmemshim-core.a -lcriterion $(LIBS)
 
 # Tests find the keeper and helpers through these; a sanitizer runtime
