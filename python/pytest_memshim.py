@@ -21,9 +21,12 @@ pytest_memshim.py), else the one of the source tree's build
 
 The re-execution happens at the earliest hook a -p plugin gets
 (pytest_load_initial_conftests), before conftest files are imported and
-before anything is collected or printed; so it applies to sessions started
-from the command line (pytest, python3 -m pytest), not to pytest.main()
-called from a larger program, which would be replaced.
+before anything is collected or printed, with the same interpreter and
+the same script (pytest, or python3 -m pytest); options of the interpreter
+itself (-X, -W) are not carried over (PYTHONWARNINGS and the other
+variables are). It is meant for sessions started from the command line:
+a pytest.main() called from a larger program would be replaced by the
+new session.
 """
 
 import os
@@ -84,7 +87,11 @@ def _find_stat():
     """memshim-stat next to the library (a build tree), or in the bin
     directory of the prefix both were installed to (<prefix>/lib/memshim ->
     <prefix>/bin), else from PATH."""
-    for lib in _loaded_libs() or [_find_lib()]:
+    try:
+        libs = _loaded_libs() or [_find_lib()]
+    except pytest.UsageError:
+        libs = []
+    for lib in libs:
         d = os.path.dirname(lib)
         for c in (os.path.join(d, "memshim-stat"),
                   os.path.join(d, "..", "..", "bin", "memshim-stat")):
@@ -106,7 +113,14 @@ def _reexec(early_config):
     env.pop("MEMSHIM_STORE_ID", None)
     env[_REEXEC] = "1"
     params = early_config.invocation_params
-    argv = [sys.executable, "-m", "pytest"] + list(params.args)
+    # Started the same way: `python3 -m pytest` puts the current directory
+    # on sys.path, the pytest script does not.
+    script = sys.argv[0]
+    if os.path.basename(script) == "__main__.py" or not os.path.isfile(script):
+        argv = [sys.executable, "-m", "pytest"]
+    else:
+        argv = [sys.executable, script]
+    argv += list(params.args)
     os.chdir(str(params.dir))
     # pytest's capture plugin has already put fds 1 and 2 on temporary
     # files (its pytest_load_initial_conftests wraps ours): give the new
@@ -161,9 +175,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for line in lines:
         tr.write_line(line)
     fields = dict(line.split(": ", 1) for line in lines if ": " in line)
-    refused = int(fields.get("refused", "0") or 0)
-    if refused:
+    refused = fields.get("refused", "0")
+    if refused.isdigit() and int(refused):
         tr.write_line("memshim: %d write(s) refused by the quota (largest %s bytes)"
-                      % (refused, fields.get("largest_refused", "?")), red=True, bold=True)
+                      % (int(refused), fields.get("largest_refused", "?")), red=True, bold=True)
     if rc not in (0, None):
         tr.write_line("memshim: memshim-stat exited with status %d" % rc, red=True)
