@@ -21,7 +21,7 @@ for p in $pkgs; do
 		fail "$p is installed already; this check would replace and purge it"
 	fi
 done
-tools="dpkg-dev debhelper dh-python python3 gcc make libc6-dev lintian"
+tools="dpkg-dev debhelper dh-python python3 gcc make libc6-dev lintian man-db groff-base"
 if ! dpkg -s $tools >/dev/null 2>&1; then
 	say "installing $tools"
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
