@@ -4,12 +4,14 @@
 #   make check      every test (unit, stress, end-to-end)
 #   make asan       the same tests built with ASan+UBSan (build-asan/)
 #   make tsan       the same tests built with TSan (build-tsan/)
+#   make install    PREFIX=/usr/local DESTDIR= (and make uninstall)
 
 CC      ?= gcc
 SAN     ?=
 B       ?= build
 CFLAGS  ?= -O2 -g
-# Flags the code needs whatever CFLAGS a caller gives.
+# Flags the code needs whatever CFLAGS a caller gives (a caller's CPPFLAGS
+# and LDFLAGS, such as dpkg-buildflags' hardening, are added too).
 MSFLAGS  = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fPIC \
            -fvisibility=hidden -D_GNU_SOURCE -Icore $(SAN)
 LDFLAGS += $(SAN)
@@ -41,7 +43,7 @@ all: $(B)/libmemshim.so $(TOOL_BIN) $(EX_BIN)
 
 $(B)/%.o: %.c $(wildcard core/*.h keeper/*.h shim/*.h shim/*.def)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MSFLAGS) -Ishim -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(MSFLAGS) -Ishim -c $< -o $@
 
 $(B)/libmemshim-core.a: $(CORE_OBJ)
 	@rm -f $@
@@ -65,32 +67,32 @@ $(B)/libmemshim.so: $(SHIM_OBJ) $(B)/libmemshim-core.a $(B)/memshim.map
 	    -o $@ $(SHIM_OBJ) $(B)/libmemshim-core.a $(LIBS) -ldl
 
 $(B)/%: tools/%.c $(B)/libmemshim-keeper.a $(B)/libmemshim-core.a
-	$(CC) $(CFLAGS) $(MSFLAGS) -Ikeeper $(LDFLAGS) -fPIE -pie -o $@ $< \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(MSFLAGS) -Ikeeper $(LDFLAGS) -fPIE -pie -o $@ $< \
 	    $(B)/libmemshim-keeper.a $(B)/libmemshim-core.a $(LIBS)
 
 $(B)/examples/%: examples/%.c $(B)/libmemshim-core.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MSFLAGS) $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(MSFLAGS) $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a $(LIBS)
 
 $(B)/tests/helpers/%: tests/helpers/%.c $(B)/libmemshim-core.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(B)/libmemshim-core.a $(LIBS)
 
 $(B)/tests/%.o: tests/%.c $(TEST_H) $(wildcard core/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MSFLAGS) -Itests -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(MSFLAGS) -Itests -c $< -o $@
 
 $(B)/tests/test_chaos $(B)/tests/standalone/chaos_main: $(call run_obj,chaos)
 $(B)/tests/test_stress $(B)/tests/standalone/stress_main: $(call run_obj,stress)
 
 $(B)/tests/standalone/%: tests/standalone/%.c $(TEST_H) $(B)/libmemshim-core.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(filter %.o,$^) \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(filter %.o,$^) \
 	    $(B)/libmemshim-core.a $(LIBS)
 
 $(B)/tests/%: tests/%.c $(TEST_H) $(B)/libmemshim-core.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(filter %.o,$^) \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(filter %.o,$^) \
 	    $(B)/libmemshim-core.a -lcriterion $(LIBS)
 
 # Tests find the keeper and helpers through these; a sanitizer runtime
@@ -132,7 +134,8 @@ tsan-run: all $(SA_BIN)
 
 # Debian packages the build and the tests need (root, or sudo).
 DEPS = gcc make libc6-dev binutils libcriterion-dev uthash-dev \
-       python3 sqlite3 tar gzip findutils mawk dash bash coreutils nodejs attr
+       python3 sqlite3 tar gzip findutils mawk dash bash coreutils nodejs attr \
+       python3-pytest cmake groff-base
 deps:
 	@if ! dpkg -s $(DEPS) >/dev/null 2>&1; then \
 	    s=; [ "$$(id -u)" -eq 0 ] || s=sudo; \
@@ -142,10 +145,50 @@ deps:
 # The store's main job on its built-in defaults: real programs under the
 # preload.
 demo: all
-	@env -u MEMSHIM_STORE_ID LD_PRELOAD=$(abspath $(B))/libmemshim.so sh examples/demo.sh
+	@env -u MEMSHIM_STORE_ID B=$(abspath $(B)) LD_PRELOAD=$(abspath $(B))/libmemshim.so sh examples/demo.sh
+
+# Installation. The library and the keeper stay together in a directory
+# of their own (the library starts the keeper found next to itself, and it
+# is a preload object, not a library to link against: no soname, no
+# ldconfig); the tools go to bin, each with its man page; the pytest plugin
+# goes where Debian's python3 looks. Every program of tools/ but the keeper
+# is a tool, so memshim-run is installed as soon as tools/memshim-run.c is
+# there. Uninstall removes the same list, computed from the sources, so it
+# works without a build.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR   = $(PREFIX)/bin
+PKGLIB   = $(PREFIX)/lib/memshim
+MANDIR   = $(PREFIX)/share/man
+DOCDIR   = $(PREFIX)/share/doc/memshim
+PYDIR    = $(PREFIX)/lib/python3/dist-packages
+TOOLS    = $(filter-out memshim-keeper,$(TOOL_SRC:tools/%.c=%))
+DOCS     = README.md doc/config.md doc/ARCHITECTURE.md
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGLIB) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(PYDIR)
+	install -m 644 $(B)/libmemshim.so $(DESTDIR)$(PKGLIB)/libmemshim.so
+	install -m 755 $(B)/memshim-keeper $(DESTDIR)$(PKGLIB)/memshim-keeper
+	install -m 755 $(TOOLS:%=$(B)/%) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(TOOLS:%=doc/man/%.1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 doc/man/memshim.7 $(DESTDIR)$(MANDIR)/man7/
+	install -m 644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	install -m 644 python/pytest_memshim.py $(DESTDIR)$(PYDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(PKGLIB)/libmemshim.so $(DESTDIR)$(PKGLIB)/memshim-keeper \
+	    $(TOOLS:%=$(DESTDIR)$(BINDIR)/%) $(TOOLS:%=$(DESTDIR)$(MANDIR)/man1/%.1) \
+	    $(DESTDIR)$(MANDIR)/man7/memshim.7 $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS))) \
+	    $(DESTDIR)$(PYDIR)/pytest_memshim.py
+	rm -f $(DESTDIR)$(PYDIR)/__pycache__/pytest_memshim.*
+	@# Only the directories that are memshim's own, and the byte-code
+	@# directory python made when the plugin was imported, if empty now.
+	@for d in $(DESTDIR)$(PKGLIB) $(DESTDIR)$(DOCDIR); do [ ! -d $$d ] || rmdir $$d; done
+	@rmdir $(DESTDIR)$(PYDIR)/__pycache__ 2>/dev/null || true
 
 clean:
 	rm -rf build build-asan build-tsan
 
-.PHONY: all check asan tsan tsan-run clean deps demo
+.PHONY: all check asan tsan tsan-run clean deps demo install uninstall
 .SECONDARY:

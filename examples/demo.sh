@@ -3,8 +3,9 @@
 # ordinary programs write into /mem, the quota refuses a write before it
 # is stored, and every process of the tree sees the same files.
 # Run by `make demo`, or: LD_PRELOAD=build/libmemshim.so sh examples/demo.sh
+# (B=dir: the build whose memshim-stat to run; default build/).
 set -u
-B=$(dirname "$0")/../build
+B=${B:-$(dirname "$0")/../build}
 echo "== a shell, coreutils and python share /mem"
 mkdir -p /mem/demo
 echo "hello from $(basename "$0")" > /mem/demo/hello.txt

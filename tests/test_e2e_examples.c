@@ -1,0 +1,212 @@
+/* The examples of examples/, each run as a user would run it (its
+ * script, with MEMSHIM_LIB naming this build's library), with what it
+ * prints checked: the quota stopping a runaway writer, `make check` of a
+ * C project, CTest, pytest with the plugin, SQLite, and the CI job. */
+#include "e2e/e2e.h"
+
+/* The top of the source tree (tests/e2e/../..). */
+static const char *src(void)
+{
+	static char dir[PATH_MAX];
+	if (!dir[0]) {
+		char b[PATH_MAX];
+		snprintf(b, sizeof(b), "%s", e2e_dir());
+		snprintf(dir, sizeof(dir), "%s", dirname(dirname(b)));
+	}
+	return dir;
+}
+
+static const char *build(void)
+{
+	static char dir[PATH_MAX];
+	if (!dir[0] && !realpath(t_build(), dir))
+		cr_assert_fail("no build directory %s", t_build());
+	return dir;
+}
+
+/* Runs `sh -c cmd` from the top of the source tree, without the preload
+ * (the examples set it up themselves), with MEMSHIM_LIB, B (the build)
+ * and PY (Debian's python3, which has python3-pytest) in the
+ * environment. Returns the exit status; out gets stdout and stderr. */
+static int run(const char *cmd, char *out, size_t n)
+{
+	static char full[16384];
+	const char *py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+	int k = snprintf(full, sizeof(full),
+			 "cd '%s' && env -u MEMSHIM_STORE_ID -u LD_PRELOAD -u MAKEFLAGS -u MAKELEVEL "
+			 "MEMSHIM_LIB='%s/libmemshim.so' B='%s' PY=%s sh -c '%s' 2>&1",
+			 src(), build(), build(), py, cmd);
+	cr_assert(k > 0 && (size_t)k < sizeof(full));
+	FILE *p = popen(full, "r");
+	cr_assert_not_null(p);
+	size_t got = fread(out, 1, n - 1, p);
+	out[got] = 0;
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#define HAS(out, s) cr_assert_not_null(strstr((out), (s)), "no \"%s\" in:\n%s", (s), (out))
+
+static char out[1 << 16];
+
+/* The quota refuses the write that does not fit, whole, where tmpfs
+ * would take every byte the machine has: quota_demo on core's calls... */
+Test(examples, quota_demo)
+{
+	int st = run("MEMSHIM_QUOTA=8M $B/examples/quota_demo", out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	HAS(out, "quota 8.0 MiB");
+	HAS(out, "wrote 7.0 MiB in 1 MiB writes; the next one failed: No space left on device\n");
+	HAS(out, "file size after the refusal: 7.0 MiB (nothing of the refused write was stored)\n");
+	HAS(out, "another process of the tree sees /mem/demo.bin: yes, same size\n");
+	HAS(out, "1 refused (largest 1.0 MiB)\n");
+	HAS(out, "consistency check: ledger == sum of charges <= quota\n");
+}
+
+/* ... and `make demo` on real programs, on the built-in defaults. */
+Test(examples, demo_sh)
+{
+	int st = run("LD_PRELOAD=$MEMSHIM_LIB sh examples/demo.sh", out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	HAS(out, "hello from demo.sh (read by python)\n");
+	HAS(out, "dd exited with status 1:\n   dd: error writing '/mem/demo/big': No space left on device\n");
+	HAS(out, "\nmax_bytes: 268435456\n");
+	HAS(out, "\nrefused: 1\nlargest_refused: 1048576\n");
+	HAS(out, "\nconsistent: yes\n");
+	HAS(out, "== after rm -r: 0 used\n");
+}
+
+/* make check of examples/cproject, built and tested in the store: it
+ * passes with room, and with too little room a test reports ENOSPC and
+ * the suite fails as a suite does. */
+Test(examples, make_check_of_a_c_project)
+{
+	static char before[4096];
+	cr_assert_eq(run("find examples/cproject | LC_ALL=C sort", before, sizeof(before)), 0);
+	int st = run("sh examples/make-check.sh", out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	const char *want_first =
+		"== make check with a 64 MiB quota\n"
+		"PASS: test_roundtrip\nPASS: test_bigfile\n2 passed, 0 failed\n"
+		"librle.a\nrle.o\ntest_bigfile\ntest_bigfile.log\ntest_roundtrip\ntest_roundtrip.log\n";
+	cr_assert(strncmp(out, want_first, strlen(want_first)) == 0, "%s", out);
+	HAS(out, "refused: 0\nstatus 0\n== make check with a 4 MiB quota\n"
+		 "PASS: test_roundtrip\nFAIL: test_bigfile\n/mem/tmp/bigfile.");
+	HAS(out, ": write failed after ");
+	HAS(out, " bytes: No space left on device\n1 passed, 1 failed\n");
+	cr_assert_null(strstr(strstr(out, "with a 4 MiB quota"), "refused: 0\n"), "%s", out);
+	HAS(out, "status 2\n");
+	/* Nothing of it was written to the source tree. */
+	cr_assert_eq(run("find examples/cproject | LC_ALL=C sort", out, sizeof(out)), 0);
+	cr_assert_str_eq(out, before);
+}
+
+/* CTest: every test preloads the library through its ENVIRONMENT and
+ * sees a 16 MiB store of its own; the runaway writer is refused. */
+Test(examples, ctest)
+{
+	int st = run("sh examples/ctest.sh", out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	HAS(out, "Test #1: fits_in_the_store ................   Passed");
+	HAS(out, "Test #2: runaway_writer_refused ...........   Passed");
+	HAS(out, "100% tests passed, 0 tests failed out of 2\n");
+}
+
+/* The plugin re-executes the session under the preload: the suite's own
+ * assertions check tmp_path, TMPDIR, statvfs and ENOSPC; the summary shows
+ * the store's ledger with the refused write. */
+Test(examples, pytest_plugin_reexecutes_the_session)
+{
+	int st = run("MEMSHIM_QUOTA=16M PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=python "
+		     "$PY -m pytest -p pytest_memshim -p no:cacheprovider examples/pytest",
+		     out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	HAS(out, "examples/pytest/test_store.py ....");
+	HAS(out, " memshim store ");
+	HAS(out, "\nmax_bytes: 16777216\n");
+	HAS(out, "\nrefused: 1\nlargest_refused: 1048576\n");
+	HAS(out, "\nconsistent: yes\n");
+	HAS(out, "memshim: 1 write(s) refused by the quota (largest 1048576 bytes)\n");
+	HAS(out, " 4 passed in ");
+}
+
+/* The same from Debian's pytest-3 script: the session is started again
+ * as the script, not as python3 -m pytest. */
+Test(examples, pytest_plugin_from_the_pytest_script)
+{
+	int st = run("MEMSHIM_QUOTA=16M PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=python "
+		     "pytest-3 -p pytest_memshim -p no:cacheprovider examples/pytest",
+		     out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	HAS(out, "\nlibrary: ");
+	HAS(out, "\nmax_bytes: 16777216\n");
+	HAS(out, " 4 passed in ");
+}
+
+/* No library, or a library that did not load in the new session: one
+ * clear line and pytest's usage error (4), never a loop of re-executions. */
+Test(examples, pytest_plugin_without_a_library)
+{
+	int st = run("MEMSHIM_LIB=/nonexistent/libmemshim.so PYTHONDONTWRITEBYTECODE=1 "
+		     "PYTHONPATH=python $PY -m pytest -p pytest_memshim -p no:cacheprovider "
+		     "examples/pytest", out, sizeof(out));
+	cr_assert_eq(st, 4, "%s", out);
+	cr_assert_str_eq(out, "ERROR: pytest_memshim: libmemshim.so not found (looked at "
+			      "/nonexistent/libmemshim.so); set MEMSHIM_LIB to its path\n\n");
+	st = run("MEMSHIM_PYTEST_REEXEC=1 PYTHONDONTWRITEBYTECODE=1 LD_PRELOAD= "
+		 "PYTHONPATH=python $PY -m pytest -p pytest_memshim -p no:cacheprovider "
+		 "examples/pytest", out, sizeof(out));
+	cr_assert_eq(st, 4, "%s", out);
+	HAS(out, "ERROR: pytest_memshim: the session was started again with LD_PRELOAD= "
+		 "but the library is not loaded\n");
+}
+
+/* Already under the preload (memshim-run, or LD_PRELOAD by hand): the
+ * session stays where it is, in the tree's store. */
+Test(examples, pytest_plugin_under_the_preload_already)
+{
+	int st = run("LD_PRELOAD=$MEMSHIM_LIB MEMSHIM_QUOTA=16M PYTHONDONTWRITEBYTECODE=1 "
+		     "PYTHONPATH=python sh -c \"echo outer store: \\$(\\$B/memshim-stat | head -n 1); "
+		     "\\$PY -m pytest -p pytest_memshim -p no:cacheprovider examples/pytest\"",
+		     out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	char *outer = strstr(out, "outer store: store: ");
+	cr_assert_not_null(outer, "%s", out);
+	char line[128];
+	cr_assert_eq(sscanf(outer + 13, "%127[^\n]", line), 1);
+	strcat(line, "\n");
+	HAS(strstr(out, " memshim store "), line);
+	HAS(out, " 4 passed in ");
+}
+
+/* SQLite in the store from two programs; a transaction bigger than the
+ * store fails with SQLite's "disk is full" and is rolled back. */
+Test(examples, sqlite)
+{
+	int st = run("sh examples/sqlite.sh", out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	cr_assert_str_eq(out, "python: rows 1001\npython: database or disk is full\n"
+			      "1001|501501\nok\napp.db\n");
+}
+
+/* The CI job: a suite that swallows a refused write still fails the
+ * build. memshim-run is written on another branch: this runs once it is
+ * built here. */
+Test(examples, ci_job_fails_on_refusal)
+{
+	char runner[PATH_MAX + 32];
+	snprintf(runner, sizeof(runner), "%s/memshim-run", build());
+	if (access(runner, X_OK) != 0)
+		cr_skip_test("memshim-run is not built in %s", build());
+	const char *job = "cd \"$(mktemp -d)\" && MEMSHIM_RUN=$B/memshim-run QUOTA=4M "
+			  "sh $OLDPWD/examples/ci-job.sh sh -c ";
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s\"head -c 1048576 /dev/zero > /mem/a\"; "
+		 "echo \"status $? report $(test -s memshim-report.json && echo kept)\"", job);
+	cr_assert_eq(run(cmd, out, sizeof(out)), 0, "%s", out);
+	HAS(out, "status 0 report kept\n");
+	snprintf(cmd, sizeof(cmd), "%s\"head -c 8388608 /dev/zero > /mem/a || true\"; "
+		 "echo \"status $? report $(test -s memshim-report.json && echo kept)\"", job);
+	cr_assert_eq(run(cmd, out, sizeof(out)), 0, "%s", out);
+	HAS(out, "status 3 report kept\n");
+}
