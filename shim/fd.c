@@ -403,8 +403,10 @@ static ssize_t store_write(struct ms_fd *e, int fd, const struct wreq *q)
 			return do_real_write(fd, q); /* let the kernel say */
 	}
 	int rc = ms_write_begin(ms_shim.store, e->ino, fd, at, q->len, append, &w, &at);
-	if (rc)
+	if (rc) {
+		ms_refusal_name(ms_shim.store, e->ino); /* for the report */
 		return ms_ret_ssize(rc);
+	}
 	errno = saved;
 	ssize_t k = do_real_write(fd, q);
 	int err = errno;
@@ -493,7 +495,10 @@ static int store_fallocate(struct ms_fd *e, int fd, int mode, off_t off, off_t l
 		return -EBADF;
 	if ((e->oflags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
-	return ms_fallocate(ms_shim.store, e->ino, fd, mode, off, len);
+	int r = ms_fallocate(ms_shim.store, e->ino, fd, mode, off, len);
+	if (r)
+		ms_refusal_name(ms_shim.store, e->ino); /* for the report */
+	return r;
 }
 
 MS_EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
