@@ -260,7 +260,8 @@ struct ms_hdr {
 		uint32_t ino;
 	} dirrefs[MS_DIRREFS];
 	uint32_t dirrefs_full; /* [atomic] a reference went unrecorded once */
-	uint32_t pad4;
+	uint32_t summary;      /* [const] the keeper holds the creator's stderr
+				* for the report's summary (ms_open_opts) */
 
 	/* The end-of-run report (doc/report.md), written by the keeper.
 	 * Per-program figures are not journalled: a process killed inside

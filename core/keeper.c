@@ -44,7 +44,7 @@ int ms_keeper_spawn(struct ms_store *s, const char *path, int lsock)
 	 * process that may have threads, only raw system calls are safe. */
 	char *argv[] = {(char *)"memshim-keeper", NULL};
 	char *envp[] = {(char *)level_env[s->cfg.log_level & 3], NULL};
-	int afd = s->arena_fd, wfd = pfd[1], report = s->cfg.report[0] != 0;
+	int afd = s->arena_fd, wfd = pfd[1], report = s->hdr->summary != 0;
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -271,6 +271,7 @@ static int create(const struct ms_open_opts *o, const char *name, ms_store **out
 	s->base = p;
 	s->hdr = p;
 	ms_arena_init(s, &cfg, name);
+	s->hdr->summary = o->summary || cfg.report[0];
 	r = ms_ns_init(s);
 	if (r)
 		goto fail;

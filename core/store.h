@@ -84,6 +84,10 @@ struct ms_open_opts {
 	/* 1 for a tool looking at the store (memshim-run, memshim-stat): not
 	 * counted as a process of the tree, no program in the report. */
 	int observer;
+	/* 1: the keeper of a store created here writes the report's human
+	 * summary to this process's stderr when the tree ends, even without
+	 * MEMSHIM_REPORT (memshim-run's summary on every run). */
+	int summary;
 };
 
 /* Creates the store named cfg->store_name (or a fresh private name when

@@ -243,7 +243,7 @@ int ms_keeper_main(int argc, char **argv)
 	sys_close(MS_KEEPER_STATUS_FD);
 
 	int64_t idle_since = mono_ms(), last_round = mono_ms(), last_reclaim = 0;
-	k.reporting = s->hdr->report[0] || s->hdr->chart[0];
+	k.reporting = s->hdr->report[0] || s->hdr->chart[0] || s->hdr->summary;
 	if (k.reporting)
 		ms_report_sample(s, &k.rep, 1);
 	for (;;) {

@@ -396,7 +396,7 @@ int ms_report_write(struct ms_store *s, struct ms_report *r)
 	int err = 0;
 	ms_report_sample(s, r, 1);
 	FILE *tty = NULL;
-	if (h->report[0]) {
+	if (h->summary) {
 		int fd = fcntl(MS_KEEPER_REPORT_FD, F_DUPFD_CLOEXEC, 0);
 		tty = fd >= 0 ? fdopen(fd, "w") : NULL;
 	}

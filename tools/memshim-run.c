@@ -19,11 +19,13 @@
  * run / found.
  */
 #include <elf.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,7 @@ static const struct opt {
 	{"chart", "MEMSHIM_CHART", "FILE.svg", 1, "SVG chart of usage over time at the end"},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
+static int given[NOPTS]; /* set by its option (not inherited): named in errors */
 
 static void usage(FILE *f)
 {
@@ -180,6 +183,17 @@ out:
 	return found;
 }
 
+/* libasan as this program has it loaded: memshim-run built with ASan goes
+ * with a libmemshim.so built with it (make asan). */
+static int asan_self(struct dl_phdr_info *info, size_t size, void *out)
+{
+	const char *base = strrchr(info->dlpi_name, '/');
+	if (!base || strncmp(base + 1, "libasan.so", 10))
+		return 0;
+	snprintf(out, PATH_MAX, "%s", info->dlpi_name);
+	return 1;
+}
+
 /* Where the loader finds libasan for path: what ldd prints, asked of the
  * loader itself (LD_TRACE_LOADED_OBJECTS runs no program code). */
 static int asan_path(const char *path, char *out, size_t n)
@@ -223,8 +237,12 @@ static void set_preload(const char *lib, const char *prog)
 	char *v = malloc(cap), *rest = strdup(old ? old : "");
 	if (!v || !rest)
 		die("out of memory");
-	if (prog && links_asan(prog) && asan_path(prog, asan, sizeof(asan)))
+	/* The ASan runtime must come first when the program links it, or
+	 * when libmemshim.so itself was built with it. */
+	if (links_asan(prog) && asan_path(prog, asan, sizeof(asan)))
 		die("%s links AddressSanitizer, but the loader does not say where libasan is", prog);
+	if (!asan[0] && links_asan(lib) && !dl_iterate_phdr(asan_self, asan))
+		die("%s links AddressSanitizer, but libasan is not loaded here", lib);
 	v[0] = 0;
 	if (asan[0])
 		snprintf(v, cap, "%s:", asan);
@@ -299,7 +317,7 @@ static int parse_opts(int argc, char **argv, int *fail_on_refusal)
 				o = &opts[k];
 		if (!o)
 			die("unknown option %s (see memshim-run --help)", a);
-		const char *val = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+		const char *val = eq ? eq + 1 : i + 1 < argc && strcmp(argv[i + 1], "--") ? argv[++i] : NULL;
 		if (!val)
 			die("--%s needs a value: %s", o->name, o->arg);
 		char abs[PATH_MAX + 2];
@@ -312,6 +330,7 @@ static int parse_opts(int argc, char **argv, int *fail_on_refusal)
 			val = abs;
 		}
 		setenv(o->var, val, 1);
+		given[o - opts] = 1;
 	}
 	return i;
 }
@@ -332,7 +351,7 @@ int main(int argc, char **argv)
 	if (ms_config_load(&cfg, NULL, err, sizeof(err))) {
 		size_t vl = strcspn(err, "=");
 		for (size_t k = 0; k < NOPTS; k++)
-			if (strlen(opts[k].var) == vl && !strncmp(err, opts[k].var, vl))
+			if (given[k] && strlen(opts[k].var) == vl && !strncmp(err, opts[k].var, vl))
 				die("--%s: %s", opts[k].name, err);
 		die("%s", err);
 	}
@@ -349,7 +368,7 @@ int main(int argc, char **argv)
 	unsetenv("MEMSHIM_STORE_ID");
 	unsetenv("MEMSHIM_PIN");
 	unsetenv("MEMSHIM_FDS");
-	struct ms_open_opts o = {.cfg = &cfg, .keeper_path = keeper, .observer = 1};
+	struct ms_open_opts o = {.cfg = &cfg, .keeper_path = keeper, .observer = 1, .summary = 1};
 	ms_store *s;
 	int r = ms_store_open(&o, &s);
 	if (r)
