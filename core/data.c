@@ -303,7 +303,13 @@ static int reserve(struct ms_store *s, struct ms_inode *in, int fd, uint64_t sta
 	if (ms_charge_data(s, in, have + n, 0) == 0)
 		return 0;
 	n -= held_in(fd, lo, hi);
-	return n ? charge_or_reclaim(s, in, have + n, req) : 0;
+	int r = n ? charge_or_reclaim(s, in, have + n, req) : 0;
+	/* A refusal is the store at its fullest: the keeper notes the
+	 * biggest files for the report now rather than at its next sample,
+	 * when they may be gone (a poke: one non-blocking send). */
+	if (r)
+		ms_keeper_poke(s);
+	return r;
 }
 
 /* After the kernel call (data lock held): the file's size and charge

@@ -35,7 +35,8 @@
  *   store.c    a process's handle: create, join, statistics, check
  * The keeper's server is not in core/ and not in libmemshim.so: keeper/
  * (main.c its loop, rounds.c reclaim, reconcile and audit, save.c
- * MEMSHIM_SAVE) is linked into memshim-keeper only.
+ * MEMSHIM_SAVE, report.c the end-of-run report) is linked into
+ * memshim-keeper and the tools only.
  *
  * Locking: one robust process-shared namespace lock (ns_lock) guards the
  * tree, inode metadata and the allocators; each regular file has a data lock

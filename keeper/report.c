@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,7 +58,11 @@ void ms_report_sample(struct ms_store *s, struct ms_report *r, int force)
 						       : since_start_ms(s);
 	if (!r->interval_ms)
 		r->interval_ms = MS_SAMPLE_MS;
-	if (!force && r->n && now < r->last_ms + r->interval_ms)
+	/* a refusal since the last sample (its process pokes the keeper) is
+	 * sampled at once: the peak's files are still there */
+	uint32_t refused = (uint32_t)LD(&h->ledger.refused);
+	if (!force && r->n && now < r->last_ms + r->interval_ms &&
+	    refused == r->samples[r->n - 1].refused)
 		return;
 	if (r->n == MS_REPORT_SAMPLES) {
 		/* Full: every other sample goes and the rate halves, so a run of
@@ -74,7 +79,7 @@ void ms_report_sample(struct ms_store *s, struct ms_report *r, int force)
 	uint64_t used = LD(&h->ledger.used_bytes);
 	r->samples[r->n].t_ms = (uint32_t)now;
 	r->samples[r->n].bytes = used;
-	r->samples[r->n].refused = LD(&h->ledger.refused);
+	r->samples[r->n].refused = refused;
 	r->n++;
 	r->last_ms = now;
 	/* The biggest files at the highest usage seen: looked at again each
@@ -262,6 +267,13 @@ static const char *human(char *buf, size_t n, uint64_t b)
 	return buf;
 }
 
+static int by_written(const void *a, const void *b)
+{
+	uint64_t x = ((const struct ms_prog_stats *)a)->written;
+	uint64_t y = ((const struct ms_prog_stats *)b)->written;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
 static void summary(FILE *f, struct ms_store *s, const struct ms_report *r)
 {
 	struct ms_stats st;
@@ -299,8 +311,10 @@ static void summary(FILE *f, struct ms_store *s, const struct ms_report *r)
 	} else {
 		fprintf(f, "memshim:   no write refused\n");
 	}
-	for (int i = 0; i < np && i < 5; i++)
-		fprintf(f, "memshim:   %s: wrote %s, held at most %s\n", progs[i].name,
+	/* the five that wrote most; the JSON has them all */
+	qsort(progs, (size_t)(np < MS_PROGS ? np : MS_PROGS), sizeof(progs[0]), by_written);
+	for (int i = 0; i < np && i < 5 && progs[i].written; i++)
+		fprintf(f, "memshim:   %s wrote %s, held at most %s\n", progs[i].name,
 			human(a, sizeof(a), progs[i].written), human(b, sizeof(b), progs[i].peak_held));
 	if (st.uncounted_bytes)
 		fprintf(f, "memshim:   %s arrived past the shim (uncounted)\n",
