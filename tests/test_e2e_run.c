@@ -1,6 +1,8 @@
-/* memshim-run, the end-of-run report and memshim-stat --json, end to end:
+/* End to end: memshim-run, the end-of-run report and memshim-stat --json:
  * real commands under build/memshim-run (or plain LD_PRELOAD), the JSON
- * read back with python3's json, the chart with its xml.etree. */
+ * read back with python3's json, the chart with its xml.etree. Named
+ * test_e2e_*: the ASan build leaves it out with the other suites of
+ * third-party programs (dd among them, whose aligned_alloc ASan aborts). */
 #include <libgen.h>
 #include <limits.h>
 #include <sys/stat.h>
