@@ -93,8 +93,10 @@ static void count_process(struct ms_store *s, const struct ms_open_opts *o)
 		return;
 	__atomic_add_fetch(&s->hdr->attached, 1, __ATOMIC_RELAXED);
 	ssize_t n = sys_readlinkat(AT_FDCWD, "/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n < 0)
-		n = snprintf(exe, sizeof(exe), "%s", program_invocation_short_name);
+	if (n < 0) {
+		snprintf(exe, sizeof(exe), "%s", program_invocation_short_name);
+		n = (ssize_t)strlen(exe);
+	}
 	exe[n] = 0;
 	/* an unlinked executable reads "/path (deleted)" */
 	char *del = strstr(exe, " (deleted)");
