@@ -112,6 +112,9 @@ void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *
 	h->inode_bump = h->dent_bump = h->block_bump = h->xblock_bump = 1;
 	h->next_ino_no = 1;
 	strncpy(h->name, name, sizeof(h->name) - 1);
+	h->start_ns = ms_now_ns();
+	memcpy(h->report, cfg->report, sizeof(h->report));
+	memcpy(h->chart, cfg->chart, sizeof(h->chart));
 }
 
 /* ---- robust locks ---------------------------------------------------------- */

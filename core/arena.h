@@ -43,7 +43,7 @@
 #include <sys/mman.h>
 
 #define MS_MAGIC 0x314d494853454d4dULL /* "MMESHIM1" little-endian */
-#define MS_LAYOUT_VERSION 3
+#define MS_LAYOUT_VERSION 4
 #define MS_NAME_MAX 255
 #define MS_POOL_SLOTS 64   /* ready memfds the keeper keeps listed */
 #define MS_EXTRA_SLOTS 64  /* uncharged slots: root and prefix skeleton */
@@ -97,6 +97,10 @@ struct ms_inode {
 	uint32_t opens;     /* [ns] references held by processes (fds, cwd, dir fds) */
 	uint32_t dent;      /* [ns] directories: the entry naming it; 0 = root, removed */
 	uint32_t xattr;     /* [ns] first extended attribute record (an xblock); 0 = none */
+	/* [ledger] the program (hdr->progs index + 1; 0 = none) whose write
+	 * last grew the file: its charge counts as that program's bytes held */
+	uint32_t prog;
+	uint32_t pad;
 };
 
 struct ms_dent {
@@ -147,6 +151,40 @@ struct ms_ledger {
 	uint64_t guard_refused;   /* [atomic] */
 	uint64_t uncounted;   /* [atomic] */
 	int32_t quota_errno;  /* [const] */
+	uint32_t pad;
+};
+
+/* What the end-of-run report needs and only the running tree can see:
+ * who refused what, and who holds what (doc/report.md). */
+#define MS_REFUSALS 8      /* refusals recorded in full (all are counted) */
+#define MS_PROGS 64        /* programs tracked; the last entry takes the rest */
+#define MS_PROG_NAME 32
+enum ms_refusal_kind { MS_REFUSED_BYTES, MS_REFUSED_NODES, MS_REFUSED_GUARD };
+
+/* One refused request. Claimed by its process with an atomic add of
+ * hdr->nrefusals and then written by that process alone: every field
+ * but path at the refusal (ledger.c), path once no lock is held
+ * (ms_refusal_name, store.c, or ns.c under ns_lock for a new name).
+ * A reader that runs while the tree does may see a path not yet
+ * written (""). */
+struct ms_refusal {
+	int64_t t_ns;     /* CLOCK_REALTIME */
+	uint64_t size;    /* bytes asked for (the call's length; MS_NODE_COST for a node) */
+	int32_t pid;
+	uint32_t prog;    /* progs index + 1; 0 = unknown */
+	uint32_t kind;    /* enum ms_refusal_kind */
+	uint32_t ino;     /* inode slot of the file written; 0 = a new name */
+	char path[240];   /* "" = not known (yet) */
+};
+
+/* One program (executable name) of the tree. Entries are taken under
+ * ledger_lock when a process attaches and never given back. */
+struct ms_prog {
+	char name[MS_PROG_NAME]; /* [ledger] "" = free entry */
+	uint64_t written;   /* [atomic] bytes its writes stored */
+	uint64_t held;      /* [ledger] data bytes charged to files it last grew */
+	uint64_t peak_held; /* [ledger] */
+	uint32_t procs;     /* [atomic] processes that attached running it */
 	uint32_t pad;
 };
 
@@ -235,6 +273,23 @@ struct ms_hdr {
 		int32_t sig;
 		uint32_t pad;
 	} watches[MS_WATCHES];
+	uint32_t summary;      /* [const] the keeper holds the creator's stderr
+				* for the report's summary (ms_open_opts) */
+
+	/* The end-of-run report (doc/report.md), written by the keeper.
+	 * Per-program figures are not journalled: a process killed inside
+	 * ledger_lock may leave them a charge off (they are a report, not
+	 * the ledger). */
+	int64_t start_ns;          /* [const] creation, CLOCK_REALTIME */
+	int64_t peak_bytes_ns;     /* [ledger] when peak_bytes was last raised */
+	int64_t peak_nodes_ns;     /* [ledger] when peak_nodes was last raised */
+	uint32_t attached;         /* [atomic] processes that attached (not tools) */
+	uint32_t nrefusals;        /* [atomic] records claimed (may pass MS_REFUSALS) */
+	struct ms_refusal refusals[MS_REFUSALS]; /* see struct ms_refusal */
+	struct ms_prog progs[MS_PROGS];
+	/* MEMSHIM_REPORT and MEMSHIM_CHART of the creator; "" = off. [const] */
+	char report[PATH_MAX];
+	char chart[PATH_MAX];
 };
 
 /* The layout shared with processes built from other copies of this code:
@@ -250,9 +305,11 @@ _Static_assert(offsetof(struct ms_hdr, magic) == 0, "magic first");
 _Static_assert(offsetof(struct ms_hdr, version) == 8, "version after magic");
 _Static_assert(offsetof(struct ms_hdr, ns_lock) % 8 == 0, "locks 8-aligned");
 _Static_assert(sizeof(struct ms_xrec) == 12, "attribute record header");
-_Static_assert(MS_LAYOUT_VERSION != 3 ||
-		       (sizeof(struct ms_inode) == 176 && sizeof(struct ms_dent) == 296 &&
-			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 15408),
+_Static_assert(sizeof(struct ms_refusal) == 272, "refusal record");
+_Static_assert(sizeof(struct ms_prog) == 64, "program entry");
+_Static_assert(MS_LAYOUT_VERSION != 4 ||
+		       (sizeof(struct ms_inode) == 184 && sizeof(struct ms_dent) == 296 &&
+			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 29912),
 	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");
 
 /* Who the caller is, for the permission checks (perm.c): one view of the
@@ -283,6 +340,7 @@ struct ms_store {
 	pid_t keeper_pid;
 	int local;      /* no keeper: kfds are this process's own fds */
 	int owner;      /* created the arena */
+	uint32_t prog;  /* hdr->progs index + 1 of this process's program; 0 = a tool */
 	mode_t umask;   /* the process's file mode creation mask */
 	struct ms_config cfg;
 	char name[MS_STORE_NAME_MAX];
@@ -378,6 +436,19 @@ int64_t ms_now_ns(void);
  * A reservation fails with -quota_errno (bytes) or -ENOSPC (nodes) before
  * anything is stored, and counts the refusal. */
 int ms_reserve_bytes(struct ms_store *s, uint64_t n);
+/* Records a refusal of req bytes (of file in, or NULL) in the first free
+ * hdr->refusals entry, if any is left, for this process and program; the
+ * ledger's refusals call it, and data.c for the guard's. Counts nothing. */
+void ms_refusal_record(struct ms_store *s, const struct ms_inode *in, uint64_t req,
+		       enum ms_refusal_kind kind);
+/* The record this thread's last refusal made and has not named yet, or
+ * NULL; forgets it. Its path is written by whoever knows it (store.c's
+ * ms_refusal_name for a file's write, ns.c for a new name). */
+struct ms_refusal *ms_refusal_pending(void);
+/* This process runs program `name` (an executable's base name): its entry
+ * of hdr->progs, made if new, and one more process counted. Returns the
+ * index + 1 for s->prog. Takes ledger_lock. */
+uint32_t ms_prog_attach(struct ms_store *s, const char *name);
 void ms_release_bytes(struct ms_store *s, uint64_t n);
 /* Moves file in's data charge to `charged` bytes: growth is reserved (and
  * refused whole, counted with `req` as the request's size; req 0 = a try

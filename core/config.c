@@ -46,6 +46,8 @@ extern char **environ;
 #define EX_SEED "/srv/fixtures"
 #define EX_SAVE "/tmp/store-out"
 #define EX_FAULT MS_FAULT_EXAMPLE
+#define EX_REPORT "/tmp/memshim-report.json or - (stderr)"
+#define EX_CHART "/tmp/memshim-usage.svg"
 
 /* ---- small helpers: ASCII only, whatever the locale ---------------------- */
 
@@ -582,6 +584,25 @@ static int load_save(struct ms_config *c, const char *var, const char *val, char
 	return load_dir(c->save, var, val, EX_SAVE, c, err, errlen);
 }
 
+/* MEMSHIM_REPORT: "-" for stderr, else a file path checked as a
+ * directory's is (the keeper opens it long after start-up, from wherever
+ * its creator was: only an absolute path means one thing then). */
+static int load_report(struct ms_config *c, const char *var, const char *val, char *err,
+		       size_t errlen)
+{
+	if (!strcmp(val, "-")) {
+		memcpy(c->report, "-", 2);
+		return 0;
+	}
+	return load_dir(c->report, var, val, EX_REPORT, c, err, errlen);
+}
+
+static int load_chart(struct ms_config *c, const char *var, const char *val, char *err,
+		      size_t errlen)
+{
+	return load_dir(c->chart, var, val, EX_CHART, c, err, errlen);
+}
+
 /* MEMSHIM_TEST_FAULT: checked whole here, armed by the shim after start-up. */
 static int load_fault(struct ms_config *c, const char *var, const char *val, char *err,
 		      size_t errlen)
@@ -617,6 +638,8 @@ static const struct {
 	/* after MEMSHIM_PREFIX: they are checked against the prefixes */
 	{ "MEMSHIM_SEED", load_seed, EX_SEED },
 	{ "MEMSHIM_SAVE", load_save, EX_SAVE },
+	{ "MEMSHIM_REPORT", load_report, EX_REPORT },
+	{ "MEMSHIM_CHART", load_chart, EX_CHART },
 	{ "MEMSHIM_TEST_FAULT", load_fault, EX_FAULT },
 };
 

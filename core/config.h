@@ -47,6 +47,12 @@ struct ms_config {
 	 * exists is checked when the store is created (seed) or saved. */
 	char seed[PATH_MAX];
 	char save[PATH_MAX];
+	/* MEMSHIM_REPORT: "-" (the creator's stderr) or an absolute path the
+	 * keeper writes the JSON report to when the tree ends; MEMSHIM_CHART:
+	 * an absolute path for the SVG chart. Both checked like MEMSHIM_SAVE;
+	 * "" = off. */
+	char report[PATH_MAX];
+	char chart[PATH_MAX];
 	/* MEMSHIM_TEST_FAULT: fault rules (fault.h) a preloaded process arms
 	 * at the end of its start-up; checked here, "" = none. */
 	char fault[256];
@@ -55,6 +61,9 @@ struct ms_config {
 /* A default store gets one node per this many bytes of quota. */
 #define MS_BYTES_PER_DEFAULT_NODE 4096
 #define MS_DEFAULT_QUOTA (256ULL << 20)
+
+/* memshim's version, for the tools' --version. */
+#define MS_VERSION "0.1.0"
 
 /* Reads one variable. Returns the value or NULL when unset; a test may swap it
  * to feed a fake environment. */

@@ -234,14 +234,14 @@ static int reclaim_due(struct ms_store *s)
 static int charge_or_reclaim(struct ms_store *s, struct ms_inode *in, uint64_t charged,
 			     uint64_t req)
 {
-	int r = ms_charge_data(s, in, charged, req);
-	if (r && !s->local && __atomic_load_n(&s->hdr->norphans, __ATOMIC_RELAXED) &&
-	    reclaim_due(s) && ms_keeper_reclaim(s) >= 0) {
-		/* freed by this request or by the keeper's own round just before */
-		__atomic_sub_fetch(&s->hdr->ledger.refused, 1, __ATOMIC_RELAXED);
-		r = ms_charge_data(s, in, charged, req);
-	}
-	return r;
+	/* The first try is not counted: only the answer the caller gets is
+	 * a refusal (counted, and recorded for the report). */
+	int r = ms_charge_data(s, in, charged, 0);
+	if (r == 0)
+		return 0;
+	if (!s->local && __atomic_load_n(&s->hdr->norphans, __ATOMIC_RELAXED) && reclaim_due(s))
+		ms_keeper_reclaim(s); /* freed by it, or by the keeper's own round just before */
+	return ms_charge_data(s, in, charged, req);
 }
 
 static void touch_mc(struct ms_inode *in)
@@ -303,13 +303,21 @@ static int reserve(struct ms_store *s, struct ms_inode *in, int fd, uint64_t sta
 	uint64_t top = ms_page_up(end > size ? end : size), grow = top > have ? top - have : 0;
 	if (grow) {
 		int r = ms_guard_write(s, grow < n ? grow : n);
-		if (r)
+		if (r) {
+			ms_refusal_record(s, in, req, MS_REFUSED_GUARD);
 			return r;
+		}
 	}
 	if (ms_charge_data(s, in, have + n, 0) == 0)
 		return 0;
 	n -= held_in(fd, lo, hi);
-	return n ? charge_or_reclaim(s, in, have + n, req) : 0;
+	int r = n ? charge_or_reclaim(s, in, have + n, req) : 0;
+	/* A refusal is the store at its fullest: the keeper notes the
+	 * biggest files for the report now rather than at its next sample,
+	 * when they may be gone (a poke: one non-blocking send). */
+	if (r)
+		ms_keeper_poke(s);
+	return r;
 }
 
 /* After the kernel call (data lock held): the file's size and charge
@@ -375,6 +383,10 @@ void ms_write_end(ms_store *s, struct ms_wctx *w, int64_t done)
 		if (end > LD(&in->size))
 			ST(&in->size, end);
 		touch_mc(in);
+		/* for the report: an atomic add, no call */
+		if (s->prog)
+			__atomic_add_fetch(&s->hdr->progs[s->prog - 1].written, (uint64_t)done,
+					   __ATOMIC_RELAXED);
 	}
 	if (w->end > w->start)
 		settle(s, in, w->fd);

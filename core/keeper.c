@@ -44,7 +44,7 @@ int ms_keeper_spawn(struct ms_store *s, const char *path, int lsock)
 	 * process that may have threads, only raw system calls are safe. */
 	char *argv[] = {(char *)"memshim-keeper", NULL};
 	char *envp[] = {(char *)level_env[s->cfg.log_level & 3], NULL};
-	int afd = s->arena_fd, wfd = pfd[1];
+	int afd = s->arena_fd, wfd = pfd[1], report = s->hdr->summary != 0;
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -64,6 +64,8 @@ int ms_keeper_spawn(struct ms_store *s, const char *path, int lsock)
 		int a = (int)ms_raw_syscall(SYS_fcntl, afd, F_DUPFD, 10);
 		int l = (int)ms_raw_syscall(SYS_fcntl, lsock, F_DUPFD, 10);
 		int w = (int)ms_raw_syscall(SYS_fcntl, wfd, F_DUPFD, 10);
+		/* a closed stderr just means no summary */
+		int e = report ? (int)ms_raw_syscall(SYS_fcntl, 2, F_DUPFD, 10) : -1;
 		if (nul < 0 || a < 0 || l < 0 || w < 0)
 			ms_raw_syscall(SYS_exit_group, 126);
 		ms_raw_syscall(SYS_dup3, nul, 0, 0);
@@ -72,7 +74,10 @@ int ms_keeper_spawn(struct ms_store *s, const char *path, int lsock)
 		ms_raw_syscall(SYS_dup3, a, MS_KEEPER_ARENA_FD, 0);
 		ms_raw_syscall(SYS_dup3, l, MS_KEEPER_LISTEN_FD, 0);
 		ms_raw_syscall(SYS_dup3, w, MS_KEEPER_STATUS_FD, 0);
-		ms_raw_syscall(SYS_close_range, MS_KEEPER_STATUS_FD + 1, ~0U, 0);
+		if (e >= 0)
+			ms_raw_syscall(SYS_dup3, e, MS_KEEPER_REPORT_FD, 0);
+		ms_raw_syscall(SYS_close_range, e >= 0 ? MS_KEEPER_REPORT_FD + 1 : MS_KEEPER_STATUS_FD + 1,
+			       ~0U, 0);
 		ms_raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(long));
 		ms_raw_syscall(SYS_execve, path, argv, envp);
 		ms_raw_syscall(SYS_exit_group, 127);

@@ -61,6 +61,11 @@ struct ms_msg {
 #define MS_KEEPER_ARENA_FD 3
 #define MS_KEEPER_LISTEN_FD 4
 #define MS_KEEPER_STATUS_FD 5
+/* The creator's stderr, kept when MEMSHIM_REPORT is set or memshim-run
+ * asked for the summary (hdr->summary): the report's
+ * human summary (and the JSON, for "-") is written there when the tree
+ * ends. The keeper's own stderr is /dev/null. */
+#define MS_KEEPER_REPORT_FD 6
 
 /* Grace period before a keeper with no connection exits: long enough for
  * an exec to reach the new program's constructor. */

@@ -160,6 +160,20 @@ static int dir_path(struct ms_store *s, uint32_t dir, char *out, size_t n)
 	return (int)len;
 }
 
+/* A refusal this thread just made while creating w->last in w->dir is
+ * given that path for the report (ns_lock held: the directory stays put). */
+static void name_refusal(struct walk *w)
+{
+	struct ms_refusal *r = ms_refusal_pending();
+	char dir[sizeof(r->path)];
+	if (!r || dir_path(w->s, w->dir, dir, sizeof(dir)) < 0)
+		return;
+	/* a path too long for the record is cut: the report says so by its end */
+	if (snprintf(r->path, sizeof(r->path), "%s%s%.*s", dir, strcmp(dir, "/") ? "/" : "",
+		     (int)w->len, w->last) >= (int)sizeof(r->path))
+		memcpy(r->path + sizeof(r->path) - 4, "...", 4);
+}
+
 /* Leaves the store: the path to continue with is the real path of `dir`
  * followed by `rest` (the component that could not be resolved here and
  * everything after it). Returns -MS_EESCAPE, or -ENAMETOOLONG. */
@@ -524,8 +538,10 @@ static int create_node(struct walk *w, mode_t mode, uint32_t *out)
 	if (r)
 		return r;
 	r = ms_inode_new(s, ms_perm_create_mode(w->cr, d, mode), &i);
-	if (r)
+	if (r) {
+		name_refusal(w);
 		return r;
+	}
 	e = ms_dent_alloc(s);
 	if (!e) {
 		ms_inode_unlinked(s, i);
@@ -1247,11 +1263,14 @@ int ms_symlink(ms_store *s, const char *target, ms_ino dir, const char *path)
 	if (r)
 		goto out;
 	r = ms_inode_new(s, S_IFLNK | 0777, &i);
-	if (r)
+	if (r) {
+		name_refusal(&w);
 		goto out;
+	}
 	struct ms_inode *in = IN(s, i);
 	r = ms_reserve_bytes(s, (uint64_t)nb * MS_BLOCK);
 	if (r) {
+		name_refusal(&w);
 		ms_inode_unlinked(s, i);
 		goto out;
 	}
@@ -1324,8 +1343,10 @@ int ms_link(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const char
 		goto out;
 	}
 	r = ms_reserve_node(s);
-	if (r)
+	if (r) {
+		name_refusal(&nw);
 		goto out;
+	}
 	e = ms_dent_alloc(s);
 	if (!e) {
 		ms_release_node(s);

@@ -2,6 +2,7 @@
  * keeper), joining one by name, statistics and the consistency check.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -80,6 +81,29 @@ static int map_arena(struct ms_store *s)
 		return -EPROTO;
 	}
 	return 0;
+}
+
+/* A process of the tree (not a tool) is counted, and its program named
+ * for the report: the executable's base name ("python3.11", not the
+ * script), from /proc, or argv[0]'s when /proc is missing. */
+static void count_process(struct ms_store *s, const struct ms_open_opts *o)
+{
+	char exe[PATH_MAX];
+	if (o->observer)
+		return;
+	__atomic_add_fetch(&s->hdr->attached, 1, __ATOMIC_RELAXED);
+	ssize_t n = sys_readlinkat(AT_FDCWD, "/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0) {
+		snprintf(exe, sizeof(exe), "%s", program_invocation_short_name);
+		n = (ssize_t)strlen(exe);
+	}
+	exe[n] = 0;
+	/* an unlinked executable reads "/path (deleted)" */
+	char *del = strstr(exe, " (deleted)");
+	if (del && !del[10])
+		*del = 0;
+	const char *base = strrchr(exe, '/');
+	s->prog = ms_prog_attach(s, base && base[1] ? base + 1 : exe);
 }
 
 static void private_name(char *buf, size_t n)
@@ -188,6 +212,7 @@ attached:
 	s->cfg.max_bytes = s->hdr->ledger.max_bytes;
 	s->cfg.max_nodes = s->hdr->ledger.max_nodes;
 	s->cfg.quota_errno = s->hdr->ledger.quota_errno;
+	count_process(s, o);
 	*out = s;
 	return 0;
 fail:
@@ -248,6 +273,7 @@ static int create(const struct ms_open_opts *o, const char *name, ms_store **out
 	s->base = p;
 	s->hdr = p;
 	ms_arena_init(s, &cfg, name);
+	s->hdr->summary = o->summary || cfg.report[0];
 	r = ms_ns_init(s);
 	if (r)
 		goto fail;
@@ -281,6 +307,7 @@ static int create(const struct ms_open_opts *o, const char *name, ms_store **out
 	r = ms_persist_init(s);
 	if (r)
 		goto fail;
+	count_process(s, o);
 	*out = s;
 	return 0;
 fail:
@@ -315,6 +342,24 @@ int ms_store_open(const struct ms_open_opts *o, ms_store **out)
 		nanosleep(&ts, NULL);
 	}
 	return -ETIMEDOUT;
+}
+
+void ms_store_unpin(ms_store *s)
+{
+	if (s->sock >= 0)
+		sys_close(s->sock);
+	s->sock = -1;
+}
+
+void ms_refusal_name(ms_store *s, ms_ino ino)
+{
+	struct ms_refusal *r = ms_refusal_pending();
+	if (!r || r->ino != ino)
+		return;
+	uint64_t ino_no = __atomic_load_n(&ms_inode_at(s, ino)->ino_no, __ATOMIC_RELAXED);
+	char path[sizeof(r->path)];
+	if (ms_ino_path(s, ino_no, path, sizeof(path)) == 0)
+		memcpy(r->path, path, sizeof(path));
 }
 
 void ms_store_close(ms_store *s)
@@ -409,16 +454,64 @@ void ms_stats_get(ms_store *s, struct ms_stats *st)
 	st->guard_refused = LD(&l->guard_refused);
 	st->uncounted_bytes = LD(&l->uncounted);
 	st->orphans = __atomic_load_n(&h->norphans, __ATOMIC_RELAXED);
+	st->start_ns = h->start_ns;
+	st->peak_bytes_ns = LD(&h->peak_bytes_ns);
+	st->peak_nodes_ns = LD(&h->peak_nodes_ns);
+	st->attached = LD(&h->attached);
+}
+
+int ms_stats_progs(ms_store *s, struct ms_prog_stats *out, int n)
+{
+	struct ms_prog *p = s->hdr->progs;
+	int k = 0;
+	ms_ledger_lock(s);
+	for (; k < MS_PROGS && p[k].name[0]; k++) {
+		if (k >= n)
+			continue;
+		memcpy(out[k].name, p[k].name, sizeof(out[k].name));
+		out[k].processes = LD(&p[k].procs);
+		out[k].written = LD(&p[k].written);
+		out[k].held = LD(&p[k].held);
+		out[k].peak_held = LD(&p[k].peak_held);
+	}
+	ms_ledger_unlock(s);
+	return k;
+}
+
+int ms_stats_refusals(ms_store *s, struct ms_refusal_stats *out, int n)
+{
+	static const char *const kinds[] = {"quota", "nodes", "guard"};
+	struct ms_hdr *h = s->hdr;
+	uint32_t k = LD(&h->nrefusals);
+	if (k > MS_REFUSALS)
+		k = MS_REFUSALS;
+	for (uint32_t i = 0; i < k && (int)i < n; i++) {
+		const struct ms_refusal *r = &h->refusals[i];
+		out[i].t_ns = r->t_ns;
+		out[i].size = r->size;
+		out[i].pid = r->pid;
+		out[i].kind = kinds[r->kind < 3 ? r->kind : 0];
+		out[i].prog[0] = 0;
+		if (r->prog && r->prog <= MS_PROGS)
+			memcpy(out[i].prog, h->progs[r->prog - 1].name, sizeof(out[i].prog));
+		memcpy(out[i].path, r->path, sizeof(out[i].path));
+		out[i].path[sizeof(out[i].path) - 1] = 0;
+	}
+	return (int)k;
 }
 
 /* Depth-first walk of the tree with an explicit stack of entry slots. */
-int ms_stats_files(ms_store *s, int (*fn)(void *arg, const char *path, uint64_t size), void *arg)
+int ms_stats_files(ms_store *s, int flags,
+		   int (*fn)(void *arg, const char *path, uint64_t size), void *arg)
 {
 	char path[4096];
 	uint32_t stack[2048];
 	size_t plen[2048];
 	int depth = 0, r = 0;
-	ms_ns_lock(s);
+	if (!(flags & MS_STATS_TRY))
+		ms_ns_lock(s);
+	else if (ms_ns_trylock(s))
+		return -EBUSY;
 	struct ms_hdr *h = s->hdr;
 	path[0] = 0;
 	plen[0] = 0;

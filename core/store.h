@@ -36,7 +36,8 @@
  *   store.c    a process's handle: create, join, statistics, check
  * The keeper's server is not in core/ and not in libmemshim.so: keeper/
  * (main.c its loop, rounds.c reclaim, reconcile and audit, save.c
- * MEMSHIM_SAVE) is linked into memshim-keeper only.
+ * MEMSHIM_SAVE, report.c the end-of-run report) is linked into
+ * memshim-keeper and the tools only.
  *
  * Locking: one robust process-shared namespace lock (ns_lock) guards the
  * tree, inode metadata and the allocators; each regular file has a data lock
@@ -83,6 +84,13 @@ struct ms_open_opts {
 	 * that exec'd this one (MEMSHIM_PIN, ms_store_pin_for_exec), to
 	 * attach through; 0 for none. */
 	int pin;
+	/* 1 for a tool looking at the store (memshim-run, memshim-stat): not
+	 * counted as a process of the tree, no program in the report. */
+	int observer;
+	/* 1: the keeper of a store created here writes the report's human
+	 * summary to this process's stderr when the tree ends, even without
+	 * MEMSHIM_REPORT (memshim-run's summary on every run). */
+	int summary;
 };
 
 /* Creates the store named cfg->store_name (or a fresh private name when
@@ -107,6 +115,13 @@ int ms_store_attach(const char *name, const struct ms_open_opts *o, ms_store **o
  * MEMSHIM_PIN). Makes the connection inheritable and returns it, or makes
  * it close-on-exec again and returns -1. */
 int ms_store_pin_for_exec(ms_store *s);
+
+/* Closes the keeper connection only: the handle no longer keeps the store
+ * alive, and its mapping still reads what the store ended with
+ * until ms_store_close. For memshim-run, which waits for the tree to end
+ * and then reads the refusal count: only ms_stats_get and ms_store_close
+ * may follow. */
+void ms_store_unpin(ms_store *s);
 
 /* Unmaps and disconnects; the keeper frees the store when no process of the
  * tree is attached any more. */
@@ -379,6 +394,12 @@ void ms_ino_put(ms_store *s, ms_ino ino);
 
 /* ---- statistics --------------------------------------------------------- */
 
+/* After a call on file ino was refused (a write, fallocate): the refusal
+ * record this thread made for it, if it was among the first few, gets the
+ * file's path for the report. Takes ns_lock; call it with no store lock
+ * held. Costs nothing when there is no such record. */
+void ms_refusal_name(ms_store *s, ms_ino ino);
+
 struct ms_stats {
 	uint64_t max_bytes, used_bytes, peak_bytes; /* 0 max = unlimited */
 	uint64_t max_nodes, used_nodes, peak_nodes;
@@ -388,13 +409,42 @@ struct ms_stats {
 	uint64_t uncounted_bytes;  /* found by reconciliation, not charged */
 	uint64_t files, dirs, symlinks;
 	uint64_t orphans;          /* unlinked, still held (or not yet reclaimed) */
+	int64_t start_ns;          /* creation (CLOCK_REALTIME) */
+	int64_t peak_bytes_ns, peak_nodes_ns; /* when each peak was reached; 0 = never */
+	uint64_t attached;         /* processes of the tree that attached (tools not counted) */
 };
 void ms_stats_get(ms_store *s, struct ms_stats *st);
 
 /* Calls fn for each regular file with its path and size (for the report);
- * stops early when fn returns non-zero. */
-int ms_stats_files(ms_store *s, int (*fn)(void *arg, const char *path, uint64_t size),
-		   void *arg);
+ * stops early when fn returns non-zero, and returns that. With
+ * MS_STATS_TRY, returns -EBUSY without calling fn when the namespace lock
+ * is taken (the keeper, which never waits for it). */
+#define MS_STATS_TRY 1
+int ms_stats_files(ms_store *s, int flags,
+		   int (*fn)(void *arg, const char *path, uint64_t size), void *arg);
+
+/* The programs (executable names) of the tree so far, in the order they
+ * first attached: fills up to n, returns how many there are. */
+struct ms_prog_stats {
+	char name[32];
+	uint64_t processes;    /* processes that attached running it */
+	uint64_t written;      /* bytes its writes stored */
+	uint64_t held;         /* data bytes of files it last grew, now */
+	uint64_t peak_held;    /* the most it held at once */
+};
+int ms_stats_progs(ms_store *s, struct ms_prog_stats *out, int n);
+
+/* The first refusals, in the order they happened: fills up to n, returns
+ * how many were recorded (at most 8; the ledger counts them all). */
+struct ms_refusal_stats {
+	int64_t t_ns;          /* CLOCK_REALTIME */
+	uint64_t size;         /* bytes asked for */
+	int64_t pid;
+	char prog[32];         /* executable name; "" = not known */
+	const char *kind;      /* "quota", "nodes" or "guard" */
+	char path[240];        /* "" = not known */
+};
+int ms_stats_refusals(ms_store *s, struct ms_refusal_stats *out, int n);
 
 /* Checks every invariant of the arena (ledger == sum of charges <= quota,
  * every entry resolves, counts agree). Returns 0 or -EUCLEAN with a

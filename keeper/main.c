@@ -26,6 +26,8 @@
 
 struct keeper {
 	struct ms_store s;
+	struct ms_report rep; /* only when a report or chart was asked for */
+	int reporting;
 	int ep;
 	int nconn;
 	uint32_t uid;
@@ -202,7 +204,7 @@ static void handle(struct keeper *k, int sock, struct ms_msg *m)
 
 int ms_keeper_main(int argc, char **argv)
 {
-	struct keeper k = {.ep = -1};
+	static struct keeper k = {.ep = -1}; /* the report's samples: not on the stack */
 	struct ms_store *s = &k.s;
 	struct stat st;
 	struct rlimit rl;
@@ -245,9 +247,13 @@ int ms_keeper_main(int argc, char **argv)
 	sys_close(MS_KEEPER_STATUS_FD);
 
 	int64_t idle_since = mono_ms(), last_round = mono_ms(), last_reclaim = 0;
+	k.reporting = s->hdr->report[0] || s->hdr->chart[0] || s->hdr->summary;
+	if (k.reporting)
+		ms_report_sample(s, &k.rep, 1);
 	for (;;) {
 		struct epoll_event evs[64];
-		int n = epoll_wait(k.ep, evs, 64, 200);
+		/* a report samples usage at most every 100 ms (report.c) */
+		int n = epoll_wait(k.ep, evs, 64, k.reporting ? 100 : 200);
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 			if (fd == MS_KEEPER_LISTEN_FD) {
@@ -278,11 +284,15 @@ int ms_keeper_main(int argc, char **argv)
 			if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
 				epoll_ctl(k.ep, EPOLL_CTL_DEL, fd, NULL);
 				sys_close(fd);
-				if (--k.nconn == 0)
+				if (--k.nconn == 0) {
 					idle_since = mono_ms();
+					k.rep.end_ns = ms_now_ns();
+				}
 			}
 		}
 		service(&k);
+		if (k.reporting && k.nconn)
+			ms_report_sample(s, &k.rep, 0);
 		/* Once a second: orphans whose holders died, and bytes that
 		 * reached files past the ledger. */
 		if (mono_ms() - last_reclaim >= 50 &&
@@ -302,6 +312,10 @@ int ms_keeper_main(int argc, char **argv)
 		if (k.nconn == 0 && mono_ms() - idle_since >= MS_KEEPER_GRACE_MS)
 			break;
 	}
+	/* The report first: it describes the tree as it ended, before the
+	 * save and the clean-up take their time. */
+	if (k.reporting)
+		ms_report_write(s, &k.rep);
 	/* The special files' private directory, while the name is still
 	 * ours: a new store of the same name may make it again right after. */
 	ms_special_cleanup(s);

@@ -36,4 +36,40 @@ int ms_reclaim_dirrefs(struct ms_store *s);
  * first -errno, after trying everything and logging each failure. */
 int ms_save(struct ms_store *s, const char *dir);
 
+/* ---- report.c ---------------------------------------------------------------
+ * The end-of-run report (doc/report.md). The keeper samples usage into a
+ * ring of its own memory, halving the rate each time the ring fills, and
+ * notes the biggest files whenever usage passes the highest it has seen. */
+#define MS_REPORT_SAMPLES 512
+#define MS_REPORT_TOP 5
+struct ms_report_file {
+	char path[240];
+	uint64_t size;
+};
+struct ms_report {
+	struct {
+		uint32_t t_ms;    /* since the store was made */
+		uint32_t refused; /* refusals so far */
+		uint64_t bytes;   /* used_bytes */
+	} samples[MS_REPORT_SAMPLES];
+	uint32_t n;
+	int64_t interval_ms, last_ms;
+	int64_t end_ns;          /* the last process left (CLOCK_REALTIME); 0 = running */
+	/* the biggest files when usage was highest */
+	struct ms_report_file peak_files[MS_REPORT_TOP];
+	int npeak, peak_seen;
+	uint64_t peak_at_bytes;
+	int64_t peak_at_ms;
+};
+/* One sample when the interval has passed (or now, with force). Never
+ * waits for ns_lock. */
+void ms_report_sample(struct ms_store *s, struct ms_report *r, int force);
+/* The store's JSON report to f; r NULL for a live store seen by a tool
+ * (no samples, no files at the peak); final says the tree has ended. */
+#include <stdio.h>
+void ms_report_json(FILE *f, struct ms_store *s, const struct ms_report *r, int final);
+/* When the tree has ended: the summary and JSON (hdr->report) and the
+ * chart (hdr->chart). Returns 0 or the first -errno. */
+int ms_report_write(struct ms_store *s, struct ms_report *r);
+
 #endif

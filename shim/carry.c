@@ -267,7 +267,8 @@ void ms_exec_init(void)
 	static const char *const names[] = {
 		"MEMSHIM_PREFIX", "MEMSHIM_QUOTA", "MEMSHIM_MAX_NODES", "MEMSHIM_QUOTA_ERRNO",
 		"MEMSHIM_GUARD", "MEMSHIM_GUARD_ACTION", "MEMSHIM_GUARD_INTERVAL", "MEMSHIM_LOG",
-		"MEMSHIM_STORE", "MEMSHIM_STORE_ID", "MEMSHIM_REPORT", "MEMSHIM_SEED", "MEMSHIM_SAVE",
+		"MEMSHIM_STORE", "MEMSHIM_STORE_ID", "MEMSHIM_REPORT", "MEMSHIM_CHART", "MEMSHIM_SEED",
+		"MEMSHIM_SAVE",
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		const char *v = getenv(names[i]);

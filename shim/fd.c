@@ -428,8 +428,10 @@ static ssize_t store_write(struct ms_fd *e, int fd, const struct wreq *q)
 			return do_real_write(fd, q); /* let the kernel say */
 	}
 	int rc = ms_write_begin(ms_shim.store, e->ino, fd, at, q->len, append, &w, &at);
-	if (rc)
+	if (rc) {
+		ms_refusal_name(ms_shim.store, e->ino); /* for the report */
 		return ms_ret_ssize(rc);
+	}
 	errno = saved;
 	ssize_t k = do_real_write(fd, q);
 	int err = errno;
@@ -525,6 +527,8 @@ static int store_fallocate(struct ms_fd *e, int fd, int mode, off_t off, off_t l
 	int rc = ms_fallocate(ms_shim.store, e->ino, fd, mode, off, len);
 	if (rc == 0)
 		ms_notify_write(ms_shim.store, e->ino);
+	else
+		ms_refusal_name(ms_shim.store, e->ino); /* for the report */
 	return rc;
 }
 

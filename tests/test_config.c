@@ -1121,3 +1121,30 @@ Test(parse_size, null)
 {
 	size_bad(NULL);
 }
+
+/* ---- MEMSHIM_REPORT, MEMSHIM_CHART --------------------------------------- */
+
+Test(config, report_is_stderr_or_an_absolute_path)
+{
+	good("MEMSHIM_REPORT", "-");
+	cr_assert_str_eq(c.report, "-");
+	good("MEMSHIM_REPORT", "//tmp//r.json");
+	cr_assert_str_eq(c.report, "/tmp/r.json");
+	bad("MEMSHIM_REPORT", "r.json", "not an absolute path");
+	bad("MEMSHIM_REPORT", "/mem/r.json", "inside the store's prefix");
+	bad("MEMSHIM_REPORT", "/tmp/../r.json", "'.' or '..'");
+	bad("MEMSHIM_REPORT", "", "empty value");
+	nenv = 0;
+	cr_assert_eq(load(), 0);
+	cr_assert_str_empty(c.report);
+	cr_assert_str_empty(c.chart);
+}
+
+Test(config, chart_is_an_absolute_path)
+{
+	good("MEMSHIM_CHART", "/tmp/usage.svg");
+	cr_assert_str_eq(c.chart, "/tmp/usage.svg");
+	bad("MEMSHIM_CHART", "-", "not an absolute path");
+	bad("MEMSHIM_CHART", "usage.svg", "not an absolute path");
+	bad("MEMSHIM_CHART", "/mem/usage.svg", "inside the store's prefix");
+}

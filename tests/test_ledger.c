@@ -305,7 +305,7 @@ Test(ledger, stats_list_files_with_sizes)
 			p->small = size;
 		return 0;
 	}
-	cr_assert_eq(ms_stats_files(s, fn, &seen), 0);
+	cr_assert_eq(ms_stats_files(s, 0, fn, &seen), 0);
 	cr_assert_eq(seen.n, 2);
 	cr_assert_eq(seen.big, 3000);
 	cr_assert_eq(seen.small, 10);

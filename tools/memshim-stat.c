@@ -1,18 +1,20 @@
 /* memshim-stat — what a store holds, for people and for tests.
  *
- *   memshim-stat [NAME]
+ *   memshim-stat [--json] [NAME]
  *
  * Joins the store NAME (default: MEMSHIM_STORE_ID, then MEMSHIM_STORE: the
- * store of the process tree it runs in) and prints its ledger and its
- * biggest files, one "key: value" per line. Exit status 1 when no such
- * store is alive, 2 on bad usage, 3 when the consistency check fails.
+ * store of the process tree it runs in) as an observer (not counted as a
+ * process of the tree) and prints its ledger, its biggest files and the
+ * programs attached so far, one "key: value" per line; with --json, the
+ * report's JSON (doc/report.md) with "final": false. Exit status 1 when no
+ * such store is alive, 2 on bad usage, 3 when the consistency check fails.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
+#include "server.h"
 
 #define TOP 10
 
@@ -40,23 +42,37 @@ static int keep_biggest(void *arg, const char *path, uint64_t size)
 
 int main(int argc, char **argv)
 {
-	const char *name = argc > 1 ? argv[1] : getenv("MEMSHIM_STORE_ID");
+	int json = 0, a = 1;
+	if (a < argc && !strcmp(argv[a], "--json")) {
+		json = 1;
+		a++;
+	}
+	const char *name = a < argc ? argv[a] : getenv("MEMSHIM_STORE_ID");
 	if (!name || !*name)
 		name = getenv("MEMSHIM_STORE");
-	if (!name || !*name || argc > 2) {
-		fprintf(stderr, "usage: memshim-stat [NAME]  (or run it inside a memshim tree)\n");
+	if (!name || !*name || argc > a + 1 || (name[0] == '-' && a < argc)) {
+		fprintf(stderr, "usage: memshim-stat [--json] [NAME]  (or run it inside a memshim tree)\n");
 		return 2;
 	}
 	struct ms_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.log_level = MS_LOG_ERROR;
-	struct ms_open_opts o = {.cfg = &cfg, .keeper_path = "/nonexistent"};
+	struct ms_open_opts o = {.cfg = &cfg, .keeper_path = "/nonexistent", .observer = 1};
 	ms_store *s;
 	int r = ms_store_attach(name, &o, &s);
 	if (r) {
 		fprintf(stderr, "memshim-stat: store %s: %s\n", name,
 			r == -ENOENT ? "no such store (its tree has ended)" : strerror(-r));
 		return 1;
+	}
+	char msg[512];
+	if (json) {
+		ms_report_json(stdout, s, NULL, 0);
+		r = ms_check(s, msg, sizeof(msg));
+		if (r)
+			fprintf(stderr, "memshim-stat: inconsistent: %s\n", msg);
+		ms_store_close(s);
+		return r ? 3 : 0;
 	}
 	struct ms_stats st;
 	ms_stats_get(s, &st);
@@ -74,11 +90,18 @@ int main(int argc, char **argv)
 	printf("orphans: %llu\n", (unsigned long long)st.orphans);
 	printf("files: %llu\ndirs: %llu\nsymlinks: %llu\n", (unsigned long long)st.files,
 	       (unsigned long long)st.dirs, (unsigned long long)st.symlinks);
+	printf("processes: %llu\n", (unsigned long long)st.attached);
 	struct top t = {.n = 0};
-	ms_stats_files(s, keep_biggest, &t);
+	ms_stats_files(s, 0, keep_biggest, &t);
 	for (int i = 0; i < t.n; i++)
 		printf("file: %llu %s\n", (unsigned long long)t.size[i], t.path[i]);
-	char msg[512];
+	struct ms_prog_stats progs[64];
+	int np = ms_stats_progs(s, progs, 64);
+	for (int i = 0; i < np && i < 64; i++)
+		printf("program: %s processes=%llu written=%llu held=%llu peak_held=%llu\n",
+		       progs[i].name, (unsigned long long)progs[i].processes,
+		       (unsigned long long)progs[i].written, (unsigned long long)progs[i].held,
+		       (unsigned long long)progs[i].peak_held);
 	r = ms_check(s, msg, sizeof(msg));
 	printf("consistent: %s\n", r ? msg : "yes");
 	ms_store_close(s);
