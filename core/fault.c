@@ -365,11 +365,17 @@ static struct ms_fail_record recs[MS_FAIL_RECORDS];
 static int rec_ready[MS_FAIL_RECORDS];
 static int rec_count; /* every failure injected, kept or not */
 
-static void copy_cut(char *dst, size_t n, const char *src)
+/* src into dst[n], cut to fit: its start kept, or with keep_end its end
+ * after "..." (the end of a path says more than its start). */
+static void copy_cut(char *dst, size_t n, const char *src, int keep_end)
 {
 	size_t len = src ? strlen(src) : 0;
+	if (len >= n && !keep_end) {
+		memcpy(dst, src, n - 1);
+		dst[n - 1] = 0;
+		return;
+	}
 	if (len >= n) {
-		/* the end of a path says more than its start */
 		memcpy(dst, "...", 3);
 		memcpy(dst + 3, src + len - (n - 4), n - 3);
 		return;
@@ -386,9 +392,9 @@ const char *ms_fail_note(int rule, enum ms_fail_call call, int err, const char *
 		rec->rule = rule;
 		rec->err = err;
 		rec->pid = pid;
-		copy_cut(rec->call, sizeof(rec->call), call_names[call]);
-		copy_cut(rec->prog, sizeof(rec->prog), prog);
-		copy_cut(rec->path, sizeof(rec->path), path);
+		copy_cut(rec->call, sizeof(rec->call), call_names[call], 0);
+		copy_cut(rec->prog, sizeof(rec->prog), prog, 0);
+		copy_cut(rec->path, sizeof(rec->path), path, 1);
 		__atomic_store_n(&rec_ready[k], 1, __ATOMIC_RELEASE);
 	}
 	int n = __atomic_load_n(&ms_fault_armed, __ATOMIC_ACQUIRE);
@@ -534,7 +540,7 @@ int ms_fail_parse(const char *spec, int (*parse_size)(const char *s, uint64_t *o
 				WHAT("rule \"%s\": \">SIZE\" needs a size above 0 such as >64K or >1M", q);
 			if (r->call != MS_FAIL_WRITE)
 				WHAT("rule \"%s\": \">SIZE\" is for write rules only", q);
-		} else if (wl > 1 && w[wl - 1] == '%') {
+		} else if (wl && w[wl - 1] == '%') {
 			if ((v = percent(w, wl - 1)) < 0)
 				WHAT("rule \"%s\": a probability is more than 0%% and at most 100%%, "
 				     "such as 10%% or 0.5%%",
