@@ -35,6 +35,7 @@ struct rule {
 
 static struct rule rules[MS_FAULT_MAX];
 static uint64_t fail_seed; /* MEMSHIM_FAIL's seed=; 0 without one */
+static int fail_armed;     /* how many of the armed rules are MEMSHIM_FAIL's */
 int ms_fault_armed;
 __thread int ms_fault_errno;
 static int (*known_fn)(const char *name);
@@ -75,6 +76,7 @@ static int arm(const struct rule *r)
 		return -ENOSPC;
 	rules[n] = *r;
 	rules[n].calls = rules[n].fired = 0;
+	fail_armed += r->program;
 	__atomic_store_n(&ms_fault_armed, n + 1, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -92,6 +94,7 @@ int ms_fault_arm(const char *name, unsigned nth, int err)
 void ms_fault_clear(void)
 {
 	__atomic_store_n(&ms_fault_armed, 0, __ATOMIC_RELEASE);
+	fail_armed = 0;
 }
 
 unsigned ms_fault_fired(const char *name)
@@ -227,6 +230,8 @@ int ms_fault_parse(const char *spec, int arm, char *what, size_t n)
 static const char *const call_names[] = {"open", "write", "fsync", "rename"};
 
 const char *ms_fail_call_name(enum ms_fail_call call) { return call_names[call]; }
+
+int ms_fail_any(void) { return fail_armed != 0; }
 
 /* One element of a glob at p against c: a literal (or "\\x"), '?', or a
  * class "[...]" ("[!...]" or "[^...]" negated, ranges a-z, a ']' first is
@@ -568,9 +573,9 @@ int ms_fail_parse(const char *spec, int (*parse_size)(const char *s, uint64_t *o
 		WHAT("a seed without a rule");
 	if (!arm_them)
 		return k;
+	fail_seed = seed;
 	for (int i = 0; i < k; i++)
 		if (arm(&got[i]))
 			WHAT("more than %d rules armed", MS_FAULT_MAX);
-	fail_seed = seed;
 	return k;
 }

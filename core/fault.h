@@ -94,6 +94,10 @@ void ms_fault_set_known(int (*known)(const char *name));
 enum ms_fail_call { MS_FAIL_OPEN, MS_FAIL_WRITE, MS_FAIL_FSYNC, MS_FAIL_RENAME };
 _Static_assert(MS_FAULT_MAX < 32, "a mask of rules is an unsigned");
 
+/* Whether MEMSHIM_FAIL rules are armed (ms_fault_on() is also true for
+ * MEMSHIM_TEST_FAULT's alone): callers look no path up without them. */
+int ms_fail_any(void);
+
 /* The mask of armed MEMSHIM_FAIL rules, of any call, whose glob matches
  * the absolute store path `path` (a glob without '/' is matched against
  * its last component). 0 when none: calls on it never fail on purpose. */

@@ -65,6 +65,8 @@ int ms_fail_path(enum ms_fail_call call, ms_ino dir, const char *path, ms_ino di
 		 const char *path2)
 {
 	char a[PATH_MAX], b[PATH_MAX];
+	if (!ms_fail_any())
+		return 0;
 	abs_path(dir, path, a);
 	unsigned mask = ms_fail_match(a);
 	if (path2) {
@@ -90,6 +92,8 @@ int ms_fail_path(enum ms_fail_call call, ms_ino dir, const char *path, ms_ino di
 int ms_fail_fd(enum ms_fail_call call, int fd, struct ms_fd *e, int64_t at, size_t *len)
 {
 	char path[PATH_MAX];
+	if (!ms_fail_any())
+		return 0;
 	uint32_t mask = __atomic_load_n(&e->fail, __ATOMIC_RELAXED);
 	if (!(mask & MS_FD_FAIL_KNOWN)) {
 		if (ms_node_path(ms_shim.store, e->ino, path, sizeof(path)))

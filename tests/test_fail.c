@@ -101,7 +101,11 @@ Test(rules, the_same_seed_gives_the_same_failures_another_seed_others, .fini = f
 
 Test(rules, memshim_test_fault_does_not_count_memshim_fail_rules, .fini = fini)
 {
+	cr_assert_eq(ms_fault_arm("fstat", 1, EIO), 0);
+	cr_assert(!ms_fail_any(), "a test rule alone makes no store call look its path up");
+	ms_fault_clear();
 	arm_spec("write:*:1+:EIO");
+	cr_assert(ms_fail_any());
 	cr_assert_eq(ms_fault_hit("write"), 0);
 	cr_assert_eq(ms_fault_fired(NULL), 0);
 	cr_assert_eq(ms_fault_arm("write", 1, EBADF), 0);
