@@ -48,6 +48,7 @@ extern char **environ;
 #define EX_FAULT MS_FAULT_EXAMPLE
 #define EX_REPORT "/tmp/memshim-report.json or - (stderr)"
 #define EX_CHART "/tmp/memshim-usage.svg"
+#define EX_FAIL MS_FAIL_EXAMPLE
 
 /* ---- small helpers: ASCII only, whatever the locale ---------------------- */
 
@@ -616,6 +617,19 @@ static int load_fault(struct ms_config *c, const char *var, const char *val, cha
 	return 0;
 }
 
+/* MEMSHIM_FAIL: checked whole here, armed by the shim after start-up. */
+static int load_fail(struct ms_config *c, const char *var, const char *val, char *err,
+		     size_t errlen)
+{
+	char what[200];
+
+	_Static_assert(sizeof(c->fail) == MS_FAIL_SPEC_MAX, "room for a spec");
+	if (ms_fail_parse(val, ms_parse_size, 0, what, sizeof(what)) < 0)
+		return bad(err, errlen, var, val, EX_FAIL, "%s", what);
+	memcpy(c->fail, val, strlen(val) + 1);
+	return 0;
+}
+
 /* ---- the whole environment ---------------------------------------------- */
 
 typedef int (*load_fn)(struct ms_config *c, const char *var, const char *val, char *err,
@@ -641,6 +655,7 @@ static const struct {
 	{ "MEMSHIM_REPORT", load_report, EX_REPORT },
 	{ "MEMSHIM_CHART", load_chart, EX_CHART },
 	{ "MEMSHIM_TEST_FAULT", load_fault, EX_FAULT },
+	{ "MEMSHIM_FAIL", load_fail, EX_FAIL },
 };
 
 /* Fills *c from the environment seen through get (NULL = environ).

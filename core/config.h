@@ -56,6 +56,9 @@ struct ms_config {
 	/* MEMSHIM_TEST_FAULT: fault rules (fault.h) a preloaded process arms
 	 * at the end of its start-up; checked here, "" = none. */
 	char fault[256];
+	/* MEMSHIM_FAIL: the program's failures (fault.h), checked here and
+	 * armed at the end of start-up like MEMSHIM_TEST_FAULT; "" = none. */
+	char fail[1024];
 };
 
 /* A default store gets one node per this many bytes of quota. */

@@ -2,6 +2,8 @@
  *
  * A handful of rules, each a name, a call number, an errno and a counter;
  * armed rules are published by ms_fault_armed, which every call reads.
+ * MEMSHIM_FAIL's rules are rows of the same table with a glob and a
+ * condition more, and the records of what they injected live here too.
  * Allocates nothing and calls no wrapped libc name: it runs inside the
  * system call helpers and the shim's real-function calls.
  */
@@ -15,12 +17,25 @@
 struct rule {
 	char name[MS_FAULT_NAME_MAX];
 	unsigned nth; /* 0 = every call */
-	int err;
+	int err;      /* MEMSHIM_FAIL's "short": 0 */
 	unsigned calls; /* counted since armed */
 	unsigned fired;
+	/* MEMSHIM_FAIL's rules only (program != 0) */
+	int program;
+	int index;           /* 1 = MEMSHIM_FAIL's first rule */
+	enum ms_fail_call call;
+	int from;            /* "N+": the nth call and every one after */
+	uint64_t size;       /* ">SIZE"; 0 = no such condition */
+	uint32_t chance;     /* "P%" in units of 10^-8 (10^8 = always); 0 = none */
+	char glob[MS_FAIL_GLOB_MAX];
+	char text[MS_FAIL_GLOB_MAX + 64]; /* the rule as written */
 };
 
+#define CHANCE_ONE 100000000u /* 100% */
+
 static struct rule rules[MS_FAULT_MAX];
+static uint64_t fail_seed; /* MEMSHIM_FAIL's seed=; 0 without one */
+static int fail_armed;     /* how many of the armed rules are MEMSHIM_FAIL's */
 int ms_fault_armed;
 __thread int ms_fault_errno;
 static int (*known_fn)(const char *name);
@@ -40,7 +55,7 @@ int ms_fault_hit(const char *name)
 	int n = __atomic_load_n(&ms_fault_armed, __ATOMIC_ACQUIRE), r = 0;
 	for (int i = 0; i < n; i++) {
 		struct rule *ru = &rules[i];
-		if (strcmp(ru->name, name))
+		if (ru->program || strcmp(ru->name, name))
 			continue;
 		unsigned c = __atomic_add_fetch(&ru->calls, 1, __ATOMIC_RELAXED);
 		if ((ru->nth == 0 || c == ru->nth) && !r) {
@@ -53,26 +68,33 @@ int ms_fault_hit(const char *name)
 	return r;
 }
 
-int ms_fault_arm(const char *name, unsigned nth, int err)
+/* Publishes a rule: written whole before ms_fault_armed counts it. */
+static int arm(const struct rule *r)
 {
 	int n = __atomic_load_n(&ms_fault_armed, __ATOMIC_RELAXED);
+	if (n == MS_FAULT_MAX)
+		return -ENOSPC;
+	rules[n] = *r;
+	rules[n].calls = rules[n].fired = 0;
+	fail_armed += r->program;
+	__atomic_store_n(&ms_fault_armed, n + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int ms_fault_arm(const char *name, unsigned nth, int err)
+{
+	struct rule r = {.nth = nth, .err = err};
 	size_t len = name ? strlen(name) : 0;
 	if (!len || len >= MS_FAULT_NAME_MAX || err <= 0 || err > 4095)
 		return -EINVAL;
-	if (n == MS_FAULT_MAX)
-		return -ENOSPC;
-	struct rule *ru = &rules[n];
-	memcpy(ru->name, name, len + 1);
-	ru->nth = nth;
-	ru->err = err;
-	ru->calls = ru->fired = 0;
-	__atomic_store_n(&ms_fault_armed, n + 1, __ATOMIC_RELEASE);
-	return 0;
+	memcpy(r.name, name, len + 1);
+	return arm(&r);
 }
 
 void ms_fault_clear(void)
 {
 	__atomic_store_n(&ms_fault_armed, 0, __ATOMIC_RELEASE);
+	fail_armed = 0;
 }
 
 unsigned ms_fault_fired(const char *name)
@@ -80,7 +102,7 @@ unsigned ms_fault_fired(const char *name)
 	int n = __atomic_load_n(&ms_fault_armed, __ATOMIC_ACQUIRE);
 	unsigned k = 0;
 	for (int i = 0; i < n; i++)
-		if (!name || !strcmp(rules[i].name, name))
+		if (!rules[i].program && (!name || !strcmp(rules[i].name, name)))
 			k += __atomic_load_n(&rules[i].fired, __ATOMIC_RELAXED);
 	return k;
 }
@@ -152,7 +174,7 @@ int ms_fault_parse(const char *spec, int arm, char *what, size_t n)
 		char name[MS_FAULT_NAME_MAX];
 		unsigned nth;
 		int err;
-	} got[MS_FAULT_MAX];
+	} got[MS_FAULT_SPEC_RULES];
 	int k = 0;
 	char q[48];
 	if (what && n)
@@ -171,8 +193,8 @@ int ms_fault_parse(const char *spec, int arm, char *what, size_t n)
 		       elen = len - (size_t)(c2 + 1 - p);
 		if (!is_ident(p, nlen) || nlen >= MS_FAULT_NAME_MAX)
 			WHAT("rule \"%s\" does not start with a function name", q);
-		if (k == MS_FAULT_MAX)
-			WHAT("more than %d rules", MS_FAULT_MAX);
+		if (k == MS_FAULT_SPEC_RULES)
+			WHAT("more than %d rules", MS_FAULT_SPEC_RULES);
 		memcpy(got[k].name, p, nlen);
 		got[k].name[nlen] = 0;
 		if (!is_known(got[k].name))
@@ -199,6 +221,361 @@ int ms_fault_parse(const char *spec, int arm, char *what, size_t n)
 	}
 	for (int i = 0; arm && i < k; i++)
 		if (ms_fault_arm(got[i].name, got[i].nth, got[i].err))
+			WHAT("more than %d rules armed", MS_FAULT_MAX);
+	return k;
+}
+
+/* ---- MEMSHIM_FAIL: the program's calls on store paths --------------------------- */
+
+static const char *const call_names[] = {"open", "write", "fsync", "rename"};
+
+const char *ms_fail_call_name(enum ms_fail_call call) { return call_names[call]; }
+
+int ms_fail_any(void) { return fail_armed != 0; }
+
+/* One element of a glob at p against c: a literal (or "\\x"), '?', or a
+ * class "[...]" ("[!...]" or "[^...]" negated, ranges a-z, a ']' first is
+ * literal). Returns the element's end, and *ok whether c matches. The
+ * parser has checked that every class is closed. */
+static const char *glob_one(const char *p, char c, int *ok)
+{
+	if (*p == '?') {
+		*ok = 1;
+		return p + 1;
+	}
+	if (*p == '\\' && p[1]) {
+		*ok = p[1] == c;
+		return p + 2;
+	}
+	if (*p != '[') {
+		*ok = *p == c;
+		return p + 1;
+	}
+	int neg = p[1] == '!' || p[1] == '^', in = 0;
+	const char *q = p + 1 + neg;
+	do {
+		char lo = *q, hi = lo;
+		if (q[1] == '-' && q[2] && q[2] != ']') {
+			hi = q[2];
+			q += 2;
+		}
+		in |= c >= lo && c <= hi;
+		q++;
+	} while (*q != ']');
+	*ok = in != neg;
+	return q + 1;
+}
+
+/* fnmatch(3) without flags ('*' crosses '/'), over bytes: no locale, no
+ * allocation. '*' backtracks to the last star only, which is enough for
+ * a pattern without nested structure. */
+static int glob_match(const char *p, const char *s)
+{
+	const char *star = NULL, *from = NULL;
+	while (*s) {
+		int ok = 0;
+		if (*p == '*') {
+			star = ++p;
+			from = s;
+			continue;
+		}
+		if (*p) {
+			const char *next = glob_one(p, *s, &ok);
+			if (ok) {
+				p = next;
+				s++;
+				continue;
+			}
+		}
+		if (!star)
+			return 0;
+		p = star;
+		s = ++from;
+	}
+	while (*p == '*')
+		p++;
+	return !*p;
+}
+
+unsigned ms_fail_match(const char *path)
+{
+	int n = __atomic_load_n(&ms_fault_armed, __ATOMIC_ACQUIRE);
+	const char *base = strrchr(path, '/');
+	unsigned mask = 0;
+	base = base ? base + 1 : path;
+	for (int i = 0; i < n; i++) {
+		const struct rule *ru = &rules[i];
+		if (ru->program && glob_match(ru->glob, strchr(ru->glob, '/') ? path : base))
+			mask |= 1u << i;
+	}
+	return mask;
+}
+
+int ms_fail_wants_end(enum ms_fail_call call, unsigned mask)
+{
+	for (int i = 0; mask >> i; i++)
+		if ((mask >> i & 1) && rules[i].call == call && rules[i].size)
+			return 1;
+	return 0;
+}
+
+/* splitmix64's finaliser: the k-th draw of a rule is a function of the
+ * seed, the rule and k alone, so a process that makes the same calls
+ * meets the same failures. */
+static uint64_t mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+int ms_fail_check(enum ms_fail_call call, unsigned mask, uint64_t end, size_t *len, int *rule)
+{
+	int r = 0;
+	for (int i = 0; mask >> i; i++) {
+		struct rule *ru = &rules[i];
+		int hit;
+		if (!(mask >> i & 1) || ru->call != call)
+			continue;
+		if (ru->size)
+			hit = end > ru->size;
+		else {
+			if (!ru->err && *len < 2)
+				continue; /* a write of one byte cannot be short */
+			unsigned c = __atomic_add_fetch(&ru->calls, 1, __ATOMIC_RELAXED);
+			if (ru->chance)
+				hit = mix(mix(fail_seed ^ (uint64_t)ru->index << 56) ^ c) % CHANCE_ONE <
+				      ru->chance;
+			else
+				hit = c == ru->nth || (ru->from && c > ru->nth);
+		}
+		if (!hit || r)
+			continue;
+		__atomic_add_fetch(&ru->fired, 1, __ATOMIC_RELAXED);
+		*rule = ru->index;
+		if (ru->err)
+			r = -ru->err;
+		else {
+			r = MS_FAIL_SHORT;
+			*len /= 2;
+		}
+	}
+	return r;
+}
+
+/* ---- what was injected ------------------------------------------------------------ */
+
+static struct ms_fail_record recs[MS_FAIL_RECORDS];
+static int rec_ready[MS_FAIL_RECORDS];
+static int rec_count; /* every failure injected, kept or not */
+
+/* src into dst[n], cut to fit: its start kept, or with keep_end its end
+ * after "..." (the end of a path says more than its start). */
+static void copy_cut(char *dst, size_t n, const char *src, int keep_end)
+{
+	size_t len = src ? strlen(src) : 0;
+	if (len >= n && !keep_end) {
+		memcpy(dst, src, n - 1);
+		dst[n - 1] = 0;
+		return;
+	}
+	if (len >= n) {
+		memcpy(dst, "...", 3);
+		memcpy(dst + 3, src + len - (n - 4), n - 3);
+		return;
+	}
+	memcpy(dst, src ? src : "", len + 1);
+}
+
+const char *ms_fail_note(int rule, enum ms_fail_call call, int err, const char *path,
+			 const char *prog, int pid)
+{
+	int k = __atomic_fetch_add(&rec_count, 1, __ATOMIC_RELAXED);
+	if (k < MS_FAIL_RECORDS) {
+		struct ms_fail_record *rec = &recs[k];
+		rec->rule = rule;
+		rec->err = err;
+		rec->pid = pid;
+		copy_cut(rec->call, sizeof(rec->call), call_names[call], 0);
+		copy_cut(rec->prog, sizeof(rec->prog), prog, 0);
+		copy_cut(rec->path, sizeof(rec->path), path, 1);
+		__atomic_store_n(&rec_ready[k], 1, __ATOMIC_RELEASE);
+	}
+	int n = __atomic_load_n(&ms_fault_armed, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < n; i++)
+		if (rules[i].program && rules[i].index == rule)
+			return rules[i].text;
+	return "";
+}
+
+int ms_fail_records(struct ms_fail_record *out, int max)
+{
+	int total = __atomic_load_n(&rec_count, __ATOMIC_RELAXED);
+	for (int i = 0; i < max && i < total && i < MS_FAIL_RECORDS; i++) {
+		/* one being written by another thread right now is left out */
+		if (!__atomic_load_n(&rec_ready[i], __ATOMIC_ACQUIRE))
+			break;
+		out[i] = recs[i];
+	}
+	return total;
+}
+
+/* ---- MEMSHIM_FAIL's syntax -------------------------------------------------------- */
+
+/* A decimal number of at most `maxdig` digits in s[0..len): -1 if not. */
+static int64_t decimal(const char *s, size_t len, size_t maxdig)
+{
+	int64_t v = 0;
+	if (!len || len > maxdig)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* "P%": P in (0, 100] with at most 6 decimals, in units of 10^-8. */
+static int64_t percent(const char *s, size_t len)
+{
+	const char *dot = memchr(s, '.', len);
+	size_t il = dot ? (size_t)(dot - s) : len, fl = dot ? len - il - 1 : 0;
+	int64_t whole = decimal(s, il, 3), frac = 0;
+	if (whole < 0 || (dot && (frac = decimal(dot + 1, fl, 6)) < 0))
+		return -1;
+	for (size_t i = fl; i < 6; i++)
+		frac *= 10;
+	int64_t v = whole * 1000000 + frac;
+	return v > 0 && v <= CHANCE_ONE ? v : -1;
+}
+
+static int glob_ok(const char *g)
+{
+	for (const char *p = g; *p; p++) {
+		if (*p == '\\' && p[1])
+			p++;
+		else if (*p == '[') {
+			const char *q = p + 1;
+			q += *q == '!' || *q == '^';
+			q += *q == ']'; /* a ']' first is a member */
+			while (*q && *q != ']')
+				q++;
+			if (!*q)
+				return 0;
+			p = q;
+		}
+	}
+	return 1;
+}
+
+int ms_fail_parse(const char *spec, int (*parse_size)(const char *s, uint64_t *out), int arm_them,
+		  char *what, size_t n)
+{
+	struct rule got[MS_FAULT_SPEC_RULES];
+	int k = 0, seeded = 0;
+	uint64_t seed = 0;
+	char q[48];
+	if (what && n)
+		what[0] = 0;
+	if (strlen(spec) >= MS_FAIL_SPEC_MAX)
+		WHAT("longer than %d characters", MS_FAIL_SPEC_MAX - 1);
+	for (const char *p = spec;; p = strchr(p, ';') + 1) {
+		const char *end = strchr(p, ';');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		shown(q, sizeof(q), p, len);
+		if (len > 5 && !memcmp(p, "seed=", 5)) {
+			int64_t v = decimal(p + 5, len - 5, 18);
+			if (v < 0)
+				WHAT("\"%s\": the seed is a whole number of at most 18 digits", q);
+			if (seeded++)
+				WHAT("\"%s\": a second seed", q);
+			seed = (uint64_t)v;
+			if (!end)
+				break;
+			continue;
+		}
+		/* call:glob:when:action, the glob in the middle (it may hold ':') */
+		const char *c1 = memchr(p, ':', len), *c3 = NULL, *c2 = NULL;
+		for (const char *x = p + len - 1; x >= p && !c2; x--) {
+			if (*x != ':')
+				continue;
+			if (c3)
+				c2 = x;
+			else
+				c3 = x;
+		}
+		if (!c1 || !c2 || c2 <= c1)
+			WHAT("rule \"%s\" is not call:glob:when:action", q);
+		if (k == MS_FAULT_SPEC_RULES)
+			WHAT("more than %d rules", MS_FAULT_SPEC_RULES);
+		struct rule *r = &got[k];
+		memset(r, 0, sizeof(*r));
+		r->program = 1;
+		r->index = k + 1;
+		size_t cl = (size_t)(c1 - p), gl = (size_t)(c2 - c1 - 1), wl = (size_t)(c3 - c2 - 1),
+		       al = len - (size_t)(c3 + 1 - p);
+		const char *w = c2 + 1, *a = c3 + 1;
+		int call = -1;
+		for (int i = 0; i < 4; i++)
+			if (strlen(call_names[i]) == cl && !memcmp(p, call_names[i], cl))
+				call = i;
+		if (call < 0)
+			WHAT("rule \"%s\": the call is one of open, write, fsync, rename", q);
+		r->call = (enum ms_fail_call)call;
+		memcpy(r->name, call_names[call], cl + 1);
+		if (!gl || gl >= MS_FAIL_GLOB_MAX)
+			WHAT("rule \"%s\": the glob is empty or longer than %d characters", q,
+			     MS_FAIL_GLOB_MAX - 1);
+		memcpy(r->glob, c1 + 1, gl);
+		r->glob[gl] = 0;
+		if (!glob_ok(r->glob) || (strchr(r->glob, '/') && r->glob[0] != '/'))
+			WHAT("rule \"%s\": the glob has a '[' without ']', or a '/' but does not "
+			     "start with one",
+			     q);
+		int64_t v;
+		if (wl > 1 && w[0] == '>') {
+			char sz[24];
+			if (wl - 1 >= sizeof(sz))
+				wl = 1;
+			memcpy(sz, w + 1, wl - 1);
+			sz[wl - 1] = 0;
+			if (wl == 1 || parse_size(sz, &r->size) || !r->size)
+				WHAT("rule \"%s\": \">SIZE\" needs a size above 0 such as >64K or >1M", q);
+			if (r->call != MS_FAIL_WRITE)
+				WHAT("rule \"%s\": \">SIZE\" is for write rules only", q);
+		} else if (wl && w[wl - 1] == '%') {
+			if ((v = percent(w, wl - 1)) < 0)
+				WHAT("rule \"%s\": a probability is more than 0%% and at most 100%%, "
+				     "such as 10%% or 0.5%%",
+				     q);
+			r->chance = (uint32_t)v;
+		} else {
+			r->from = wl > 1 && w[wl - 1] == '+';
+			if ((v = decimal(w, wl - (size_t)r->from, 9)) < 1)
+				WHAT("rule \"%s\": when is N (the N-th call, from 1), N+ (the N-th and "
+				     "every later one), >SIZE or P%%",
+				     q);
+			r->nth = (unsigned)v;
+		}
+		if (al == 5 && !memcmp(a, "short", 5)) {
+			if (r->call != MS_FAIL_WRITE)
+				WHAT("rule \"%s\": \"short\" is for write rules only", q);
+		} else if (!(r->err = errno_by_name(a, al)))
+			WHAT("rule \"%s\" does not end with an errno name such as EIO, or short", q);
+		memcpy(r->text, p, len < sizeof(r->text) ? len : sizeof(r->text) - 1);
+		k++;
+		if (!end)
+			break;
+	}
+	if (!k)
+		WHAT("a seed without a rule");
+	if (!arm_them)
+		return k;
+	fail_seed = seed;
+	for (int i = 0; i < k; i++)
+		if (arm(&got[i]))
 			WHAT("more than %d rules armed", MS_FAULT_MAX);
 	return k;
 }

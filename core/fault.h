@@ -1,6 +1,8 @@
 /* core/fault.h — fault injection: the N-th call of a named function fails
  * with a chosen errno, so tests can drive the error paths (as SQLite's
- * os_unix.c does with aSyscall[]).
+ * os_unix.c does with aSyscall[]); and MEMSHIM_FAIL's rules, which make the
+ * program's own calls on store paths fail (see "The program's failures"
+ * below). One rule table and one switch, ms_fault_armed, serve both.
  *
  * One mechanism for both ways memshim reaches the kernel: core's system
  * call helpers (core/sys.h) and the shim's table of real libc functions
@@ -24,8 +26,10 @@
 #define MEMSHIM_CORE_FAULT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-#define MS_FAULT_MAX 8       /* rules at once */
+#define MS_FAULT_MAX 16      /* rules at once: 8 of each variable */
+#define MS_FAULT_SPEC_RULES 8 /* rules in one spec */
 #define MS_FAULT_NAME_MAX 32 /* bytes of a name, NUL included */
 #define MS_FAULT_SPEC_MAX 256 /* bytes of a spec, NUL included */
 
@@ -40,8 +44,9 @@ static inline int ms_fault_on(void)
 	return __builtin_expect(__atomic_load_n(&ms_fault_armed, __ATOMIC_RELAXED) != 0, 0);
 }
 
-/* Counts a call of `name` against every rule for it; returns -errno when
- * one fires (and sets ms_fault_errno), else 0. */
+/* Counts a call of `name` against every test rule for it (MEMSHIM_FAIL's
+ * rules are not memshim's calls: ms_fail_check counts those); returns
+ * -errno when one fires (and sets ms_fault_errno), else 0. */
 int ms_fault_hit(const char *name);
 
 /* 0, or -errno when a rule for `name` fires: the check every call makes. */
@@ -52,7 +57,7 @@ int ms_fault_hit(const char *name);
  * 1..4095), -ENOSPC (MS_FAULT_MAX rules armed already). */
 int ms_fault_arm(const char *name, unsigned nth, int err);
 
-/* Disarms every rule. */
+/* Disarms every rule, MEMSHIM_FAIL's too. */
 void ms_fault_clear(void);
 
 /* How many times rules for `name` (NULL: any) fired since they were armed. */
@@ -69,5 +74,81 @@ int ms_fault_parse(const char *spec, int arm, char *what, size_t n);
 /* Names ms_fault_parse accepts besides core's own (sys.h): the shim sets
  * its real-function table's. Unset, any C identifier is accepted. */
 void ms_fault_set_known(int (*known)(const char *name));
+
+/* ---- The program's failures: MEMSHIM_FAIL ------------------------------------
+ *
+ * A rule "call:glob:when:action" (doc/config.md) makes the program's calls
+ * on store files fail on purpose. The shim asks, for a store call, which
+ * rules' globs match the file (ms_fail_match, once per path or per fd),
+ * then whether one fires (ms_fail_check), and records what it injected
+ * (ms_fail_note). Counts are the process's own: each exec'd program starts
+ * from zero, a forked child goes on from its parent's counts (a copy).
+ */
+
+#define MS_FAIL_SPEC_MAX 1024 /* bytes of MEMSHIM_FAIL, NUL included */
+#define MS_FAIL_GLOB_MAX 128  /* bytes of a glob, NUL included */
+#define MS_FAIL_EXAMPLE "write:*.log:3:EIO;write:*.db:>1M:ENOSPC"
+#define MS_FAIL_SHORT 1       /* ms_fail_check: write only part of it */
+
+/* The calls a rule can name; a mask of rules fits an unsigned. */
+enum ms_fail_call { MS_FAIL_OPEN, MS_FAIL_WRITE, MS_FAIL_FSYNC, MS_FAIL_RENAME };
+_Static_assert(MS_FAULT_MAX < 32, "a mask of rules is an unsigned");
+
+/* Whether MEMSHIM_FAIL rules are armed (ms_fault_on() is also true for
+ * MEMSHIM_TEST_FAULT's alone): callers look no path up without them. */
+int ms_fail_any(void);
+
+/* The mask of armed MEMSHIM_FAIL rules, of any call, whose glob matches
+ * the absolute store path `path` (a glob without '/' is matched against
+ * its last component). 0 when none: calls on it never fail on purpose. */
+unsigned ms_fail_match(const char *path);
+
+/* Counts a call against each rule of `mask` (from ms_fail_match) that is
+ * for `call`, and returns what the first that fires does: 0 (none fires),
+ * -errno (fail the call, nothing done) or MS_FAIL_SHORT (a write: write
+ * only *len / 2 bytes; rules "short" count only writes of 2 bytes or more).
+ * `end` is where a write would end (offset + length; only rules ">SIZE"
+ * look at it: they fire when end > SIZE, without counting). *rule is set to
+ * the rule that fired (1 = MEMSHIM_FAIL's first). Thread-safe. */
+int ms_fail_check(enum ms_fail_call call, unsigned mask, uint64_t end, size_t *len, int *rule);
+
+/* Whether an armed rule for `call` has a ">SIZE" condition (the caller
+ * then finds the end of an appending write). */
+int ms_fail_wants_end(enum ms_fail_call call, unsigned mask);
+
+/* What the process injected: ms_fail_note keeps a record of the first
+ * MS_FAIL_RECORDS, ms_fail_records copies them out. Made to be read by an
+ * end-of-run report in the same process (its atexit handler). */
+#define MS_FAIL_RECORDS 64
+struct ms_fail_record {
+	int rule;           /* 1 = MEMSHIM_FAIL's first rule */
+	int err;            /* the errno given, 0 for a short write */
+	int pid;
+	char call[8];       /* "open", "write", "fsync", "rename" */
+	char prog[16];      /* the program's short name */
+	char path[232];     /* the store path (cut to fit, never unterminated) */
+};
+
+/* Records one injected failure; returns the rule's text (for a log line).
+ * Async-signal-safe and thread-safe. */
+const char *ms_fail_note(int rule, enum ms_fail_call call, int err, const char *path,
+			 const char *prog, int pid);
+
+/* Copies up to max records, oldest first, into out; returns how many
+ * failures were injected in all (more than copied when more than
+ * MS_FAIL_RECORDS happened or max is smaller). */
+int ms_fail_records(struct ms_fail_record *out, int max);
+
+/* The name of a call, as rules write it ("write"). */
+const char *ms_fail_call_name(enum ms_fail_call call);
+
+/* Parses MEMSHIM_FAIL: rules "call:glob:when:action" and at most one
+ * "seed=N", separated by ';' (doc/config.md), and with arm non-zero arms
+ * them. Returns the number of rules, or -EINVAL with what is wrong in
+ * `what` (one line naming the rule, without the variable or an example). */
+int ms_fail_parse(const char *spec, int (*parse_size)(const char *s, uint64_t *out), int arm,
+		  char *what, size_t n);
+/* (parse_size is config.c's ms_parse_size, passed in because fault.c is
+ * below config.c in core's order: sizes have one grammar.) */
 
 #endif

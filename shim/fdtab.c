@@ -53,6 +53,7 @@ void ms_fd_set(int fd, enum ms_fd_kind kind, ms_ino ino, int oflags)
 	e->how = 0;
 	e->sig = 0;
 	e->pos = 0;
+	__atomic_store_n(&e->fail, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->kind, (uint32_t)kind, __ATOMIC_RELEASE);
 	int h = __atomic_load_n(&high, __ATOMIC_RELAXED);
 	while (fd >= h && !__atomic_compare_exchange_n(&high, &h, fd + 1, 0, __ATOMIC_RELAXED,

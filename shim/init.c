@@ -160,7 +160,10 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	ms_cwd_inherit();
 	ms_exec_init();
 	pthread_atfork(fork_prepare, fork_parent, ms_shim_fork_child);
-	/* Test faults count the calls made after start-up: the program's. */
+	/* Test faults and MEMSHIM_FAIL count the calls made after start-up: the
+	 * program's. */
 	if (ms_shim.cfg.fault[0])
 		ms_fault_parse(ms_shim.cfg.fault, 1, NULL, 0);
+	if (ms_shim.cfg.fail[0])
+		ms_fail_parse(ms_shim.cfg.fail, ms_parse_size, 1, NULL, 0);
 }

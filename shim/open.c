@@ -26,6 +26,13 @@ int ms_open_route(struct ms_route *r, int flags, mode_t mode, enum ms_open_how h
 	int fd = -1, rc;
 	ms_ino ino = r->dir;
 	flags = ms_open_flags(flags); /* what is left of O_PATH's flags */
+	/* MEMSHIM_FAIL: before anything is looked up or made, so a failed
+	 * O_CREAT leaves no file; a program's exec is no open of the program */
+	if (ms_fault_on() && how != MS_OPEN_EXEC) {
+		rc = ms_fail_path(MS_FAIL_OPEN, r->dir, r->empty ? "" : r->path, 0, NULL);
+		if (rc)
+			return rc;
+	}
 	if (r->empty)
 		rc = ms_reopen(s, ino, flags, &fd);
 	else

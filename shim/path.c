@@ -164,23 +164,29 @@ static int two_paths(struct two *t, int ofd, const char *op, int nfd, const char
 		return realcall;                                                   \
 	} while (0)
 
+/* Every rename of store names: rename, renameat, renameat2. */
+static int store_rename2(struct two *t, unsigned flags)
+{
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL; /* RENAME_WHITEOUT is for overlay filesystems */
+	if (ms_fault_on()) {
+		int rc = ms_fail_path(MS_FAIL_RENAME, t->a.dir, t->a.path, t->b.dir, t->b.path);
+		if (rc)
+			return rc; /* both names stay as they were */
+	}
+	return ms_rename(STORE, t->a.dir, t->a.path, t->b.dir, t->b.path, flags);
+}
+
 MS_EXPORT int rename(const char *op, const char *np)
 {
 	TWO_PATH_CALL(AT_FDCWD, op, AT_FDCWD, np, 0, 0, REAL(rename)(t.op, t.np),
-		      ms_rename(STORE, t.a.dir, t.a.path, t.b.dir, t.b.path, 0));
+		      store_rename2(&t, 0));
 }
 
 MS_EXPORT int renameat(int ofd, const char *op, int nfd, const char *np)
 {
 	TWO_PATH_CALL(ofd, op, nfd, np, 0, 0, REAL(renameat)(t.ofd, t.op, t.nfd, t.np),
-		      ms_rename(STORE, t.a.dir, t.a.path, t.b.dir, t.b.path, 0));
-}
-
-static int store_rename2(struct two *t, unsigned flags)
-{
-	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
-		return -EINVAL; /* RENAME_WHITEOUT is for overlay filesystems */
-	return ms_rename(STORE, t->a.dir, t->a.path, t->b.dir, t->b.path, flags);
+		      store_rename2(&t, 0));
 }
 
 MS_EXPORT int renameat2(int ofd, const char *op, int nfd, const char *np, unsigned int flags)

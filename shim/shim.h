@@ -270,7 +270,10 @@ struct ms_fd {
 	int32_t sig;     /* directories: F_SETSIG's signal (the kernel keeps
 			  * it per open file description; all store directory
 			  * fds share the placeholder's one) */
-	uint32_t pad;
+	/* [atomic] MEMSHIM_FAIL's rules whose glob matches the file, with
+	 * MS_FD_FAIL_KNOWN once found (fail.c, at the fd's first write or
+	 * fsync); 0 = not looked at yet. */
+	uint32_t fail;
 	uint64_t pos;    /* directories: readdir cookie for getdents64 */
 };
 
@@ -280,6 +283,8 @@ struct ms_fd {
 #define MS_FD_CREATED 1 /* the open made the file (F_CREATED_QUERY) */
 #define MS_FD_TMPFILE 2 /* opened by O_TMPFILE: /proc/self/fd/N reads
 			 * "... (deleted)" whatever names it gets later */
+
+#define MS_FD_FAIL_KNOWN (1u << 31)
 
 /* The entry of fd, or NULL when fd is not a store fd. A few nanoseconds. */
 struct ms_fd *ms_fd_get(int fd);
@@ -397,6 +402,23 @@ ssize_t ms_shim_write(int fd, const void *buf, size_t n);
 int ms_in_vfork_child(void);
 /* getpid() by system call: right in a vfork child too. */
 pid_t ms_shim_getpid(void);
+
+/* ---- MEMSHIM_FAIL: the program's calls failed on purpose (fail.c) --------------
+ *
+ * Each is called only when ms_fault_on(): without rules a store call pays
+ * that one branch. They return 0 (make the call), or -errno (fail it with
+ * that, having done nothing); each failure injected is recorded
+ * (ms_fail_note) and logged at warn level. */
+
+/* open (path relative to store directory dir, "" for dir itself), or
+ * rename (path2 the new name relative to dir2; NULL for open): a rule
+ * fires when its glob matches either name. */
+int ms_fail_path(enum ms_fail_call call, ms_ino dir, const char *path, ms_ino dir2,
+		 const char *path2);
+/* write or fsync on store fd (entry e). For a write, at is where it
+ * starts (-1: at the fd's offset, or its end with O_APPEND) and *len its
+ * length, which a "short" rule lowers (then 0 is returned). */
+int ms_fail_fd(enum ms_fail_call call, int fd, struct ms_fd *e, int64_t at, size_t *len);
 
 /* ---- standard streams (stdio.c) -------------------------------------------- */
 
