@@ -63,6 +63,7 @@ static const struct opt {
 	{"save", "MEMSHIM_SAVE", "DIR", 1, "write the store out to this directory at the end"},
 	{"report", "MEMSHIM_REPORT", "FILE|-", 1, "JSON report at the end (- = stderr)"},
 	{"chart", "MEMSHIM_CHART", "FILE.svg", 1, "SVG chart of usage over time at the end"},
+	{"fail", "MEMSHIM_FAIL", "RULES", 0, "make store calls fail on purpose: write:*.log:3:EIO;..."},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 static int given[NOPTS]; /* set by its option (not inherited): named in errors */
