@@ -50,8 +50,12 @@ static const char *const core_names[] = {
 	"mmap",	     "mknodat",	   "fchownat",	 "socketpair",
 };
 
+__thread int ms_fault_paused;
+
 int ms_fault_hit(const char *name)
 {
+	if (ms_fault_paused)
+		return 0;
 	int n = __atomic_load_n(&ms_fault_armed, __ATOMIC_ACQUIRE), r = 0;
 	for (int i = 0; i < n; i++) {
 		struct rule *ru = &rules[i];

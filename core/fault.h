@@ -38,6 +38,10 @@ extern int ms_fault_armed;
 /* The errno of the last rule that fired in this thread (the shim's failing
  * stand-ins read it). */
 extern __thread int ms_fault_errno;
+/* Non-zero while this thread's calls are the shim's own start-up work done
+ * late (attaching to the store on a first store call): rules count the
+ * program's calls only, as when that work ran before main. */
+extern __thread int ms_fault_paused;
 
 static inline int ms_fault_on(void)
 {

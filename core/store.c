@@ -396,9 +396,8 @@ int ms_store_pin_for_exec(ms_store *s)
 {
 	if (s->sock < 0 || s->local)
 		return -1;
-	int inherit = (uint32_t)geteuid() != s->hdr->uid;
-	sys_fcntl(s->sock, F_SETFD, inherit ? 0 : FD_CLOEXEC);
-	return inherit ? s->sock : -1;
+	sys_fcntl(s->sock, F_SETFD, 0);
+	return s->sock;
 }
 
 void ms_store_private_fd_moved(ms_store *s, int from, int to)

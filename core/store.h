@@ -108,12 +108,12 @@ int ms_store_open(const struct ms_open_opts *o, ms_store **out);
  * refuses its new connections), else by name. */
 int ms_store_attach(const char *name, const struct ms_open_opts *o, ms_store **out);
 
-/* The keeper connection a program exec'd by this process is to inherit:
- * when the process's effective uid is no longer the store owner's, a new
- * program could not connect to the keeper, which hears its owner only; it
- * inherits this process's connection instead (the shim names it in
- * MEMSHIM_PIN). Makes the connection inheritable and returns it, or makes
- * it close-on-exec again and returns -1. */
+/* The keeper connection a program exec'd by this process inherits (the
+ * shim names it in MEMSHIM_PIN): through it the program attaches when it
+ * first needs the store, whatever its uid (the keeper hears its owner
+ * only on new connections), and until then keeps the store alive as any
+ * process of the tree does. Makes the connection inheritable and returns
+ * it; -1 for a local store. */
 int ms_store_pin_for_exec(ms_store *s);
 
 /* Closes the keeper connection only: the handle no longer keeps the store

@@ -117,13 +117,27 @@ char **ms_carry_env(char *const envp[], char **vec, struct envbuf *b, char own,
 		for (char *const *e = envp; e && *e; e++)
 			if (strncmp(*e, saved[i], len) == 0)
 				found = 1;
-		if (!found || name_eq(saved[i], "MEMSHIM_STORE_ID="))
+		if (name_eq(saved[i], "MEMSHIM_STORE_ID="))
+			continue; /* below */
+		if (!found)
 			vec[n++] = (char *)saved[i];
 	}
-	/* The keeper connection, when this process is not the store's owner
-	 * (cred.c); decided now, for a vfork child that changed its ids too
-	 * (its fd table is its own). */
-	int pin = ms_shim.store ? ms_store_pin_for_exec(ms_shim.store) : -1;
+	/* The store: this process's when it attached (it may have made it
+	 * after start-up), else the one it was started in. */
+	const char *id = ms_shim.ready ? ms_store_name(ms_shim.store) : NULL;
+	for (int i = 0; i < nsaved && !id; i++)
+		if (name_eq(saved[i], "MEMSHIM_STORE_ID="))
+			id = saved[i] + strlen("MEMSHIM_STORE_ID=");
+	if (id) {
+		char *v = env_add(b, "MEMSHIM_STORE_ID=", id);
+		if (v)
+			vec[n++] = v;
+	}
+	/* The keeper connection every program of the tree inherits: through
+	 * it a program that never touched the store keeps the store alive and
+	 * attaches when it first needs it (init.c); decided now, for a vfork
+	 * child (its fd table is its own). */
+	int pin = ms_shim.ready ? ms_store_pin_for_exec(ms_shim.store) : ms_shim.pin;
 	if (pin >= 0) {
 		char pv[32];
 		snprintf(pv, sizeof(pv), "MEMSHIM_PIN=%d", pin);
@@ -146,11 +160,14 @@ char **ms_carry_env(char *const envp[], char **vec, struct envbuf *b, char own,
 		fds_entry(fds, sizeof(fds), &used, fd, e, own);
 	for (int i = 0; i < nextra; i++)
 		fds_entry(fds, sizeof(fds), &used, extra[i].target, (struct ms_fd *)&extra[i].e, 'G');
-	if (used) {
-		char *v = env_add(b, "MEMSHIM_FDS=", fds);
-		if (v)
-			vec[n++] = v;
-	}
+	/* Written even empty: a child that finds it set knows which store
+	 * fds it has without looking at each of its fds. Not from a vfork
+	 * child, whose dup2s (a store file made stdout) the table did not
+	 * follow: its program looks at each fd. */
+	fds[used] = 0;
+	char *fv = ms_in_vfork_child() ? NULL : env_add(b, "MEMSHIM_FDS=", fds);
+	if (fv)
+		vec[n++] = fv;
 	vec[n] = NULL;
 	return vec;
 }
@@ -244,21 +261,57 @@ static void inherit_dirs(const char *p)
 	}
 }
 
-void ms_exec_init(void)
+/* MEMSHIM_FDS as this program found it (NULL: not set, the parent did not
+ * say), read once by the constructor. */
+static char *inherited;
+static int inherited_set;
+
+/* The kernel's device of every memfd, from MEMSHIM_MEMFD_DEV (set by the
+ * process that opened the store); 0 when unknown. */
+static dev_t memfd_dev_env(void)
+{
+	const char *v = getenv("MEMSHIM_MEMFD_DEV");
+	return v && *v ? (dev_t)strtoull(v, NULL, 10) : 0;
+}
+
+/* Whether an fd this program started with is a memfd, when the parent did
+ * not list them (glibc's system() and popen() spawn without our wrappers):
+ * one fstat per fd. No device known: assume one is. */
+static int memfd_among_fds(void)
+{
+	dev_t dev = memfd_dev_env();
+	if (!dev)
+		return 1;
+	int d = REAL(open)("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d < 0)
+		return 1;
+	char buf[4096];
+	long got;
+	int found = 0;
+	while (!found && (got = ms_raw_syscall(SYS_getdents64, d, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < got && !found;) {
+			struct dirent64 *e = (struct dirent64 *)(buf + off);
+			off += e->d_reclen;
+			struct stat st;
+			int fd = atoi(e->d_name);
+			if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd != d && !ms_fd_private(fd) &&
+			    REAL(fstat)(fd, &st) == 0 && st.st_dev == dev && S_ISREG(st.st_mode))
+				found = 1;
+		}
+	}
+	REAL(close)(d);
+	return found;
+}
+
+int ms_carry_init(void)
 {
 	Dl_info di;
-	if (dladdr((void *)ms_exec_init, &di) && di.dli_fname)
+	if (dladdr((void *)ms_carry_init, &di) && di.dli_fname)
 		snprintf(libpath, sizeof(libpath), "%s", di.dli_fname);
-	struct stat st;
-	if (ms_shim.placeholder >= 0 && REAL(fstat)(ms_shim.placeholder, &st) == 0)
-		placeholder_kino = st.st_ino;
 	const char *fds = getenv("MEMSHIM_FDS");
-	if (ms_shim.store && ms_shim.placeholder >= 0) {
-		struct stat ph;
-		if (REAL(fstat)(ms_shim.placeholder, &ph) == 0)
-			discover_files(fds, ph.st_dev); /* every memfd shares one device */
-		inherit_dirs(fds);
-	}
+	inherited_set = fds != NULL;
+	if (fds && *fds)
+		inherited = strdup(fds);
 	if (fds)
 		unsetenv("MEMSHIM_FDS");
 	/* By name, through getenv: in some programs (bash) the `environ` this
@@ -268,7 +321,7 @@ void ms_exec_init(void)
 		"MEMSHIM_PREFIX", "MEMSHIM_QUOTA", "MEMSHIM_MAX_NODES", "MEMSHIM_QUOTA_ERRNO",
 		"MEMSHIM_GUARD", "MEMSHIM_GUARD_ACTION", "MEMSHIM_GUARD_INTERVAL", "MEMSHIM_LOG",
 		"MEMSHIM_STORE", "MEMSHIM_STORE_ID", "MEMSHIM_REPORT", "MEMSHIM_CHART", "MEMSHIM_SEED",
-		"MEMSHIM_SAVE",
+		"MEMSHIM_SAVE", "MEMSHIM_MEMFD_DEV", "MEMSHIM_FAIL",
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		const char *v = getenv(names[i]);
@@ -281,5 +334,24 @@ void ms_exec_init(void)
 		snprintf(kv, len, "%s=%s", names[i], v);
 		saved[nsaved++] = kv;
 	}
+	/* The store is needed at once when store fds came with us: listed by
+	 * the parent, or found among our fds when it could not list them. */
+	return inherited || (!inherited_set && memfd_among_fds());
+}
+
+void ms_carry_attach(void)
+{
+	struct stat st;
+	if (ms_shim.placeholder < 0 || REAL(fstat)(ms_shim.placeholder, &st))
+		return;
+	placeholder_kino = st.st_ino;
+	/* Only when the constructor saw store fds: a process that attaches
+	 * later started without any. */
+	if (!inherited && inherited_set)
+		return;
+	discover_files(inherited, st.st_dev); /* every memfd shares one device */
+	inherit_dirs(inherited);
+	free(inherited);
+	inherited = NULL;
 }
 

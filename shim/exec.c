@@ -187,7 +187,7 @@ int ms_program_fd(const char **path, int *fd)
 
 static int do_execve_depth(const char *path, char *const argv[], char *const envp[], int depth)
 {
-	if (!ms_shim.store)
+	if (!ms_shim.on)
 		return REAL(execve)(path, argv, envp);
 	int fd;
 	int rc = ms_program_fd(&path, &fd);
@@ -351,7 +351,7 @@ MS_EXPORT int execle(const char *path, const char *arg, ...)
 
 MS_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	if (!ms_shim.store)
+	if (!ms_shim.on)
 		return REAL(fexecve)(fd, argv, envp);
 	struct exec_call c = {.kind = X_FEXECVE, .fd = fd, .argv = argv};
 	return exec_fixed(&c, envp);
@@ -372,7 +372,7 @@ MS_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
 		snprintf(full + l, sizeof(full) - l, "/%s", path);
 		return do_execve(full, argv, envp);
 	}
-	if (!ms_shim.store)
+	if (!ms_shim.on)
 		return REAL(execveat)(dirfd, path, argv, envp, flags);
 	struct exec_call c = {.kind = X_EXECVEAT, .fd = dirfd, .path = path, .argv = argv,
 			      .flags = flags};

@@ -148,7 +148,7 @@ static int close_range_around(unsigned first, unsigned last, int flags)
 
 MS_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
-	if (!ms_shim.store || first > last)
+	if (!ms_shim.on || first > last)
 		return REAL(close_range)(first, last, flags);
 	if (!(flags & CLOSE_RANGE_CLOEXEC) && !ms_in_vfork_child())
 		ms_fd_drop_range(first, last);
@@ -157,7 +157,7 @@ MS_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 
 MS_EXPORT void closefrom(int lowfd)
 {
-	if (!ms_shim.store || lowfd < 0) {
+	if (!ms_shim.on || lowfd < 0) {
 		REAL(closefrom)(lowfd);
 		return;
 	}
@@ -178,10 +178,10 @@ MS_EXPORT int dup(int fd)
 
 static int dup_onto(int oldfd, int newfd, int flags, int three)
 {
-	if (ms_shim.store && ms_fd_private(newfd) && oldfd != newfd)
+	if (ms_shim.on && ms_fd_private(newfd) && oldfd != newfd)
 		ms_fd_private_evict(newfd);
 	int r = three ? REAL(dup3)(oldfd, newfd, flags) : REAL(dup2)(oldfd, newfd);
-	if (r < 0 || oldfd == newfd || !ms_shim.store || ms_in_vfork_child())
+	if (r < 0 || oldfd == newfd || !ms_shim.ready || ms_in_vfork_child())
 		return r;
 	int saved = errno;
 	if (ms_fd_get(oldfd))
@@ -661,7 +661,7 @@ SENDFILE(sendfile64)
 MS_EXPORT pid_t _Fork(void)
 {
 	pid_t p = REAL(_Fork)();
-	if (p == 0 && ms_shim.store)
+	if (p == 0 && ms_shim.on)
 		ms_shim_fork_child();
 	return p;
 }

@@ -145,12 +145,16 @@ void ms_fd_private_evict(int fd)
 	for (int i = 0; i < ms_shim.nprivate; i++) {
 		if (ms_shim.private_fds[i] != fd)
 			continue;
-		int moved = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, fd + 1);
+		/* the keeper connection stays inheritable (carry.c) */
+		int pin = fd == __atomic_load_n(&ms_shim.pin, __ATOMIC_RELAXED);
+		int moved = REAL(fcntl)(fd, pin ? F_DUPFD : F_DUPFD_CLOEXEC, fd + 1);
 		if (moved < 0)
 			return;
+		if (pin)
+			__atomic_store_n(&ms_shim.pin, moved, __ATOMIC_RELAXED);
 		if (fd == ms_shim.placeholder)
 			ms_shim.placeholder = moved;
-		else
+		else if (ms_shim.store)
 			ms_store_private_fd_moved(ms_shim.store, fd, moved);
 		ms_shim.private_fds[i] = moved;
 		REAL(close)(fd);

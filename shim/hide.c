@@ -43,7 +43,7 @@ static int is_fd_dir(const char *p)
 
 void ms_hide_opened(int fd, const char *path)
 {
-	if (fd < 0 || !ms_shim.store || path[0] != '/' || (path[1] != 'p' && path[1] != 'd') ||
+	if (fd < 0 || !ms_shim.on || path[0] != '/' || (path[1] != 'p' && path[1] != 'd') ||
 	    !is_fd_dir(path))
 		return;
 	for (int i = 0; i < NMARK; i++) {
@@ -90,7 +90,7 @@ int ms_hide_name(const char *name)
 
 int ms_hide_path(const char *path)
 {
-	return path && ms_shim.store && ms_ptr_possible(path) && path[0] == '/' && is_fd_dir(path);
+	return path && ms_shim.on && ms_ptr_possible(path) && path[0] == '/' && is_fd_dir(path);
 }
 
 long ms_hide_dirents(void *buf, long n)

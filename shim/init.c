@@ -1,5 +1,6 @@
-/* shim/init.c — start-up of libmemshim.so: read the MEMSHIM_* environment,
- * then create or join the tree's store before the program's main runs.
+/* shim/init.c — start-up of libmemshim.so: read the MEMSHIM_* environment
+ * before the program's main runs, and create or join the tree's store then
+ * or on the first call that needs it (ms_attach).
  *
  * A malformed variable is never guessed at: one line on stderr and exit
  * status 2 before main. Children find the store by name through
@@ -26,8 +27,11 @@ struct ms_shim ms_shim = {.store = NULL, .placeholder = -1, .pin = -1};
  * taken by a thread that does not exist there. _Fork runs only the child
  * part (it runs no handlers of its own, and a lock it copied held is made
  * new all the same). */
+static void attach_fork(int phase);
+
 static void fork_prepare(void)
 {
+	attach_fork(MS_FORK_PREPARE);
 	ms_stdio_fork(MS_FORK_PREPARE);
 	ms_spawn_fork(MS_FORK_PREPARE);
 	ms_route_fork(MS_FORK_PREPARE);
@@ -40,17 +44,19 @@ static void fork_parent(void)
 	ms_route_fork(MS_FORK_PARENT);
 	ms_spawn_fork(MS_FORK_PARENT);
 	ms_stdio_fork(MS_FORK_PARENT);
+	attach_fork(MS_FORK_PARENT);
 }
 
 void ms_shim_fork_child(void)
 {
+	attach_fork(MS_FORK_CHILD);
 	ms_stdio_fork(MS_FORK_CHILD);
 	ms_spawn_fork(MS_FORK_CHILD);
 	ms_route_fork(MS_FORK_CHILD);
 	ms_sock_fork(MS_FORK_CHILD);
-	if (!ms_shim.store)
-		return;
 	ms_shim.pid = getpid();
+	if (!ms_shim.ready)
+		return;
 	ms_store_atfork_child(ms_shim.store);
 	ms_fdtab_atfork_child();
 	ms_cwd_fork_child();
@@ -101,9 +107,171 @@ static void die(const char *msg)
 	_exit(2);
 }
 
+/* The umask, read without changing it when other threads may be creating
+ * files (a lazy attach): /proc's "Umask:" line (Linux 4.7); else by
+ * setting it and back, as before threads exist. */
+static mode_t read_umask(int threads_possible)
+{
+	if (threads_possible) {
+		int fd = REAL(open)("/proc/self/status", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			char buf[4096];
+			ssize_t n = REAL(read)(fd, buf, sizeof(buf) - 1);
+			REAL(close)(fd);
+			buf[n > 0 ? n : 0] = 0;
+			const char *u = strstr(buf, "\nUmask:");
+			if (u)
+				return (mode_t)strtoul(u + 8, NULL, 8);
+		}
+	}
+	mode_t mask = REAL(umask)(022);
+	REAL(umask)(mask);
+	return mask;
+}
+
+static int attach_now(int in_constructor);
+
+/* Opens or joins the tree's store and sets up what store calls need.
+ * 0 or -errno. Under attach_lock. */
+static int attach_store(int in_constructor)
+{
+	ms_fault_paused = 1;
+	int r = attach_now(in_constructor);
+	ms_fault_paused = 0;
+	return r;
+}
+
+static int attach_now(int in_constructor)
+{
+	char kp[4096];
+	keeper_path(kp, sizeof(kp));
+	struct ms_open_opts o = {.cfg = &ms_shim.cfg, .keeper_path = kp};
+	const char *id = getenv("MEMSHIM_STORE_ID");
+	/* The keeper connection the tree hands down (carry.c): through it,
+	 * whatever our uid has become (cred.c). */
+	if (ms_shim.pin >= 0)
+		o.pin = ms_shim.pin;
+	ms_store *st = NULL;
+	int r;
+	if (id && *id) {
+		r = ms_store_attach(id, &o, &st);
+		if (r == -ENOENT) {
+			/* The tree that made it has ended; start a fresh one
+			 * under the same name rather than run without. */
+			struct ms_config c = ms_shim.cfg;
+			snprintf(c.store_name, sizeof(c.store_name), "%s", id);
+			o.cfg = &c;
+			r = ms_store_open(&o, &st);
+		}
+	} else {
+		r = ms_store_open(&o, &st);
+	}
+	if (r)
+		return r;
+	ms_shim.store = st;
+	if (!id || strcmp(id, ms_store_name(st)) != 0)
+		setenv("MEMSHIM_STORE_ID", ms_store_name(st), 1);
+	/* Directory fds are dups of one memfd: real fd numbers the kernel
+	 * will not hand out twice, on which raw getdents fails with ENOTDIR. */
+	int ph = memfd_create("memshim-dir", MFD_CLOEXEC);
+	if (ph >= 0)
+		ms_shim.placeholder = ms_fd_private_place(ph);
+	struct stat pst;
+	if (ms_shim.placeholder >= 0 && !getenv("MEMSHIM_MEMFD_DEV") &&
+	    REAL(fstat)(ms_shim.placeholder, &pst) == 0) {
+		/* for children to tell a store fd among theirs (carry.c) */
+		char dev[24];
+		snprintf(dev, sizeof(dev), "%llu", (unsigned long long)pst.st_dev);
+		setenv("MEMSHIM_MEMFD_DEV", dev, 1);
+	}
+	int np = ms_store_private_fds(st, ms_shim.private_fds, 7);
+	if (np > 7)
+		np = 7;
+	if (ms_shim.placeholder >= 0)
+		ms_shim.private_fds[np++] = ms_shim.placeholder;
+	ms_shim.nprivate = np;
+	ms_store_set_umask(st, read_umask(!in_constructor));
+	ms_cred_changed();
+	ms_carry_attach();
+	__atomic_store_n(&ms_shim.ready, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* attach_lock: the first lock of the shim's order (doc/ARCHITECTURE.md):
+ * attach_store takes others inside it. */
+static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
+
+ms_store *ms_attach(void)
+{
+	if (__builtin_expect(__atomic_load_n(&ms_shim.ready, __ATOMIC_ACQUIRE), 1))
+		return ms_shim.store;
+	if (!ms_shim.on || ms_in_vfork_child())
+		return NULL;
+	static int failed;
+	pthread_mutex_lock(&attach_lock);
+	if (!__atomic_load_n(&ms_shim.ready, __ATOMIC_ACQUIRE) && !failed) {
+		int r = attach_store(0);
+		if (r) {
+			failed = 1;
+			ms_logc(ms_shim.cfg.log_level, MS_LOG_ERROR,
+				"cannot attach to the store: %s; store paths are the kernel's in this process",
+				strerror(-r));
+		}
+	}
+	pthread_mutex_unlock(&attach_lock);
+	return __atomic_load_n(&ms_shim.ready, __ATOMIC_ACQUIRE) ? ms_shim.store : NULL;
+}
+
+static void attach_fork(int phase)
+{
+	if (phase == MS_FORK_PREPARE)
+		pthread_mutex_lock(&attach_lock);
+	else if (phase == MS_FORK_PARENT)
+		pthread_mutex_unlock(&attach_lock);
+	else
+		pthread_mutex_init(&attach_lock, NULL);
+}
+
+/* vfork: a child that shares our memory but not our fd table cannot
+ * attach (what it set up would be the parent's, its fds not). So a
+ * process that vforks attaches first, here, in the parent; the child then
+ * runs on the parent's store. The wrapper cannot be a C function (the
+ * child would return through a frame the parent returns through again):
+ * a few instructions call ms_vfork_prepare and jump to the real vfork
+ * with the caller's return address untouched. */
+__attribute__((used)) void *ms_vfork_prepare(void)
+{
+	int saved = errno;
+	if (ms_shim.on && !__atomic_load_n(&ms_shim.ready, __ATOMIC_ACQUIRE))
+		ms_attach();
+	errno = saved;
+	return (void *)REAL(vfork);
+}
+
+#if defined(__x86_64__)
+__asm__(".text\n"
+	".globl vfork\n"
+	".type vfork, @function\n"
+	"vfork:\n"
+	"	endbr64\n"
+	"	sub $8, %rsp\n" /* the call below needs the stack 16-aligned */
+	"	call ms_vfork_prepare\n"
+	"	add $8, %rsp\n"
+	"	jmp *%rax\n"
+	".size vfork, .-vfork\n");
+#else
+#error "the vfork wrapper is written for x86-64"
+#endif
+
+/* Everything a process needs to route calls is cheap and done here; the
+ * store itself only when the process needs it from the start: the first
+ * process of a tree makes it, and one that inherited a store fd or a store
+ * cwd joins it. Every other process of the tree (most of a test suite's:
+ * compilers, sed, true...) joins on its first store call, through the
+ * keeper connection it inherited, or never. */
 __attribute__((constructor)) static void ms_shim_init(void)
 {
-	char err[512], kp[4096];
+	char err[512];
 	ms_real_resolve();
 	ms_fault_set_known(ms_real_known);
 	ms_probe_init();
@@ -112,56 +280,32 @@ __attribute__((constructor)) static void ms_shim_init(void)
 		die(err);
 	ms_fdtab_init();
 	ms_shim.pid = getpid();
-	keeper_path(kp, sizeof(kp));
-	struct ms_open_opts o = {.cfg = &ms_shim.cfg, .keeper_path = kp};
-	const char *id = getenv("MEMSHIM_STORE_ID");
-	/* A program exec'd by a process of the tree that was no longer the
-	 * store's owner: the keeper connection it left us (cred.c). */
 	const char *pin = getenv("MEMSHIM_PIN");
-	if (pin && *pin)
-		o.pin = atoi(pin);
-	if (id && *id) {
-		r = ms_store_attach(id, &o, &ms_shim.store);
-		if (r == -ENOENT) {
-			/* The tree that made it has ended; start a fresh one
-			 * under the same name rather than run without. */
-			struct ms_config c = ms_shim.cfg;
-			snprintf(c.store_name, sizeof(c.store_name), "%s", id);
-			o.cfg = &c;
-			r = ms_store_open(&o, &ms_shim.store);
-		}
-	} else {
-		r = ms_store_open(&o, &ms_shim.store);
+	if (pin && *pin && REAL(fcntl)(atoi(pin), F_GETFD) >= 0) {
+		/* ours from the start: out of sight, never closed under us */
+		ms_shim.pin = atoi(pin);
+		ms_shim.private_fds[0] = ms_shim.pin;
+		ms_shim.nprivate = 1;
 	}
-	if (r) {
-		snprintf(err, sizeof(err), "cannot open the store: %s", strerror(-r));
-		die(err);
-	}
-	if (!id || strcmp(id, ms_store_name(ms_shim.store)) != 0)
-		setenv("MEMSHIM_STORE_ID", ms_store_name(ms_shim.store), 1);
-	/* Directory fds are dups of one memfd: real fd numbers the kernel
-	 * will not hand out twice, on which raw getdents fails with ENOTDIR. */
-	int ph = memfd_create("memshim-dir", MFD_CLOEXEC);
-	if (ph >= 0)
-		ms_shim.placeholder = ms_fd_private_place(ph);
-	ms_shim.nprivate = ms_store_private_fds(ms_shim.store, ms_shim.private_fds, 7);
-	if (ms_shim.nprivate > 7)
-		ms_shim.nprivate = 7;
-	if (ms_shim.placeholder >= 0)
-		ms_shim.private_fds[ms_shim.nprivate++] = ms_shim.placeholder;
-	/* The umask can only be read by setting it; the constructor runs
-	 * before the program has threads. */
-	mode_t mask = REAL(umask)(022);
-	REAL(umask)(mask);
-	ms_store_set_umask(ms_shim.store, mask);
-	ms_cred_changed();
 	find_above();
 	ms_real_cwd_changed();
-	ms_cwd_inherit();
-	ms_exec_init();
+	int fds = ms_carry_init();
+	ms_shim.on = 1;
 	pthread_atfork(fork_prepare, fork_parent, ms_shim_fork_child);
-	/* Test faults and MEMSHIM_FAIL count the calls made after start-up: the
-	 * program's. */
+	const char *id = getenv("MEMSHIM_STORE_ID");
+	if (!id || !*id || ms_shim.pin < 0 || fds) {
+		/* Makes the store, joins it by name, or takes inherited fds. */
+		pthread_mutex_lock(&attach_lock);
+		r = attach_store(1);
+		pthread_mutex_unlock(&attach_lock);
+		if (r) {
+			snprintf(err, sizeof(err), "cannot open the store: %s", strerror(-r));
+			die(err);
+		}
+	}
+	ms_cwd_inherit(); /* a store cwd attaches now, through its route */
+	/* Test faults and MEMSHIM_FAIL count the calls made after start-up:
+	 * the program's. */
 	if (ms_shim.cfg.fault[0])
 		ms_fault_parse(ms_shim.cfg.fault, 1, NULL, 0);
 	if (ms_shim.cfg.fail[0])

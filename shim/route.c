@@ -207,7 +207,7 @@ static int route_at(int dirfd, const char *path, struct ms_route *r);
 int ms_route_at(int dirfd, const char *path, struct ms_route *r)
 {
 	r->fault = 0;
-	if (!ms_shim.store)
+	if (!ms_shim.on)
 		return 0;
 	if (!ms_ptr_possible(path)) {
 		r->fault = 1;
@@ -228,7 +228,8 @@ int ms_route_at(int dirfd, const char *path, struct ms_route *r)
 	(void)len;
 	int ours = route_at(dirfd, path, r);
 	ms_probe_end(&p);
-	return ours;
+	/* the first path into the store attaches this process to it */
+	return ours && ms_attach() ? 1 : 0;
 }
 
 static int route_at(int dirfd, const char *path, struct ms_route *r)

@@ -52,7 +52,14 @@ _Static_assert(sizeof(struct statvfs) == sizeof(struct statvfs64), "statvfs64 la
  * doc/ARCHITECTURE.md. */
 struct ms_shim {
 	struct ms_config cfg; /* [init] */
-	ms_store *store;      /* [init] NULL until the constructor ran (or if it failed) */
+	int on;               /* [init] the constructor ran: the shim routes calls */
+	/* [attach] The store: attached by the constructor when the process
+	 * needs it from the start (it made the store, or inherited a store
+	 * fd or cwd), else on the first call that routes into it
+	 * (ms_attach). Written under attach_lock; `ready`, set last with
+	 * release order, says it and everything attach sets up are there. */
+	ms_store *store;
+	int ready;            /* [atomic] */
 	/* [atomic] virtual current directory in the store; 0 = the kernel's.
 	 * Its reference is the process's; a path routed against it while
 	 * another thread changes directory uses the old or the new one, as
@@ -79,12 +86,18 @@ struct ms_shim {
 	ms_ino vfork_cwd;
 	pid_t vfork_pid;
 	/* [atomic] The keeper connection programs exec'd from here inherit
-	 * (MEMSHIM_PIN), or -1: set while the process's effective uid is not
-	 * the store owner's (cred.c). */
+	 * (MEMSHIM_PIN), or -1: the one this process inherited until it
+	 * attaches, then its own (cred.c). */
 	int pin;
 };
 
 extern struct ms_shim ms_shim;
+
+/* The store, attached now if it was not yet (init.c); NULL when the shim is
+ * off or the store cannot be attached (said once in a memshim: line), and
+ * in a vfork child of a process that had not attached (the child shares
+ * its parent's memory, not its fds). */
+ms_store *ms_attach(void);
 
 /* ---- errno ------------------------------------------------------------------ */
 
@@ -346,9 +359,12 @@ void ms_cred_changed(void);
 
 /* ---- what a new program inherits (carry.c) ---------------------------------- */
 
-/* Constructor: notes the environment to carry along, takes over the store
- * fds an exec handed down (MEMSHIM_FDS, checked against the kernel). */
-void ms_exec_init(void);
+/* Constructor: notes the environment to carry along and the store fds an
+ * exec handed down (MEMSHIM_FDS). Returns 1 when the program started with
+ * store fds, so the store is needed at once. */
+int ms_carry_init(void);
+/* At attach: takes over those fds, checked against the kernel. */
+void ms_carry_attach(void);
 
 #define ENV_EXTRA 32    /* entries ms_carry_env may add */
 #define ENV_BYTES 16384 /* room for the strings it adds */

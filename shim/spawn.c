@@ -146,7 +146,7 @@ static int spawn_common(pid_t *pid, const char *path, const posix_spawn_file_act
 			const posix_spawnattr_t *attr, char *const argv[], char *const envp[],
 			int search, int depth)
 {
-	if (!ms_shim.store)
+	if (!ms_shim.on)
 		return search ? REAL(posix_spawnp)(pid, path, fa, attr, argv, envp)
 			      : REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
 	/* posix_spawnp through a PATH that names store directories: the

@@ -234,15 +234,17 @@ Test(keeper, a_process_that_dropped_privileges_gets_fds_from_the_keeper)
 	ms_store_close(s);
 }
 
-/* A program exec'd by a process that is not the store's owner any more
- * joins through the keeper connection it inherits (MEMSHIM_PIN); a
- * process without one cannot join, nor with an fd that is not the
- * keeper's. */
+/* Every program of the tree inherits the keeper connection (MEMSHIM_PIN):
+ * the owner's passes it on as well, and one exec'd by a process that is
+ * not the store's owner any more joins through it; a process cannot join
+ * through an fd that is not the keeper's. */
 Test(keeper, a_non_owner_joins_only_through_an_inherited_connection)
 {
 	struct ms_config c = t_config(1 << 20, 0);
 	ms_store *s = t_kept(&c);
-	cr_assert_eq(ms_store_pin_for_exec(s), -1, "the owner passes no connection on");
+	int own = ms_store_pin_for_exec(s);
+	cr_assert(own >= 0 && !(fcntl(own, F_GETFD) & FD_CLOEXEC),
+		  "the owner passes its connection on, inheritable");
 	pid_t p = fork();
 	if (p == 0) {
 		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))

@@ -121,3 +121,25 @@ Test(preload, low_fd_limit_and_the_shims_fds_out_of_sight, .init = init_lib)
 	cr_assert_eq(st, 0, "%s", out);
 	cr_assert_str_eq(out, want);
 }
+
+/* A process of the tree attaches to the store on its first store call, not
+ * at start: one that never touches it holds only the keeper connection it
+ * inherited (which keeps the store alive), and no arena; one that does
+ * holds the arena too. Counted in /proc/<pid>/fd of a sleeping child,
+ * by the memfd links. */
+Test(preload, a_process_attaches_on_its_first_store_call, .init = init_lib)
+{
+	char out[4096];
+	const char *script =
+		"echo x > /mem/f; "
+		"arena() { for f in /proc/$1/fd/*; do readlink $f; done | grep -c memshim-arena; }; "
+		"sleep 2 & p=$!; "
+		"python3 -c \"import time; time.sleep(2)\" & q=$!; "
+		"sh -c \"exec 3</mem/f; sleep 2\" & r=$!; "
+		"sleep 0.8; echo untouched $(arena $p) $(arena $q) touched $(arena $r); "
+		"sh -c \"sleep 1; cat /mem/f\"; wait";
+	int st = sh("", script, out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	/* and a process that attaches late still sees the tree's store */
+	cr_assert_str_eq(out, "untouched 0 0 touched 1\nx\n");
+}
