@@ -158,6 +158,7 @@ struct ms_ledger {
  * who refused what, and who holds what (doc/report.md). */
 #define MS_REFUSALS 8      /* refusals recorded in full (all are counted) */
 #define MS_PROGS 64        /* programs tracked; the last entry takes the rest */
+#define MS_INJECTED 16     /* MEMSHIM_FAIL failures recorded in full (all are counted) */
 #define MS_PROG_NAME 32
 enum ms_refusal_kind { MS_REFUSED_BYTES, MS_REFUSED_NODES, MS_REFUSED_GUARD };
 
@@ -175,6 +176,18 @@ struct ms_refusal {
 	uint32_t kind;    /* enum ms_refusal_kind */
 	uint32_t ino;     /* inode slot of the file written; 0 = a new name */
 	char path[240];   /* "" = not known (yet) */
+};
+
+/* One failure MEMSHIM_FAIL injected, for the report: claimed with an
+ * atomic add of hdr->ninjected and written by its process alone. */
+struct ms_injected {
+	int64_t t_ns;   /* CLOCK_REALTIME */
+	int32_t pid;
+	uint32_t prog;  /* progs index + 1; 0 = unknown */
+	int32_t err;    /* the errno injected; 0 = a short write */
+	uint16_t rule;  /* 1 = the first rule */
+	uint16_t call;  /* enum ms_fail_call */
+	char path[240];
 };
 
 /* One program (executable name) of the tree. Entries are taken under
@@ -290,6 +303,9 @@ struct ms_hdr {
 	/* MEMSHIM_REPORT and MEMSHIM_CHART of the creator; "" = off. [const] */
 	char report[PATH_MAX];
 	char chart[PATH_MAX];
+	uint32_t ninjected;        /* [atomic] records claimed (may pass MS_INJECTED) */
+	uint32_t pad5;
+	struct ms_injected injected[MS_INJECTED]; /* see struct ms_injected */
 };
 
 /* The layout shared with processes built from other copies of this code:
@@ -307,9 +323,10 @@ _Static_assert(offsetof(struct ms_hdr, ns_lock) % 8 == 0, "locks 8-aligned");
 _Static_assert(sizeof(struct ms_xrec) == 12, "attribute record header");
 _Static_assert(sizeof(struct ms_refusal) == 272, "refusal record");
 _Static_assert(sizeof(struct ms_prog) == 64, "program entry");
+_Static_assert(sizeof(struct ms_injected) == 264, "injected failure record");
 _Static_assert(MS_LAYOUT_VERSION != 4 ||
 		       (sizeof(struct ms_inode) == 184 && sizeof(struct ms_dent) == 296 &&
-			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 29912),
+			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 34144),
 	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");
 
 /* Who the caller is, for the permission checks (perm.c): one view of the

@@ -499,6 +499,43 @@ int ms_stats_refusals(ms_store *s, struct ms_refusal_stats *out, int n)
 	return (int)k;
 }
 
+void ms_injected_note(ms_store *s, int rule, int call, int err, const char *path)
+{
+	struct ms_hdr *h = s->hdr;
+	uint32_t k = __atomic_fetch_add(&h->ninjected, 1, __ATOMIC_RELAXED);
+	if (k >= MS_INJECTED)
+		return;
+	struct ms_injected *r = &h->injected[k];
+	r->t_ns = ms_now_ns();
+	r->pid = (int32_t)MS_SYSCALL(SYS_getpid);
+	r->prog = s->prog;
+	r->err = err;
+	r->rule = (uint16_t)rule;
+	r->call = (uint16_t)call;
+	snprintf(r->path, sizeof(r->path), "%s", path ? path : "");
+}
+
+uint32_t ms_stats_injected(ms_store *s, struct ms_injected_stats *out, int n)
+{
+	struct ms_hdr *h = s->hdr;
+	uint32_t total = LD(&h->ninjected);
+	for (uint32_t i = 0; i < total && i < MS_INJECTED && (int)i < n; i++) {
+		const struct ms_injected *r = &h->injected[i];
+		out[i].t_ns = r->t_ns;
+		out[i].pid = r->pid;
+		out[i].rule = r->rule;
+		out[i].err = r->err;
+		out[i].call = ms_fail_call_name((enum ms_fail_call)r->call);
+		out[i].prog[0] = 0;
+		if (r->prog && r->prog <= MS_PROGS)
+			memcpy(out[i].prog, h->progs[r->prog - 1].name, sizeof(out[i].prog));
+		out[i].prog[sizeof(out[i].prog) - 1] = 0;
+		memcpy(out[i].path, r->path, sizeof(out[i].path));
+		out[i].path[sizeof(out[i].path) - 1] = 0;
+	}
+	return total;
+}
+
 /* Depth-first walk of the tree with an explicit stack of entry slots. */
 int ms_stats_files(ms_store *s, int flags,
 		   int (*fn)(void *arg, const char *path, uint64_t size), void *arg)

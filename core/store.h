@@ -445,6 +445,20 @@ struct ms_refusal_stats {
 	char path[240];        /* "" = not known */
 };
 int ms_stats_refusals(ms_store *s, struct ms_refusal_stats *out, int n);
+/* MEMSHIM_FAIL's failures, for the report: ms_injected_note records one
+ * (the first MS_INJECTED in full, all counted); ms_stats_injected copies
+ * the records out and returns how many failures there were. */
+struct ms_injected_stats {
+	int64_t t_ns;          /* CLOCK_REALTIME */
+	int64_t pid;
+	int rule;              /* 1 = the first rule */
+	int err;               /* 0 = a short write */
+	const char *call;      /* "open", "write", "fsync", "rename" */
+	char prog[32];
+	char path[240];
+};
+void ms_injected_note(ms_store *s, int rule, int call, int err, const char *path);
+uint32_t ms_stats_injected(ms_store *s, struct ms_injected_stats *out, int n);
 
 /* Checks every invariant of the arena (ledger == sum of charges <= quota,
  * every entry resolves, counts agree). Returns 0 or -EUCLEAN with a

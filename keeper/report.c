@@ -158,6 +158,25 @@ static const char *guard_verdict(const struct ms_hdr *h, uint64_t *avail)
 	return "fits";
 }
 
+/* "injected": MEMSHIM_FAIL's failures, every one counted, the first
+ * MS_INJECTED in full. */
+static void injected_json(FILE *f, struct ms_store *s, const struct ms_stats *st)
+{
+	struct ms_injected_stats in[MS_INJECTED];
+	uint32_t n = ms_stats_injected(s, in, MS_INJECTED);
+	fprintf(f, "  \"injected\": {\"count\": %u, \"first\": [", n);
+	for (uint32_t i = 0; i < n && i < MS_INJECTED; i++) {
+		fprintf(f, "%s\n    {\"rule\": %d, \"call\": \"%s\", \"path\": ", i ? "," : "",
+			in[i].rule, in[i].call);
+		jstr(f, in[i].path);
+		fputs(", \"program\": ", f);
+		jstr(f, in[i].prog);
+		fprintf(f, ", \"pid\": %lld, \"errno\": \"%s\", \"at_s\": %.3f}", (long long)in[i].pid,
+			in[i].err ? strerrorname_np(in[i].err) : "short", at_s(st, in[i].t_ns));
+	}
+	fputs(n ? "\n  ]},\n" : "]},\n", f);
+}
+
 void ms_report_json(FILE *f, struct ms_store *s, const struct ms_report *r, int final)
 {
 	static const char *const guards[] = {"none", "init", "per_write"};
@@ -213,6 +232,7 @@ void ms_report_json(FILE *f, struct ms_store *s, const struct ms_report *r, int 
 			at_s(&st, refs[i].t_ns));
 	}
 	fputs(nr ? "\n  ]},\n" : "]},\n", f);
+	injected_json(f, s, &st);
 	fputs("  \"programs\": [", f);
 	for (int i = 0; i < np && i < MS_PROGS; i++) {
 		fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
@@ -311,6 +331,15 @@ static void summary(FILE *f, struct ms_store *s, const struct ms_report *r)
 	} else {
 		fprintf(f, "memshim:   no write refused\n");
 	}
+	struct ms_injected_stats in[3];
+	uint32_t ni = ms_stats_injected(s, in, 3);
+	if (ni)
+		fprintf(f, "memshim:   %u failure%s injected on purpose (MEMSHIM_FAIL)\n", ni,
+			ni == 1 ? "" : "s");
+	for (uint32_t i = 0; i < ni && i < 3; i++)
+		fprintf(f, "memshim:   injected: rule %d, %s of %s: %s (%s, pid %lld)\n", in[i].rule,
+			in[i].call, in[i].path, in[i].err ? strerrorname_np(in[i].err) : "short write",
+			in[i].prog[0] ? in[i].prog : "?", (long long)in[i].pid);
 	/* the five that wrote most; the JSON has them all */
 	qsort(progs, (size_t)(np < MS_PROGS ? np : MS_PROGS), sizeof(progs[0]), by_written);
 	for (int i = 0; i < np && i < 5 && progs[i].written; i++)

@@ -48,6 +48,7 @@ static void report(int rule, enum ms_fail_call call, int rc, const char *path, s
 	int err = rc < 0 ? -rc : 0;
 	const char *text = ms_fail_note(rule, call, err, path, program_invocation_short_name,
 					(int)ms_shim_getpid());
+	ms_injected_note(ms_shim.store, rule, (int)call, err, path); /* for the report */
 	const char *name = ms_fail_call_name(call);
 	if (err)
 		ms_logc(ms_shim.cfg.log_level, MS_LOG_WARN,

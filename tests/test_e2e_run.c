@@ -357,3 +357,28 @@ Test(run, finds_the_installed_layout)
 	cr_assert_eq(st, 125, "%s", out);
 	cr_assert(strstr(out, "memshim-run: cannot find libmemshim.so and memshim-keeper"), "%s", out);
 }
+
+/* MEMSHIM_FAIL (--fail): every failure injected on purpose is in the
+ * report, with its rule, call, path and program, and in the summary. */
+Test(run, the_report_lists_injected_failures)
+{
+	char out[16384];
+	int st = run("$RUN --fail \"write:*.log:2+:EIO;open:*.db:1:EACCES\" --report $T/r.json -- "
+		     "sh -c \"for i in 1 2 3; do echo \\$i >> /mem/a.log; done; : > /mem/x.db; "
+		     "cat /mem/a.log\"",
+		     out, sizeof(out));
+	cr_assert_eq(st, 2, "the last redirection fails: %s", out);
+	cr_assert(strstr(out, "memshim:   3 failures injected on purpose (MEMSHIM_FAIL)\n"), "%s", out);
+	cr_assert(strstr(out, "memshim:   injected: rule 2, open of /mem/x.db: EACCES (dash, pid "),
+		  "%s", out);
+	st = py("import json,sys; d=json.load(open(sys.argv[1]))[\"injected\"]; "
+		"print(d[\"count\"]); "
+		"[print(x[\"rule\"], x[\"call\"], x[\"path\"], x[\"program\"], x[\"errno\"], x[\"pid\"] > 0) "
+		"for x in d[\"first\"]]",
+		tpath("r.json"), out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	cr_assert_str_eq(out, "3\n"
+			      "1 write /mem/a.log dash EIO True\n"
+			      "1 write /mem/a.log dash EIO True\n"
+			      "2 open /mem/x.db dash EACCES True\n");
+}
