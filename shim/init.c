@@ -31,6 +31,7 @@ static void attach_fork(int phase);
 
 static void fork_prepare(void)
 {
+	ms_real_resolve(); /* the child may not call dlsym (real.h) */
 	attach_fork(MS_FORK_PREPARE);
 	ms_stdio_fork(MS_FORK_PREPARE);
 	ms_spawn_fork(MS_FORK_PREPARE);
@@ -244,6 +245,7 @@ __attribute__((used)) void *ms_vfork_prepare(void)
 	int saved = errno;
 	if (ms_shim.on && !__atomic_load_n(&ms_shim.ready, __ATOMIC_ACQUIRE))
 		ms_attach();
+	ms_real_resolve(); /* the child shares our memory, not our time */
 	errno = saved;
 	return (void *)REAL(vfork);
 }
@@ -272,7 +274,7 @@ __asm__(".text\n"
 __attribute__((constructor)) static void ms_shim_init(void)
 {
 	char err[512];
-	ms_real_resolve();
+	ms_real_resolve_early();
 	ms_fault_set_known(ms_real_known);
 	ms_probe_init();
 	int r = ms_config_load(&ms_shim.cfg, NULL, err, sizeof(err));

@@ -7,17 +7,39 @@
 
 struct ms_real ms_real;
 
+/* dlsym may allocate; the shim wraps no allocator, so this cannot come back
+ * here. Racing threads store the same values. */
+void ms_real_resolve_one(void **slot, const char *name)
+{
+	if (!*slot)
+		*slot = dlsym(RTLD_NEXT, name);
+}
+
 void ms_real_resolve(void)
 {
-	/* dlsym may allocate; the shim wraps no allocator, so this cannot
-	 * come back here. Racing threads store the same values. */
-#define W(ret, name, params)                                                        \
-	if (!ms_real.name)                                                         \
-		ms_real.name = (ret(*) params)dlsym(RTLD_NEXT, #name);
+	static int all;
+	if (__atomic_load_n(&all, __ATOMIC_ACQUIRE))
+		return;
+#define W(ret, name, params) ms_real_resolve_one((void **)&ms_real.name, #name);
 #define R W
 #include "real_all.def"
 #undef W
 #undef R
+	__atomic_store_n(&all, 1, __ATOMIC_RELEASE);
+}
+
+void ms_real_resolve_early(void)
+{
+	/* POSIX's async-signal-safe file calls among ours, and what a child
+	 * of fork calls before exec, for a process that never forks through
+	 * the handlers below (raw clone) */
+#define EARLY(name) ms_real_resolve_one((void **)&ms_real.name, #name);
+	EARLY(read) EARLY(write) EARLY(close) EARLY(open) EARLY(openat) EARLY(fcntl)
+	EARLY(dup) EARLY(dup2) EARLY(dup3) EARLY(lseek) EARLY(fstat) EARLY(stat) EARLY(lstat)
+	EARLY(fsync) EARLY(fdatasync) EARLY(unlink) EARLY(rename) EARLY(mkdir) EARLY(rmdir)
+	EARLY(chdir) EARLY(fchdir) EARLY(execve) EARLY(pread) EARLY(pwrite) EARLY(readv)
+	EARLY(writev) EARLY(ftruncate) EARLY(access) EARLY(chmod) EARLY(fchmod) EARLY(umask)
+#undef EARLY
 }
 
 static const char *const names[] = {

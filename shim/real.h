@@ -3,8 +3,12 @@
  * Generated from the family lists shim/real_*.def, each line one of
  *	W(ret, name, (params))  a libc name the shim wraps and exports
  *	R(ret, name, (params))  a libc name the shim only calls
- * Every entry is resolved with dlsym(RTLD_NEXT) once, in the constructor,
- * and on first use by a caller that arrives before it. The version script
+ * Every entry is resolved with dlsym(RTLD_NEXT) once: on its first use, or
+ * all of them before the process forks or vforks (a child of a threaded
+ * process may not call dlsym: another thread may have held the loader's
+ * lock at the fork) and for the few calls a signal handler may make
+ * (MS_REAL_EARLY, at start). A process that calls a few wrapped names
+ * looks a few up, not 200 (tens of microseconds at every start). The version script
  * of libmemshim.so is generated from the W lines, so exports and wrappers
  * can never drift apart.
  *
@@ -46,8 +50,14 @@ struct ms_real {
 
 extern struct ms_real ms_real;
 
-/* Resolves every entry still NULL. Safe to call from any thread, any time. */
+/* Resolves every entry still NULL. Safe to call from any thread, any time
+ * dlsym is. */
 void ms_real_resolve(void);
+/* Resolves the entries a signal handler may reach first (read, write,
+ * close...): the constructor. */
+void ms_real_resolve_early(void);
+/* Resolves one entry: *slot = dlsym(RTLD_NEXT, name). */
+void ms_real_resolve_one(void **slot, const char *name);
 
 /* The failing stand-ins, one per entry. */
 #define W(ret, name, params) ret ms_fail_##name params;
@@ -60,8 +70,9 @@ void ms_real_resolve(void);
 int ms_real_known(const char *name);
 
 #define REAL_RESOLVED(name)                                                        \
-	(__builtin_expect(ms_real.name != NULL, 1) ? ms_real.name                  \
-						   : (ms_real_resolve(), ms_real.name))
+	(__builtin_expect(ms_real.name != NULL, 1)                                 \
+		 ? ms_real.name                                                    \
+		 : (ms_real_resolve_one((void **)&ms_real.name, #name), ms_real.name))
 
 #define REAL(name) (ms_fault_on() && ms_fault_hit(#name) ? ms_fail_##name : REAL_RESOLVED(name))
 
