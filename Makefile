@@ -135,7 +135,7 @@ tsan-run: all $(SA_BIN)
 # Debian packages the build and the tests need (root, or sudo).
 DEPS = gcc make libc6-dev binutils libcriterion-dev uthash-dev \
        python3 sqlite3 tar gzip findutils mawk dash bash coreutils nodejs attr \
-       python3-pytest cmake groff-base
+       python3-pytest python3-numpy cmake groff-base
 deps:
 	@if ! dpkg -s $(DEPS) >/dev/null 2>&1; then \
 	    s=; [ "$$(id -u)" -eq 0 ] || s=sudo; \
@@ -145,7 +145,8 @@ deps:
 # The store's main job on its built-in defaults: real programs under the
 # preload.
 demo: all
-	@env -u MEMSHIM_STORE_ID B=$(abspath $(B)) LD_PRELOAD=$(abspath $(B))/libmemshim.so sh examples/demo.sh
+	@env -u MEMSHIM_STORE_ID B=$(abspath $(B)) $(B)/memshim-run --chart $(B)/memshim-demo.svg -- sh examples/demo.sh
+	@echo "== the chart of the run: $(B)/memshim-demo.svg (open it in a browser)"
 
 # Installation. The library and the keeper stay together in a directory
 # of their own (the library starts the keeper found next to itself, and it

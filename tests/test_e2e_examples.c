@@ -1,7 +1,8 @@
 /* The examples of examples/, each run as a user would run it (its
  * script, with MEMSHIM_LIB naming this build's library), with what it
  * prints checked: the quota stopping a runaway writer, `make check` of a
- * C project, CTest, pytest with the plugin, SQLite, and the CI job. */
+ * C project, CTest, pytest with the plugin, SQLite, numpy.memmap, and the
+ * CI job. */
 #include "e2e/e2e.h"
 
 /* The top of the source tree (tests/e2e/../..). */
@@ -187,6 +188,19 @@ Test(examples, sqlite)
 	cr_assert_eq(st, 0, "%s", out);
 	cr_assert_str_eq(out, "python: rows 1001\npython: database or disk is full\n"
 			      "1001|501501\nok\napp.db\n");
+}
+
+/* numpy.memmap in modes w+ (four worker processes filling one mapping),
+ * r+, r and c; an array bigger than the store refused whole. */
+Test(examples, numpy_memmap)
+{
+	int st = run("sh examples/numpy_memmap.sh", out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	cr_assert_str_eq(out, "w+: workers wrote, parent sees sum 34359607296 expected 34359607296\n"
+			      "r+: file size 2097152 first value -1.0\n"
+			      "r: write refused: assignment destination is read-only\n"
+			      "c: array has 42.0 file still has 2.0\n"
+			      "16 MiB array: ENOSPC file size 0\n");
 }
 
 /* The CI job: a suite that swallows a refused write still fails the
