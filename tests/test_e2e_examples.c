@@ -64,10 +64,17 @@ Test(examples, quota_demo)
 	HAS(out, "consistency check: ledger == sum of charges <= quota\n");
 }
 
-/* ... and `make demo` on real programs, on the built-in defaults. */
+/* ... and `make demo` on real programs, on the built-in defaults, through
+ * memshim-run: its summary names the refused write, and the chart is
+ * written. */
 Test(examples, demo_sh)
 {
-	int st = run("LD_PRELOAD=$MEMSHIM_LIB sh examples/demo.sh", out, sizeof(out));
+	int st = run("rm -f $B/memshim-demo.svg && make -s demo B=$B", out, sizeof(out));
+	HAS(out, "memshim: !!! 1 WRITE REFUSED (largest 1.0 MiB asked; quota 256.0 MiB) !!!\n");
+	HAS(out, "memshim:   refused: dd (pid ");
+	char svg[PATH_MAX + 32];
+	snprintf(svg, sizeof(svg), "%s/memshim-demo.svg", build());
+	cr_assert_eq(access(svg, R_OK), 0, "no chart %s", svg);
 	cr_assert_eq(st, 0, "%s", out);
 	HAS(out, "hello from demo.sh (read by python)\n");
 	HAS(out, "dd exited with status 1:\n   dd: error writing '/mem/demo/big': No space left on device\n");
