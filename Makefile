@@ -4,6 +4,7 @@
 #   make check      every test (unit, stress, end-to-end)
 #   make asan       the same tests built with ASan+UBSan (build-asan/)
 #   make tsan       the same tests built with TSan (build-tsan/)
+#   make bench      the benchmark: store under the shim against tmpfs
 
 CC      ?= gcc
 SAN     ?=
@@ -93,6 +94,11 @@ $(B)/tests/%: tests/%.c $(TEST_H) $(B)/libmemshim-core.a
 	$(CC) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(filter %.o,$^) \
 	    $(B)/libmemshim-core.a -lcriterion $(LIBS)
 
+# The benchmark links libc alone, like the programs it measures.
+$(B)/bench/bench: bench/bench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MSFLAGS) $(LDFLAGS) -o $@ $<
+
 # Tests find the keeper and helpers through these; a sanitizer runtime
 # that must come first in a preload goes in PRELOAD_FIRST.
 TEST_ENV = MEMSHIM_TEST_BUILD=$(abspath $(B)) MEMSHIM_LOG=error \
@@ -101,7 +107,7 @@ TEST_ENV = MEMSHIM_TEST_BUILD=$(abspath $(B)) MEMSHIM_LOG=error \
 # Every test program runs, even after a failure; the failed ones are named
 # at the end.
 RUN_BIN ?= $(TEST_BIN)
-check: all $(TEST_BIN) $(HELP_BIN) $(SA_BIN)
+check: all $(TEST_BIN) $(HELP_BIN) $(SA_BIN) $(B)/bench/bench
 	@failed=; for t in $(RUN_BIN); do \
 	    echo "== $$t"; $(TEST_ENV) $$t --jobs 1 $(TESTFLAGS) || failed="$$failed $$t"; done; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; \
@@ -144,8 +150,14 @@ deps:
 demo: all
 	@env -u MEMSHIM_STORE_ID LD_PRELOAD=$(abspath $(B))/libmemshim.so sh examples/demo.sh
 
+# The benchmark prints figures and is run on purpose: never part of check
+# (tests/test_bench.c only checks that one tiny round runs). About three
+# minutes; BENCH_ROUNDS=15 for more rounds (default 7).
+bench: all $(B)/bench/bench
+	@BENCH_ROUNDS=$(BENCH_ROUNDS) $(B)/bench/bench --preload $(abspath $(B))/libmemshim.so
+
 clean:
 	rm -rf build build-asan build-tsan
 
-.PHONY: all check asan tsan tsan-run clean deps demo
+.PHONY: all check asan tsan tsan-run clean deps demo bench
 .SECONDARY:
