@@ -386,6 +386,7 @@ static int worker_main(const char *dir, const char *real, int smoke)
 {
 	static struct ctx c;
 	struct result res = {0};
+	c.rand_fd = -1;
 	snprintf(c.dir, sizeof(c.dir), "%s", dir);
 	snprintf(c.real, sizeof(c.real), "%s", real);
 #define SUB(f, name) snprintf(c.f, sizeof(c.f), "%.*s/" name, PATH_MAX - 16, dir)
@@ -425,7 +426,8 @@ static int worker_main(const char *dir, const char *real, int smoke)
 	}
 	/* EOF: the driver is done (or gone). The store goes with its keeper;
 	 * a tmpfs directory would stay, so both sides remove what they made. */
-	close(c.rand_fd);
+	if (c.rand_fd >= 0)
+		close(c.rand_fd);
 	rm_tree(c.dir);
 	return res.msg[0] ? 1 : 0;
 }
