@@ -382,11 +382,24 @@ static int read_all(int fd, void *p, size_t n)
 	return 0;
 }
 
+static void on_stop(int sig) {}
+
 static int worker_main(const char *dir, const char *real, int smoke)
 {
 	static struct ctx c;
 	struct result res = {0};
 	c.rand_fd = -1;
+	/* Interrupted (Ctrl-C reaches the whole process group) or left
+	 * behind, a worker still removes its directory: these signals only
+	 * make a pending call fail, the loop ends and cleans up (EOF ends it
+	 * when the signal came between two calls). A handler,
+	 * not SIG_IGN, so that the programs it spawns start with the default
+	 * dispositions on both sides. */
+	struct sigaction sa = {.sa_handler = on_stop};
+	int stops[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+	for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
+		sigaction(stops[i], &sa, NULL);
+
 	snprintf(c.dir, sizeof(c.dir), "%s", dir);
 	snprintf(c.real, sizeof(c.real), "%s", real);
 #define SUB(f, name) snprintf(c.f, sizeof(c.f), "%.*s/" name, PATH_MAX - 16, dir)
@@ -471,13 +484,17 @@ struct worker {
 	const char *side;
 };
 
+static struct worker store_w = {.pid = -1, .to = -1, .side = "store"},
+		     tmpfs_w = {.pid = -1, .to = -1, .side = "tmpfs"};
 static char self[PATH_MAX];
 static char tmp_base[PATH_MAX], real_file[PATH_MAX + 16];
 
 /* The environment of a fresh store (or of none), whatever this process
- * was started with: a bench run under memshim must not join that store. */
+ * was started with: a bench run under memshim must not join that store.
+ * Called in a child before it execs; SIGPIPE is the driver's only. */
 static void clean_env(const char *preload)
 {
+	signal(SIGPIPE, SIG_DFL);
 	static const char *drop[] = {"LD_PRELOAD", "MEMSHIM_STORE_ID", "MEMSHIM_STORE",
 				     "MEMSHIM_SEED", "MEMSHIM_SAVE", "MEMSHIM_MAX_NODES",
 				     "MEMSHIM_PREFIX", "MEMSHIM_QUOTA"};
@@ -492,13 +509,14 @@ static void clean_env(const char *preload)
 	}
 }
 
-static int worker_start(struct worker *w, const char *side, const char *dir,
-			const char *preload, int smoke)
+static int worker_start(struct worker *w, const char *dir, const char *preload, int smoke)
 {
 	int in[2], out[2];
 	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
 		return -1;
-	w->side = side;
+	/* Set before the fork: on_signal closes `to` to stop the worker. */
+	w->to = in[1];
+	w->from = out[0];
 	w->pid = fork();
 	if (w->pid < 0)
 		return -1;
@@ -513,15 +531,13 @@ static int worker_start(struct worker *w, const char *side, const char *dir,
 	}
 	close(in[0]);
 	close(out[1]);
-	w->to = in[1];
-	w->from = out[0];
 	struct result r;
 	if (read_all(w->from, &r, sizeof(r))) {
-		fprintf(stderr, "bench: the %s worker did not start\n", side);
+		fprintf(stderr, "bench: the %s worker did not start\n", w->side);
 		return -1;
 	}
 	if (r.msg[0]) {
-		fprintf(stderr, "bench: %s side: %s\n", side, r.msg);
+		fprintf(stderr, "bench: %s side: %s\n", w->side, r.msg);
 		return -1;
 	}
 	return 0;
@@ -544,12 +560,18 @@ static double ask(struct worker *w, int i)
 	return (double)r.ns / (double)r.ops;
 }
 
+/* Closing its stdin ends a worker; a second call does nothing. */
 static int worker_stop(struct worker *w)
 {
 	int st;
+	if (w->pid <= 0)
+		return 0;
 	close(w->to);
 	close(w->from);
-	if (waitpid(w->pid, &st, 0) != w->pid)
+	w->to = -1;
+	pid_t pid = w->pid;
+	w->pid = -1;
+	if (waitpid(pid, &st, 0) != pid)
 		return -1;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
@@ -667,7 +689,15 @@ static void cleanup_tmp(void)
 
 static void on_signal(int sig)
 {
-	/* The workers see EOF and remove their directories themselves. */
+	/* The workers see EOF (or the signal too) and remove their
+	 * directories; the tmpfs one must be gone before its parent can be. */
+	struct worker *ws[] = {&store_w, &tmpfs_w};
+	for (int i = 0; i < 2; i++) {
+		if (ws[i]->to >= 0)
+			close(ws[i]->to);
+		if (ws[i]->pid > 0)
+			waitpid(ws[i]->pid, NULL, 0);
+	}
 	cleanup_tmp();
 	signal(sig, SIG_DFL);
 	raise(sig);
@@ -733,8 +763,10 @@ static int driver_main(const char *preload, int smoke)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
+	/* A worker that died is reported, not a reason to die silently. */
+	signal(SIGPIPE, SIG_IGN);
 	int ret = 1;
-	struct worker store = {.pid = -1}, tmpfs = {.pid = -1};
+	struct worker *store = &store_w, *tmpfs = &tmpfs_w;
 	char tdir[PATH_MAX + 8];
 	snprintf(tdir, sizeof(tdir), "%s/t", tmp_base);
 	{
@@ -760,8 +792,7 @@ static int driver_main(const char *preload, int smoke)
 	fflush(stdout);
 
 	fprintf(stderr, "bench: preparing both sides\n");
-	if (worker_start(&tmpfs, "tmpfs", tdir, NULL, smoke) ||
-	    worker_start(&store, "store", "/mem/bench", preload, smoke))
+	if (worker_start(tmpfs, tdir, NULL, smoke) || worker_start(store, "/mem/bench", preload, smoke))
 		goto out;
 
 	static double st_ns[NWORK][1000], tm_ns[NWORK][1000], ratio[NWORK][1000];
@@ -773,23 +804,22 @@ static int driver_main(const char *preload, int smoke)
 	for (int r = smoke ? 1 : 0; r <= rounds; r++) {
 		fprintf(stderr, r ? "bench: round %d of %d\n" : "bench: warm-up\n", r, rounds);
 		for (int i = 0; i < NWORK; i++) {
-			struct worker *first = r % 2 ? &store : &tmpfs;
-			struct worker *second = r % 2 ? &tmpfs : &store;
+			struct worker *first = r % 2 ? store : tmpfs;
+			struct worker *second = r % 2 ? tmpfs : store;
 			double a = ask(first, i), b = a < 0 ? -1 : ask(second, i);
 			if (a < 0 || b < 0)
 				goto out;
 			if (!r)
 				continue;
-			st_ns[i][r - 1] = first == &store ? a : b;
-			tm_ns[i][r - 1] = first == &store ? b : a;
+			st_ns[i][r - 1] = first == store ? a : b;
+			tm_ns[i][r - 1] = first == store ? b : a;
 			ratio[i][r - 1] = st_ns[i][r - 1] / tm_ns[i][r - 1];
 		}
 	}
-	if (worker_stop(&store) | worker_stop(&tmpfs)) {
+	if (worker_stop(store) | worker_stop(tmpfs)) {
 		fprintf(stderr, "bench: a worker failed at exit\n");
 		goto out;
 	}
-	store.pid = tmpfs.pid = -1;
 
 	fprintf(stderr, "bench: files in one store (at most %ld s)\n", files_sec);
 	char files[160];
@@ -817,10 +847,8 @@ static int driver_main(const char *preload, int smoke)
 	       "better.\n");
 	ret = 0;
 out:
-	if (store.pid > 0)
-		worker_stop(&store);
-	if (tmpfs.pid > 0)
-		worker_stop(&tmpfs);
+	worker_stop(store);
+	worker_stop(tmpfs);
 	cleanup_tmp();
 	return ret;
 }
