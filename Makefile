@@ -5,6 +5,7 @@
 #   make asan       the same tests built with ASan+UBSan (build-asan/)
 #   make tsan       the same tests built with TSan (build-tsan/)
 #   make install    PREFIX=/usr/local DESTDIR= (and make uninstall)
+#   make bench      the benchmark: store under the shim against tmpfs
 
 CC      ?= gcc
 SAN     ?=
@@ -95,6 +96,11 @@ $(B)/tests/%: tests/%.c $(TEST_H) $(B)/libmemshim-core.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(MSFLAGS) -Itests $(LDFLAGS) -o $@ $< $(filter %.o,$^) \
 	    $(B)/libmemshim-core.a -lcriterion $(LIBS)
 
+# The benchmark links libc alone, like the programs it measures.
+$(B)/bench/bench: bench/bench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MSFLAGS) $(LDFLAGS) -o $@ $<
+
 # Tests find the keeper and helpers through these; a sanitizer runtime
 # that must come first in a preload goes in PRELOAD_FIRST.
 TEST_ENV = MEMSHIM_TEST_BUILD=$(abspath $(B)) MEMSHIM_LOG=error \
@@ -103,7 +109,7 @@ TEST_ENV = MEMSHIM_TEST_BUILD=$(abspath $(B)) MEMSHIM_LOG=error \
 # Every test program runs, even after a failure; the failed ones are named
 # at the end.
 RUN_BIN ?= $(TEST_BIN)
-check: all $(TEST_BIN) $(HELP_BIN) $(SA_BIN)
+check: all $(TEST_BIN) $(HELP_BIN) $(SA_BIN) $(B)/bench/bench
 	@failed=; for t in $(RUN_BIN); do \
 	    echo "== $$t"; $(TEST_ENV) $$t --jobs 1 $(TESTFLAGS) || failed="$$failed $$t"; done; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; \
@@ -188,8 +194,14 @@ uninstall:
 	@for d in $(DESTDIR)$(PKGLIB) $(DESTDIR)$(DOCDIR); do [ ! -d $$d ] || rmdir $$d; done
 	@rmdir $(DESTDIR)$(PYDIR)/__pycache__ 2>/dev/null || true
 
+# The benchmark prints figures and is run on purpose: never part of check
+# (tests/test_bench.c only checks that one tiny round runs). About three
+# minutes; BENCH_ROUNDS=15 for more rounds (default 7).
+bench: all $(B)/bench/bench
+	@BENCH_ROUNDS=$(BENCH_ROUNDS) $(B)/bench/bench --preload $(abspath $(B))/libmemshim.so
+
 clean:
 	rm -rf build build-asan build-tsan
 
-.PHONY: all check asan tsan tsan-run clean deps demo install uninstall
+.PHONY: all check asan tsan tsan-run clean deps demo bench install uninstall
 .SECONDARY:
