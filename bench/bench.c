@@ -344,7 +344,9 @@ static int prepare(struct ctx *c)
 			return (int)fail(c, "create", p);
 		close(fd);
 	}
-	c->rand_fd = open(c->rand, O_RDWR);
+	/* close-on-exec: the start-up rows spawn programs that must not
+	 * inherit a store fd (one that does attaches at start) */
+	c->rand_fd = open(c->rand, O_RDWR | O_CLOEXEC);
 	if (c->rand_fd < 0)
 		return (int)fail(c, "open", c->rand);
 	return 0;
