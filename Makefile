@@ -13,8 +13,10 @@ B       ?= build
 CFLAGS  ?= -O2 -g
 # Flags the code needs whatever CFLAGS a caller gives (a caller's CPPFLAGS
 # and LDFLAGS, such as dpkg-buildflags' hardening, are added too).
+# initial-exec TLS: the library is loaded at start (LD_PRELOAD), never by
+# dlopen, so its thread-locals need no __tls_get_addr call per access.
 MSFLAGS  = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fPIC \
-           -fvisibility=hidden -D_GNU_SOURCE -Icore $(SAN)
+           -fvisibility=hidden -ftls-model=initial-exec -D_GNU_SOURCE -Icore $(SAN)
 LDFLAGS += $(SAN)
 LIBS     = -lpthread
 

@@ -1638,30 +1638,17 @@ static unsigned char dtype(uint32_t mode)
  * its successor (O(1) for a sequential read); otherwise the directory is
  * walked from its first entry, O(position) — only after a seek or when
  * reading two directories in turns. */
-int ms_readdir(ms_store *s, ms_ino dir, uint64_t cookie, struct ms_dirent *e)
+/* One entry after cookie, under ns_lock: 1, 0 at the end, or -errno. */
+static int readdir_locked(ms_store *s, uint32_t dir, struct ms_inode *in, uint64_t cookie,
+			  struct ms_dirent *e)
 {
-	int r = 1;
-	ms_ns_lock(s);
-	struct ms_inode *in = live(s, dir);
-	if (!in) {
-		r = -ENOENT;
-		goto out;
-	}
-	if (!S_ISDIR(in->mode)) {
-		r = -ENOTDIR;
-		goto out;
-	}
-	if (in->nlink == 0) {
-		r = -ENOENT; /* as getdents64 on a removed directory */
-		goto out;
-	}
 	if (cookie < 2) {
 		uint32_t t = cookie == 0 || dir == s->hdr->root ? dir : in->parent;
 		e->ino = IN(s, t)->ino_no;
 		e->cookie = cookie + 1;
 		e->type = DT_DIR;
 		strcpy(e->name, cookie == 0 ? "." : "..");
-		goto out;
+		return 1;
 	}
 	uint32_t d = 0, h = rd_hint.dent;
 	if (rd_hint.hdr == s->hdr && h && h <= s->hdr->nslots &&
@@ -1672,10 +1659,8 @@ int ms_readdir(ms_store *s, ms_ino dir, uint64_t cookie, struct ms_dirent *e)
 		while (d && ms_dent_at(s, d)->seq + 2 <= cookie)
 			d = ms_dent_at(s, d)->next;
 	}
-	if (!d) {
-		r = 0;
-		goto out;
-	}
+	if (!d)
+		return 0;
 	struct ms_dent *de = ms_dent_at(s, d);
 	struct ms_inode *c = IN(s, de->ino);
 	e->ino = c->ino_no;
@@ -1684,7 +1669,32 @@ int ms_readdir(ms_store *s, ms_ino dir, uint64_t cookie, struct ms_dirent *e)
 	memcpy(e->name, de->name, (size_t)de->namelen + 1);
 	rd_hint.hdr = s->hdr;
 	rd_hint.dent = d;
-out:
+	return 1;
+}
+
+int ms_readdir_n(ms_store *s, ms_ino dir, uint64_t cookie, struct ms_dirent *e, int n)
+{
+	int r = 0;
+	ms_ns_lock(s);
+	struct ms_inode *in = live(s, dir);
+	if (!in)
+		r = -ENOENT;
+	else if (!S_ISDIR(in->mode))
+		r = -ENOTDIR;
+	else if (in->nlink == 0)
+		r = -ENOENT; /* as getdents64 on a removed directory */
+	/* one lock for the batch: the per-entry lock was most of a readdir */
+	while (r >= 0 && r < n) {
+		int k = readdir_locked(s, (uint32_t)dir, in, r ? e[r - 1].cookie : cookie, &e[r]);
+		if (k <= 0)
+			break;
+		r++;
+	}
 	ms_ns_unlock(s);
 	return r;
+}
+
+int ms_readdir(ms_store *s, ms_ino dir, uint64_t cookie, struct ms_dirent *e)
+{
+	return ms_readdir_n(s, dir, cookie, e, 1);
 }

@@ -282,6 +282,9 @@ struct ms_dirent {
  * (-ENOTDIR, -ENOENT for a removed directory). Entries added or removed
  * between calls are seen or not; no other entry is skipped or repeated. */
 int ms_readdir(ms_store *s, ms_ino dir, uint64_t cookie, struct ms_dirent *e);
+/* Up to n entries in a row, as n calls of ms_readdir would give them, under
+ * one lock: how many (0 at the end), or -errno. */
+int ms_readdir_n(ms_store *s, ms_ino dir, uint64_t cookie, struct ms_dirent *e, int n);
 
 /* ---- extended attributes (xattr.c) -------------------------------------- */
 

@@ -27,14 +27,21 @@
 #define MS_DIR_MAGIC0 (-0x4d534449) /* "MSDI", negated */
 #define MS_DIR_MAGIC1 0x52737472
 
+#define MS_DIR_BATCH 32 /* entries a stream reads from core at a time */
+
 struct ms_dir {
 	int32_t magic0;
 	int32_t magic1;
 	int fd;               /* the directory fd this stream owns */
 	ms_ino ino;
-	pthread_mutex_t lock; /* guards pos and ent, as glibc locks its DIR */
+	pthread_mutex_t lock; /* guards pos, ent and the batch, as glibc locks its DIR */
 	uint64_t pos;         /* cookie of the next entry to read */
 	struct dirent64 ent;  /* what readdir returns; valid until the next */
+	/* Entries read ahead from core in one batch (one lock for many, as
+	 * glibc reads the kernel's getdents64 a buffer at a time): buf[next]
+	 * to buf[n-1] follow pos; a seek empties it. */
+	int next, n;
+	struct ms_dirent buf[MS_DIR_BATCH];
 };
 
 /* The layouts readdir and readdir64 share on this ABI. */
@@ -232,16 +239,18 @@ static int is_prefix_root(ms_ino dir)
 	return 0;
 }
 
-/* The next entry of dir after cookie, as ms_readdir. A prefix behaves as a
- * mount root: its ".." is itself, as tmpfs mounted there would list it
- * (core's ".." there is the skeleton directory above, which no stat shows). */
-static int next_entry(ms_ino dir, uint64_t cookie, struct ms_dirent *de)
+/* Up to n entries of dir after cookie, as ms_readdir_n. A prefix behaves
+ * as a mount root: its ".." is itself, as tmpfs mounted there would list
+ * it (core's ".." there is the skeleton directory above, which no stat
+ * shows). */
+static int next_entries(ms_ino dir, uint64_t cookie, struct ms_dirent *de, int n)
 {
-	int rc = ms_readdir(ms_shim.store, dir, cookie, de);
-	if (rc > 0 && de->cookie == 2 && is_prefix_root(dir)) {
+	int rc = ms_readdir_n(ms_shim.store, dir, cookie, de, n);
+	for (int i = 0; i < rc; i++) {
 		struct stat st;
-		if (ms_stat_ino(ms_shim.store, dir, &st) == 0)
-			de->ino = st.st_ino;
+		if (de[i].cookie == 2 && is_prefix_root(dir) &&
+		    ms_stat_ino(ms_shim.store, dir, &st) == 0)
+			de[i].ino = st.st_ino;
 	}
 	return rc;
 }
@@ -249,17 +258,21 @@ static int next_entry(ms_ino dir, uint64_t cookie, struct ms_dirent *de)
 /* Fills m->ent with the next entry. Returns 1, 0 at the end, or -errno. */
 static int dir_next(struct ms_dir *m)
 {
-	struct ms_dirent de;
-	int rc = next_entry(m->ino, m->pos, &de);
-	if (rc <= 0)
-		return rc;
-	size_t len = strlen(de.name);
-	m->ent.d_ino = de.ino;
-	m->ent.d_off = (off64_t)de.cookie;
+	if (m->next == m->n) {
+		int rc = next_entries(m->ino, m->pos, m->buf, MS_DIR_BATCH);
+		if (rc <= 0)
+			return rc;
+		m->next = 0;
+		m->n = rc;
+	}
+	const struct ms_dirent *de = &m->buf[m->next++];
+	size_t len = strlen(de->name);
+	m->ent.d_ino = de->ino;
+	m->ent.d_off = (off64_t)de->cookie;
 	m->ent.d_reclen = (unsigned short)((offsetof(struct dirent64, d_name) + len + 1 + 7) & ~7UL);
-	m->ent.d_type = de.type;
-	memcpy(m->ent.d_name, de.name, len + 1);
-	m->pos = de.cookie;
+	m->ent.d_type = de->type;
+	memcpy(m->ent.d_name, de->name, len + 1);
+	m->pos = de->cookie;
 	struct ms_fd *e = ms_fd_get(m->fd);
 	if (e)
 		e->pos = m->pos;
@@ -367,6 +380,7 @@ static void dir_seek(struct ms_dir *m, uint64_t pos)
 {
 	pthread_mutex_lock(&m->lock);
 	m->pos = pos;
+	m->next = m->n = 0; /* read again from pos: entries made since show */
 	struct ms_fd *e = ms_fd_get(m->fd);
 	if (e)
 		e->pos = pos;
@@ -546,13 +560,20 @@ MS_EXPORT ssize_t getdents64(int fd, void *buf, size_t len)
 		return ms_ret_ssize(-ENOTDIR);
 	size_t used = 0;
 	ssize_t rc = 0;
+	struct ms_dirent batch[MS_DIR_BATCH];
+	int nb = 0, ib = 0;
 	for (;;) {
-		struct ms_dirent de;
-		int k = next_entry(e->ino, e->pos, &de);
-		if (k <= 0) {
-			rc = k;
-			break;
+		if (ib == nb) {
+			/* entries a full buffer does not take are read again by
+			 * the next call, from e->pos */
+			nb = next_entries(e->ino, e->pos, batch, MS_DIR_BATCH);
+			ib = 0;
+			if (nb <= 0) {
+				rc = nb;
+				break;
+			}
 		}
+		const struct ms_dirent de = batch[ib++];
 		size_t nl = strlen(de.name);
 		size_t rl = (offsetof(struct ms_kdirent64, d_name) + nl + 1 + 7) & ~(size_t)7;
 		if (used + rl > len) {
