@@ -20,6 +20,7 @@
 #include <sys/file.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static const char *D;
@@ -664,6 +665,64 @@ static void s_at(void)
 	close(dfd);
 }
 
+/* A directory of 100 entries, more than one read-ahead batch: a stream's
+ * telldir and seekdir in the middle, and getdents64 through a small buffer.
+ * Orders differ between file systems: counts and sets are printed. */
+static void big_dir(void)
+{
+	char name[32], seen[120][32];
+	do_mkdir("big", 0755);
+	int made = 0;
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "big/e%03d", i);
+		int fd = open(P(name), O_CREAT | O_EXCL | O_WRONLY, 0644);
+		made += fd >= 0;
+		close(fd);
+	}
+	printf("big: made %d files\n", made);
+	DIR *dir = opendir(P("big"));
+	int n = 0, after = 0;
+	long mark = -1;
+	struct dirent *de;
+	while ((de = readdir(dir)) && n < 120) {
+		if (n == 40)
+			mark = telldir(dir); /* the position after 41 entries */
+		if (n > 40)
+			snprintf(seen[after++], sizeof(seen[0]), "%.31s", de->d_name);
+		n++;
+	}
+	printf("big: readdir -> %d entries\n", n);
+	seekdir(dir, mark);
+	int again = 0, same = 1;
+	while ((de = readdir(dir)) && again < 120) {
+		if (again >= after || strcmp(seen[again], de->d_name))
+			same = 0;
+		again++;
+	}
+	printf("big: after seekdir to the 41st -> %d entries, same as before %d\n", again, same);
+	CALL1(unlink, "big/e050");
+	rewinddir(dir);
+	n = 0;
+	while (readdir(dir))
+		n++;
+	printf("big: after unlink and rewinddir -> %d entries\n", n);
+	closedir(dir);
+	int fd = open(P("big"), O_RDONLY | O_DIRECTORY);
+	char buf[200];
+	long got, total = 0, calls = 0;
+	while ((got = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < got;) {
+			unsigned short rl;
+			memcpy(&rl, buf + off + 16, sizeof(rl));
+			off += rl;
+			total++;
+		}
+		calls++;
+	}
+	printf("big: getdents64 of 200 bytes -> %ld entries, last %ld\n", total, got);
+	close(fd);
+}
+
 static void s_dirs(void)
 {
 	do_mkdir("d", 0755);
@@ -704,6 +763,7 @@ static void s_dirs(void)
 	CALL1(rmdir, "d/sub");
 	ls("d");
 	do_stat("d");
+	big_dir();
 }
 
 static void do_getcwd(void)
