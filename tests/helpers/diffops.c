@@ -700,6 +700,17 @@ static void big_dir(void)
 		again++;
 	}
 	printf("big: after seekdir to the 41st -> %d entries, same as before %d\n", again, same);
+	/* a seek inside what a read-ahead may hold: back to the 6th */
+	rewinddir(dir);
+	long at6 = -1;
+	for (int i = 0; i < 10 && readdir(dir); i++)
+		if (i == 5)
+			at6 = telldir(dir);
+	seekdir(dir, at6);
+	n = 0;
+	while (readdir(dir))
+		n++;
+	printf("big: after seekdir back to the 6th -> %d entries\n", n);
 	CALL1(unlink, "big/e050");
 	rewinddir(dir);
 	n = 0;
