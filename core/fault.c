@@ -368,61 +368,15 @@ int ms_fail_check(enum ms_fail_call call, unsigned mask, uint64_t end, size_t *l
 	return r;
 }
 
-/* ---- what was injected ------------------------------------------------------------ */
+/* ---- the rules' texts ------------------------------------------------------------ */
 
-static struct ms_fail_record recs[MS_FAIL_RECORDS];
-static int rec_ready[MS_FAIL_RECORDS];
-static int rec_count; /* every failure injected, kept or not */
-
-/* src into dst[n], cut to fit: its start kept, or with keep_end its end
- * after "..." (the end of a path says more than its start). */
-static void copy_cut(char *dst, size_t n, const char *src, int keep_end)
+const char *ms_fail_rule_text(int rule)
 {
-	size_t len = src ? strlen(src) : 0;
-	if (len >= n && !keep_end) {
-		memcpy(dst, src, n - 1);
-		dst[n - 1] = 0;
-		return;
-	}
-	if (len >= n) {
-		memcpy(dst, "...", 3);
-		memcpy(dst + 3, src + len - (n - 4), n - 3);
-		return;
-	}
-	memcpy(dst, src ? src : "", len + 1);
-}
-
-const char *ms_fail_note(int rule, enum ms_fail_call call, int err, const char *path,
-			 const char *prog, int pid)
-{
-	int k = __atomic_fetch_add(&rec_count, 1, __ATOMIC_RELAXED);
-	if (k < MS_FAIL_RECORDS) {
-		struct ms_fail_record *rec = &recs[k];
-		rec->rule = rule;
-		rec->err = err;
-		rec->pid = pid;
-		copy_cut(rec->call, sizeof(rec->call), call_names[call], 0);
-		copy_cut(rec->prog, sizeof(rec->prog), prog, 0);
-		copy_cut(rec->path, sizeof(rec->path), path, 1);
-		__atomic_store_n(&rec_ready[k], 1, __ATOMIC_RELEASE);
-	}
 	int n = __atomic_load_n(&ms_fault_armed, __ATOMIC_ACQUIRE);
 	for (int i = 0; i < n; i++)
 		if (rules[i].program && rules[i].index == rule)
 			return rules[i].text;
 	return "";
-}
-
-int ms_fail_records(struct ms_fail_record *out, int max)
-{
-	int total = __atomic_load_n(&rec_count, __ATOMIC_RELAXED);
-	for (int i = 0; i < max && i < total && i < MS_FAIL_RECORDS; i++) {
-		/* one being written by another thread right now is left out */
-		if (!__atomic_load_n(&rec_ready[i], __ATOMIC_ACQUIRE))
-			break;
-		out[i] = recs[i];
-	}
-	return total;
 }
 
 /* ---- MEMSHIM_FAIL's syntax -------------------------------------------------------- */

@@ -84,8 +84,8 @@ void ms_fault_set_known(int (*known)(const char *name));
  * A rule "call:glob:when:action" (doc/config.md) makes the program's calls
  * on store files fail on purpose. The shim asks, for a store call, which
  * rules' globs match the file (ms_fail_match, once per path or per fd),
- * then whether one fires (ms_fail_check), and records what it injected
- * (ms_fail_note). Counts are the process's own: each exec'd program starts
+ * then whether one fires (ms_fail_check), and records what it injected in
+ * the store for the report (ms_injected_note, core/store.h). Counts are the process's own: each exec'd program starts
  * from zero, a forked child goes on from its parent's counts (a copy).
  */
 
@@ -120,28 +120,10 @@ int ms_fail_check(enum ms_fail_call call, unsigned mask, uint64_t end, size_t *l
  * then finds the end of an appending write). */
 int ms_fail_wants_end(enum ms_fail_call call, unsigned mask);
 
-/* What the process injected: ms_fail_note keeps a record of the first
- * MS_FAIL_RECORDS, ms_fail_records copies them out. Made to be read by an
- * end-of-run report in the same process (its atexit handler). */
-#define MS_FAIL_RECORDS 64
-struct ms_fail_record {
-	int rule;           /* 1 = MEMSHIM_FAIL's first rule */
-	int err;            /* the errno given, 0 for a short write */
-	int pid;
-	char call[8];       /* "open", "write", "fsync", "rename" */
-	char prog[16];      /* the program's short name */
-	char path[232];     /* the store path (cut to fit, never unterminated) */
-};
-
-/* Records one injected failure; returns the rule's text (for a log line).
- * Async-signal-safe and thread-safe. */
-const char *ms_fail_note(int rule, enum ms_fail_call call, int err, const char *path,
-			 const char *prog, int pid);
-
-/* Copies up to max records, oldest first, into out; returns how many
- * failures were injected in all (more than copied when more than
- * MS_FAIL_RECORDS happened or max is smaller). */
-int ms_fail_records(struct ms_fail_record *out, int max);
+/* The text of MEMSHIM_FAIL's rule number `rule` (1 = the first), for a
+ * log line; "" when there is none. What was injected is recorded for the
+ * report in the store (ms_injected_note, core/store.h). */
+const char *ms_fail_rule_text(int rule);
 
 /* The name of a call, as rules write it ("write"). */
 const char *ms_fail_call_name(enum ms_fail_call call);

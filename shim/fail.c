@@ -46,8 +46,7 @@ static void report(int rule, enum ms_fail_call call, int rc, const char *path, s
 		   size_t cut)
 {
 	int err = rc < 0 ? -rc : 0;
-	const char *text = ms_fail_note(rule, call, err, path, program_invocation_short_name,
-					(int)ms_shim_getpid());
+	const char *text = ms_fail_rule_text(rule);
 	ms_injected_note(ms_shim.store, rule, (int)call, err, path); /* for the report */
 	const char *name = ms_fail_call_name(call);
 	if (err)

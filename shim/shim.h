@@ -423,8 +423,8 @@ pid_t ms_shim_getpid(void);
  *
  * Each is called only when ms_fault_on(): without rules a store call pays
  * that one branch. They return 0 (make the call), or -errno (fail it with
- * that, having done nothing); each failure injected is recorded
- * (ms_fail_note) and logged at warn level. */
+ * that, having done nothing); each failure injected is recorded in the
+ * store for the report (ms_injected_note) and logged at warn level. */
 
 /* open (path relative to store directory dir, "" for dir itself), or
  * rename (path2 the new name relative to dir2; NULL for open): a rule
