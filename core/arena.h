@@ -485,9 +485,10 @@ void ms_ledger_recompute(struct ms_store *s);
  * with the ledger: 0 when used == sum <= max, else -EUCLEAN; *bytes and
  * *nodes receive the sums. */
 int ms_ledger_verify(struct ms_store *s, uint64_t *bytes, uint64_t *nodes);
-/* One node and its MS_NODE_COST bytes; undoes the node if the bytes fail. */
-int ms_reserve_node(struct ms_store *s);
-void ms_release_node(struct ms_store *s);
+/* One node and its `cost` bytes (ms_node_cost of its type, MS_NODE_COST
+ * for an extra hard link); undoes the node if the bytes fail. */
+int ms_reserve_node(struct ms_store *s, uint64_t cost);
+void ms_release_node(struct ms_store *s, uint64_t cost);
 static inline uint64_t ms_page_up(uint64_t n)
 {
 	return (n + MS_PAGE - 1) & ~(uint64_t)(MS_PAGE - 1);

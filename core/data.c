@@ -45,7 +45,7 @@ void ms_inode_free_now(struct ms_store *s, uint32_t i)
 	}
 	if (in->xattr)
 		ms_release_bytes(s, ms_xattr_drop_all(s, in));
-	ms_release_node(s);
+	ms_release_node(s, ms_node_cost(in->mode));
 	ms_inode_free(s, i);
 }
 
@@ -92,14 +92,14 @@ void ms_inode_relinked(struct ms_store *s, uint32_t i)
 
 int ms_inode_new(struct ms_store *s, mode_t mode, uint32_t *out)
 {
-	int r = ms_reserve_node(s);
+	int r = ms_reserve_node(s, ms_node_cost(mode));
 	if (r)
 		return r;
 	uint32_t i = ms_inode_alloc(s);
 	if (!i) {
 		/* Slots are sized from the node limit, so only an unlimited
 		 * store reaches its ceiling here. */
-		ms_release_node(s);
+		ms_release_node(s, ms_node_cost(mode));
 		__atomic_add_fetch(&s->hdr->ledger.refused, 1, __ATOMIC_RELAXED);
 		return -ENOSPC;
 	}
@@ -115,7 +115,7 @@ int ms_inode_new(struct ms_store *s, mode_t mode, uint32_t *out)
 		r = ms_data_new(s, &in->kfd, &in->memfd_ino);
 		if (r) {
 			ms_inode_free(s, i);
-			ms_release_node(s);
+			ms_release_node(s, ms_node_cost(mode));
 			return r;
 		}
 	}

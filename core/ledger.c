@@ -166,7 +166,7 @@ uint32_t ms_prog_attach(struct ms_store *s, const char *name)
 	return k + 1;
 }
 
-int ms_reserve_node(struct ms_store *s)
+int ms_reserve_node(struct ms_store *s, uint64_t cost)
 {
 	struct ms_ledger *l = &s->hdr->ledger;
 	enum ms_refusal_kind kind = MS_REFUSED_BYTES;
@@ -179,7 +179,7 @@ int ms_reserve_node(struct ms_store *s)
 		kind = MS_REFUSED_NODES;
 		goto out;
 	}
-	r = add_bytes(s->hdr, MS_NODE_COST);
+	r = add_bytes(s->hdr, cost);
 	if (r)
 		goto out;
 	ST(&l->used_nodes, nodes + 1);
@@ -188,17 +188,17 @@ out:
 	journal_end(s);
 	ms_ledger_unlock(s);
 	if (r)
-		note_refusal(s, NULL, MS_NODE_COST, kind);
+		note_refusal(s, NULL, cost, kind);
 	return r;
 }
 
-void ms_release_node(struct ms_store *s)
+void ms_release_node(struct ms_store *s, uint64_t cost)
 {
 	struct ms_ledger *l = &s->hdr->ledger;
 	ms_ledger_lock(s);
 	journal_begin(s, NULL);
 	ST(&l->used_nodes, LD(&l->used_nodes) - 1);
-	sub_bytes(l, MS_NODE_COST);
+	sub_bytes(l, cost);
 	journal_end(s);
 	ms_ledger_unlock(s);
 }
@@ -277,7 +277,7 @@ static void ledger_sum(struct ms_store *s, uint64_t *bytes, uint64_t *nodes)
 		if (!S_ISDIR(in->mode) && in->nlink > 1)
 			n += in->nlink - 1; /* extra hard links, of files and symlinks */
 		if (S_ISREG(in->mode)) {
-			b += LD(&in->charged);
+			b += LD(&in->charged) + MS_FILE_COST;
 		} else if (S_ISLNK(in->mode)) {
 			b += (uint64_t)in->nblocks * MS_BLOCK;
 		}

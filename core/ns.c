@@ -523,7 +523,7 @@ static void drop_name(struct ms_store *s, uint32_t i)
 		ms_inode_unlinked(s, i);
 		return;
 	}
-	ms_release_node(s);
+	ms_release_node(s, MS_NODE_COST); /* an extra link */
 }
 
 /* Creates an inode of `mode` named w->last in w->dir (checked absent); sets
@@ -1342,14 +1342,14 @@ int ms_link(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const char
 		r = -ENOENT; /* unlinked, or O_TMPFILE|O_EXCL */
 		goto out;
 	}
-	r = ms_reserve_node(s);
+	r = ms_reserve_node(s, MS_NODE_COST); /* a link: an entry, no memfd */
 	if (r) {
 		name_refusal(&nw);
 		goto out;
 	}
 	e = ms_dent_alloc(s);
 	if (!e) {
-		ms_release_node(s);
+		ms_release_node(s, MS_NODE_COST);
 		r = -ENOSPC;
 		goto out;
 	}

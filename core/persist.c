@@ -269,7 +269,7 @@ static int seed_entry(struct seed *sd, int dfd, const char *name, int depth)
 		}
 	} else if (S_ISREG(st.st_mode)) {
 		if (sd->dry) {
-			sd->bytes += MS_NODE_COST + ms_page_up((uint64_t)st.st_size);
+			sd->bytes += ms_node_cost(S_IFREG) + ms_page_up((uint64_t)st.st_size);
 			sd->nodes++;
 			goto out;
 		}

@@ -266,7 +266,7 @@ Test(e2e_coreutils, refused_write_stores_nothing_and_frees_on_rm)
 	 * back, so the same amount fits again. */
 	E2E_EXPECT(Q64K,
 		   "dd if=/dev/zero of=/mem/big bs=1k count=200 2>/dev/null; s=$(stat -c %s /mem/big); "
-		   "test $s -le 65536 && echo ok > /mem/small 2>/dev/null; "
+		   "test $s -le 65536 && { echo ok > /mem/small; } 2>/dev/null; "
 		   "rm /mem/big && dd if=/dev/zero of=/mem/again bs=1k count=40 status=none && "
 		   "stat -c %s /mem/again",
 		   "40960\n");

@@ -686,7 +686,7 @@ Test(preload, a_failing_write_takes_nothing_from_the_quota)
 	HAS(o, "fds_left=0");
 	struct snap after = snap(s);
 	cr_assert_eq(after.nodes, before.nodes + 1);
-	cr_assert_eq(after.bytes, before.bytes + MS_NODE_COST, "only the node is charged");
+	cr_assert_eq(after.bytes, before.bytes + ms_node_cost(S_IFREG), "only the node is charged");
 	t_assert_consistent(s);
 	ms_store_close(s);
 }

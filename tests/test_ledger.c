@@ -6,6 +6,8 @@
 
 #define PAGE MS_PAGE
 #define NODE MS_NODE_COST
+/* a regular file: its node and its memfd's kernel objects */
+#define FNODE ms_node_cost(S_IFREG)
 
 static struct ms_stats stats(ms_store *s)
 {
@@ -42,20 +44,20 @@ static off_t ksize(int fd)
 
 Test(ledger, exact_fit_accepts_exactly_the_quota)
 {
-	struct ms_config c = t_config(NODE + 2 * PAGE, 0);
+	struct ms_config c = t_config(FNODE + 2 * PAGE, 0);
 	ms_store *s = t_local(&c);
 	int fd;
 	ms_ino ino;
 	cr_assert_eq(mk(s, "/mem/f", &fd, &ino), 0);
 	cr_assert_eq(wr(s, ino, fd, 0, 2 * PAGE, 0), 0);
-	cr_assert_eq(stats(s).used_bytes, NODE + 2 * PAGE);
+	cr_assert_eq(stats(s).used_bytes, FNODE + 2 * PAGE);
 	cr_assert_eq(stats(s).used_bytes, stats(s).max_bytes);
 	t_assert_consistent(s);
 }
 
 Test(ledger, one_byte_over_is_refused_whole)
 {
-	struct ms_config c = t_config(NODE + 2 * PAGE, 0);
+	struct ms_config c = t_config(FNODE + 2 * PAGE, 0);
 	ms_store *s = t_local(&c);
 	int fd;
 	ms_ino ino;
@@ -63,7 +65,7 @@ Test(ledger, one_byte_over_is_refused_whole)
 	cr_assert_eq(wr(s, ino, fd, 0, 100, 0), 0);
 	cr_assert_eq(wr(s, ino, fd, 100, 2 * PAGE, 0), -ENOSPC);
 	cr_assert_eq(ksize(fd), 100, "a refused write must store nothing");
-	cr_assert_eq(stats(s).used_bytes, NODE + PAGE);
+	cr_assert_eq(stats(s).used_bytes, FNODE + PAGE);
 	cr_assert_eq(stats(s).refused, 1);
 	cr_assert_eq(stats(s).largest_refused, 2 * PAGE);
 	t_assert_consistent(s);
@@ -71,7 +73,7 @@ Test(ledger, one_byte_over_is_refused_whole)
 
 Test(ledger, quota_errno_edquot)
 {
-	struct ms_config c = t_config(NODE + PAGE, 0);
+	struct ms_config c = t_config(FNODE + PAGE, 0);
 	c.quota_errno = EDQUOT;
 	ms_store *s = t_local(&c);
 	int fd;
@@ -85,11 +87,11 @@ Test(ledger, unlink_of_last_link_gives_bytes_back)
 	struct ms_config c = t_config(1 << 20, 0);
 	ms_store *s = t_local(&c);
 	cr_assert_eq(t_write_file(s, "/mem/a", 10000), 0);
-	cr_assert_eq(stats(s).used_bytes, NODE + 3 * PAGE);
+	cr_assert_eq(stats(s).used_bytes, FNODE + 3 * PAGE);
 	cr_assert_eq(ms_link(s, 0, "/mem/a", 0, "/mem/b", MS_NOFOLLOW), 0);
-	cr_assert_eq(stats(s).used_bytes, 2 * NODE + 3 * PAGE, "a hard link costs a node");
+	cr_assert_eq(stats(s).used_bytes, FNODE + NODE + 3 * PAGE, "a hard link costs a node");
 	cr_assert_eq(ms_unlink(s, 0, "/mem/a"), 0);
-	cr_assert_eq(stats(s).used_bytes, NODE + 3 * PAGE, "data stays while a link remains");
+	cr_assert_eq(stats(s).used_bytes, FNODE + 3 * PAGE, "data stays while a link remains");
 	cr_assert_eq(ms_unlink(s, 0, "/mem/b"), 0);
 	cr_assert_eq(stats(s).used_bytes, 0);
 	cr_assert_eq(stats(s).used_nodes, 0);
@@ -105,9 +107,9 @@ Test(ledger, unlinked_open_file_keeps_its_charge_until_closed)
 	cr_assert_eq(mk(s, "/mem/f", &fd, &ino), 0);
 	cr_assert_eq(wr(s, ino, fd, 0, 3 * PAGE, 0), 0);
 	cr_assert_eq(ms_unlink(s, 0, "/mem/f"), 0);
-	cr_assert_eq(stats(s).used_bytes, NODE + 3 * PAGE, "tmpfs frees at last close too");
+	cr_assert_eq(stats(s).used_bytes, FNODE + 3 * PAGE, "tmpfs frees at last close too");
 	cr_assert_eq(wr(s, ino, fd, 3 * PAGE, PAGE, 0), 0, "an orphan can still grow");
-	cr_assert_eq(stats(s).used_bytes, NODE + 4 * PAGE);
+	cr_assert_eq(stats(s).used_bytes, FNODE + 4 * PAGE);
 	t_assert_consistent(s);
 	ms_ino_put(s, ino); /* while the fd still holds the file */
 	close(fd);
@@ -125,7 +127,7 @@ Test(ledger, shrinking_ftruncate_gives_back)
 	cr_assert_eq(wr(s, ino, fd, 0, 5 * PAGE, 0), 0);
 	cr_assert_eq(ms_ftruncate(s, ino, fd, PAGE + 1), 0);
 	cr_assert_eq(ksize(fd), PAGE + 1);
-	cr_assert_eq(stats(s).used_bytes, NODE + 2 * PAGE);
+	cr_assert_eq(stats(s).used_bytes, FNODE + 2 * PAGE);
 	t_assert_consistent(s);
 }
 
@@ -138,20 +140,20 @@ Test(ledger, o_trunc_gives_back)
 	ms_ino ino;
 	cr_assert_eq(ms_open(s, 0, "/mem/f", O_WRONLY | O_TRUNC, 0, &fd, &ino), 0);
 	cr_assert_eq(ksize(fd), 0);
-	cr_assert_eq(stats(s).used_bytes, NODE);
+	cr_assert_eq(stats(s).used_bytes, FNODE);
 	t_assert_consistent(s);
 }
 
 Test(ledger, path_truncate_gives_back_and_grows_a_hole)
 {
-	struct ms_config c = t_config(NODE + 4 * PAGE, 0);
+	struct ms_config c = t_config(FNODE + 4 * PAGE, 0);
 	ms_store *s = t_local(&c);
 	cr_assert_eq(t_write_file(s, "/mem/f", 2 * PAGE), 0);
 	cr_assert_eq(ms_truncate(s, 0, "/mem/f", 0), 0);
-	cr_assert_eq(stats(s).used_bytes, NODE);
+	cr_assert_eq(stats(s).used_bytes, FNODE);
 	/* Growth is a hole, charged nothing, as tmpfs: even past the quota. */
 	cr_assert_eq(ms_truncate(s, 0, "/mem/f", 4 * PAGE + 1), 0);
-	cr_assert_eq(stats(s).used_bytes, NODE);
+	cr_assert_eq(stats(s).used_bytes, FNODE);
 	struct stat st;
 	cr_assert_eq(ms_stat(s, 0, "/mem/f", 0, &st), 0);
 	cr_assert_eq(st.st_size, 4 * PAGE + 1);
@@ -161,29 +163,29 @@ Test(ledger, path_truncate_gives_back_and_grows_a_hole)
 
 Test(ledger, growth_by_ftruncate_is_a_hole)
 {
-	struct ms_config c = t_config(NODE + 8 * PAGE, 0);
+	struct ms_config c = t_config(FNODE + 8 * PAGE, 0);
 	ms_store *s = t_local(&c);
 	int fd;
 	ms_ino ino;
 	cr_assert_eq(mk(s, "/mem/f", &fd, &ino), 0);
 	cr_assert_eq(ms_ftruncate(s, ino, fd, 8 * PAGE), 0);
-	cr_assert_eq(stats(s).used_bytes, NODE);
+	cr_assert_eq(stats(s).used_bytes, FNODE);
 	cr_assert_eq(ms_ftruncate(s, ino, fd, 8 * PAGE + 1), 0);
 	cr_assert_eq(ksize(fd), 8 * PAGE + 1);
-	cr_assert_eq(stats(s).used_bytes, NODE);
+	cr_assert_eq(stats(s).used_bytes, FNODE);
 	t_assert_consistent(s);
 }
 
 Test(ledger, growth_by_fallocate_is_charged_in_full)
 {
-	struct ms_config c = t_config(NODE + 8 * PAGE, 0);
+	struct ms_config c = t_config(FNODE + 8 * PAGE, 0);
 	ms_store *s = t_local(&c);
 	int fd;
 	ms_ino ino;
 	cr_assert_eq(mk(s, "/mem/f", &fd, &ino), 0);
 	cr_assert_eq(ms_fallocate(s, ino, fd, 0, 0, 6 * PAGE), 0);
 	cr_assert_eq(ksize(fd), 6 * PAGE);
-	cr_assert_eq(stats(s).used_bytes, NODE + 6 * PAGE);
+	cr_assert_eq(stats(s).used_bytes, FNODE + 6 * PAGE);
 	cr_assert_eq(ms_fallocate(s, ino, fd, 0, 6 * PAGE, 3 * PAGE), -ENOSPC);
 	cr_assert_eq(ksize(fd), 6 * PAGE);
 	t_assert_consistent(s);
@@ -198,13 +200,13 @@ Test(ledger, gap_write_is_charged_its_page_only)
 	cr_assert_eq(mk(s, "/mem/f", &fd, &ino), 0);
 	cr_assert_eq(wr(s, ino, fd, 1 << 20, 1, 0), 0);
 	cr_assert_eq(ksize(fd), (1 << 20) + 1);
-	cr_assert_eq(stats(s).used_bytes, NODE + PAGE);
+	cr_assert_eq(stats(s).used_bytes, FNODE + PAGE);
 	t_assert_consistent(s);
 }
 
 Test(ledger, append_writes_at_the_end_and_are_charged)
 {
-	struct ms_config c = t_config(NODE + 2 * PAGE, 0);
+	struct ms_config c = t_config(FNODE + 2 * PAGE, 0);
 	ms_store *s = t_local(&c);
 	int fd;
 	ms_ino ino;
@@ -247,14 +249,14 @@ Test(ledger, quota_refuses_node_cost)
 
 Test(ledger, peak_and_refusals_are_recorded)
 {
-	struct ms_config c = t_config(NODE + 4 * PAGE, 0);
+	struct ms_config c = t_config(FNODE + 4 * PAGE, 0);
 	ms_store *s = t_local(&c);
 	cr_assert_eq(t_write_file(s, "/mem/a", 4 * PAGE), 0);
 	cr_assert_eq(ms_unlink(s, 0, "/mem/a"), 0);
 	cr_assert_eq(t_write_file(s, "/mem/b", 5 * PAGE), -ENOSPC);
 	cr_assert_eq(t_write_file(s, "/mem/c", 50 * PAGE), -ENOSPC);
 	struct ms_stats st = stats(s);
-	cr_assert_eq(st.peak_bytes, NODE + 4 * PAGE);
+	cr_assert_eq(st.peak_bytes, FNODE + 4 * PAGE);
 	cr_assert_eq(st.peak_nodes, 2, "b and c exist after a was removed");
 	cr_assert_eq(st.refused, 2);
 	cr_assert_geq(st.largest_refused, PAGE, "largest refused: %llu",
@@ -266,7 +268,7 @@ Test(ledger, unlimited_quota_when_zero)
 	struct ms_config c = t_config(0, 0);
 	ms_store *s = t_local(&c);
 	cr_assert_eq(t_write_file(s, "/mem/a", 4 << 20), 0);
-	cr_assert_eq(stats(s).used_bytes, NODE + (4 << 20));
+	cr_assert_eq(stats(s).used_bytes, FNODE + (4 << 20));
 	cr_assert_eq(stats(s).max_bytes, 0);
 }
 

@@ -121,8 +121,9 @@ static void make_seed(const char *root)
 }
 
 /* What the seed tree costs: 4 files, 2 directories and 2 symlinks of one
- * block each are 8 nodes; the files' data in whole pages. */
-#define SEED_COST (8 * MS_NODE_COST + 4096 + 0 + MiB + 4096 + 2 * MS_BLOCK)
+ * block each are 8 nodes, the files' memfds 4 more fixed costs; the files'
+ * data in whole pages. */
+#define SEED_COST (8 * MS_NODE_COST + 4 * MS_FILE_COST + 4096 + 0 + MiB + 4096 + 2 * MS_BLOCK)
 
 /* "key: value" from memshim-stat's output. */
 static unsigned long long stat_field(const char *out, const char *key)
