@@ -193,34 +193,51 @@ static int listed_own(const char *list, int fd)
 	return 0;
 }
 
+/* The fds this process has, from /proc/self/fd (at most max); -1 without
+ * /proc. One getdents64 pass, no system call per fd. */
+static int own_fds(int *fds, int max)
+{
+	int d = REAL(open)("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d < 0)
+		return -1;
+	char buf[4096];
+	long got;
+	int n = 0;
+	while ((got = ms_raw_syscall(SYS_getdents64, d, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < got;) {
+			struct dirent64 *e = (struct dirent64 *)(buf + off);
+			off += e->d_reclen;
+			int fd = atoi(e->d_name);
+			if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd != d && n < max)
+				fds[n++] = fd;
+		}
+	}
+	REAL(close)(d);
+	return n;
+}
+
+/* Whether fd, not one of the shim's own, is a regular memfd on dev (every
+ * memfd shares one device): *st filled. */
+static int memfd_on(int fd, dev_t dev, struct stat *st)
+{
+	return !ms_fd_private(fd) && REAL(fstat)(fd, st) == 0 && st->st_dev == dev &&
+	       S_ISREG(st->st_mode);
+}
+
 /* Store files among the fds this program started with: whatever opened
  * them (an exec of ours, a vfork child's dup2, glibc's system() which
  * never passes through us), the kernel says which memfd each is. */
 static void discover_files(const char *list, dev_t memfd_dev)
 {
-	int d = REAL(open)("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int fds[256], n = 0;
-	if (d >= 0) {
-		char buf[4096];
-		long got;
-		while ((got = ms_raw_syscall(SYS_getdents64, d, buf, sizeof(buf))) > 0) {
-			for (long off = 0; off < got;) {
-				struct dirent64 *e = (struct dirent64 *)(buf + off);
-				off += e->d_reclen;
-				if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && n < 256)
-					fds[n++] = atoi(e->d_name);
-			}
-		}
-		REAL(close)(d);
-	} else {
-		for (int fd = 0; fd < 256; fd++)
-			fds[n++] = fd; /* no /proc: the low numbers at least */
-	}
+	int fds[256];
+	int n = own_fds(fds, 256);
+	if (n < 0)
+		for (n = 0; n < 256; n++)
+			fds[n] = n; /* no /proc: the low numbers at least */
 	for (int i = 0; i < n; i++) {
 		int fd = fds[i];
 		struct stat st;
-		if (fd == d || ms_fd_private(fd) || ms_fd_get(fd) || REAL(fstat)(fd, &st) ||
-		    st.st_dev != memfd_dev || !S_ISREG(st.st_mode))
+		if (ms_fd_get(fd) || !memfd_on(fd, memfd_dev, &st))
 			continue;
 		ms_ino ino = ms_ino_by_kino(ms_shim.store, st.st_ino);
 		if (!ino)
@@ -280,27 +297,15 @@ static dev_t memfd_dev_env(void)
 static int memfd_among_fds(void)
 {
 	dev_t dev = memfd_dev_env();
-	if (!dev)
+	int fds[256];
+	int n = dev ? own_fds(fds, 256) : -1;
+	if (n < 0)
 		return 1;
-	int d = REAL(open)("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (d < 0)
-		return 1;
-	char buf[4096];
-	long got;
-	int found = 0;
-	while (!found && (got = ms_raw_syscall(SYS_getdents64, d, buf, sizeof(buf))) > 0) {
-		for (long off = 0; off < got && !found;) {
-			struct dirent64 *e = (struct dirent64 *)(buf + off);
-			off += e->d_reclen;
-			struct stat st;
-			int fd = atoi(e->d_name);
-			if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && fd != d && !ms_fd_private(fd) &&
-			    REAL(fstat)(fd, &st) == 0 && st.st_dev == dev && S_ISREG(st.st_mode))
-				found = 1;
-		}
-	}
-	REAL(close)(d);
-	return found;
+	struct stat st;
+	for (int i = 0; i < n; i++)
+		if (memfd_on(fds[i], dev, &st))
+			return 1;
+	return 0;
 }
 
 int ms_carry_init(void)
