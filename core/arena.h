@@ -43,7 +43,7 @@
 #include <sys/mman.h>
 
 #define MS_MAGIC 0x314d494853454d4dULL /* "MMESHIM1" little-endian */
-#define MS_LAYOUT_VERSION 4
+#define MS_LAYOUT_VERSION 5
 #define MS_NAME_MAX 255
 #define MS_POOL_SLOTS 64   /* ready memfds the keeper keeps listed */
 #define MS_EXTRA_SLOTS 64  /* uncharged slots: root and prefix skeleton */
@@ -54,6 +54,23 @@
  * and the most blocks of the attribute pool (64 MiB of attributes). */
 #define MS_XATTR_SIZE_MAX 65536
 #define MS_XBLOCKS_CEILING (1u << 18)
+
+/* Who holds a file's memfd. One process can hold only as many fds as its
+ * hard limit allows, so the keeper holds up to half of its own and starts
+ * holder processes (keeper/holder.c) for the rest, as files need them. A
+ * memfd is named by a handle, holder << MS_KFD_SHIFT | fd: holder 0 is the
+ * keeper itself, so a keeper fd is its own handle. A process re-opens it
+ * through /proc/<hdr->holders[holder].pid>/fd/<fd>. An fd is below 2^20
+ * (the kernel's largest nr_open is 2^20). */
+#define MS_KFD_SHIFT 20
+#define MS_HOLDERS 2048 /* the keeper and up to 2047 holders */
+#define MS_KFD_LOST (-2) /* its holder was killed: the bytes are gone */
+static inline int32_t ms_kfd_make(uint32_t holder, int fd)
+{
+	return (int32_t)((holder << MS_KFD_SHIFT) | (uint32_t)fd);
+}
+static inline uint32_t ms_kfd_holder(int32_t kfd) { return (uint32_t)kfd >> MS_KFD_SHIFT; }
+static inline int ms_kfd_fd(int32_t kfd) { return (int)((uint32_t)kfd & ((1u << MS_KFD_SHIFT) - 1)); }
 
 /* inode flags */
 #define MS_I_ORPHAN 0x1 /* no links left, still referenced (opens > 0) */
@@ -85,7 +102,8 @@ struct ms_inode {
 	uint32_t mode;      /* [ns] S_IF* | permission bits */
 	uint32_t uid, gid;  /* [ns] */
 	uint32_t nlink;     /* [ns] */
-	int32_t kfd;        /* [ns] keeper's fd of the memfd; -1 none */
+	int32_t kfd;        /* [ns] handle of the memfd (holder, fd: MS_KFD_SHIFT);
+			     * -1 none, MS_KFD_LOST its holder was killed */
 	uint32_t parent;    /* [ns] directories: parent inode */
 	uint32_t first;     /* [ns] directories: first entry (insertion order) */
 	uint32_t last;      /* [ns] directories: last entry */
@@ -306,6 +324,20 @@ struct ms_hdr {
 	uint32_t ninjected;        /* [atomic] records claimed (may pass MS_INJECTED) */
 	uint32_t pad5;
 	struct ms_injected injected[MS_INJECTED]; /* see struct ms_injected */
+
+	/* The processes that hold file memfds (see MS_KFD_SHIFT): [0] is the
+	 * keeper, [1, nholders) the holders it started. The keeper writes a
+	 * holder's pid before it publishes any handle naming it, and clears
+	 * it (under ns_lock, after every inode naming it is marked
+	 * MS_KFD_LOST) before it reaps a holder that died, so a pid read
+	 * under ns_lock for a live handle is never a recycled one. nfds:
+	 * memfds each holds now (the pool's included), for the tools. */
+	uint32_t nholders; /* [atomic] */
+	uint32_t audit_due; /* [atomic] ms_repair ran: a memfd may be unnamed */
+	struct {
+		int32_t pid;   /* [atomic] 0 = none or gone */
+		uint32_t nfds; /* [atomic] */
+	} holders[MS_HOLDERS];
 };
 
 /* The layout shared with processes built from other copies of this code:
@@ -324,9 +356,9 @@ _Static_assert(sizeof(struct ms_xrec) == 12, "attribute record header");
 _Static_assert(sizeof(struct ms_refusal) == 272, "refusal record");
 _Static_assert(sizeof(struct ms_prog) == 64, "program entry");
 _Static_assert(sizeof(struct ms_injected) == 264, "injected failure record");
-_Static_assert(MS_LAYOUT_VERSION != 4 ||
+_Static_assert(MS_LAYOUT_VERSION != 5 ||
 		       (sizeof(struct ms_inode) == 184 && sizeof(struct ms_dent) == 296 &&
-			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 34144),
+			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 34144 + 8 + 8 * MS_HOLDERS),
 	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");
 
 /* Who the caller is, for the permission checks (perm.c): one view of the
@@ -355,6 +387,8 @@ struct ms_store {
 	int sock;       /* connection to the keeper; -1 for a local store */
 	int procdir;    /* O_PATH fd of /proc/<keeper>/fd; -1 = use SCM_RIGHTS */
 	pid_t keeper_pid;
+	uint64_t memfd_dev; /* st_dev of every memfd (the arena's): a re-open
+			     * through a holder's /proc entry is checked */
 	int local;      /* no keeper: kfds are this process's own fds */
 	int owner;      /* created the arena */
 	uint32_t prog;  /* hdr->progs index + 1 of this process's program; 0 = a tool */

@@ -1,13 +1,16 @@
 /* core/memfd.c — where a regular file's bytes live: its memfd, made,
  * re-opened and given back.
  *
- * In a keeper store the keeper holds each memfd (its fd number is the
- * inode's kfd) and a process opens a fresh open file description of it
- * through /proc/<keeper>/fd/<kfd>, or asks the keeper over its socket when
- * /proc is not there or refuses it (a process that dropped privileges may
- * not look into another user's /proc/<pid>/fd); new memfds come from the
- * keeper's pool and freed ones go to its close queue (core/keeper.c). In a
- * local store (unit tests) this process holds the memfds itself.
+ * In a keeper store the keeper, or one of the holder processes it starts
+ * once its own fds are used up (keeper/holder.c), holds each memfd (the
+ * inode's kfd names both: arena.h, MS_KFD_SHIFT), and a process opens a
+ * fresh open file description of it through /proc/<keeper>/fd/<fd> (a
+ * cached dirfd) or /proc/<holder>/fd/<fd>, or asks the keeper over its
+ * socket when /proc is not there or refuses it (a process that dropped
+ * privileges may not look into another user's /proc/<pid>/fd); new memfds
+ * come from the keeper's pool and freed ones go to its close queue
+ * (core/keeper.c). In a local store (unit tests) this process holds the
+ * memfds itself.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -49,6 +52,31 @@ int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino)
 	return r ? r : ms_pool_take(s, kfd, kino);
 }
 
+/* A re-open of a holder's memfd by its /proc path: the pid is the
+ * holder's (read under ns_lock, which the keeper holds to retire it), and
+ * what opened is checked to be this file's memfd all the same, so that a
+ * keeper killed with its holders can never lead to another process's fd of
+ * a recycled pid. -ENOENT: not there (any more). */
+static int holder_open(struct ms_store *s, struct ms_inode *in, int flags)
+{
+	char path[48];
+	uint32_t h = ms_kfd_holder(in->kfd);
+	int32_t pid = __atomic_load_n(&s->hdr->holders[h].pid, __ATOMIC_ACQUIRE);
+	if (!pid)
+		return -EIO;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, ms_kfd_fd(in->kfd));
+	int fd = sys_openat(AT_FDCWD, path, flags, 0);
+	if (fd < 0)
+		return fd;
+	struct stat st;
+	if (sys_fstat(fd, &st) || (uint64_t)st.st_ino != in->memfd_ino ||
+	    (s->memfd_dev && (uint64_t)st.st_dev != s->memfd_dev)) {
+		sys_close(fd);
+		return -ENOENT;
+	}
+	return fd;
+}
+
 int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags)
 {
 	char name[16];
@@ -63,7 +91,8 @@ int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags)
 	}
 	uint32_t gen = __atomic_load_n(&s->cred_gen, __ATOMIC_RELAXED);
 	if (s->procdir >= 0 && __atomic_load_n(&s->proc_denied, __ATOMIC_RELAXED) != gen + 1) {
-		int fd = sys_openat(s->procdir, name, flags, 0);
+		int fd = ms_kfd_holder(in->kfd) ? holder_open(s, in, flags)
+						: sys_openat(s->procdir, name, flags, 0);
 		if (fd >= 0 || (fd != -ENOENT && fd != -EACCES && fd != -EPERM))
 			return fd;
 		/* ENOENT: the keeper is gone or /proc changed under us. EACCES,

@@ -150,6 +150,9 @@ static void repair_xattrs(struct ms_store *s)
 void ms_repair(struct ms_store *s)
 {
 	struct ms_hdr *h = s->hdr;
+	/* A memfd taken from the pool and not yet named (or un-named and not
+	 * yet queued) by the dead holder is found by the keeper's audit. */
+	__atomic_store_n(&h->audit_due, 1, __ATOMIC_RELEASE);
 	uint32_t n = h->nslots + 1;
 	uint32_t *order = ms_scratch((size_t)n * sizeof(uint32_t));
 	uint32_t *links = ms_scratch((size_t)n * sizeof(uint32_t));

@@ -74,6 +74,7 @@ static int map_arena(struct ms_store *s)
 		return r;
 	s->base = p;
 	s->hdr = p;
+	s->memfd_dev = st.st_dev; /* the arena is a memfd like the files */
 	if (s->hdr->magic != MS_MAGIC || s->hdr->version != MS_LAYOUT_VERSION ||
 	    s->hdr->hdr_size != sizeof(struct ms_hdr) || s->hdr->arena_size != (uint64_t)st.st_size) {
 		munmap(p, (size_t)st.st_size);
@@ -224,16 +225,6 @@ static int create(const struct ms_open_opts *o, const char *name, ms_store **out
 {
 	int r, lsock = -1;
 	struct ms_config cfg = *o->cfg;
-	struct rlimit rl;
-	/* The keeper holds one fd per file: a node limit beyond its fd limit
-	 * would fail late with EMFILE, so it is lowered now, with a note. */
-	if (o->keeper_path && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max > 256 &&
-	    (cfg.max_nodes == 0 || cfg.max_nodes > rl.rlim_max - 128)) {
-		ms_logc(cfg.log_level, MS_LOG_INFO,
-			"node limit %llu lowered to %llu, the keeper's file limit",
-			(unsigned long long)cfg.max_nodes, (unsigned long long)(rl.rlim_max - 128));
-		cfg.max_nodes = rl.rlim_max - 128;
-	}
 	struct ms_store *s = handle_new(&cfg);
 	if (!s)
 		return -ENOMEM;
@@ -272,6 +263,9 @@ static int create(const struct ms_open_opts *o, const char *name, ms_store **out
 		goto fail;
 	s->base = p;
 	s->hdr = p;
+	struct stat ast;
+	if (sys_fstat(s->arena_fd, &ast) == 0)
+		s->memfd_dev = ast.st_dev; /* the arena is a memfd like the files */
 	ms_arena_init(s, &cfg, name);
 	s->hdr->summary = o->summary || cfg.report[0];
 	r = ms_ns_init(s);

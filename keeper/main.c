@@ -24,6 +24,9 @@
 #include "keeper.h"
 #include "server.h"
 
+/* Inode slots below which the audit runs every second (keeper loop). */
+#define AUDIT_ALWAYS 65536
+
 struct keeper {
 	struct ms_store s;
 	struct ms_report rep; /* only when a report or chart was asked for */
@@ -38,17 +41,6 @@ static int64_t mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int new_memfd(uint64_t *kino)
-{
-	int fd = sys_memfd_create("memshim", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return fd;
-	struct stat st;
-	sys_fstat(fd, &st);
-	*kino = st.st_ino;
-	return fd;
 }
 
 /* Closes what the close queue holds and tops the pool up. Returns 0, or
@@ -66,8 +58,7 @@ static int service(struct keeper *k)
 		while (n < 256 && h->closeq_head != h->closeq_tail)
 			batch[n++] = q[h->closeq_head++ % (h->nslots + 1)];
 		ms_keeper_unlock(s);
-		for (int i = 0; i < n; i++)
-			sys_close(batch[i]);
+		ms_holders_close(s, batch, n);
 		if (n < 256)
 			break;
 	}
@@ -77,14 +68,17 @@ static int service(struct keeper *k)
 		ms_keeper_unlock(s);
 		if (have >= MS_POOL_SLOTS)
 			break;
-		uint64_t kino;
-		int fd = new_memfd(&kino);
-		if (fd < 0)
-			return fd; /* out of fds: creators will get the error */
+		int32_t kfd[MS_POOL_SLOTS];
+		uint64_t kino[MS_POOL_SLOTS];
+		int got = ms_holders_make(s, kfd, kino, (int)(MS_POOL_SLOTS - have));
+		if (got < 0)
+			return got; /* out of fds or memory: creators will get the error */
 		ms_keeper_lock(s);
-		h->pool[h->pool_tail % MS_POOL_SLOTS].kfd = fd;
-		h->pool[h->pool_tail % MS_POOL_SLOTS].kino = kino;
-		h->pool_tail++;
+		for (int i = 0; i < got; i++) {
+			h->pool[h->pool_tail % MS_POOL_SLOTS].kfd = kfd[i];
+			h->pool[h->pool_tail % MS_POOL_SLOTS].kino = kino[i];
+			h->pool_tail++;
+		}
 		ms_keeper_unlock(s);
 	}
 	return 0;
@@ -135,7 +129,6 @@ static ssize_t receive(int fd, struct ms_msg *m, int *back)
 
 static void handle(struct keeper *k, int sock, struct ms_msg *m)
 {
-	char path[40];
 	int fd;
 	switch (m->op) {
 	case MS_OP_POKE:
@@ -159,10 +152,11 @@ static void handle(struct keeper *k, int sock, struct ms_msg *m)
 	}
 	case MS_OP_FD:
 		/* A fresh description when /proc lets us; else our own, which
-		 * shares its offset (documented limit without /proc). */
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", m->a);
-		fd = sys_openat(AT_FDCWD, path, (int)m->b | O_CLOEXEC, 0);
-		if (fd == -ENOENT || fd == -EACCES || fd == -EPERM)
+		 * shares its offset (documented limit without /proc; a
+		 * holder's memfd has no other way). */
+		fd = ms_kfd_open(&k->s, m->a, (int)m->b);
+		if ((fd == -ENOENT || fd == -EACCES || fd == -EPERM) && m->a >= 0 &&
+		    ms_kfd_holder(m->a) == 0)
 			fd = sys_fcntl(m->a, F_DUPFD_CLOEXEC, 0);
 		m->a = fd < 0 ? fd : 0;
 		reply(sock, m, fd);
@@ -209,7 +203,7 @@ int ms_keeper_main(int argc, char **argv)
 	struct stat st;
 	struct rlimit rl;
 
-	/* Every live file is one of our fds. */
+	/* Every live file is an fd of ours or of a holder (holder.c). */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
@@ -236,6 +230,7 @@ int ms_keeper_main(int argc, char **argv)
 	if (listen(MS_KEEPER_LISTEN_FD, 128))
 		return 2;
 	__atomic_store_n(&s->hdr->keeper_pid, (int32_t)getpid(), __ATOMIC_RELEASE);
+	ms_holders_setup(s);
 	service(&k);
 
 	k.ep = epoll_create1(EPOLL_CLOEXEC);
@@ -247,6 +242,7 @@ int ms_keeper_main(int argc, char **argv)
 	sys_close(MS_KEEPER_STATUS_FD);
 
 	int64_t idle_since = mono_ms(), last_round = mono_ms(), last_reclaim = 0;
+	int reconciling = 0;
 	k.reporting = s->hdr->report[0] || s->hdr->chart[0] || s->hdr->summary;
 	if (k.reporting)
 		ms_report_sample(s, &k.rep, 1);
@@ -291,6 +287,7 @@ int ms_keeper_main(int argc, char **argv)
 			}
 		}
 		service(&k);
+		ms_holders_check(s);
 		if (k.reporting && k.nconn)
 			ms_report_sample(s, &k.rep, 0);
 		/* Once a second: orphans whose holders died, and bytes that
@@ -306,8 +303,17 @@ int ms_keeper_main(int argc, char **argv)
 		if (mono_ms() - last_round >= 1000) {
 			last_round = mono_ms();
 			ms_reclaim_orphans(s, NULL);
-			ms_reconcile_sizes(s);
-			ms_audit_memfds(s);
+			/* A pass starts now and goes on at every round (rounds.c). */
+			reconciling = ms_reconcile_sizes(s, 1);
+			/* The audit reads every fd the keeper and its holders
+			 * hold: once a second while that is cheap, else when a
+			 * process died holding ns_lock, the only place a memfd
+			 * can be left unnamed (ms_repair asks). */
+			if (s->hdr->inode_bump < AUDIT_ALWAYS ||
+			    __atomic_exchange_n(&s->hdr->audit_due, 0, __ATOMIC_ACQ_REL))
+				ms_audit_memfds(s);
+		} else if (reconciling) {
+			reconciling = ms_reconcile_sizes(s, 0);
 		}
 		if (k.nconn == 0 && mono_ms() - idle_since >= MS_KEEPER_GRACE_MS)
 			break;

@@ -50,6 +50,7 @@ static void each_entry(const char *path, void (*fn)(void *, const char *), void 
 }
 
 struct held {
+	struct ms_store *s;
 	uint64_t *ino;
 	long n, cap;
 	pid_t self;
@@ -110,7 +111,8 @@ static void held_pid(void *arg, const char *name)
 {
 	struct held *h = arg;
 	int pid = atoi(name);
-	if (pid <= 0 || pid == h->self)
+	/* The keeper and its holders hold every memfd: not a use. */
+	if (pid <= 0 || pid == h->self || ms_holder_pid(h->s, pid))
 		return;
 	char path[64];
 	h->pid = pid;
@@ -121,13 +123,13 @@ static void held_pid(void *arg, const char *name)
 
 /* Kernel inode numbers of every store memfd another process holds (an fd
  * or a mapping), sorted. Returns how many, or -1 without /proc. */
-static long held_memfds(pid_t self, uint64_t *out, long cap)
+static long held_memfds(struct ms_store *s, uint64_t *out, long cap)
 {
 	int probe = sys_openat(AT_FDCWD, "/proc/self", O_PATH | O_CLOEXEC, 0);
 	if (probe < 0)
 		return -1;
 	sys_close(probe);
-	struct held h = {.ino = out, .cap = cap, .self = self};
+	struct held h = {.s = s, .ino = out, .cap = cap, .self = getpid()};
 	each_entry("/proc", held_pid, &h);
 	qsort(out, (size_t)h.n, sizeof(uint64_t), cmp_u64);
 	return h.n;
@@ -194,7 +196,7 @@ int ms_reclaim_orphans(struct ms_store *s, int *pending)
 	/* Orphans made after this point may be held by fds the scan below
 	 * has already passed: they wait for the next round. */
 	uint64_t before = __atomic_load_n(&h->ops, __ATOMIC_RELAXED);
-	long n = held_memfds(getpid(), held, cap);
+	long n = held_memfds(s, held, cap);
 	int freed = 0;
 	if (pending)
 		*pending = 0;
@@ -238,21 +240,43 @@ out:
 }
 
 /* Bytes the kernel holds beyond what each file was charged, and a seal on
- * such files once the store is over its quota. */
-void ms_reconcile_sizes(struct ms_store *s)
+ * such files once the store is over its quota.
+ *
+ * A pass looks at every file, RECONCILE_BATCH inodes under one hold of
+ * ns_lock at a time (a store of a million files must not stop every
+ * process for the length of a million fstats): a pass starts when the
+ * last one has ended and a second has passed, and goes on at every round
+ * of the keeper's loop until it is through. The uncounted bytes are
+ * published at the end of each pass; a file found over its charge while
+ * the store is full is sealed in the batch that finds it. */
+#define RECONCILE_BATCH 4096
+static struct {
+	uint32_t next;    /* inode slot the pass resumes at; 0 = no pass under way */
+	uint64_t over;    /* uncounted bytes found so far in this pass */
+} rc;
+
+int ms_reconcile_sizes(struct ms_store *s, int start)
 {
 	struct ms_hdr *h = s->hdr;
+	if (!rc.next && !start)
+		return 0;
 	if (ms_ns_trylock(s) != 0)
-		return;
-	uint64_t over = 0;
+		return 1; /* the next round */
+	if (!rc.next) {
+		rc.next = 1;
+		rc.over = 0;
+	}
 	uint64_t max = h->ledger.max_bytes;
-	int full = 0;
-	for (uint32_t i = 1; i < h->inode_bump; i++) {
+	uint32_t first = rc.next, end = first + RECONCILE_BATCH;
+	if (end > h->inode_bump)
+		end = h->inode_bump;
+	uint64_t over = 0;
+	for (uint32_t i = first; i < end; i++) {
 		struct ms_inode *in = ms_inode_at(s, i);
 		if (!in->ino_no || !S_ISREG(in->mode) || in->kfd < 0)
 			continue;
 		struct stat st;
-		if (sys_fstat(in->kfd, &st))
+		if (ms_kfd_fstat(s, in->kfd, &st))
 			continue;
 		/* What the kernel holds (holes cost nothing), as each call
 		 * through the shim settles a file's charge. */
@@ -266,44 +290,74 @@ void ms_reconcile_sizes(struct ms_store *s)
 			if (t == EOWNERDEAD)
 				pthread_mutex_consistent(&in->data_lock); /* size re-read below */
 			if (t == 0 || t == EOWNERDEAD) {
-				if (sys_fstat(in->kfd, &st) == 0)
+				if (ms_kfd_fstat(s, in->kfd, &st) == 0)
 					ST(&in->size, (uint64_t)st.st_size);
 				pthread_mutex_unlock(&in->data_lock);
 			}
 		}
 	}
-	ST(&h->ledger.uncounted, over);
-	full = max && LD(&h->ledger.used_bytes) + over > max;
+	rc.over += over;
+	/* Full by what this pass has found so far, or the last one did. */
+	uint64_t seen = rc.over > LD(&h->ledger.uncounted) ? rc.over : LD(&h->ledger.uncounted);
+	int full = max && LD(&h->ledger.used_bytes) + seen > max;
 	if (over && full) {
 		/* Past the quota through a way the shim cannot see: files that
 		 * hold uncounted bytes may not grow any more, whoever writes. */
-		for (uint32_t i = 1; i < h->inode_bump; i++) {
+		for (uint32_t i = first; i < end; i++) {
 			struct ms_inode *in = ms_inode_at(s, i);
 			if (!in->ino_no || !S_ISREG(in->mode) || in->kfd < 0)
 				continue;
 			struct stat st;
-			if (sys_fstat(in->kfd, &st) == 0 &&
-			    (uint64_t)st.st_blocks * 512 > LD(&in->charged))
-				sys_fcntl(in->kfd, F_ADD_SEALS, F_SEAL_GROW);
+			if (ms_kfd_fstat(s, in->kfd, &st) == 0 &&
+			    (uint64_t)st.st_blocks * 512 > LD(&in->charged)) {
+				/* a seal needs a writable fd */
+				int fd = ms_kfd_holder(in->kfd) ? ms_kfd_open(s, in->kfd, O_RDWR) : in->kfd;
+				if (fd >= 0)
+					sys_fcntl(fd, F_ADD_SEALS, F_SEAL_GROW);
+				if (fd >= 0 && fd != in->kfd)
+					sys_close(fd);
+			}
 		}
 	}
+	if (end >= h->inode_bump) {
+		ST(&h->ledger.uncounted, rc.over);
+		rc.next = 0;
+	} else {
+		rc.next = end;
+	}
 	ms_ns_unlock(s);
+	return rc.next != 0;
 }
 
+/* The memfds of every live file, pool entry and close-queue entry, as
+ * sorted handles (ns_lock and keeper_lock held). */
 struct audit {
-	uint8_t *used; /* indexed by fd */
-	int max;
-	int closed;
+	int32_t *named;
+	long n;
+	int32_t *close;  /* handles of memfds no one names */
+	int nclose, cap;
+	uint32_t holder; /* whose /proc/<pid>/fd is being read */
+	int pid;
 };
+
+static int cmp_i32(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	return x < y ? -1 : x > y;
+}
 
 static void audit_fd(void *arg, const char *name)
 {
 	struct audit *a = arg;
 	int fd = atoi(name);
-	if (fd <= MS_KEEPER_STATUS_FD || (fd < a->max && a->used[fd]))
+	if ((a->holder == 0 && fd <= MS_KEEPER_STATUS_FD) || (a->holder && fd <= 3) ||
+	    fd >= 1 << MS_KFD_SHIFT || a->nclose >= a->cap)
+		return;
+	int32_t kfd = ms_kfd_make(a->holder, fd);
+	if (bsearch(&kfd, a->named, (size_t)a->n, sizeof(int32_t), cmp_i32))
 		return;
 	char path[64], link[64];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", a->pid, fd);
 	ssize_t k = sys_readlinkat(AT_FDCWD, path, link, sizeof(link) - 1);
 	if (k <= 0)
 		return;
@@ -311,47 +365,63 @@ static void audit_fd(void *arg, const char *name)
 	/* Only file memfds: not the arena, not sockets, not /proc. */
 	if (strcmp(link, "/memfd:memshim (deleted)") != 0)
 		return;
-	sys_close(fd);
-	a->closed++;
+	a->close[a->nclose++] = kfd;
 }
 
 int ms_audit_memfds(struct ms_store *s)
 {
 	struct ms_hdr *h = s->hdr;
-	struct audit a = {.max = 1 << 20};
-	a.used = ms_scratch((size_t)a.max);
-	if (!a.used)
-		return -ENOMEM;
+	struct audit a = {.cap = 1024};
+	int closed = 0;
+	size_t bytes = (size_t)(h->nslots + 1 + MS_POOL_SLOTS + h->nslots + 1) * sizeof(int32_t);
+	a.named = ms_scratch(bytes);
+	a.close = ms_scratch((size_t)a.cap * sizeof(int32_t));
+	if (!a.named || !a.close) {
+		closed = -ENOMEM;
+		goto out;
+	}
 	/* Under both locks nobody is between taking a memfd from the pool
 	 * and naming it in an inode (that happens under ns_lock). */
 	if (ms_ns_trylock(s) != 0) {
-		a.closed = -EBUSY;
+		closed = -EBUSY;
 		goto out;
 	}
 	ms_keeper_lock(s);
 	for (uint32_t i = 1; i < h->inode_bump; i++) {
 		struct ms_inode *in = ms_inode_at(s, i);
-		if (in->ino_no && S_ISREG(in->mode) && in->kfd >= 0 && in->kfd < a.max)
-			a.used[in->kfd] = 1;
+		if (in->ino_no && S_ISREG(in->mode) && in->kfd >= 0)
+			a.named[a.n++] = in->kfd;
 	}
-	for (uint32_t p = h->pool_head; p != h->pool_tail; p++) {
-		int32_t fd = h->pool[p % MS_POOL_SLOTS].kfd;
-		if (fd >= 0 && fd < a.max)
-			a.used[fd] = 1;
-	}
+	for (uint32_t p = h->pool_head; p != h->pool_tail; p++)
+		if (h->pool[p % MS_POOL_SLOTS].kfd >= 0)
+			a.named[a.n++] = h->pool[p % MS_POOL_SLOTS].kfd;
 	int32_t *q = (int32_t *)(s->base + h->off_closeq);
-	for (uint32_t p = h->closeq_head; p != h->closeq_tail; p++) {
-		int32_t fd = q[p % (h->nslots + 1)];
-		if (fd >= 0 && fd < a.max)
-			a.used[fd] = 1;
+	for (uint32_t p = h->closeq_head; p != h->closeq_tail; p++)
+		if (q[p % (h->nslots + 1)] >= 0)
+			a.named[a.n++] = q[p % (h->nslots + 1)];
+	qsort(a.named, (size_t)a.n, sizeof(int32_t), cmp_i32);
+	uint32_t nh = __atomic_load_n(&h->nholders, __ATOMIC_RELAXED);
+	for (a.holder = 0; a.holder < nh; a.holder++) {
+		a.pid = a.holder ? h->holders[a.holder].pid : getpid();
+		if (!a.pid)
+			continue;
+		char dir[48];
+		snprintf(dir, sizeof(dir), "/proc/%d/fd", a.pid);
+		each_entry(dir, audit_fd, &a);
 	}
-	each_entry("/proc/self/fd", audit_fd, &a);
+	/* Closed before the locks go: a handle freed now may be made again
+	 * by the next fill, and must not be closed twice. */
+	ms_holders_close(s, a.close, a.nclose);
+	closed = a.nclose;
 	ms_keeper_unlock(s);
 	ms_ns_unlock(s);
-	if (a.closed)
+	if (closed)
 		ms_log(s, MS_LOG_INFO, "closed %d memfds no file named (left by killed processes)",
-		       a.closed);
+		       closed);
 out:
-	munmap(a.used, (size_t)a.max);
-	return a.closed;
+	if (a.named)
+		munmap(a.named, bytes);
+	if (a.close)
+		munmap(a.close, (size_t)a.cap * sizeof(int32_t));
+	return closed;
 }

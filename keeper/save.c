@@ -3,7 +3,8 @@
  *
  * Runs in the keeper after its last process has gone: it reads the
  * namespace through the usual calls (no other process holds ns_lock then)
- * and file bytes from its own fds of the memfds (inode->kfd), and writes
+ * and file bytes from the memfds (its own fds, or its holders' through
+ * /proc: inode->kfd), and writes
  * through raw system calls (sys.h), like the seed it mirrors
  * (core/persist.c, which also records the save directory at creation).
  * The walk is recursive, at most MS_PERSIST_DEPTH levels, with small
@@ -48,7 +49,9 @@ __attribute__((noinline)) static int save_file(struct save *sv, int rfd, const c
 		save_fail(sv, "cannot write the file", out);
 		return out;
 	}
-	int kfd = ms_inode_at(sv->s, ino)->kfd, r = 0;
+	/* The keeper's own fd, or a holder's through /proc. */
+	int32_t h = ms_inode_at(sv->s, ino)->kfd;
+	int kfd = h >= 0 && ms_kfd_holder(h) ? ms_kfd_open(sv->s, h, O_RDONLY) : h, r = 0;
 	struct stat kst;
 	if (kfd < 0 || sys_fstat(kfd, &kst)) {
 		r = -EIO;
@@ -69,6 +72,8 @@ __attribute__((noinline)) static int save_file(struct save *sv, int rfd, const c
 	if (r)
 		save_fail(sv, "cannot set its mode and times", r);
 out:
+	if (kfd >= 0 && kfd != h)
+		sys_close(kfd);
 	sys_close(out);
 	return r;
 }

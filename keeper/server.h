@@ -14,13 +14,41 @@
  * returns its exit status. */
 int ms_keeper_main(int argc, char **argv);
 
+/* ---- holder.c ---------------------------------------------------------------
+ * The processes that hold file memfds past the keeper's own share
+ * (holder.c says who holds what and what a holder's death does). Keeper
+ * only, single-threaded. */
+/* Once, with the keeper's fd limit raised: how many memfds the keeper and
+ * each holder hold at most; the keeper is holder 0. */
+void ms_holders_setup(struct ms_store *s);
+/* Makes up to n memfds, in the keeper while it has room, else in holders
+ * (started as needed): fills kfd (handles) and kino; returns how many, or
+ * -errno when none could be made. */
+int ms_holders_make(struct ms_store *s, int32_t *kfd, uint64_t *kino, int n);
+/* Closes n memfds wherever they are held (negative handles skipped; at
+ * most 1024 a call). */
+void ms_holders_close(struct ms_store *s, const int32_t *kfd, int n);
+/* A new fd of memfd kfd with open(2) flags (O_PATH for an fstat), through
+ * /proc; the caller closes it. */
+int ms_kfd_open(struct ms_store *s, int32_t kfd, int flags);
+/* fstat of memfd kfd, wherever it is held. */
+int ms_kfd_fstat(struct ms_store *s, int32_t kfd, struct stat *st);
+/* 1 when pid is one of the holders (they hold every memfd: not a sign of
+ * a process using a file). */
+int ms_holder_pid(struct ms_store *s, pid_t pid);
+/* Each round: a holder that died is forgotten (its files marked
+ * MS_KFD_LOST) and reaped. Takes ns_lock with a trylock only. */
+void ms_holders_check(struct ms_store *s);
+
 /* ---- rounds.c ---------------------------------------------------------------
  * Keeper rounds: free orphans no live process holds; measure uncounted
  * bytes and seal their files when over quota. Never wait for ns_lock.
  * ms_reclaim_orphans returns how many were freed; *pending (may be NULL)
  * how many were found unheld for the first time (freed at the next look). */
 int ms_reclaim_orphans(struct ms_store *s, int *pending);
-void ms_reconcile_sizes(struct ms_store *s);
+/* One batch of a reconciliation pass (rounds.c); start: begin a pass when
+ * none is under way. Returns 1 while a pass is under way. */
+int ms_reconcile_sizes(struct ms_store *s, int start);
 /* Closes the keeper's memfds that no inode, pool entry or close-queue entry
  * names (a process died between taking and naming one). Returns how many,
  * or -EBUSY when ns_lock was taken (nothing was looked at). */

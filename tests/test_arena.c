@@ -13,15 +13,23 @@
 
 Test(arena, layout_is_the_recorded_one)
 {
-	/* Recorded sizes for layout version 4 on x86-64 (2: extended
+	/* Recorded sizes for layout version 5 on x86-64 (2: extended
 	 * attributes, in->xattr and the attribute pool; 3: the dnotify
 	 * registrations; 4: and the report's refusal records, programs,
-	 * in->prog and injected failures). */
-	cr_assert_eq(MS_LAYOUT_VERSION, 4);
+	 * in->prog and injected failures; 5: the holders of memfds, a kfd
+	 * naming holder and fd, and the audit request). */
+	cr_assert_eq(MS_LAYOUT_VERSION, 5);
 	cr_assert_eq(sizeof(struct ms_inode), 184, "inode %zu", sizeof(struct ms_inode));
 	cr_assert_eq(sizeof(struct ms_dent), 296, "dent %zu", sizeof(struct ms_dent));
 	cr_assert_eq(sizeof(struct ms_ledger), 88, "ledger %zu", sizeof(struct ms_ledger));
-	cr_assert_eq(sizeof(struct ms_hdr), 34144, "hdr %zu", sizeof(struct ms_hdr));
+	cr_assert_eq(sizeof(struct ms_hdr), 50536, "hdr %zu", sizeof(struct ms_hdr));
+	cr_assert_eq(offsetof(struct ms_hdr, holders), 34152);
+	cr_assert_eq(MS_HOLDERS, 2048);
+	/* A handle names holder and fd; a keeper fd is its own handle. */
+	cr_assert_eq(ms_kfd_make(0, 17), 17);
+	cr_assert_eq(ms_kfd_holder(ms_kfd_make(2047, (1 << 20) - 1)), 2047);
+	cr_assert_eq(ms_kfd_fd(ms_kfd_make(2047, (1 << 20) - 1)), (1 << 20) - 1);
+	cr_assert_gt(ms_kfd_make(2047, (1 << 20) - 1), 0, "a handle is never negative");
 	cr_assert_eq(sizeof(struct ms_xrec), 12, "xrec %zu", sizeof(struct ms_xrec));
 	cr_assert_eq(offsetof(struct ms_hdr, ns_lock) % 8, 0);
 }

@@ -182,9 +182,10 @@ static int ch_keeper_fds(pid_t kp, int *memfds)
 }
 
 /* Every memfd accounted for, exactly: each live regular file's kfd and each
- * pool entry is a distinct open memfd of the keeper with the kernel inode
- * number recorded for it, and every file memfd the keeper holds is one of
- * those or waits in the close queue. Every worker is dead; the keeper may
+ * pool entry is a distinct open memfd of the keeper (or of a holder: the
+ * kfd names which, arena.h MS_KFD_SHIFT) with the kernel inode number
+ * recorded for it, and every file memfd the keeper and its holders hold is
+ * one of those or waits in the close queue. Every worker is dead; the keeper may
  * be closing queued fds and topping its pool up meanwhile, so the caller
  * polls. Returns 0, or 1 with the first discrepancy (and a count) in err. */
 struct ch_kfd {
@@ -260,7 +261,9 @@ static int ch_memfd_audit(struct ch_run *run, char *err, size_t errn)
 			continue; /* may be closed any moment */
 		struct stat st;
 		ch_who(a, sizeof(a), &v[i]);
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)kp, v[i].kfd);
+		uint32_t ho = ms_kfd_holder(v[i].kfd);
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", ho ? (int)h->holders[ho].pid : (int)kp,
+			 ms_kfd_fd(v[i].kfd));
 		ssize_t k = readlink(path, l, sizeof(l) - 1);
 		l[k < 0 ? 0 : k] = 0;
 		if (k < 0 || stat(path, &st))
@@ -273,12 +276,17 @@ static int ch_memfd_audit(struct ch_run *run, char *err, size_t errn)
 			       (unsigned long long)v[i].kino);
 	}
 	/* The other way round: a file memfd nobody lists is leaked. */
-	char dir[64];
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)kp);
-	DIR *d = opendir(dir);
 	unsigned leaked = 0;
 	int leaked_first = -1;
-	if (d) {
+	for (uint32_t ho = 0; ho < h->nholders; ho++) {
+		char dir[64];
+		int hp = ho ? h->holders[ho].pid : (int)kp;
+		if (!hp)
+			continue;
+		snprintf(dir, sizeof(dir), "/proc/%d/fd", hp);
+		DIR *d = opendir(dir);
+		if (!d)
+			continue;
 		struct dirent *e;
 		while ((e = readdir(d))) {
 			if (e->d_name[0] == '.')
@@ -291,7 +299,7 @@ static int ch_memfd_audit(struct ch_run *run, char *err, size_t errn)
 			l[k] = 0;
 			if (strncmp(l, "/memfd:memshim (deleted)", 24))
 				continue;
-			struct ch_kfd key = {(int32_t)atoi(e->d_name), 0, 0};
+			struct ch_kfd key = {ms_kfd_make(ho, atoi(e->d_name)), 0, 0};
 			if (!bsearch(&key, v, n, sizeof(*v), ch_kfd_cmp)) {
 				if (!leaked++)
 					leaked_first = key.kfd;
@@ -300,8 +308,9 @@ static int ch_memfd_audit(struct ch_run *run, char *err, size_t errn)
 		closedir(d);
 	}
 	if (leaked)
-		CH_BAD("%u file memfds of the keeper are in no inode, pool entry or close "
-		       "queue (leaked; the first is fd %d)", leaked, leaked_first);
+		CH_BAD("%u file memfds of the keeper or its holders are in no inode, pool "
+		       "entry or close queue (leaked; the first is handle %#x)", leaked,
+		       (unsigned)leaked_first);
 #undef CH_BAD
 	free(v);
 	if (bad)
