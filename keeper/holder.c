@@ -307,12 +307,13 @@ int ms_kfd_fstat(struct ms_store *s, int32_t kfd, struct stat *st)
 		return -EIO;
 	if (ms_kfd_holder(kfd) == 0)
 		return sys_fstat(kfd, st);
-	int fd = ms_kfd_open(s, kfd, O_PATH);
-	if (fd < 0)
-		return fd;
-	int r = sys_fstat(fd, st);
-	sys_close(fd);
-	return r;
+	uint32_t h = ms_kfd_holder(kfd);
+	int32_t pid = __atomic_load_n(&s->hdr->holders[h].pid, __ATOMIC_ACQUIRE);
+	if (!pid || H.dead[h])
+		return -EIO;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, ms_kfd_fd(kfd));
+	return sys_fstatat(AT_FDCWD, path, st, 0);
 }
 
 int ms_holder_pid(struct ms_store *s, pid_t pid)
@@ -357,19 +358,20 @@ static uint32_t holder_forget(struct ms_store *s, uint32_t h)
 void ms_holders_check(struct ms_store *s)
 {
 	uint32_t n = __atomic_load_n(&s->hdr->nholders, __ATOMIC_RELAXED);
+	/* Holders are the keeper's only children: one look says whether any
+	 * has exited (WNOWAIT: a zombie keeps its pid from being recycled
+	 * until every handle naming it is gone). */
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	if (n > 1 && waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid) {
+		for (uint32_t h = 1; h < n; h++)
+			if (s->hdr->holders[h].pid == si.si_pid)
+				H.dead[h] = 1;
+	}
 	for (uint32_t h = 1; h < n; h++) {
 		int32_t pid = s->hdr->holders[h].pid;
-		if (!pid)
+		if (!pid || !H.dead[h])
 			continue;
-		if (!H.dead[h]) {
-			siginfo_t si;
-			memset(&si, 0, sizeof(si));
-			/* WNOWAIT: a zombie keeps its pid from being recycled
-			 * until every handle naming it is gone. */
-			if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) || si.si_pid != pid)
-				continue;
-			H.dead[h] = 1;
-		}
 		if (ms_ns_trylock(s) != 0)
 			return; /* the next round */
 		uint32_t lost = holder_forget(s, h);

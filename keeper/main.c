@@ -24,6 +24,8 @@
 #include "keeper.h"
 #include "server.h"
 
+/* A reconciliation pass's next batch waits at least this long (rounds.c). */
+#define RECONCILE_GAP_MS 100
 /* Inode slots below which the audit runs every second (keeper loop). */
 #define AUDIT_ALWAYS 65536
 
@@ -243,6 +245,7 @@ int ms_keeper_main(int argc, char **argv)
 
 	int64_t idle_since = mono_ms(), last_round = mono_ms(), last_reclaim = 0;
 	int reconciling = 0;
+	int64_t last_batch = 0;
 	k.reporting = s->hdr->report[0] || s->hdr->chart[0] || s->hdr->summary;
 	if (k.reporting)
 		ms_report_sample(s, &k.rep, 1);
@@ -312,7 +315,8 @@ int ms_keeper_main(int argc, char **argv)
 			if (s->hdr->inode_bump < AUDIT_ALWAYS ||
 			    __atomic_exchange_n(&s->hdr->audit_due, 0, __ATOMIC_ACQ_REL))
 				ms_audit_memfds(s);
-		} else if (reconciling) {
+		} else if (reconciling && mono_ms() - last_batch >= RECONCILE_GAP_MS) {
+			last_batch = mono_ms();
 			reconciling = ms_reconcile_sizes(s, 0);
 		}
 		if (k.nconn == 0 && mono_ms() - idle_since >= MS_KEEPER_GRACE_MS)

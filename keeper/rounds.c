@@ -242,18 +242,38 @@ out:
 /* Bytes the kernel holds beyond what each file was charged, and a seal on
  * such files once the store is over its quota.
  *
- * A pass looks at every file, RECONCILE_BATCH inodes under one hold of
- * ns_lock at a time (a store of a million files must not stop every
- * process for the length of a million fstats): a pass starts when the
- * last one has ended and a second has passed, and goes on at every round
- * of the keeper's loop until it is through. The uncounted bytes are
- * published at the end of each pass; a file found over its charge while
- * the store is full is sealed in the batch that finds it. */
+ * A pass looks at every file, RECONCILE_BATCH inode slots or 2 ms of
+ * work at a time: a pass starts when the last one has ended and a second
+ * has passed, and a batch runs at most every RECONCILE_GAP_MS (keeper
+ * loop) until it is through, so a store of a million files costs its
+ * processes nothing they would wait for, and the keeper a few percent of
+ * a CPU (a pass over a million files, most of them a holder's, fstat'd
+ * through /proc at about 2 us each, takes a couple of minutes). ns_lock is held only to copy a batch's handles out and, when a file
+ * needs it, to set its size or seal it: the fstats themselves run without
+ * it (a handle closed meanwhile is seen by its memfd's inode number, which
+ * is then not the file's). The uncounted bytes are published at the end
+ * of each pass; a file found over its charge while the store is full is
+ * sealed by the batch that finds it. */
 #define RECONCILE_BATCH 4096
+#define RECONCILE_BATCH_NS 2000000
+struct rc_file {
+	uint32_t slot;
+	int32_t kfd;
+	uint64_t ino_no, kino, size;
+	int fix; /* 1: size differs, 2: seal */
+};
 static struct {
 	uint32_t next;    /* inode slot the pass resumes at; 0 = no pass under way */
 	uint64_t over;    /* uncounted bytes found so far in this pass */
+	struct rc_file f[RECONCILE_BATCH];
 } rc;
+
+/* The file is still the one copied out (slot not freed and reused). */
+static int rc_same(struct ms_store *s, const struct rc_file *f)
+{
+	struct ms_inode *in = ms_inode_at(s, f->slot);
+	return LD(&in->ino_no) == f->ino_no && LD(&in->kfd) == f->kfd && LD(&in->memfd_ino) == f->kino;
+}
 
 int ms_reconcile_sizes(struct ms_store *s, int start)
 {
@@ -266,67 +286,88 @@ int ms_reconcile_sizes(struct ms_store *s, int start)
 		rc.next = 1;
 		rc.over = 0;
 	}
-	uint64_t max = h->ledger.max_bytes;
-	uint32_t first = rc.next, end = first + RECONCILE_BATCH;
+	uint32_t first = rc.next, end = first + RECONCILE_BATCH, n = 0;
 	if (end > h->inode_bump)
 		end = h->inode_bump;
-	uint64_t over = 0;
 	for (uint32_t i = first; i < end; i++) {
 		struct ms_inode *in = ms_inode_at(s, i);
 		if (!in->ino_no || !S_ISREG(in->mode) || in->kfd < 0)
 			continue;
+		rc.f[n++] = (struct rc_file){i, in->kfd, in->ino_no, in->memfd_ino, 0, 0};
+	}
+	int done = end >= h->inode_bump;
+	rc.next = done ? 0 : end;
+	ms_ns_unlock(s);
+
+	uint64_t max = h->ledger.max_bytes, over = 0;
+	int fixes = 0;
+	int64_t t0 = ms_now_ns();
+	for (uint32_t k = 0; k < n; k++) {
+		struct rc_file *f = &rc.f[k];
+		/* A batch works RECONCILE_BATCH_NS at most: the keeper answers
+		 * requests (an attach, a pool refill) between batches. */
+		if ((k & 63) == 63 && ms_now_ns() - t0 > RECONCILE_BATCH_NS) {
+			rc.next = f->slot;
+			done = 0;
+			n = k;
+			break;
+		}
+		struct ms_inode *in = ms_inode_at(s, f->slot);
 		struct stat st;
-		if (ms_kfd_fstat(s, in->kfd, &st))
+		if (ms_kfd_fstat(s, f->kfd, &st) || (uint64_t)st.st_ino != f->kino || !rc_same(s, f))
 			continue;
 		/* What the kernel holds (holes cost nothing), as each call
 		 * through the shim settles a file's charge. */
 		uint64_t real = (uint64_t)st.st_blocks * 512, charged = LD(&in->charged);
-		if (real > charged)
+		if (real > charged) {
 			over += real - charged;
+			f->fix |= 2;
+		}
 		/* The size too, when no writer holds the file (a writer sets
 		 * it when it finishes). */
-		if ((uint64_t)st.st_size != LD(&in->size)) {
-			int t = pthread_mutex_trylock(&in->data_lock);
-			if (t == EOWNERDEAD)
-				pthread_mutex_consistent(&in->data_lock); /* size re-read below */
-			if (t == 0 || t == EOWNERDEAD) {
-				if (ms_kfd_fstat(s, in->kfd, &st) == 0)
-					ST(&in->size, (uint64_t)st.st_size);
-				pthread_mutex_unlock(&in->data_lock);
-			}
-		}
+		if ((uint64_t)st.st_size != LD(&in->size))
+			f->fix |= 1;
+		fixes += f->fix != 0;
 	}
 	rc.over += over;
 	/* Full by what this pass has found so far, or the last one did. */
 	uint64_t seen = rc.over > LD(&h->ledger.uncounted) ? rc.over : LD(&h->ledger.uncounted);
 	int full = max && LD(&h->ledger.used_bytes) + seen > max;
-	if (over && full) {
-		/* Past the quota through a way the shim cannot see: files that
-		 * hold uncounted bytes may not grow any more, whoever writes. */
-		for (uint32_t i = first; i < end; i++) {
-			struct ms_inode *in = ms_inode_at(s, i);
-			if (!in->ino_no || !S_ISREG(in->mode) || in->kfd < 0)
+	if (fixes && ms_ns_trylock(s) == 0) {
+		for (uint32_t k = 0; k < n; k++) {
+			struct rc_file *f = &rc.f[k];
+			struct ms_inode *in = ms_inode_at(s, f->slot);
+			if (!f->fix || !rc_same(s, f))
 				continue;
 			struct stat st;
-			if (ms_kfd_fstat(s, in->kfd, &st) == 0 &&
+			if (f->fix & 1) {
+				int t = pthread_mutex_trylock(&in->data_lock);
+				if (t == EOWNERDEAD)
+					pthread_mutex_consistent(&in->data_lock); /* size re-read below */
+				if (t == 0 || t == EOWNERDEAD) {
+					if (ms_kfd_fstat(s, f->kfd, &st) == 0)
+						ST(&in->size, (uint64_t)st.st_size);
+					pthread_mutex_unlock(&in->data_lock);
+				}
+			}
+			/* Past the quota through a way the shim cannot see: files
+			 * that hold uncounted bytes may not grow any more, whoever
+			 * writes. */
+			if ((f->fix & 2) && full && ms_kfd_fstat(s, f->kfd, &st) == 0 &&
 			    (uint64_t)st.st_blocks * 512 > LD(&in->charged)) {
 				/* a seal needs a writable fd */
-				int fd = ms_kfd_holder(in->kfd) ? ms_kfd_open(s, in->kfd, O_RDWR) : in->kfd;
+				int fd = ms_kfd_holder(f->kfd) ? ms_kfd_open(s, f->kfd, O_RDWR) : f->kfd;
 				if (fd >= 0)
 					sys_fcntl(fd, F_ADD_SEALS, F_SEAL_GROW);
-				if (fd >= 0 && fd != in->kfd)
+				if (fd >= 0 && fd != f->kfd)
 					sys_close(fd);
 			}
 		}
+		ms_ns_unlock(s);
 	}
-	if (end >= h->inode_bump) {
+	if (done)
 		ST(&h->ledger.uncounted, rc.over);
-		rc.next = 0;
-	} else {
-		rc.next = end;
-	}
-	ms_ns_unlock(s);
-	return rc.next != 0;
+	return !done;
 }
 
 /* The memfds of every live file, pool entry and close-queue entry, as
