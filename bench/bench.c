@@ -19,11 +19,17 @@
  *       opens and closes PATH: a process that opens one file.
  *   bench --files DIR CAP SECONDS
  *       creates empty files in DIR until a create fails, CAP files exist
- *       or SECONDS have passed; prints the count and why it stopped.
+ *       or SECONDS have passed; prints the count and why it stopped, and
+ *       what it measured at 1,000 files and at the end (stat of random
+ *       files, a new process's attach, the arena's bytes in memory).
+ *   bench --attach PATH
+ *       stats PATH, the process's first store call, and prints how long
+ *       that took.
  *
  * Environment: BENCH_ROUNDS (rounds, default 7), BENCH_CPU (the CPU to pin
  * to; default the last one this process may use), BENCH_FILES (cap of the
- * files row, default 1000000), BENCH_FILES_SECONDS (its time limit, 30).
+ * files row: the node limit is one more, for its directory; default
+ * 1000000), BENCH_FILES_SECONDS (its time limit, 120).
  *
  * A benchmark prints figures and asserts none (a time limit in a test
  * would fail on a busy machine and pass on a fast one). --smoke runs one
@@ -449,16 +455,109 @@ static int worker_main(const char *dir, const char *real, int smoke)
 
 /* ---- bench --files: how many files one store holds ------------------------ */
 
+/* DIR/<7 digits of i>, written without printf (the stat loops below time
+ * the store, not the formatting). */
+static void file_name(char *p, size_t dlen, long i)
+{
+	p[dlen] = '/';
+	for (int k = 7; k >= 1; k--, i /= 10)
+		p[dlen + k] = (char)('0' + i % 10);
+	p[dlen + 8] = 0;
+}
+
+/* ns per stat of a file picked at random among the first `among` of DIR. */
+static double stat_among(const char *dir, long among)
+{
+	char p[PATH_MAX + 32];
+	size_t dlen = strlen(dir);
+	memcpy(p, dir, dlen);
+	struct stat st;
+	const long n = 300000;
+	/* The picks are made before the clock starts. */
+	static uint32_t pick[300000];
+	rng = 0x9e3779b97f4a7c15ULL;
+	for (long k = 0; k < n; k++)
+		pick[k] = (uint32_t)(next_rand() % (uint64_t)among);
+	int64_t t0 = now_ns();
+	for (long k = 0; k < n; k++) {
+		file_name(p, dlen, pick[k]);
+		if (stat(p, &st))
+			return -1;
+	}
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+/* The arena's bytes in memory (the memfd's st_blocks): found among this
+ * process's fds by its name. 0 when not found. */
+static long arena_bytes(void)
+{
+	for (int fd = 3; fd < 65536; fd++) {
+		char l[64], link[64];
+		snprintf(l, sizeof(l), "/proc/self/fd/%d", fd);
+		ssize_t k = readlink(l, link, sizeof(link) - 1);
+		if (k <= 0)
+			continue;
+		link[k] = 0;
+		struct stat st;
+		if (strstr(link, "memshim-arena") && fstat(fd, &st) == 0)
+			return (long)st.st_blocks * 512;
+	}
+	return 0;
+}
+
+/* ns from a new process's start of main to the end of its first store
+ * call (attaching to the store, lazily, and one stat): the median of 9. */
+static double attach_ns(const char *path)
+{
+	double v[9];
+	for (int r = 0; r < 9; r++) {
+		int p[2];
+		if (pipe(p))
+			return -1;
+		pid_t pid = fork();
+		if (pid == 0) {
+			dup2(p[1], 1);
+			char *argv[] = {"bench", "--attach", (char *)path, NULL};
+			execv("/proc/self/exe", argv);
+			_exit(127);
+		}
+		close(p[1]);
+		char line[64] = "";
+		ssize_t k = read(p[0], line, sizeof(line) - 1);
+		close(p[0]);
+		waitpid(pid, NULL, 0);
+		if (k <= 0)
+			return -1;
+		line[k] = 0;
+		v[r] = atof(line);
+	}
+	for (int i = 1; i < 9; i++)
+		for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+			double t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return v[4];
+}
+
+/* Creates empty files DIR/0000000, ... until a create fails, CAP files
+ * exist or SECONDS have passed, and measures at 1,000 files and at the end:
+ * stat of random files, attach time, the arena's resident bytes. Prints
+ * "count why stat1k statN statN_first1k attach1k attachN arena1k arenaN". */
 static int files_main(const char *dir, long cap, long seconds)
 {
 	char p[PATH_MAX + 32];
 	const char *why = "cap";
 	long n = 0;
+	size_t dlen = strlen(dir);
 	int64_t end = now_ns() + (int64_t)seconds * 1000000000;
+	double s1k = -1, a1k = -1;
+	long b1k = 0;
 	if (mkdir(dir, 0755)) {
 		printf("0 mkdir:%s\n", strerrorname_np(errno));
 		return 0;
 	}
+	memcpy(p, dir, dlen);
 	for (; n < cap; n++) {
 		/* Reading the clock every 1024 files keeps it out of the count's
 		 * way. */
@@ -466,7 +565,13 @@ static int files_main(const char *dir, long cap, long seconds)
 			why = "time";
 			break;
 		}
-		snprintf(p, sizeof(p), "%s/%07ld", dir, n);
+		if (n == 1000) {
+			s1k = stat_among(dir, 1000);
+			file_name(p, dlen, 0);
+			a1k = attach_ns(p);
+			b1k = arena_bytes();
+		}
+		file_name(p, dlen, n);
 		int fd = open(p, O_CREAT | O_EXCL | O_WRONLY, 0644);
 		if (fd < 0) {
 			why = strerrorname_np(errno);
@@ -474,7 +579,27 @@ static int files_main(const char *dir, long cap, long seconds)
 		}
 		close(fd);
 	}
-	printf("%ld %s\n", n, why);
+	double sn = -1, sn1k = -1, an = -1;
+	long bn = 0;
+	if (n > 1000) {
+		sn = stat_among(dir, n);
+		sn1k = stat_among(dir, 1000);
+		file_name(p, dlen, 0);
+		an = attach_ns(p);
+		bn = arena_bytes();
+	}
+	printf("%ld %s %.1f %.1f %.1f %.0f %.0f %ld %ld\n", n, why, s1k, sn, sn1k, a1k, an, b1k, bn);
+	return 0;
+}
+
+/* The first store call of a new process, timed from main (bench --attach). */
+static int attach_main(const char *path)
+{
+	struct stat st;
+	int64_t t0 = now_ns();
+	int r = stat(path, &st);
+	int64_t t1 = now_ns();
+	printf("%lld\n", r ? -1LL : (long long)(t1 - t0));
 	return 0;
 }
 
@@ -592,19 +717,34 @@ static const char *group(long n, char *out, size_t size)
 	return out;
 }
 
+/* What the files row measured (files_main's line). */
+struct scale {
+	long n;
+	char why[64];
+	double stat1k, statn, statn1k, attach1k, attachn;
+	long arena1k, arenan;
+};
+
 /* Runs bench --files under the shim in a fresh store, with a hard fd
- * limit of 20,000 (the keeper inherits it), and describes the result. */
-static void files_row(const char *preload, long cap, long seconds, char *out, size_t size)
+ * limit of 20,000 (the keeper and its holders inherit it) and a node limit
+ * of the target plus the directory, so that what stops the count is the
+ * store refusing a create; describes the result. */
+static void files_row(const char *preload, long target, long seconds, char *out, size_t size,
+		      struct scale *sc)
 {
+	char tdir[PATH_MAX + 16];
+	snprintf(tdir, sizeof(tdir), "%s/files", tmp_base);
 	char capbuf[32], secbuf[32], nbuf[32];
 	int p[2];
 	struct rlimit rl;
 	getrlimit(RLIMIT_NOFILE, &rl);
 	/* Lowering a hard limit is allowed; raising it is not. */
 	rlim_t lim = rl.rlim_max < 20000 ? rl.rlim_max : 20000;
-	snprintf(capbuf, sizeof(capbuf), "%ld", cap);
+	snprintf(capbuf, sizeof(capbuf), "%ld", target + 1000);
 	snprintf(secbuf, sizeof(secbuf), "%ld", seconds);
 	snprintf(out, size, "(did not run)");
+	memset(sc, 0, sizeof(*sc));
+	sc->n = -1;
 	if (pipe2(p, O_CLOEXEC))
 		return;
 	pid_t pid = fork();
@@ -613,18 +753,23 @@ static void files_row(const char *preload, long cap, long seconds, char *out, si
 		clean_env(preload);
 		struct rlimit nl = {lim, lim};
 		setrlimit(RLIMIT_NOFILE, &nl);
-		/* A node limit above the cap, so that what stops the count is
-		 * the store's own limit, not the default derived from the quota. */
 		char nodes[32];
-		snprintf(nodes, sizeof(nodes), "%ld", cap + 16);
+		snprintf(nodes, sizeof(nodes), "%ld", target + 1);
 		setenv("MEMSHIM_MAX_NODES", nodes, 1);
-		setenv("MEMSHIM_QUOTA", "4G", 1);
-		char *argv[] = {"bench", "--files", "/mem/files", capbuf, secbuf, NULL};
+		/* An empty file costs 3 KiB of quota (MS_NODE_COST + MS_FILE_COST):
+		 * room for the target and more, so the node limit is what refuses. */
+		char quota[32];
+		snprintf(quota, sizeof(quota), "%ldM", target * 3 / 1024 + 64);
+		setenv("MEMSHIM_QUOTA", quota, 1);
+		/* Without a preload: the same files on tmpfs, up to the target. */
+		if (!preload)
+			snprintf(capbuf, sizeof(capbuf), "%ld", target);
+		char *argv[] = {"bench", "--files", preload ? "/mem/files" : tdir, capbuf, secbuf, NULL};
 		execv(self, argv);
 		_exit(127);
 	}
 	close(p[1]);
-	char line[128] = "";
+	char line[256] = "";
 	size_t got = 0;
 	/* The child stops itself after `seconds`; a wedged one is killed a
 	 * minute later, so make bench always ends. */
@@ -641,17 +786,21 @@ static void files_row(const char *preload, long cap, long seconds, char *out, si
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 	}
-	long n;
-	char why[64];
-	if (sscanf(line, "%ld %63s", &n, why) != 2)
+	if (!preload)
+		rm_tree(tdir);
+	if (sscanf(line, "%ld %63s %lf %lf %lf %lf %lf %ld %ld", &sc->n, sc->why, &sc->stat1k,
+		   &sc->statn, &sc->statn1k, &sc->attach1k, &sc->attachn, &sc->arena1k,
+		   &sc->arenan) < 2) {
+		sc->n = -1;
 		return;
-	group(n, nbuf, sizeof(nbuf));
-	if (strcmp(why, "cap") == 0)
+	}
+	group(sc->n, nbuf, sizeof(nbuf));
+	if (strcmp(sc->why, "cap") == 0)
 		snprintf(out, size, "%s (the cap; no failure)", nbuf);
-	else if (strcmp(why, "time") == 0)
+	else if (strcmp(sc->why, "time") == 0)
 		snprintf(out, size, "%s in %ld s (time limit; no failure)", nbuf, seconds);
 	else
-		snprintf(out, size, "%s, then %s", nbuf, why);
+		snprintf(out, size, "%s, then %s at the node limit", nbuf, sc->why);
 	if (lim != 20000) {
 		size_t l = strlen(out);
 		snprintf(out + l, size - l, " (hard fd limit %lu here)", (unsigned long)lim);
@@ -730,7 +879,7 @@ static int driver_main(const char *preload, int smoke)
 	const char *e = getenv("BENCH_ROUNDS");
 	if (!smoke && e && atoi(e) > 0)
 		rounds = atoi(e);
-	long files_cap = smoke ? 100 : 1000000, files_sec = smoke ? 10 : 30;
+	long files_cap = smoke ? 100 : 1000000, files_sec = smoke ? 10 : 120;
 	if (!smoke && (e = getenv("BENCH_FILES")) && atol(e) > 0)
 		files_cap = atol(e);
 	if (!smoke && (e = getenv("BENCH_FILES_SECONDS")) && atol(e) > 0)
@@ -824,8 +973,11 @@ static int driver_main(const char *preload, int smoke)
 	}
 
 	fprintf(stderr, "bench: files in one store (at most %ld s)\n", files_sec);
-	char files[160];
-	files_row(preload, files_cap, files_sec, files, sizeof(files));
+	char files[160], tfiles[160];
+	struct scale sc, tc;
+	files_row(preload, files_cap, files_sec, files, sizeof(files), &sc);
+	fprintf(stderr, "bench: the same files on tmpfs\n");
+	files_row(NULL, files_cap, files_sec, tfiles, sizeof(tfiles), &tc);
 
 	printf("| workload | store | tmpfs | store/tmpfs median | spread (min-max) | target |\n");
 	printf("|---|---|---|---|---|---|\n");
@@ -844,6 +996,34 @@ static int driver_main(const char *preload, int smoke)
 	char capbuf[32];
 	printf("| files in one store, hard fd limit 20,000 | %s | - | - | - | %s |\n", files,
 	       group(1000000, capbuf, sizeof(capbuf)));
+	if (sc.n > 1000) {
+		/* The same store at 1,000 files and at the end of the files row,
+		 * and the same files on tmpfs for comparison. */
+		char nb[32], a[32], b[32], c[32], d[32];
+		group(sc.n, nb, sizeof(nb));
+		printf("\n| one directory, hard fd limit 20,000 | store at 1,000 files | at %s | ratio | "
+		       "tmpfs at 1,000 | at %ld | ratio | target |\n|---|---|---|---|---|---|---|---|\n",
+		       nb, tc.n);
+		printf("| stat of a random file of the directory | %s | %s | %.2f | %s | %s | %.2f | "
+		       "<= 1.5 |\n",
+		       fmt_time(sc.stat1k, a, sizeof(a)), fmt_time(sc.statn, b, sizeof(b)),
+		       sc.statn / sc.stat1k, fmt_time(tc.stat1k, c, sizeof(c)),
+		       fmt_time(tc.statn, d, sizeof(d)), tc.statn / tc.stat1k);
+		printf("| stat of a random file among the first 1,000 | %s | %s | %.2f | %s | %s | %.2f | "
+		       "<= 1.5 |\n",
+		       fmt_time(sc.stat1k, a, sizeof(a)), fmt_time(sc.statn1k, b, sizeof(b)),
+		       sc.statn1k / sc.stat1k, fmt_time(tc.stat1k, c, sizeof(c)),
+		       fmt_time(tc.statn1k, d, sizeof(d)), tc.statn1k / tc.stat1k);
+		printf("| a new process's first store call (attach + stat), median of 9 | %s | %s | "
+		       "%.2f | - | - | - | independent of the files |\n",
+		       fmt_time(sc.attach1k, a, sizeof(a)), fmt_time(sc.attachn, b, sizeof(b)),
+		       sc.attachn / sc.attach1k);
+		if (sc.arenan > sc.arena1k)
+			printf("| the arena in memory | %ld KiB | %ld KiB | %.0f bytes a file | - | - | - "
+			       "| <= 512 |\n",
+			       sc.arena1k / 1024, sc.arenan / 1024,
+			       (double)(sc.arenan - sc.arena1k) / (double)(sc.n - 1000));
+	}
 	printf("\nstore, tmpfs: median time per operation (in the sequential rows one 1 MiB call). "
 	       "Ratios: store/tmpfs time of each round, their median and range (min-max); lower is "
 	       "better.\n");
@@ -863,6 +1043,8 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 4 && strcmp(argv[1], "--worker") == 0)
 		return worker_main(argv[2], argv[3], argc > 4 && strcmp(argv[4], "--smoke") == 0);
+	if (argc == 3 && strcmp(argv[1], "--attach") == 0)
+		return attach_main(argv[2]);
 	if (argc == 5 && strcmp(argv[1], "--files") == 0)
 		return files_main(argv[2], atol(argv[3]), atol(argv[4]));
 
