@@ -18,6 +18,8 @@
 static uint32_t pow2_at_least(uint32_t n)
 {
 	uint32_t p = 1;
+	if (n > 1u << 31)
+		return 1u << 31; /* longer chains past two thousand million nodes */
 	while (p < n)
 		p <<= 1;
 	return p;
@@ -26,11 +28,15 @@ static uint32_t pow2_at_least(uint32_t n)
 uint64_t ms_arena_size(uint64_t max_bytes, uint64_t max_nodes, uint32_t *nslots,
 		       uint32_t *nblocks, uint32_t *nxblocks, uint32_t *nbuckets)
 {
-	uint64_t n = max_nodes && max_nodes < MS_NODES_CEILING ? max_nodes : MS_NODES_CEILING;
+	/* Slots for every node the limit allows, however many: a store is never
+	 * refused below its node limit (an arena too big to make fails the
+	 * creation instead). Only a store without a limit gets the ceiling. */
+	uint64_t n = max_nodes ? max_nodes : MS_NODES_CEILING;
 	*nslots = (uint32_t)n + MS_EXTRA_SLOTS;
 	/* Two blocks a node: enough for an average symlink target of 500
 	 * bytes on every node; a longer average runs out with ENOSPC. */
-	*nblocks = *nslots * 2;
+	uint64_t nb = (uint64_t)*nslots * 2;
+	*nblocks = nb < UINT32_MAX - 1 ? (uint32_t)nb : UINT32_MAX - 1;
 	/* Attributes: every block is charged, so a pool of quota / MS_BLOCK
 	 * blocks runs out only after the quota; the ceiling bounds the arena
 	 * of a large or unlimited store (then ENOSPC when the pool is full). */

@@ -47,7 +47,7 @@
 #define MS_NAME_MAX 255
 #define MS_POOL_SLOTS 64   /* ready memfds the keeper keeps listed */
 #define MS_EXTRA_SLOTS 64  /* uncharged slots: root and prefix skeleton */
-#define MS_NODES_CEILING (1u << 20) /* slots when the node limit is 0 */
+#define MS_NODES_CEILING (1u << 20) /* slots when the node limit is 0 (none) */
 #define MS_DIRREFS 1024 /* directory references recorded with their process */
 #define MS_WATCHES 64   /* dnotify registrations in a store (notify.c) */
 /* Extended attributes: a value's largest size (the kernel's XATTR_SIZE_MAX)

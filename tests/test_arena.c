@@ -204,3 +204,24 @@ Test(arena, a_killed_namespace_holder_in_a_kept_store)
 	cr_assert_eq(t_write_file(s, "/mem/after", 10), 0);
 	t_assert_consistent(s);
 }
+
+/* The slots follow the node limit however high it is: a limit above the
+ * ceiling of an unlimited store is not lowered in silence (issue 15). */
+Test(arena, slots_follow_a_node_limit_above_the_ceiling)
+{
+	uint32_t a, b, x, n;
+	ms_arena_size(1ULL << 32, 2000000, &a, &b, &x, &n);
+	cr_assert_eq(a, 2000000 + MS_EXTRA_SLOTS);
+	cr_assert_geq(n, a, "a bucket per slot at least");
+	ms_arena_size(0, 0, &a, &b, &x, &n);
+	cr_assert_eq(a, MS_NODES_CEILING + MS_EXTRA_SLOTS, "no limit: the ceiling");
+	/* The largest limit the configuration accepts still gives sizes
+	 * (creating such an arena then fails, loudly). */
+	uint64_t big = ms_arena_size(0, 4294967230ULL, &a, &b, &x, &n);
+	cr_assert_eq(a, 4294967294U);
+	cr_assert_gt(big, (uint64_t)a * 400);
+	struct ms_config c = t_config(8ULL << 30, 2000000);
+	ms_store *s = t_local(&c);
+	cr_assert_eq(s->hdr->nslots, 2000000 + MS_EXTRA_SLOTS);
+	ms_store_close(s);
+}
