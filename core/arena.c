@@ -42,7 +42,11 @@ uint64_t ms_arena_size(uint64_t max_bytes, uint64_t max_nodes, uint32_t *nslots,
 	 * of a large or unlimited store (then ENOSPC when the pool is full). */
 	uint64_t x = max_bytes ? max_bytes / MS_BLOCK : MS_XBLOCKS_CEILING;
 	*nxblocks = (uint32_t)(x < MS_XBLOCKS_CEILING ? x : MS_XBLOCKS_CEILING);
-	*nbuckets = pow2_at_least(*nslots);
+	/* Two buckets a slot at least (a power of two): chains stay under
+	 * half an entry long on average when every slot is used, so a stat
+	 * in a directory of a million entries walks as few entries, each a
+	 * likely cache miss, as one of a thousand. */
+	*nbuckets = pow2_at_least(*nslots > 1u << 30 ? *nslots : *nslots * 2);
 	uint64_t off = ALIGN64(sizeof(struct ms_hdr));
 	off += ALIGN64((uint64_t)(*nslots + 1) * sizeof(struct ms_inode));
 	off += ALIGN64((uint64_t)(*nslots + 1) * sizeof(struct ms_dent));
