@@ -315,7 +315,11 @@ int ms_keeper_main(int argc, char **argv)
 			if (s->hdr->inode_bump < AUDIT_ALWAYS ||
 			    __atomic_exchange_n(&s->hdr->audit_due, 0, __ATOMIC_ACQ_REL))
 				ms_audit_memfds(s);
-		} else if (reconciling && mono_ms() - last_batch >= RECONCILE_GAP_MS) {
+		} else if (reconciling && mono_ms() - last_batch >= RECONCILE_GAP_MS &&
+			   (n == 0 || mono_ms() - last_batch >= 10 * RECONCILE_GAP_MS)) {
+			/* When idle (the wait timed out), or else once a second:
+			 * a batch right after a request would keep the CPU from
+			 * the process that asked (on a machine of one CPU). */
 			last_batch = mono_ms();
 			reconciling = ms_reconcile_sizes(s, 0);
 		}
