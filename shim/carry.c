@@ -193,6 +193,19 @@ static int listed_own(const char *list, int fd)
 	return 0;
 }
 
+/* The inode MEMSHIM_FDS lists for file fd ("F?<fd>:<ino>:..."), or 0. */
+static ms_ino listed_ino(const char *list, int fd)
+{
+	char key[24];
+	int n = snprintf(key, sizeof(key), "%d:", fd);
+	for (const char *p = list; p && (p = strchr(p, 'F')); p++) {
+		if ((p != list && p[-1] != ',') || !p[1] || strncmp(p + 2, key, (size_t)n))
+			continue;
+		return (ms_ino)strtoul(p + 2 + n, NULL, 10);
+	}
+	return 0;
+}
+
 /* The fds this process has, from /proc/self/fd (at most max); -1 without
  * /proc. One getdents64 pass, no system call per fd. */
 static int own_fds(int *fds, int max)
@@ -239,7 +252,14 @@ static void discover_files(const char *list, dev_t memfd_dev)
 		struct stat st;
 		if (ms_fd_get(fd) || !memfd_on(fd, memfd_dev, &st))
 			continue;
-		ms_ino ino = ms_ino_by_kino(ms_shim.store, st.st_ino);
+		/* The inode the parent listed, when the kernel agrees it is
+		 * that file's memfd: one look whatever the number of files.
+		 * Else (not listed: glibc's system(), a vfork child's dup2) a
+		 * search of every inode. */
+		ms_ino ino = listed_ino(list, fd);
+		uint64_t kino;
+		if (!ino || ms_ino_kino(ms_shim.store, ino, &kino) || kino != (uint64_t)st.st_ino)
+			ino = ms_ino_by_kino(ms_shim.store, st.st_ino);
 		if (!ino)
 			continue;
 		int fl = REAL(fcntl)(fd, F_GETFL);
