@@ -48,8 +48,7 @@ uint64_t ms_arena_size(uint64_t max_bytes, uint64_t max_nodes, uint32_t *nslots,
 	 * likely cache miss, as one of a thousand. */
 	*nbuckets = pow2_at_least(*nslots > 1u << 30 ? *nslots : *nslots * 2);
 	uint64_t off = ALIGN64(sizeof(struct ms_hdr));
-	off += ALIGN64((uint64_t)(*nslots + 1) * sizeof(struct ms_inode));
-	off += ALIGN64((uint64_t)(*nslots + 1) * sizeof(struct ms_dent));
+	off += ALIGN64((uint64_t)(*nslots + 1) * MS_NODE_STRIDE); /* inode and entry slots */
 	off += ALIGN64((uint64_t)(*nblocks + 1) * sizeof(struct ms_block));
 	off += ALIGN64((uint64_t)*nbuckets * sizeof(uint32_t));
 	off += ALIGN64((uint64_t)(*nslots + 1) * sizeof(int32_t));
@@ -97,9 +96,8 @@ void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *
 	h->nxblocks = nxblocks;
 	uint64_t off = ALIGN64(sizeof(struct ms_hdr));
 	h->off_inodes = off;
-	off += ALIGN64((uint64_t)(nslots + 1) * sizeof(struct ms_inode));
-	h->off_dents = off;
-	off += ALIGN64((uint64_t)(nslots + 1) * sizeof(struct ms_dent));
+	h->off_dents = off + sizeof(struct ms_inode); /* pairs: arena.h ms_dent_at */
+	off += ALIGN64((uint64_t)(nslots + 1) * MS_NODE_STRIDE);
 	h->off_blocks = off;
 	off += ALIGN64((uint64_t)(nblocks + 1) * sizeof(struct ms_block));
 	h->off_buckets = off;

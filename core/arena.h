@@ -344,6 +344,8 @@ struct ms_hdr {
  * a change to any of these structures fails the build here until
  * MS_LAYOUT_VERSION is bumped and the new sizes are recorded (x86-64). */
 _Static_assert(offsetof(struct ms_inode, data_lock) == 0, "data_lock first");
+_Static_assert((sizeof(struct ms_inode) + sizeof(struct ms_dent)) % 8 == 0,
+	       "inode and entry pairs keep both 8-aligned");
 _Static_assert(sizeof(struct ms_inode) % 8 == 0, "inode slots 8-aligned");
 _Static_assert(sizeof(struct ms_dent) % 8 == 0, "entry slots 8-aligned");
 _Static_assert(sizeof(struct ms_block) == MS_BLOCK, "block size");
@@ -405,13 +407,24 @@ struct ms_store {
 			       * refused these credentials (memfd.c) */
 };
 
+/* Inode slot i and entry slot i sit side by side in one array of
+ * MS_NODE_STRIDE-byte pairs (off_dents = off_inodes + the inode's size):
+ * a file made in a fresh store gets entry and inode slots of about the
+ * same number, so a look-up that finds its entry finds its inode in the
+ * same page, one TLB miss instead of two in a store of a million files. */
+#define MS_NODE_STRIDE (sizeof(struct ms_inode) + sizeof(struct ms_dent))
 static inline struct ms_inode *ms_inode_at(struct ms_store *s, uint32_t i)
 {
-	return (struct ms_inode *)(s->base + s->hdr->off_inodes) + i;
+	return (struct ms_inode *)(s->base + s->hdr->off_inodes + (uint64_t)i * MS_NODE_STRIDE);
 }
 static inline struct ms_dent *ms_dent_at(struct ms_store *s, uint32_t i)
 {
-	return (struct ms_dent *)(s->base + s->hdr->off_dents) + i;
+	return (struct ms_dent *)(s->base + s->hdr->off_dents + (uint64_t)i * MS_NODE_STRIDE);
+}
+/* The slot number of inode in. */
+static inline uint32_t ms_inode_slot(struct ms_store *s, const struct ms_inode *in)
+{
+	return (uint32_t)(((const uint8_t *)in - s->base - s->hdr->off_inodes) / MS_NODE_STRIDE);
 }
 static inline struct ms_block *ms_block_at(struct ms_store *s, uint32_t i)
 {

@@ -28,7 +28,7 @@ static void journal_begin(struct ms_store *s, struct ms_inode *in)
 	struct ms_hdr *h = s->hdr;
 	h->journal.used_bytes = LD(&h->ledger.used_bytes);
 	h->journal.used_nodes = LD(&h->ledger.used_nodes);
-	h->journal.ino = in ? (uint32_t)(in - ms_inode_at(s, 0)) : 0;
+	h->journal.ino = in ? ms_inode_slot(s, in) : 0;
 	h->journal.charged = in ? LD(&in->charged) : 0;
 	__atomic_store_n(&h->journal.active, 1, __ATOMIC_RELEASE);
 }
@@ -55,7 +55,7 @@ void ms_refusal_record(struct ms_store *s, const struct ms_inode *in, uint64_t r
 	r->pid = (int32_t)MS_SYSCALL(SYS_getpid);
 	r->prog = s->prog;
 	r->kind = (uint32_t)kind;
-	r->ino = in ? (uint32_t)(in - ms_inode_at(s, 0)) : 0;
+	r->ino = in ? ms_inode_slot(s, in) : 0;
 	pending = r;
 }
 

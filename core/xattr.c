@@ -602,7 +602,7 @@ int ms_setxattr(ms_store *s, ms_ino dir, const char *path, int flags, const char
 	if (r == 0) {
 		ST(&in->ctime_ns, ms_now_ns());
 		__atomic_add_fetch(&s->hdr->ops, 1, __ATOMIC_RELAXED);
-		ms_notify_node(s, (uint32_t)(in - ms_inode_at(s, 0)), DN_ATTRIB);
+		ms_notify_node(s, ms_inode_slot(s, in), DN_ATTRIB);
 	}
 out:
 	ms_ns_unlock(s);
@@ -693,7 +693,7 @@ int ms_removexattr(ms_store *s, ms_ino dir, const char *path, int flags, const c
 	rec_free(s, rec);
 	ST(&in->ctime_ns, ms_now_ns());
 	__atomic_add_fetch(&s->hdr->ops, 1, __ATOMIC_RELAXED);
-	ms_notify_node(s, (uint32_t)(in - ms_inode_at(s, 0)), DN_ATTRIB);
+	ms_notify_node(s, ms_inode_slot(s, in), DN_ATTRIB);
 out:
 	ms_ns_unlock(s);
 	return r;

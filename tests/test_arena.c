@@ -24,6 +24,8 @@ Test(arena, layout_is_the_recorded_one)
 	cr_assert_eq(sizeof(struct ms_ledger), 88, "ledger %zu", sizeof(struct ms_ledger));
 	cr_assert_eq(sizeof(struct ms_hdr), 50536, "hdr %zu", sizeof(struct ms_hdr));
 	cr_assert_eq(offsetof(struct ms_hdr, holders), 34152);
+	/* Inode and entry slots in pairs, the entry after its inode. */
+	cr_assert_eq(MS_NODE_STRIDE, 480);
 	cr_assert_eq(MS_HOLDERS, 2048);
 	/* A handle names holder and fd; a keeper fd is its own handle. */
 	cr_assert_eq(ms_kfd_make(0, 17), 17);
@@ -47,6 +49,9 @@ Test(arena, header_records_magic_version_limits)
 	uint32_t a, b, x, n;
 	cr_assert_eq(h->arena_size, ms_arena_size(8 << 20, 100, &a, &b, &x, &n));
 	cr_assert_eq(h->arena_size % MS_PAGE, 0);
+	cr_assert_eq(h->off_dents, h->off_inodes + sizeof(struct ms_inode));
+	cr_assert_eq((char *)ms_dent_at(s, 7) - (char *)ms_inode_at(s, 7), (long)sizeof(struct ms_inode));
+	cr_assert_eq(ms_inode_slot(s, ms_inode_at(s, 42)), 42);
 	/* the attribute pool: as many blocks as the quota pays for */
 	cr_assert_eq(h->nxblocks, (8 << 20) / MS_BLOCK);
 }
