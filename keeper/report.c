@@ -85,9 +85,19 @@ void ms_report_sample(struct ms_store *s, struct ms_report *r, int force)
 	/* The biggest files at the highest usage seen: looked at again each
 	 * time usage passes the last look (and the namespace lock is free:
 	 * the keeper never waits for it). */
-	if (used > r->peak_at_bytes || !r->peak_seen) {
+	/* A look walks every file under ns_lock (a million files: a good part
+	 * of a second), so looks are spaced ten times their own length apart:
+	 * the tree's processes wait for the lock a tenth of the time at most. */
+	int64_t t0 = ms_now_ns();
+	if ((used > r->peak_at_bytes || !r->peak_seen) && t0 >= r->walk_at_ns + 10 * r->walk_ns) {
 		struct top t = {.n = 0};
-		if (ms_stats_files(s, MS_STATS_TRY, keep_top, &t) == 0) {
+		int got = ms_stats_files(s, MS_STATS_TRY, keep_top, &t);
+		int64_t t1 = ms_now_ns();
+		if (got != -EBUSY) {
+			r->walk_ns = t1 - t0;
+			r->walk_at_ns = t1;
+		}
+		if (got == 0) {
 			memcpy(r->peak_files, t.f, sizeof(t.f));
 			r->npeak = t.n;
 			r->peak_at_bytes = used;

@@ -88,6 +88,7 @@ struct ms_report {
 	int npeak, peak_seen;
 	uint64_t peak_at_bytes;
 	int64_t peak_at_ms;
+	int64_t walk_ns, walk_at_ns; /* the last look at the files: how long, when it ended */
 };
 /* One sample when the interval has passed (or now, with force). Never
  * waits for ns_lock. */
