@@ -153,6 +153,7 @@ static int holder_start(struct ms_store *s, uint32_t h)
 	 * would rather refuse a create than hang the tree. */
 	struct timeval tv = {5, 0};
 	setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)); /* a stopped holder */
 	int fd = sv[0];
 	H.sock[h] = fd;
 	H.dead[h] = 0;
