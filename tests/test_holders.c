@@ -350,3 +350,56 @@ Test(holders, a_process_that_dropped_privileges_gets_holders_fds_from_the_keeper
 	}
 	expect_child(p, "dropped privileges");
 }
+
+/* MEMSHIM_SAVE reads every file's bytes where they are held: the keeper's
+ * own fds, and its holders' through /proc. */
+Test(holders, the_save_reads_the_files_holders_hold)
+{
+	char dir[] = "/tmp/memshim-holders-save-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char save[sizeof(dir) + 8];
+	snprintf(save, sizeof(save), "%s/out", dir);
+	int fds[2];
+	cr_assert_eq(pipe(fds), 0);
+	pid_t p = fork();
+	if (p == 0) {
+		limit_fds();
+		static struct ms_config c;
+		c = t_config(64 << 20, 4 * NFILES);
+		snprintf(c.save, sizeof(c.save), "%s", save);
+		ms_store *s = NULL;
+		struct ms_open_opts o = {.cfg = &c, .keeper_path = t_keeper()};
+		if (ms_store_open(&o, &s) || ms_mkdir(s, 0, "/mem/d", 0755))
+			_exit(1);
+		for (int i = 0; i < NFILES / 2; i++)
+			if (put(s, i))
+				_exit(2);
+		if (s->hdr->nholders < 2)
+			_exit(3);
+		pid_t k = ms_store_keeper_pid(s);
+		if (write(fds[1], &k, sizeof(k)) != sizeof(k))
+			_exit(4);
+		_exit(0); /* the tree ends: the keeper saves, then leaves */
+	}
+	close(fds[1]);
+	pid_t k = 0;
+	cr_assert_eq(read(fds[0], &k, sizeof(k)), sizeof(k));
+	expect_child(p, "save with holders");
+	cr_assert(gone_within(k, 15000), "the keeper did not finish its save");
+	for (int i = 0; i < NFILES / 2; i++) {
+		char path[sizeof(save) + 32], want[128], got[160];
+		size_t n = content(want, i);
+		snprintf(path, sizeof(path), "%s/d/f%04d", save, i);
+		int fd = open(path, O_RDONLY);
+		cr_assert_geq(fd, 0, "%s was not saved", path);
+		ssize_t k2 = read(fd, got, sizeof(got));
+		close(fd);
+		cr_assert(k2 == (ssize_t)n && memcmp(got, want, n) == 0, "%s: wrong bytes", path);
+		unlink(path);
+	}
+	char d[sizeof(save) + 8];
+	snprintf(d, sizeof(d), "%s/d", save);
+	rmdir(d);
+	rmdir(save);
+	rmdir(dir);
+}
