@@ -40,7 +40,8 @@ enum ms_op {
 	MS_OP_NEW_GONE, /* was "reply: a new memfd's kfd"; never reused, so a
 			 * client of an older build gets no answer it would
 			 * misread as a memfd (MS_OP_FILL replaced it) */
-	MS_OP_FD,       /* a = kfd, b = oflags; reply: SCM_RIGHTS fd */
+	MS_OP_FD,       /* a = kfd (a handle: the keeper's or a holder's
+			 * memfd, arena.h), b = oflags; reply: SCM_RIGHTS fd */
 	MS_OP_ARENA,    /* reply: SCM_RIGHTS arena fd */
 	MS_OP_RECLAIM,  /* reclaim orphans now; reply: a = how many were freed */
 	MS_OP_FILL,     /* the pool ran dry: fill it now; reply: a = 0 or -errno */

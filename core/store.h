@@ -4,8 +4,9 @@
  * A store is a namespace (directories, names, links, inodes), a ledger of
  * bytes and nodes, and file bytes kept in memfds. Its metadata lives in an
  * arena — one memfd mapped MAP_SHARED by every process of the tree — and a
- * keeper process holds the arena and every file memfd so files outlive their
- * writers (doc/ARCHITECTURE.md).
+ * keeper process holds the arena and every file memfd (past half its fd
+ * limit, in holder processes it starts) so files outlive their writers
+ * (doc/ARCHITECTURE.md).
  *
  * Conventions: every function returns 0, a count, or -errno; none sets errno.
  * Paths are real absolute paths ("/mem/a/b") or relative to a store
@@ -35,7 +36,8 @@
  *   persist.c  MEMSHIM_SEED, and MEMSHIM_SAVE's directory set at creation
  *   store.c    a process's handle: create, join, statistics, check
  * The keeper's server is not in core/ and not in libmemshim.so: keeper/
- * (main.c its loop, rounds.c reclaim, reconcile and audit, save.c
+ * (main.c its loop, holder.c the holders of memfds, rounds.c reclaim,
+ * reconcile and audit, save.c
  * MEMSHIM_SAVE, report.c the end-of-run report) is linked into
  * memshim-keeper and the tools only.
  *
