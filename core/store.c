@@ -416,6 +416,19 @@ void ms_store_atfork_child(ms_store *s)
 
 /* ---- statistics and the consistency check ---------------------------------------- */
 
+void ms_stats_usage(ms_store *s, struct ms_stats *st)
+{
+	struct ms_ledger *l = &s->hdr->ledger;
+	memset(st, 0, sizeof(*st));
+	st->max_bytes = l->max_bytes;
+	st->max_nodes = l->max_nodes;
+	/* both from one moment: the ledger's lock, not ns_lock */
+	ms_ledger_lock(s);
+	st->used_bytes = LD(&l->used_bytes);
+	st->used_nodes = LD(&l->used_nodes);
+	ms_ledger_unlock(s);
+}
+
 void ms_stats_get(ms_store *s, struct ms_stats *st)
 {
 	struct ms_hdr *h = s->hdr;

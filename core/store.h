@@ -430,6 +430,10 @@ struct ms_stats {
 	uint64_t attached;         /* processes of the tree that attached (tools not counted) */
 };
 void ms_stats_get(ms_store *s, struct ms_stats *st);
+/* Only the limits and what is used of them (max_*, used_*; the rest 0),
+ * without ms_stats_get's count of every node: statfs, at any number of
+ * files. */
+void ms_stats_usage(ms_store *s, struct ms_stats *st);
 
 /* Calls fn for each regular file with its path and size (for the report);
  * stops early when fn returns non-zero, and returns that. With
