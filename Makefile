@@ -139,6 +139,9 @@ tsan:
 tsan-run: all $(SA_BIN)
 	@set -e; for t in $(SA_BIN); do \
 	    echo "== $$t"; TSAN_OPTIONS=halt_on_error=1 $(TEST_ENV) $$t; done
+	@echo "== $(B)/tests/standalone/chaos_main, hard fd limit 100 (memfds in holders)"; \
+	    ulimit -n 100 && ulimit -Hn 100 && MEMSHIM_CHAOS_KILLS=1000 \
+	    TSAN_OPTIONS=halt_on_error=1 $(TEST_ENV) $(B)/tests/standalone/chaos_main
 
 # Debian packages the build and the tests need (root, or sudo).
 DEPS = gcc make libc6-dev binutils libcriterion-dev uthash-dev \
