@@ -416,6 +416,19 @@ void ms_store_atfork_child(ms_store *s)
 
 /* ---- statistics and the consistency check ---------------------------------------- */
 
+static void stats_holders(ms_store *s, struct ms_stats *st)
+{
+	struct ms_hdr *h = s->hdr;
+	uint32_t n = LD(&h->nholders);
+	st->memfds_keeper = LD(&h->holders[0].nfds);
+	for (uint32_t k = 1; k < n && k < MS_HOLDERS; k++) {
+		if (!LD(&h->holders[k].pid))
+			continue;
+		st->holders++;
+		st->memfds_holders += LD(&h->holders[k].nfds);
+	}
+}
+
 void ms_stats_usage(ms_store *s, struct ms_stats *st)
 {
 	struct ms_ledger *l = &s->hdr->ledger;
@@ -464,6 +477,7 @@ void ms_stats_get(ms_store *s, struct ms_stats *st)
 	st->peak_bytes_ns = LD(&h->peak_bytes_ns);
 	st->peak_nodes_ns = LD(&h->peak_nodes_ns);
 	st->attached = LD(&h->attached);
+	stats_holders(s, st);
 }
 
 int ms_stats_progs(ms_store *s, struct ms_prog_stats *out, int n)

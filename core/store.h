@@ -428,6 +428,10 @@ struct ms_stats {
 	int64_t start_ns;          /* creation (CLOCK_REALTIME) */
 	int64_t peak_bytes_ns, peak_nodes_ns; /* when each peak was reached; 0 = never */
 	uint64_t attached;         /* processes of the tree that attached (tools not counted) */
+	/* Who holds the memfds (files' and the pool's): the keeper, and the
+	 * holder processes it started once its own share was used up. */
+	uint64_t holders;          /* live holder processes */
+	uint64_t memfds_keeper, memfds_holders;
 };
 void ms_stats_get(ms_store *s, struct ms_stats *st);
 /* Only the limits and what is used of them (max_*, used_*; the rest 0),

@@ -147,6 +147,12 @@ Test(holders, a_store_holds_several_times_its_fd_limit_and_reads_it_all_back)
 		}
 		if (held < NFILES)
 			_exit(4);
+		/* memshim-stat's figures */
+		struct ms_stats sts;
+		ms_stats_get(s, &sts);
+		if (sts.holders != nh - 1 || sts.memfds_keeper + sts.memfds_holders != held ||
+		    sts.memfds_holders == 0)
+			_exit(40);
 		for (int i = 0; i < NFILES; i++)
 			if (check(s, i))
 				_exit(5);

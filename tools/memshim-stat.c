@@ -91,6 +91,9 @@ int main(int argc, char **argv)
 	printf("files: %llu\ndirs: %llu\nsymlinks: %llu\n", (unsigned long long)st.files,
 	       (unsigned long long)st.dirs, (unsigned long long)st.symlinks);
 	printf("processes: %llu\n", (unsigned long long)st.attached);
+	printf("memfds: %llu held by the keeper, %llu by %llu holder processes\n",
+	       (unsigned long long)st.memfds_keeper, (unsigned long long)st.memfds_holders,
+	       (unsigned long long)st.holders);
 	struct top t = {.n = 0};
 	ms_stats_files(s, 0, keep_biggest, &t);
 	for (int i = 0; i < t.n; i++)
