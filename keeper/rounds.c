@@ -243,7 +243,8 @@ out:
  * such files once the store is over its quota.
  *
  * A pass looks at every file, RECONCILE_BATCH inode slots or 2 ms of
- * work at a time: a pass starts when the last one has ended and a second
+ * work at a time (about 6,000 of the keeper's own memfds, 800 of a
+ * holder's, which are fstat'd through /proc): a pass starts when the last one has ended and a second
  * has passed, and a batch runs at most every RECONCILE_GAP_MS (keeper
  * loop) until it is through, so a store of a million files costs its
  * processes nothing they would wait for, and the keeper a few percent of
@@ -254,7 +255,7 @@ out:
  * is then not the file's). The uncounted bytes are published at the end
  * of each pass; a file found over its charge while the store is full is
  * sealed by the batch that finds it. */
-#define RECONCILE_BATCH 4096
+#define RECONCILE_BATCH 16384
 #define RECONCILE_BATCH_NS 2000000
 struct rc_file {
 	uint32_t slot;
