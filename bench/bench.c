@@ -565,7 +565,7 @@ static int files_main(const char *dir, long cap, long seconds)
 	long n = 0;
 	size_t dlen = strlen(dir);
 	int64_t end = now_ns() + (int64_t)seconds * 1000000000;
-	double s1k = -1, a1k = -1;
+	double s1k = -1, a1k = -1, o1k = -1;
 	long b1k = 0;
 	if (mkdir(dir, 0755)) {
 		printf("0 mkdir:%s\n", strerrorname_np(errno));
@@ -581,6 +581,7 @@ static int files_main(const char *dir, long cap, long seconds)
 		}
 		if (n == 1000) {
 			s1k = stat_among(dir, 1000);
+			o1k = stat_among(dir, 1);
 			file_name(p, dlen, 0);
 			a1k = attach_ns(p);
 			b1k = arena_bytes();
@@ -593,16 +594,18 @@ static int files_main(const char *dir, long cap, long seconds)
 		}
 		close(fd);
 	}
-	double sn = -1, sn1k = -1, an = -1;
+	double sn = -1, sn1k = -1, an = -1, on = -1;
 	long bn = 0;
 	if (n > 1000) {
 		sn = stat_among(dir, n);
 		sn1k = stat_among(dir, 1000);
+		on = stat_among(dir, 1);
 		file_name(p, dlen, 0);
 		an = attach_ns(p);
 		bn = arena_bytes();
 	}
-	printf("%ld %s %.1f %.1f %.1f %.0f %.0f %ld %ld\n", n, why, s1k, sn, sn1k, a1k, an, b1k, bn);
+	printf("%ld %s %.1f %.1f %.1f %.0f %.0f %ld %ld %.1f %.1f\n", n, why, s1k, sn, sn1k, a1k, an, b1k,
+	       bn, o1k, on);
 	return 0;
 }
 
@@ -735,7 +738,7 @@ static const char *group(long n, char *out, size_t size)
 struct scale {
 	long n;
 	char why[64];
-	double stat1k, statn, statn1k, attach1k, attachn;
+	double stat1k, statn, statn1k, attach1k, attachn, one1k, onen;
 	long arena1k, arenan;
 };
 
@@ -802,9 +805,9 @@ static void files_row(const char *preload, long target, long seconds, char *out,
 	}
 	if (!preload)
 		rm_tree(tdir);
-	if (sscanf(line, "%ld %63s %lf %lf %lf %lf %lf %ld %ld", &sc->n, sc->why, &sc->stat1k,
+	if (sscanf(line, "%ld %63s %lf %lf %lf %lf %lf %ld %ld %lf %lf", &sc->n, sc->why, &sc->stat1k,
 		   &sc->statn, &sc->statn1k, &sc->attach1k, &sc->attachn, &sc->arena1k,
-		   &sc->arenan) < 2) {
+		   &sc->arenan, &sc->one1k, &sc->onen) < 2) {
 		sc->n = -1;
 		return;
 	}
@@ -1024,6 +1027,11 @@ static int driver_main(const char *preload, int smoke)
 		       fmt_time(sc.stat1k, a, sizeof(a)), fmt_time(sc.statn, b, sizeof(b)),
 		       sc.statn / sc.stat1k, fmt_time(tc.stat1k, c, sizeof(c)),
 		       fmt_time(tc.statn, d, sizeof(d)), tc.statn / tc.stat1k);
+		printf("| stat of one file, over and over (the same) | %s | %s | %.2f | %s | %s | %.2f | "
+		       "<= 1.5 |\n",
+		       fmt_time(sc.one1k, a, sizeof(a)), fmt_time(sc.onen, b, sizeof(b)),
+		       sc.onen / sc.one1k, fmt_time(tc.one1k, c, sizeof(c)),
+		       fmt_time(tc.onen, d, sizeof(d)), tc.onen / tc.one1k);
 		printf("| stat of a random file among the first 1,000 (the same) | %s | %s | %.2f | %s | %s | %.2f | "
 		       "<= 1.5 |\n",
 		       fmt_time(sc.stat1k, a, sizeof(a)), fmt_time(sc.statn1k, b, sizeof(b)),
