@@ -63,6 +63,13 @@
 			 * holds its reference count then) */
 #define MS_I_LINKABLE 0x10 /* made by O_TMPFILE without O_EXCL and never named:
 			    * linkat may give it a name (the kernel's I_LINKABLE) */
+/* MEMSHIM_LOWER (lower.c): came from the real tree below. A directory: its
+ * lower entries are merged in; a symlink: its target is the lower one; any
+ * other node: lower-backed, its bytes still in the real file (no memfd,
+ * kfd -1, `dent` names it). */
+#define MS_I_LOWER 0x20
+#define MS_I_FILLED 0x40 /* a lower directory all of whose lower entries are nodes */
+#define MS_I_UP 0x80     /* a lower file copied up (the report's "modified") */
 
 struct ms_inode {
 	pthread_mutex_t data_lock; /* robust, pshared; regular files */
@@ -494,6 +501,45 @@ static inline uint64_t ms_page_up(uint64_t n)
 	return (n + MS_PAGE - 1) & ~(uint64_t)(MS_PAGE - 1);
 }
 
+/* A node whose data (or device) is still the real tree's (lower.c). */
+static inline int ms_lower_backed(const struct ms_inode *in)
+{
+	return (in->flags & MS_I_LOWER) && !S_ISDIR(in->mode) && !S_ISLNK(in->mode);
+}
+/* What node in costs the ledger besides its data: a lower-backed node has
+ * no memfd. */
+static inline uint64_t ms_inode_cost(const struct ms_inode *in)
+{
+	return ms_lower_backed(in) ? MS_NODE_COST : ms_node_cost(in->mode);
+}
+
+/* ---- ns.c, for lower.c (ns_lock held) ------------------------------------ */
+/* The absolute store path of directory dir (ns.c dir_path). */
+int ms_ns_dir_path(struct ms_store *s, uint32_t dir, char *out, size_t n);
+/* Names inode ino by entry e as name in dir (ns.c attach). */
+void ms_ns_attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *name, size_t len,
+		  uint32_t ino);
+/* Stores symlink target (tl bytes) in in's blocks, charged. */
+int ms_ns_link_store(struct ms_store *s, struct ms_inode *in, const char *target, size_t tl);
+
+/* ---- lower.c: MEMSHIM_LOWER (ns_lock held) --------------------------------
+ * ms_lower_find: name is not in lower directory dir (not MS_I_FILLED): if the
+ * real tree has it, it becomes a node and *dent its entry, else *dent = 0.
+ * ms_lower_fill: every lower entry of dir becomes a node (before it is
+ * listed, stat'ed or loses a name). ms_lower_open: a kernel fd on the real
+ * file of lower-backed node i (an open that changes nothing). ms_lower_stat:
+ * its real lstat. ms_lower_copy_up: a lower-backed regular file gets a memfd
+ * with the real bytes, charged (0 for any other node: nothing to copy).
+ * ms_lower_init: the prefix directory of prefix k lies over cfg.lower[k].
+ * Return 0 or -errno (the real tree's, or the ledger's). */
+int ms_lower_find(struct ms_store *s, uint32_t dir, const char *name, size_t len,
+		  uint32_t *dent);
+int ms_lower_fill(struct ms_store *s, uint32_t dir);
+int ms_lower_open(struct ms_store *s, uint32_t i, int oflags);
+int ms_lower_stat(struct ms_store *s, uint32_t i, struct stat *st);
+int ms_lower_copy_up(struct ms_store *s, uint32_t i);
+int ms_lower_init(struct ms_store *s, uint32_t prefix_ino, int k);
+
 /* ---- memfd.c: file memfds -------------------------------------------------
  * A new file's memfd: taken from the keeper's pool, or created and handed to
  * the keeper (one round trip). Under ns_lock. Returns 0 with *kfd and *kino. */
@@ -623,6 +669,10 @@ void ms_inode_free_now(struct ms_store *s, uint32_t i);
  * -ENOSPC / -quota_errno otherwise (nothing charged). Regular files get their
  * memfd. Under ns_lock. Times set to now, uid/gid from the caller. */
 int ms_inode_new(struct ms_store *s, mode_t mode, uint32_t *out);
+/* ms_inode_new for a node materialized from the real tree (lower.c): no
+ * memfd, charged ms_inode_cost of a lower-backed node (MS_NODE_COST) for
+ * anything but a directory or symlink. The caller sets MS_I_LOWER. */
+int ms_inode_new_lower(struct ms_store *s, mode_t mode, uint32_t *out);
 
 /* Takes / gives back one reference on inode i for this process (ns_lock
  * held). Directory references are recorded with the pid. */

@@ -169,6 +169,11 @@ const char *ms_escape_path(void);
 /* Thread-local: 1 when this thread's last ms_open created the file
  * (O_CREAT that made it; not O_TMPFILE, as the kernel): F_CREATED_QUERY. */
 int ms_open_created(void);
+/* Whether this thread's last ms_open or ms_reopen gave a kernel fd on a
+ * real file below the store (MEMSHIM_LOWER: a lower file opened for
+ * reading): the fd is not a memfd, and only calls that change nothing reach
+ * the kernel through it. */
+int ms_open_lower(void);
 
 /* ---- dnotify (notify.c) -------------------------------------------------- */
 

@@ -296,6 +296,9 @@ struct ms_fd {
 #define MS_FD_CREATED 1 /* the open made the file (F_CREATED_QUERY) */
 #define MS_FD_TMPFILE 2 /* opened by O_TMPFILE: /proc/self/fd/N reads
 			 * "... (deleted)" whatever names it gets later */
+#define MS_FD_LOWER 4   /* a kernel fd on the real file below the store
+			 * (MEMSHIM_LOWER, opened for reading): I/O is the
+			 * kernel's, attribute changes and stat the store's */
 
 #define MS_FD_FAIL_KNOWN (1u << 31)
 
@@ -309,6 +312,14 @@ static inline int ms_fd_is_ours(int fd) { return ms_fd_get(fd) != NULL; }
  * (fstat, fstatfs, *at with it as dirfd or AT_EMPTY_PATH, fchdir, dup,
  * fcntl F_GETFL/F_SETFD, close) take ms_fd_get. */
 static inline struct ms_fd *ms_fd_io(int fd)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	return e && !(e->oflags & O_PATH) && !(e->how & MS_FD_LOWER) ? e : NULL;
+}
+/* The entry of fd for the attribute changes an O_PATH fd cannot make
+ * (fchmod, fchown, futimens): ms_fd_io's, and a lower file's fd too, whose
+ * changes copy the file up rather than reach the real file. */
+static inline struct ms_fd *ms_fd_attr(int fd)
 {
 	struct ms_fd *e = ms_fd_get(fd);
 	return e && !(e->oflags & O_PATH) ? e : NULL;
