@@ -43,9 +43,11 @@
 #include <sys/mman.h>
 
 #define MS_MAGIC 0x314d494853454d4dULL /* "MMESHIM1" little-endian */
-#define MS_LAYOUT_VERSION 4
+#define MS_LAYOUT_VERSION 5
 #define MS_NAME_MAX 255
 #define MS_POOL_SLOTS 64   /* ready memfds the keeper keeps listed */
+#define MS_LOWERS 8            /* MEMSHIM_LOWER directories: one per prefix at most */
+#define MS_LOWER_DIR_MAX 1024  /* bytes of one, NUL included (config.h's MS_PREFIX_MAX) */
 #define MS_EXTRA_SLOTS 64  /* uncharged slots: root and prefix skeleton */
 #define MS_NODES_CEILING (1u << 20) /* slots when the node limit is 0 */
 #define MS_DIRREFS 1024 /* directory references recorded with their process */
@@ -313,6 +315,13 @@ struct ms_hdr {
 	uint32_t ninjected;        /* [atomic] records claimed (may pass MS_INJECTED) */
 	uint32_t pad5;
 	struct ms_injected injected[MS_INJECTED]; /* see struct ms_injected */
+	/* MEMSHIM_LOWER of the creator (lower.c): the prefix directory `ino`
+	 * lies over the real directory `dir`; ino 0 = unused entry. [const] */
+	struct {
+		uint32_t ino;
+		uint32_t pad;
+		char dir[MS_LOWER_DIR_MAX];
+	} lower[MS_LOWERS];
 };
 
 /* The layout shared with processes built from other copies of this code:
@@ -331,9 +340,9 @@ _Static_assert(sizeof(struct ms_xrec) == 12, "attribute record header");
 _Static_assert(sizeof(struct ms_refusal) == 272, "refusal record");
 _Static_assert(sizeof(struct ms_prog) == 64, "program entry");
 _Static_assert(sizeof(struct ms_injected) == 264, "injected failure record");
-_Static_assert(MS_LAYOUT_VERSION != 4 ||
+_Static_assert(MS_LAYOUT_VERSION != 5 ||
 		       (sizeof(struct ms_inode) == 184 && sizeof(struct ms_dent) == 296 &&
-			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 34144),
+			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 42400),
 	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");
 
 /* Who the caller is, for the permission checks (perm.c): one view of the
@@ -364,6 +373,10 @@ struct ms_store {
 	pid_t keeper_pid;
 	int local;      /* no keeper: kfds are this process's own fds */
 	int owner;      /* created the arena */
+	/* the keeper and the tools: MEMSHIM_LOWER's entries are never brought
+	 * in (lower.c), so a save or a report reads what the run made, not the
+	 * whole real tree */
+	int lower_frozen;
 	uint32_t prog;  /* hdr->progs index + 1 of this process's program; 0 = a tool */
 	mode_t umask;   /* the process's file mode creation mask */
 	struct ms_config cfg;
@@ -514,8 +527,6 @@ static inline uint64_t ms_inode_cost(const struct ms_inode *in)
 }
 
 /* ---- ns.c, for lower.c (ns_lock held) ------------------------------------ */
-/* The absolute store path of directory dir (ns.c dir_path). */
-int ms_ns_dir_path(struct ms_store *s, uint32_t dir, char *out, size_t n);
 /* Names inode ino by entry e as name in dir (ns.c attach). */
 void ms_ns_attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *name, size_t len,
 		  uint32_t ino);

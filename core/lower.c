@@ -20,7 +20,8 @@
  *   copied: its metadata changes in the store, opens go to the real node.
  *
  * The lower path of a node is its store path with the prefix replaced by
- * the lower directory. That stays true because a lower-backed node is never
+ * the lower directory (hdr->lower, set by the creator: every process and the
+ * keeper see the same). That stays true because a lower-backed node is never
  * renamed or linked (it is copied up first) and a lower directory is never
  * renamed (EXDEV, as overlayfs without redirect_dir: the real path of what
  * lies below it would change, and programs like mv fall back to copying).
@@ -42,7 +43,11 @@
 #include <sys/sendfile.h>
 
 #include "arena.h"
+#include "config.h"
 #include "sys.h"
+
+_Static_assert(MS_LOWER_DIR_MAX == MS_PREFIX_MAX && MS_LOWERS == MS_MAX_PREFIXES,
+	       "a lower directory per prefix fits the arena");
 
 #define LD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define ST(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
@@ -52,51 +57,41 @@ static int64_t ns_of(const struct timespec *t)
 	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
 }
 
-/* Maps a store path (absolute, clean) to the real path below it, in out.
- * Returns the length, -ENOENT when no lower directory lies under it,
- * -ENAMETOOLONG. */
-static int map_path(struct ms_store *s, const char *path, char *out, size_t n)
+/* Writes the real path below node i (a lower directory, or a lower-backed
+ * node: `dent` names it) into out: the lower directory of the prefix it
+ * lies under, then the names from there down, built backwards. Returns its
+ * length, -ENOENT (unlinked, or under no lower directory), -ENAMETOOLONG. */
+static int lower_path(struct ms_store *s, uint32_t i, char *out, size_t n)
 {
-	for (int k = 0; k < s->cfg.nprefix; k++) {
-		const char *p = s->cfg.prefix[k], *l = s->cfg.lower[k];
-		size_t pl = strlen(p);
-		if (!l[0] || strncmp(path, p, pl) || (path[pl] && path[pl] != '/'))
+	struct ms_hdr *h = s->hdr;
+	size_t pos = n - 1;
+	uint32_t depth = 0;
+	out[pos] = 0;
+	for (;;) {
+		struct ms_inode *in = ms_inode_at(s, i);
+		if (in->flags & MS_I_PREFIX)
+			break;
+		if (!in->dent || ++depth > h->nslots)
+			return -ENOENT;
+		struct ms_dent *d = ms_dent_at(s, in->dent);
+		if (pos < (size_t)d->namelen + 1)
+			return -ENAMETOOLONG;
+		pos -= d->namelen;
+		memcpy(out + pos, d->name, d->namelen);
+		out[--pos] = '/';
+		i = d->parent;
+	}
+	for (int k = 0; k < MS_LOWERS; k++) {
+		if (h->lower[k].ino != i)
 			continue;
-		size_t ll = strlen(l), rl = strlen(path + pl);
+		size_t ll = strnlen(h->lower[k].dir, MS_LOWER_DIR_MAX), rl = n - 1 - pos;
 		if (ll + rl >= n)
 			return -ENAMETOOLONG;
-		memcpy(out, l, ll);
-		memcpy(out + ll, path + pl, rl + 1);
+		memmove(out + ll, out + pos, rl + 1);
+		memcpy(out, h->lower[k].dir, ll);
 		return (int)(ll + rl);
 	}
 	return -ENOENT;
-}
-
-/* The real path below node i (a lower directory or lower-backed node). */
-static int lower_path(struct ms_store *s, uint32_t i, char *out, size_t n)
-{
-	struct ms_inode *in = ms_inode_at(s, i);
-	char sp[PATH_MAX];
-	int r;
-	if (S_ISDIR(in->mode)) {
-		r = ms_ns_dir_path(s, i, sp, sizeof(sp));
-	} else {
-		if (!in->dent)
-			return -ENOENT; /* unlinked */
-		struct ms_dent *d = ms_dent_at(s, in->dent);
-		r = ms_ns_dir_path(s, d->parent, sp, sizeof(sp));
-		if (r >= 0) {
-			size_t len = (size_t)r;
-			if (len + 1 + d->namelen >= sizeof(sp))
-				return -ENAMETOOLONG;
-			if (len > 1)
-				sp[len++] = '/';
-			memcpy(sp + len, d->name, (size_t)d->namelen + 1);
-		}
-	}
-	if (r < 0)
-		return r == -ERANGE ? -ENAMETOOLONG : r;
-	return map_path(s, sp, out, n);
 }
 
 /* Name `name` of lower directory dir, found below at lpath with st, becomes
@@ -160,6 +155,8 @@ int ms_lower_find(struct ms_store *s, uint32_t dir, const char *name, size_t len
 	char lp[PATH_MAX];
 	struct stat st;
 	*dent = 0;
+	if (s->lower_frozen)
+		return 0;
 	int n = lower_path(s, dir, lp, sizeof(lp));
 	if (n < 0)
 		return n == -ENOENT ? 0 : n;
@@ -180,7 +177,8 @@ int ms_lower_fill(struct ms_store *s, uint32_t dir)
 {
 	struct ms_inode *d = ms_inode_at(s, dir);
 	char lp[PATH_MAX], buf[4096];
-	if ((d->flags & (MS_I_LOWER | MS_I_FILLED)) != MS_I_LOWER || !S_ISDIR(d->mode))
+	if ((d->flags & (MS_I_LOWER | MS_I_FILLED)) != MS_I_LOWER || !S_ISDIR(d->mode) ||
+	    s->lower_frozen)
 		return 0;
 	int n = lower_path(s, dir, lp, sizeof(lp)), r = 0;
 	if (n < 0)
@@ -355,5 +353,7 @@ int ms_lower_init(struct ms_store *s, uint32_t prefix_ino, int k)
 	in->mtime_ns = ns_of(&st.st_mtim);
 	in->ctime_ns = ns_of(&st.st_ctim);
 	in->flags |= MS_I_LOWER;
+	s->hdr->lower[k].ino = prefix_ino;
+	memcpy(s->hdr->lower[k].dir, s->cfg.lower[k], strlen(s->cfg.lower[k]) + 1);
 	return 0;
 }

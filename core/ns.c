@@ -575,11 +575,6 @@ static void uncreate(struct ms_store *s, uint32_t dent, uint32_t i)
 	drop_name(s, i);
 }
 
-int ms_ns_dir_path(struct ms_store *s, uint32_t dir, char *out, size_t n)
-{
-	return dir_path(s, dir, out, n);
-}
-
 void ms_ns_attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *name, size_t len,
 		  uint32_t ino)
 {

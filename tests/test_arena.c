@@ -17,11 +17,11 @@ Test(arena, layout_is_the_recorded_one)
 	 * attributes, in->xattr and the attribute pool; 3: the dnotify
 	 * registrations; 4: and the report's refusal records, programs,
 	 * in->prog and injected failures). */
-	cr_assert_eq(MS_LAYOUT_VERSION, 4);
+	cr_assert_eq(MS_LAYOUT_VERSION, 5);
 	cr_assert_eq(sizeof(struct ms_inode), 184, "inode %zu", sizeof(struct ms_inode));
 	cr_assert_eq(sizeof(struct ms_dent), 296, "dent %zu", sizeof(struct ms_dent));
 	cr_assert_eq(sizeof(struct ms_ledger), 88, "ledger %zu", sizeof(struct ms_ledger));
-	cr_assert_eq(sizeof(struct ms_hdr), 34144, "hdr %zu", sizeof(struct ms_hdr));
+	cr_assert_eq(sizeof(struct ms_hdr), 42400, "hdr %zu", sizeof(struct ms_hdr));
 	cr_assert_eq(sizeof(struct ms_xrec), 12, "xrec %zu", sizeof(struct ms_xrec));
 	cr_assert_eq(offsetof(struct ms_hdr, ns_lock) % 8, 0);
 }
