@@ -217,3 +217,51 @@ Test(lower, malformed_configuration_stops_before_main)
 	bad_env("MEMSHIM_LOWER=/mem/x", "inside the store's prefix");
 	bad_env("MEMSHIM_LOWER=/tmp/../etc", "'.' or '..'");
 }
+
+/* memshim-run --lower: the report names every change, MEMSHIM_SAVE writes
+ * the changes alone (deletions in .memshim-deleted), the tree stays. */
+Test(lower, report_and_save_list_the_changes)
+{
+	static char out[16384], before[1 << 14], after[1 << 14];
+	char ltmpl[] = "/tmp/memshim-lower-XXXXXX", stmpl[] = "/tmp/memshim-lsave-XXXXXX";
+	char cmd[4 * PATH_MAX], build[PATH_MAX];
+	cr_assert_not_null(realpath(t_build(), build));
+	char *lower = make_lower(ltmpl);
+	char *save = mkdtemp(stmpl);
+	cr_assert_not_null(save);
+	fingerprint(lower, before, sizeof(before));
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && %s/memshim-run --lower . --report %s/r.json --save %s/out -- sh -c '"
+		 "echo changed > README; mkdir -p new/sub; echo n > new/sub/f; rm -r src; "
+		 "rm dangling; ln -sf README main-link; echo z >> keep/deep/er/leaf; "
+		 "cat doc/guide.txt script.sh > /dev/null' 2>&1 && "
+		 "python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))[\"changes\"]; "
+		 "[print(k, c[k][\"count\"], *sorted(c[k][\"paths\"])) for k in (\"created\",\"modified\",\"deleted\")]' "
+		 "%s/r.json && cd %s/out && find . | sort && sort .memshim-deleted && cat README keep/deep/er/leaf "
+		 "&& readlink main-link",
+		 lower, build, save, save, save, save);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t k = fread(out, 1, sizeof(out) - 1, p);
+	out[k] = 0;
+	cr_assert_eq(pclose(p), 0, "%s", out);
+	char want[8192];
+	snprintf(want, sizeof(want),
+		 "created 3 %1$s/new/ %1$s/new/sub/ %1$s/new/sub/f\n"
+		 "modified 3 %1$s/README %1$s/keep/deep/er/leaf %1$s/main-link\n"
+		 "deleted 2 %1$s/dangling %1$s/src/\n"
+		 ".\n./.memshim-deleted\n./README\n./keep\n./keep/deep\n./keep/deep/er\n"
+		 "./keep/deep/er/leaf\n./main-link\n./new\n./new/sub\n./new/sub/f\n"
+		 "dangling\nsrc/\nchanged\na leaf\nz\nREADME\n",
+		 lower);
+	const char *json = strstr(out, "created ");
+	cr_assert_not_null(json, "%s", out);
+	cr_assert_str_eq(json, want);
+	cr_assert_not_null(strstr(out, "memshim:   over "), "the summary names the changes:\n%s",
+			   out);
+	cr_assert_not_null(strstr(out, "memshim:     - "), "%s", out);
+	fingerprint(lower, after, sizeof(after));
+	cr_assert_str_eq(after, before, "the lower tree changed");
+	rm_tree(lower);
+	rm_tree(save);
+}
