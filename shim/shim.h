@@ -180,6 +180,7 @@ struct ms_route {
 	int empty;         /* path is "" and names `dir` itself (a store fd
 			    * reached as /proc/self/fd/N): add MS_EMPTY */
 	uint32_t fd_how;   /* with `empty`: that fd's ms_fd.how */
+	int exe;           /* "/proc/self/exe": `dir` is found once attached */
 	const char *path;  /* the path for core: points into buf or the caller's */
 	char buf[PATH_MAX];
 };
