@@ -125,9 +125,10 @@ struct ms_dent {
 	uint8_t pad[6];
 };
 
+#define MS_LINK_DATA (MS_BLOCK - 4) /* symlink target bytes per block */
 struct ms_block {
 	uint32_t next; /* [ns] next block of the same symlink target or attribute */
-	char data[MS_BLOCK - 4];
+	char data[MS_LINK_DATA];
 };
 
 /* One extended attribute: a chain of blocks of the attribute pool (xblocks,
@@ -466,6 +467,11 @@ void ms_dent_link(struct ms_store *s, uint32_t d);   /* into hash and sibling li
 void ms_dent_hash_insert(struct ms_store *s, uint32_t d);
 void ms_dent_list_append(struct ms_store *s, uint32_t d);
 void ms_dent_unlink(struct ms_store *s, uint32_t d); /* out of both */
+/* Names inode ino by entry slot e as name in directory dir: the entry,
+ * ms_dent_link, and for a directory its parent, its entry and the parent's
+ * link count. The directory's times are the caller's. */
+void ms_dent_attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *name, size_t len,
+		    uint32_t ino);
 
 int64_t ms_now_ns(void);
 
@@ -526,12 +532,6 @@ static inline uint64_t ms_inode_cost(const struct ms_inode *in)
 	return ms_lower_backed(in) ? MS_NODE_COST : ms_node_cost(in->mode);
 }
 
-/* ---- ns.c, for lower.c (ns_lock held) ------------------------------------ */
-/* Names inode ino by entry e as name in dir (ns.c attach). */
-void ms_ns_attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *name, size_t len,
-		  uint32_t ino);
-/* Stores symlink target (tl bytes) in in's blocks, charged. */
-int ms_ns_link_store(struct ms_store *s, struct ms_inode *in, const char *target, size_t tl);
 
 /* ---- lower.c: MEMSHIM_LOWER (ns_lock held) --------------------------------
  * ms_lower_find: name is not in lower directory dir (not MS_I_FILLED): if the
@@ -684,6 +684,10 @@ int ms_inode_new(struct ms_store *s, mode_t mode, uint32_t *out);
  * memfd, charged ms_inode_cost of a lower-backed node (MS_NODE_COST) for
  * anything but a directory or symlink. The caller sets MS_I_LOWER. */
 int ms_inode_new_lower(struct ms_store *s, mode_t mode, uint32_t *out);
+/* Stores symlink in's target (tl bytes) in blocks, charged; -quota errno or
+ * -ENOSPC with what was taken held by in (nblocks, link), which
+ * ms_inode_unlinked gives back. Under ns_lock. */
+int ms_symlink_store(struct ms_store *s, struct ms_inode *in, const char *target, size_t tl);
 
 /* Takes / gives back one reference on inode i for this process (ns_lock
  * held). Directory references are recorded with the pid. */

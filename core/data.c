@@ -136,6 +136,35 @@ int ms_inode_new_lower(struct ms_store *s, mode_t mode, uint32_t *out)
 	return inode_make(s, mode, 0, out);
 }
 
+int ms_symlink_store(struct ms_store *s, struct ms_inode *in, const char *target, size_t tl)
+{
+	uint32_t nb = (uint32_t)((tl + MS_LINK_DATA - 1) / MS_LINK_DATA), prev = 0;
+	int r = ms_reserve_bytes(s, (uint64_t)nb * MS_BLOCK);
+	if (r)
+		return r;
+	/* From here ms_inode_unlinked gives back nblocks blocks and frees
+	 * the chain from in->link: keep both true at every step. */
+	in->nblocks = nb;
+	for (uint32_t k = 0; k < nb; k++) {
+		uint32_t b = ms_block_alloc(s);
+		if (!b) {
+			ms_release_bytes(s, (uint64_t)(nb - k) * MS_BLOCK);
+			in->nblocks = k;
+			return -ENOSPC;
+		}
+		size_t off = (size_t)k * MS_LINK_DATA;
+		size_t n = tl - off < MS_LINK_DATA ? tl - off : MS_LINK_DATA;
+		memcpy(ms_block_at(s, b)->data, target + off, n);
+		if (prev)
+			ms_block_at(s, prev)->next = b;
+		else
+			in->link = b;
+		prev = b;
+	}
+	ST(&in->size, (uint64_t)tl);
+	return 0;
+}
+
 /* ---- references ---------------------------------------------------------------- */
 
 static struct ms_inode *live(struct ms_store *s, ms_ino ino)

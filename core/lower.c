@@ -49,7 +49,6 @@
 _Static_assert(MS_LOWER_DIR_MAX == MS_PREFIX_MAX && MS_LOWERS == MS_MAX_PREFIXES,
 	       "a lower directory per prefix fits the arena");
 
-#define LD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define ST(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
 static int64_t ns_of(const struct timespec *t)
@@ -99,7 +98,6 @@ static int lower_path(struct ms_store *s, uint32_t i, char *out, size_t n)
 static int materialize(struct ms_store *s, uint32_t dir, const char *name, size_t len,
 		       const char *lpath, const struct stat *st, uint32_t *dent)
 {
-	struct ms_inode *d = ms_inode_at(s, dir);
 	mode_t m = st->st_mode;
 	char target[PATH_MAX];
 	ssize_t tl = 0;
@@ -124,7 +122,7 @@ static int materialize(struct ms_store *s, uint32_t dir, const char *name, size_
 	in->ctime_ns = ns_of(&st->st_ctim);
 	in->flags |= MS_I_LOWER;
 	if (S_ISLNK(m)) {
-		r = ms_ns_link_store(s, in, target, (size_t)tl);
+		r = ms_symlink_store(s, in, target, (size_t)tl);
 		if (r) {
 			ms_inode_unlinked(s, i);
 			return r;
@@ -139,10 +137,7 @@ static int materialize(struct ms_store *s, uint32_t dir, const char *name, size_
 		ms_inode_unlinked(s, i);
 		return -ENOSPC;
 	}
-	int64_t mt = LD(&d->mtime_ns), ct = LD(&d->ctime_ns);
-	ms_ns_attach(s, e, dir, name, len, i);
-	ST(&d->mtime_ns, mt);
-	ST(&d->ctime_ns, ct);
+	ms_dent_attach(s, e, dir, name, len, i); /* the directory's times stay */
 	if (!S_ISDIR(m))
 		in->dent = e;
 	*dent = e;

@@ -49,7 +49,6 @@
 #define NS_MAXSYMLINKS 40  /* the kernel's MAXSYMLINKS */
 #define NS_BOGO_DIRENT 20  /* tmpfs: directory size per entry */
 #define NS_WALK_BUF (2 * PATH_MAX)
-#define NS_LINK_DATA (MS_BLOCK - 4) /* target bytes per block */
 
 enum last_type { LAST_NORM, LAST_DOT, LAST_DOTDOT, LAST_ROOT };
 
@@ -218,7 +217,7 @@ static void link_read(struct ms_store *s, struct ms_inode *in, char *dst, size_t
 	uint32_t b = in->link;
 	while (len && b) {
 		struct ms_block *bl = ms_block_at(s, b);
-		size_t k = len < NS_LINK_DATA ? len : NS_LINK_DATA;
+		size_t k = len < MS_LINK_DATA ? len : MS_LINK_DATA;
 		memcpy(dst, bl->data, k);
 		dst += k;
 		len -= k;
@@ -489,20 +488,8 @@ static int walk_path(struct walk *w, struct ms_store *s, uint32_t dir, const cha
 static void attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *name, size_t len,
 		   uint32_t ino)
 {
-	struct ms_dent *d = ms_dent_at(s, e);
-	struct ms_inode *p = IN(s, dir), *c = IN(s, ino);
-	d->parent = dir;
-	d->ino = ino;
-	d->namelen = (uint16_t)len;
-	memcpy(d->name, name, len);
-	d->name[len] = 0;
-	ms_dent_link(s, e);
-	if (S_ISDIR(c->mode)) {
-		p->nlink++;
-		c->parent = dir;
-		c->dent = e;
-	}
-	touch_mc(p);
+	ms_dent_attach(s, e, dir, name, len, ino);
+	touch_mc(IN(s, dir));
 }
 
 /* Takes entry e out of its directory; the slot is kept (freed or reused by
@@ -573,12 +560,6 @@ static void uncreate(struct ms_store *s, uint32_t dent, uint32_t i)
 	detach(s, dent);
 	ms_dent_free(s, dent);
 	drop_name(s, i);
-}
-
-void ms_ns_attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *name, size_t len,
-		  uint32_t ino)
-{
-	attach(s, e, dir, name, len, ino);
 }
 
 /* ---- ms_ns_init ------------------------------------------------------------------- */
@@ -1298,35 +1279,6 @@ out:
 /* Errors: ENOENT for an empty target, ENAMETOOLONG for a target of PATH_MAX
  * or more, then those of the name. The target is charged in MS_BLOCK blocks
  * besides the node. */
-int ms_ns_link_store(struct ms_store *s, struct ms_inode *in, const char *target, size_t tl)
-{
-	uint32_t nb = (uint32_t)((tl + NS_LINK_DATA - 1) / NS_LINK_DATA), prev = 0;
-	int r = ms_reserve_bytes(s, (uint64_t)nb * MS_BLOCK);
-	if (r)
-		return r;
-	/* From here ms_inode_unlinked gives back nblocks blocks and frees
-	 * the chain from in->link: keep both true at every step. */
-	in->nblocks = nb;
-	for (uint32_t k = 0; k < nb; k++) {
-		uint32_t b = ms_block_alloc(s);
-		if (!b) {
-			ms_release_bytes(s, (uint64_t)(nb - k) * MS_BLOCK);
-			in->nblocks = k;
-			return -ENOSPC;
-		}
-		size_t off = (size_t)k * NS_LINK_DATA;
-		size_t n = tl - off < NS_LINK_DATA ? tl - off : NS_LINK_DATA;
-		memcpy(ms_block_at(s, b)->data, target + off, n);
-		if (prev)
-			ms_block_at(s, prev)->next = b;
-		else
-			in->link = b;
-		prev = b;
-	}
-	ST(&in->size, (uint64_t)tl);
-	return 0;
-}
-
 int ms_symlink(ms_store *s, const char *target, ms_ino dir, const char *path)
 {
 	struct walk w;
@@ -1350,7 +1302,7 @@ int ms_symlink(ms_store *s, const char *target, ms_ino dir, const char *path)
 		goto out;
 	}
 	struct ms_inode *in = IN(s, i);
-	r = ms_ns_link_store(s, in, target, tl);
+	r = ms_symlink_store(s, in, target, tl);
 	if (r) {
 		name_refusal(&w);
 		ms_inode_unlinked(s, i);
