@@ -567,7 +567,8 @@ int ms_stats_files(ms_store *s, int flags,
 		int n = snprintf(path + plen[depth], sizeof(path) - plen[depth], "/%s", e->name);
 		if (n < 0 || (size_t)n >= sizeof(path) - plen[depth])
 			continue;
-		if (S_ISREG(in->mode)) {
+		if (S_ISREG(in->mode) && !ms_lower_backed(in)) {
+			/* a lower file's bytes are the real tree's, not held */
 			r = fn(arg, path, LD(&in->size));
 			if (r)
 				break;

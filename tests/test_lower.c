@@ -265,3 +265,41 @@ Test(lower, report_and_save_list_the_changes)
 	rm_tree(lower);
 	rm_tree(save);
 }
+
+/* git over a repository it must not write: status, a commit, gc (which
+ * repacks and deletes loose objects), fsck, a checkout of the commit
+ * before — all in the store, the repository byte-identical after. */
+Test(lower, git_over_a_repository_it_never_writes)
+{
+	static char out[16384], before[1 << 15], after[1 << 15];
+	char rtmpl[] = "/tmp/memshim-lowergit-XXXXXX", cmd[4 * PATH_MAX], build[PATH_MAX];
+	cr_assert_eq(system("git --version > /dev/null 2>&1"), 0,
+		     "git is not installed (make deps / .ci/run install it)");
+	cr_assert_not_null(realpath(t_build(), build));
+	char *repo = mkdtemp(rtmpl);
+	cr_assert_not_null(repo);
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && git init -q && git config user.email t@example.org && "
+		 "git config user.name t && mkdir -p src && echo one > a.txt && echo code > src/m.c && "
+		 "git add . && git commit -qm first && echo two >> a.txt && git commit -qam second",
+		 repo);
+	cr_assert_eq(system(cmd), 0);
+	fingerprint(repo, before, sizeof(before));
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && env -u GIT_DIR %s/memshim-run --lower . -- sh -c '"
+		 "git status --short; echo three >> a.txt; git status --short; "
+		 "git commit -qam third && git log --format=%%s; git gc -q && git fsck --no-dangling "
+		 "&& echo fsck-ok; git checkout -q HEAD~1 && cat a.txt; git status --short; "
+		 "rm -r src && git status --short; git checkout -q . && ls src' 2>/dev/null",
+		 repo, build);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t k = fread(out, 1, sizeof(out) - 1, p);
+	out[k] = 0;
+	cr_assert_eq(pclose(p), 0, "%s", out);
+	cr_assert_str_eq(out, " M a.txt\nthird\nsecond\nfirst\nfsck-ok\none\ntwo\n"
+			      " D src/m.c\nm.c\n");
+	fingerprint(repo, after, sizeof(after));
+	cr_assert_str_eq(after, before, "the repository changed");
+	rm_tree(repo);
+}
