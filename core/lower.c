@@ -286,7 +286,11 @@ int ms_lower_copy_up(struct ms_store *s, uint32_t i)
 	r = lower_path(s, i, lp, sizeof(lp));
 	if (r < 0)
 		return r;
-	src = sys_openat(AT_FDCWD, lp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+	/* the copy is no access of the program's: the real file's atime
+	 * stays where the owner may keep it so */
+	src = sys_openat(AT_FDCWD, lp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME, 0);
+	if (src == -EPERM)
+		src = sys_openat(AT_FDCWD, lp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
 	if (src < 0)
 		return src;
 	r = sys_fstat(src, &st);

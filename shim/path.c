@@ -584,6 +584,8 @@ MS_EXPORT int name_to_handle_at(int dirfd, const char *path, struct file_handle 
 #define XATTR_FD(fd, op, name, size, xflags, realcall, corecall)                  \
 	do {                                                                   \
 		struct ms_fd *e = ms_fd_get(fd);                               \
+		if (!e && ms_shim.lower_on)                                    \
+			e = ms_fd_adopt_lower(fd);                             \
 		if (!e)                                                        \
 			return realcall;                                       \
 		if (e->oflags & O_PATH)                                        \

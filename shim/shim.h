@@ -52,6 +52,7 @@ _Static_assert(sizeof(struct statvfs) == sizeof(struct statvfs64), "statvfs64 la
  * doc/ARCHITECTURE.md. */
 struct ms_shim {
 	struct ms_config cfg; /* [init] */
+	int lower_on;         /* [init] cfg names a MEMSHIM_LOWER directory */
 	int on;               /* [init] the constructor ran: the shim routes calls */
 	/* [attach] The store: attached by the constructor when the process
 	 * needs it from the start (it made the store, or inherited a store
@@ -317,12 +318,21 @@ static inline struct ms_fd *ms_fd_io(int fd)
 	struct ms_fd *e = ms_fd_get(fd);
 	return e && !(e->oflags & O_PATH) && !(e->how & MS_FD_LOWER) ? e : NULL;
 }
+/* An fd the table does not know on a real file below the store
+ * (MEMSHIM_LOWER), inherited where no list came with it (a vfork child's
+ * program, system()): recorded as the lower file's fd when the real file
+ * at its path is it and the store has a node there, so an attribute change
+ * through it goes to the store, never to the real file. Returns the entry,
+ * or NULL (not such an fd). One readlink and two stats. */
+struct ms_fd *ms_fd_adopt_lower(int fd);
 /* The entry of fd for the attribute changes an O_PATH fd cannot make
  * (fchmod, fchown, futimens): ms_fd_io's, and a lower file's fd too, whose
  * changes copy the file up rather than reach the real file. */
 static inline struct ms_fd *ms_fd_attr(int fd)
 {
 	struct ms_fd *e = ms_fd_get(fd);
+	if (!e && ms_shim.lower_on)
+		e = ms_fd_adopt_lower(fd);
 	return e && !(e->oflags & O_PATH) ? e : NULL;
 }
 /* Records fd as a store fd of kind on ino (whose reference it now holds). */

@@ -303,3 +303,31 @@ Test(lower, git_over_a_repository_it_never_writes)
 	cr_assert_str_eq(after, before, "the repository changed");
 	rm_tree(repo);
 }
+
+/* An fd on a lower file that reaches other programs (with the list of
+ * store fds, or without one: a vfork child's program) changes the store's
+ * file, never the real one: fchmod and utime copy it up. */
+Test(lower, an_inherited_lower_fd_never_writes_the_real_file)
+{
+	static char out[4096];
+	char ltmpl[] = "/tmp/memshim-lower-XXXXXX", env[3 * PATH_MAX + 64];
+	char *lower = make_lower(ltmpl);
+	struct stat before, after;
+	char readme[PATH_MAX + 16];
+	snprintf(readme, sizeof(readme), "%s/README", lower);
+	cr_assert_eq(stat(readme, &before), 0);
+	snprintf(env, sizeof(env), "L=%s MEMSHIM_PREFIX=%s MEMSHIM_LOWER=%s", lower, lower, lower);
+	int st = e2e_sh(env,
+			"cd $L && exec 3< README && $PY -c \"import os; os.fchmod(3, 0o600)\" && "
+			"stat -c %a README && env $PY -c \"import os; os.utime(3, (1, 1)); "
+			"os.fchmod(3, 0o640)\" && stat -c \"%a %X\" README && "
+			"sh -c \"$PY -c \\\"import os; os.fchmod(3, 0o444)\\\"\" && stat -c %a README",
+			out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	cr_assert_str_eq(out, "600\n640 1\n444\n");
+	cr_assert_eq(stat(readme, &after), 0);
+	cr_assert_eq(after.st_mode, before.st_mode, "the real file's mode changed");
+	cr_assert_eq(after.st_mtime, before.st_mtime, "the real file's times changed");
+	cr_assert_eq(after.st_ctime, before.st_ctime, "the real file's inode changed");
+	rm_tree(lower);
+}
