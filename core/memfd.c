@@ -49,13 +49,27 @@ int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino)
 	return r ? r : ms_pool_take(s, kfd, kino);
 }
 
+/* The decimal digits of n into out (room for 11): snprintf's ~600
+ * instructions were a quarter of the shim's own work on an open. */
+static void fd_name(char *out, uint32_t n)
+{
+	char tmp[12];
+	int k = 0;
+	do
+		tmp[k++] = (char)('0' + n % 10);
+	while ((n /= 10));
+	while (k)
+		*out++ = tmp[--k];
+	*out = 0;
+}
+
 int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags)
 {
 	char name[16];
 	int flags = (oflags & REOPEN_FLAGS) | O_LARGEFILE;
 	if (in->kfd < 0)
 		return -EIO;
-	snprintf(name, sizeof(name), "%d", in->kfd);
+	fd_name(name, (uint32_t)in->kfd);
 	if (s->local) {
 		char path[40];
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", in->kfd);
