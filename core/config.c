@@ -73,17 +73,41 @@ static int eq_nocase(const char *a, const char *b)
 }
 
 /* getenv without getenv: the first "NAME=" entry of environ, as getenv. */
-static const char *env_get(const char *name)
+/* The MEMSHIM_* entries of environ, gathered in one pass (every process of
+ * the tree reads them at start-up, and a whole scan per variable was most
+ * of that): env_get looks among these. */
+#define ENV_MAX 64
+struct env_list {
+	const char *e[ENV_MAX];
+	int n;
+};
+
+static void env_gather(struct env_list *l)
+{
+	l->n = 0;
+	for (char **e = environ; e && *e; e++) {
+		if (strncmp(*e, "MEMSHIM_", 8))
+			continue;
+		if (l->n == ENV_MAX) {
+			l->n = -1; /* more than that: look through environ itself */
+			return;
+		}
+		l->e[l->n++] = *e;
+	}
+}
+
+static const char *env_get(const struct env_list *l, const char *name)
 {
 	size_t n = strlen(name);
-	char **e;
-
-	if (!environ)
+	if (l->n < 0) {
+		for (char **e = environ; e && *e; e++)
+			if (!strncmp(*e, name, n) && (*e)[n] == '=')
+				return *e + n + 1;
 		return NULL;
-	for (e = environ; *e; e++) {
-		if (!strncmp(*e, name, n) && (*e)[n] == '=')
-			return *e + n + 1;
 	}
+	for (int i = 0; i < l->n; i++)
+		if (!strncmp(l->e[i], name, n) && l->e[i][n] == '=')
+			return l->e[i] + n + 1;
 	return NULL;
 }
 
@@ -728,6 +752,27 @@ static const struct {
 	{ "MEMSHIM_FAIL", load_fail, EX_FAIL },
 };
 
+/* Every field empty or zero. Field by field: a memset of the whole struct
+ * (40 KiB of path buffers) was a third of a preloaded program's start-up
+ * and ten page faults; a string is empty when its first byte is. */
+static void config_clear(struct ms_config *c)
+{
+	_Static_assert(sizeof(struct ms_config) ==
+			       2 * MS_MAX_PREFIXES * MS_PREFIX_MAX + 4 * PATH_MAX + MS_STORE_NAME_MAX +
+				       256 + 1024 + 56,
+		       "a field was added to struct ms_config: clear it here");
+	for (int k = 0; k < MS_MAX_PREFIXES; k++)
+		c->prefix[k][0] = c->lower[k][0] = 0;
+	c->nprefix = 0;
+	c->max_bytes = c->max_nodes = c->guard_interval_ns = 0;
+	c->quota_errno = 0;
+	c->guard = 0;
+	c->guard_action = 0;
+	c->log_level = 0;
+	c->store_name[0] = c->seed[0] = c->save[0] = c->report[0] = c->chart[0] = 0;
+	c->fault[0] = c->fail[0] = 0;
+}
+
 /* Fills *c from the environment seen through get (NULL = environ).
  * Returns 0, or -EINVAL with one line in err (no newline) for the first
  * malformed variable, in the order of vars[]; *c is then only partly filled
@@ -742,7 +787,10 @@ int ms_config_load(struct ms_config *c, ms_getenv_fn get, char *err, size_t errl
 
 	if (err && errlen)
 		err[0] = '\0';
-	memset(c, 0, sizeof(*c));
+	config_clear(c);
+	struct env_list env = {.n = 0};
+	if (!get)
+		env_gather(&env);
 	memcpy(c->prefix[0], "/mem", sizeof("/mem"));
 	c->nprefix = 1;
 	c->max_bytes = MS_DEFAULT_QUOTA;
@@ -753,7 +801,7 @@ int ms_config_load(struct ms_config *c, ms_getenv_fn get, char *err, size_t errl
 	c->log_level = MS_LOG_WARN;
 
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-		const char *val = get ? get(vars[i].var) : env_get(vars[i].var);
+		const char *val = get ? get(vars[i].var) : env_get(&env, vars[i].var);
 
 		if (!val)
 			continue;
