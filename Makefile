@@ -146,7 +146,7 @@ tsan-run: all $(SA_BIN)
 # Debian packages the build and the tests need (root, or sudo).
 DEPS = gcc make libc6-dev binutils libcriterion-dev uthash-dev \
        python3 sqlite3 tar gzip findutils mawk dash bash coreutils nodejs attr \
-       python3-pytest python3-numpy cmake groff-base
+       python3-pytest python3-numpy cmake groff-base git
 deps:
 	@if ! dpkg -s $(DEPS) >/dev/null 2>&1; then \
 	    s=; [ "$$(id -u)" -eq 0 ] || s=sudo; \

@@ -396,6 +396,24 @@ void ms_dent_link(struct ms_store *s, uint32_t d)
 	ms_dent_list_append(s, d);
 }
 
+void ms_dent_attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *name, size_t len,
+		    uint32_t ino)
+{
+	struct ms_dent *d = ms_dent_at(s, e);
+	struct ms_inode *c = ms_inode_at(s, ino);
+	d->parent = dir;
+	d->ino = ino;
+	d->namelen = (uint16_t)len;
+	memcpy(d->name, name, len);
+	d->name[len] = 0;
+	ms_dent_link(s, e);
+	if (S_ISDIR(c->mode)) {
+		ms_inode_at(s, dir)->nlink++;
+		c->parent = dir;
+		c->dent = e;
+	}
+}
+
 void ms_dent_unlink(struct ms_store *s, uint32_t d)
 {
 	struct ms_dent *e = ms_dent_at(s, d);

@@ -43,9 +43,11 @@
 #include <sys/mman.h>
 
 #define MS_MAGIC 0x314d494853454d4dULL /* "MMESHIM1" little-endian */
-#define MS_LAYOUT_VERSION 5
+#define MS_LAYOUT_VERSION 6
 #define MS_NAME_MAX 255
 #define MS_POOL_SLOTS 64   /* ready memfds the keeper keeps listed */
+#define MS_LOWERS 8            /* MEMSHIM_LOWER directories: one per prefix at most */
+#define MS_LOWER_DIR_MAX 1024  /* bytes of one, NUL included (config.h's MS_PREFIX_MAX) */
 #define MS_EXTRA_SLOTS 64  /* uncharged slots: root and prefix skeleton */
 #define MS_NODES_CEILING (1u << 20) /* slots when the node limit is 0 (none) */
 #define MS_DIRREFS 1024 /* directory references recorded with their process */
@@ -80,6 +82,13 @@ static inline int ms_kfd_fd(int32_t kfd) { return (int)((uint32_t)kfd & ((1u << 
 			 * holds its reference count then) */
 #define MS_I_LINKABLE 0x10 /* made by O_TMPFILE without O_EXCL and never named:
 			    * linkat may give it a name (the kernel's I_LINKABLE) */
+/* MEMSHIM_LOWER (lower.c): came from the real tree below. A directory: its
+ * lower entries are merged in; a symlink: its target is the lower one; any
+ * other node: lower-backed, its bytes still in the real file (no memfd,
+ * kfd -1, `dent` names it). */
+#define MS_I_LOWER 0x20
+#define MS_I_FILLED 0x40 /* a lower directory all of whose lower entries are nodes */
+#define MS_I_UP 0x80     /* a lower file copied up (the report's "modified") */
 
 struct ms_inode {
 	pthread_mutex_t data_lock; /* robust, pshared; regular files */
@@ -134,9 +143,10 @@ struct ms_dent {
 	uint8_t pad[6];
 };
 
+#define MS_LINK_DATA (MS_BLOCK - 4) /* symlink target bytes per block */
 struct ms_block {
 	uint32_t next; /* [ns] next block of the same symlink target or attribute */
-	char data[MS_BLOCK - 4];
+	char data[MS_LINK_DATA];
 };
 
 /* One extended attribute: a chain of blocks of the attribute pool (xblocks,
@@ -324,6 +334,13 @@ struct ms_hdr {
 	uint32_t ninjected;        /* [atomic] records claimed (may pass MS_INJECTED) */
 	uint32_t pad5;
 	struct ms_injected injected[MS_INJECTED]; /* see struct ms_injected */
+	/* MEMSHIM_LOWER of the creator (lower.c): the prefix directory `ino`
+	 * lies over the real directory `dir`; ino 0 = unused entry. [const] */
+	struct {
+		uint32_t ino;
+		uint32_t pad;
+		char dir[MS_LOWER_DIR_MAX];
+	} lower[MS_LOWERS];
 
 	/* The processes that hold file memfds (see MS_KFD_SHIFT): [0] is the
 	 * keeper, [1, nholders) the holders it started. The keeper writes a
@@ -358,9 +375,9 @@ _Static_assert(sizeof(struct ms_xrec) == 12, "attribute record header");
 _Static_assert(sizeof(struct ms_refusal) == 272, "refusal record");
 _Static_assert(sizeof(struct ms_prog) == 64, "program entry");
 _Static_assert(sizeof(struct ms_injected) == 264, "injected failure record");
-_Static_assert(MS_LAYOUT_VERSION != 5 ||
+_Static_assert(MS_LAYOUT_VERSION != 6 ||
 		       (sizeof(struct ms_inode) == 184 && sizeof(struct ms_dent) == 296 &&
-			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 34144 + 8 + 8 * MS_HOLDERS),
+			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 42400 + 8 + 8 * MS_HOLDERS),
 	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");
 
 /* Who the caller is, for the permission checks (perm.c): one view of the
@@ -393,6 +410,10 @@ struct ms_store {
 			     * through a holder's /proc entry is checked */
 	int local;      /* no keeper: kfds are this process's own fds */
 	int owner;      /* created the arena */
+	/* the keeper and the tools: MEMSHIM_LOWER's entries are never brought
+	 * in (lower.c), so a save or a report reads what the run made, not the
+	 * whole real tree */
+	int lower_frozen;
 	uint32_t prog;  /* hdr->progs index + 1 of this process's program; 0 = a tool */
 	mode_t umask;   /* the process's file mode creation mask */
 	struct ms_config cfg;
@@ -493,6 +514,11 @@ void ms_dent_link(struct ms_store *s, uint32_t d);   /* into hash and sibling li
 void ms_dent_hash_insert(struct ms_store *s, uint32_t d);
 void ms_dent_list_append(struct ms_store *s, uint32_t d);
 void ms_dent_unlink(struct ms_store *s, uint32_t d); /* out of both */
+/* Names inode ino by entry slot e as name in directory dir: the entry,
+ * ms_dent_link, and for a directory its parent, its entry and the parent's
+ * link count. The directory's times are the caller's. */
+void ms_dent_attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *name, size_t len,
+		    uint32_t ino);
 
 int64_t ms_now_ns(void);
 
@@ -540,6 +566,37 @@ static inline uint64_t ms_page_up(uint64_t n)
 {
 	return (n + MS_PAGE - 1) & ~(uint64_t)(MS_PAGE - 1);
 }
+
+/* A node whose data (or device) is still the real tree's (lower.c). */
+static inline int ms_lower_backed(const struct ms_inode *in)
+{
+	return (in->flags & MS_I_LOWER) && !S_ISDIR(in->mode) && !S_ISLNK(in->mode);
+}
+/* What node in costs the ledger besides its data: a lower-backed node has
+ * no memfd. */
+static inline uint64_t ms_inode_cost(const struct ms_inode *in)
+{
+	return ms_lower_backed(in) ? MS_NODE_COST : ms_node_cost(in->mode);
+}
+
+
+/* ---- lower.c: MEMSHIM_LOWER (ns_lock held) --------------------------------
+ * ms_lower_find: name is not in lower directory dir (not MS_I_FILLED): if the
+ * real tree has it, it becomes a node and *dent its entry, else *dent = 0.
+ * ms_lower_fill: every lower entry of dir becomes a node (before it is
+ * listed, stat'ed or loses a name). ms_lower_open: a kernel fd on the real
+ * file of lower-backed node i (an open that changes nothing). ms_lower_stat:
+ * its real lstat. ms_lower_copy_up: a lower-backed regular file gets a memfd
+ * with the real bytes, charged (0 for any other node: nothing to copy).
+ * ms_lower_init: the prefix directory of prefix k lies over cfg.lower[k].
+ * Return 0 or -errno (the real tree's, or the ledger's). */
+int ms_lower_find(struct ms_store *s, uint32_t dir, const char *name, size_t len,
+		  uint32_t *dent);
+int ms_lower_fill(struct ms_store *s, uint32_t dir);
+int ms_lower_open(struct ms_store *s, uint32_t i, int oflags);
+int ms_lower_stat(struct ms_store *s, uint32_t i, struct stat *st);
+int ms_lower_copy_up(struct ms_store *s, uint32_t i);
+int ms_lower_init(struct ms_store *s, uint32_t prefix_ino, int k);
 
 /* ---- memfd.c: file memfds -------------------------------------------------
  * A new file's memfd: taken from the keeper's pool, or created and handed to
@@ -670,6 +727,14 @@ void ms_inode_free_now(struct ms_store *s, uint32_t i);
  * -ENOSPC / -quota_errno otherwise (nothing charged). Regular files get their
  * memfd. Under ns_lock. Times set to now, uid/gid from the caller. */
 int ms_inode_new(struct ms_store *s, mode_t mode, uint32_t *out);
+/* ms_inode_new for a node materialized from the real tree (lower.c): no
+ * memfd, charged ms_inode_cost of a lower-backed node (MS_NODE_COST) for
+ * anything but a directory or symlink. The caller sets MS_I_LOWER. */
+int ms_inode_new_lower(struct ms_store *s, mode_t mode, uint32_t *out);
+/* Stores symlink in's target (tl bytes) in blocks, charged; -quota errno or
+ * -ENOSPC with what was taken held by in (nblocks, link), which
+ * ms_inode_unlinked gives back. Under ns_lock. */
+int ms_symlink_store(struct ms_store *s, struct ms_inode *in, const char *target, size_t tl);
 
 /* Takes / gives back one reference on inode i for this process (ns_lock
  * held). Directory references are recorded with the pid. */

@@ -49,6 +49,7 @@ extern char **environ;
 #define EX_REPORT "/tmp/memshim-report.json or - (stderr)"
 #define EX_CHART "/tmp/memshim-usage.svg"
 #define EX_FAIL MS_FAIL_EXAMPLE
+#define EX_LOWER "/home/me/project, or /src/a::/src/c for the first and third prefix"
 
 /* ---- small helpers: ASCII only, whatever the locale ---------------------- */
 
@@ -72,17 +73,41 @@ static int eq_nocase(const char *a, const char *b)
 }
 
 /* getenv without getenv: the first "NAME=" entry of environ, as getenv. */
-static const char *env_get(const char *name)
+/* The MEMSHIM_* entries of environ, gathered in one pass (every process of
+ * the tree reads them at start-up, and a whole scan per variable was most
+ * of that): env_get looks among these. */
+#define ENV_MAX 64
+struct env_list {
+	const char *e[ENV_MAX];
+	int n;
+};
+
+static void env_gather(struct env_list *l)
+{
+	l->n = 0;
+	for (char **e = environ; e && *e; e++) {
+		if (strncmp(*e, "MEMSHIM_", 8))
+			continue;
+		if (l->n == ENV_MAX) {
+			l->n = -1; /* more than that: look through environ itself */
+			return;
+		}
+		l->e[l->n++] = *e;
+	}
+}
+
+static const char *env_get(const struct env_list *l, const char *name)
 {
 	size_t n = strlen(name);
-	char **e;
-
-	if (!environ)
+	if (l->n < 0) {
+		for (char **e = environ; e && *e; e++)
+			if (!strncmp(*e, name, n) && (*e)[n] == '=')
+				return *e + n + 1;
 		return NULL;
-	for (e = environ; *e; e++) {
-		if (!strncmp(*e, name, n) && (*e)[n] == '=')
-			return *e + n + 1;
 	}
+	for (int i = 0; i < l->n; i++)
+		if (!strncmp(l->e[i], name, n) && l->e[i][n] == '=')
+			return l->e[i] + n + 1;
 	return NULL;
 }
 
@@ -517,60 +542,128 @@ static int load_store(struct ms_config *c, const char *var, const char *val, cha
 	return 0;
 }
 
-/* MEMSHIM_SEED and MEMSHIM_SAVE: one absolute path, cleaned up lexically as
- * a prefix is ("//" is "/", a trailing '/' dropped; '.' and '..' refused),
- * not "/" and not inside (or equal to) a prefix: the store's own paths are
- * not real directories to copy from or to. */
-static int load_dir(char *dst, const char *var, const char *val, const char *example,
-		    const struct ms_config *c, char *err, size_t errlen)
+/* Cleans up one absolute path lexically as a prefix is ("//" is "/", a
+ * trailing '/' dropped; '.' and '..' refused) into out (PATH_MAX bytes).
+ * Returns its length, or -EINVAL with the message in err. */
+static int clean_dir(char *out, const char *var, const char *val, const char *seg, size_t len,
+		     const char *example, char *err, size_t errlen)
 {
-	char out[PATH_MAX];
-	size_t len = strlen(val), o = 0, i = 0;
-	int k;
+	size_t o = 0, i = 0;
 
-	if (val[0] != '/')
+	if (!len || seg[0] != '/')
 		return bad(err, errlen, var, val, example, "not an absolute path");
 	while (i < len) {
 		size_t start, clen;
 
-		while (i < len && val[i] == '/')
+		while (i < len && seg[i] == '/')
 			i++;
 		start = i;
-		while (i < len && val[i] != '/')
+		while (i < len && seg[i] != '/')
 			i++;
 		clen = i - start;
 		if (!clen)
 			break;
-		if ((clen == 1 && val[start] == '.') ||
-		    (clen == 2 && val[start] == '.' && val[start + 1] == '.'))
+		if ((clen == 1 && seg[start] == '.') ||
+		    (clen == 2 && seg[start] == '.' && seg[start + 1] == '.'))
 			return bad(err, errlen, var, val, example, "a '.' or '..' component");
 		if (clen > MS_NAME_MAX)
 			return bad(err, errlen, var, val, example,
 				   "a component longer than %d bytes", MS_NAME_MAX);
-		if (o + 1 + clen >= sizeof(out))
+		if (o + 1 + clen >= PATH_MAX)
 			return bad(err, errlen, var, val, example, "longer than %d bytes",
 				   PATH_MAX - 1);
 		out[o++] = '/';
-		memcpy(out + o, val + start, clen);
+		memcpy(out + o, seg + start, clen);
 		o += clen;
 	}
 	out[o] = '\0';
 	if (!o)
 		return bad(err, errlen, var, val, example,
 			   "\"/\" would take in the whole file system");
-	for (k = 0; k < c->nprefix; k++) {
+	return (int)o;
+}
+
+/* The prefix that path (clean, o bytes) lies inside of or equals, or -1. */
+static int inside_prefix(const struct ms_config *c, const char *out, size_t o)
+{
+	for (int k = 0; k < c->nprefix; k++) {
 		const char *p = c->prefix[k];
 		size_t plen = strlen(p);
+
+		if (o >= plen && !memcmp(p, out, plen) && (out[plen] == '/' || !out[plen]))
+			return k;
+	}
+	return -1;
+}
+
+/* MEMSHIM_SEED and MEMSHIM_SAVE: one absolute path, clean_dir'ed, not "/"
+ * and not inside (or equal to) a prefix: the store's own paths are not real
+ * directories to copy from or to. */
+static int load_dir(char *dst, const char *var, const char *val, const char *example,
+		    const struct ms_config *c, char *err, size_t errlen)
+{
+	char out[PATH_MAX];
+	int o = clean_dir(out, var, val, val, strlen(val), example, err, errlen);
+	int k;
+
+	if (o < 0)
+		return o;
+	k = inside_prefix(c, out, (size_t)o);
+	if (k >= 0) {
 		char pshown[SHOWN_MAX + 8];
 
-		escape(pshown, sizeof(pshown), p, plen);
-		if (o >= plen && !memcmp(p, out, plen) && (out[plen] == '/' || !out[plen]))
-			return bad(err, errlen, var, val, example,
-				   "inside the store's prefix \"%s\"; name a real directory",
-				   pshown);
+		escape(pshown, sizeof(pshown), c->prefix[k], strlen(c->prefix[k]));
+		return bad(err, errlen, var, val, example,
+			   "inside the store's prefix \"%s\"; name a real directory", pshown);
 	}
-	memcpy(dst, out, o + 1);
+	memcpy(dst, out, (size_t)o + 1);
 	return 0;
+}
+
+/* MEMSHIM_LOWER: one real directory per prefix, ':'-separated in the order
+ * of MEMSHIM_PREFIX (an empty entry: that prefix has none). Each is an
+ * existing directory, clean_dir'ed, and may be its own prefix's path (the
+ * store then lies over the tree at its own place: the store reads the real
+ * tree with raw system calls, never through its own routing), but not
+ * inside a prefix otherwise. */
+static int load_lower(struct ms_config *c, const char *var, const char *val, char *err,
+		      size_t errlen)
+{
+	const char *seg = val;
+
+	for (int k = 0;; k++) {
+		const char *colon = strchr(seg, ':');
+		size_t len = colon ? (size_t)(colon - seg) : strlen(seg);
+
+		if (k >= c->nprefix)
+			return bad(err, errlen, var, val, EX_LOWER,
+				   "more directories than MEMSHIM_PREFIX has paths (%d)",
+				   c->nprefix);
+		if (len) {
+			char out[PATH_MAX];
+			struct stat st;
+			int o = clean_dir(out, var, val, seg, len, EX_LOWER, err, errlen);
+			int in;
+
+			if (o < 0)
+				return o;
+			if ((size_t)o >= MS_PREFIX_MAX)
+				return bad(err, errlen, var, val, EX_LOWER, "longer than %d bytes",
+					   MS_PREFIX_MAX - 1);
+			in = inside_prefix(c, out, (size_t)o);
+			if (in >= 0 && !(in == k && !strcmp(out, c->prefix[k])))
+				return bad(err, errlen, var, val, EX_LOWER,
+					   "\"%s\" is inside the store's prefix \"%s\"", out,
+					   c->prefix[in]);
+			if (sys_fstatat(AT_FDCWD, out, &st, 0) || !S_ISDIR(st.st_mode))
+				return bad(err, errlen, var, val, EX_LOWER,
+					   "\"%s\" is not a directory", out);
+			memcpy(c->lower[k], out, (size_t)o + 1);
+		}
+		if (!colon)
+			return 0;
+		seg = colon + 1;
+	}
 }
 
 static int load_seed(struct ms_config *c, const char *var, const char *val, char *err,
@@ -652,11 +745,33 @@ static const struct {
 	/* after MEMSHIM_PREFIX: they are checked against the prefixes */
 	{ "MEMSHIM_SEED", load_seed, EX_SEED },
 	{ "MEMSHIM_SAVE", load_save, EX_SAVE },
+	{ "MEMSHIM_LOWER", load_lower, EX_LOWER },
 	{ "MEMSHIM_REPORT", load_report, EX_REPORT },
 	{ "MEMSHIM_CHART", load_chart, EX_CHART },
 	{ "MEMSHIM_TEST_FAULT", load_fault, EX_FAULT },
 	{ "MEMSHIM_FAIL", load_fail, EX_FAIL },
 };
+
+/* Every field empty or zero. Field by field: a memset of the whole struct
+ * (40 KiB of path buffers) was a third of a preloaded program's start-up
+ * and ten page faults; a string is empty when its first byte is. */
+static void config_clear(struct ms_config *c)
+{
+	_Static_assert(sizeof(struct ms_config) ==
+			       2 * MS_MAX_PREFIXES * MS_PREFIX_MAX + 4 * PATH_MAX + MS_STORE_NAME_MAX +
+				       256 + 1024 + 56,
+		       "a field was added to struct ms_config: clear it here");
+	for (int k = 0; k < MS_MAX_PREFIXES; k++)
+		c->prefix[k][0] = c->lower[k][0] = 0;
+	c->nprefix = 0;
+	c->max_bytes = c->max_nodes = c->guard_interval_ns = 0;
+	c->quota_errno = 0;
+	c->guard = 0;
+	c->guard_action = 0;
+	c->log_level = 0;
+	c->store_name[0] = c->seed[0] = c->save[0] = c->report[0] = c->chart[0] = 0;
+	c->fault[0] = c->fail[0] = 0;
+}
 
 /* Fills *c from the environment seen through get (NULL = environ).
  * Returns 0, or -EINVAL with one line in err (no newline) for the first
@@ -672,7 +787,10 @@ int ms_config_load(struct ms_config *c, ms_getenv_fn get, char *err, size_t errl
 
 	if (err && errlen)
 		err[0] = '\0';
-	memset(c, 0, sizeof(*c));
+	config_clear(c);
+	struct env_list env = {.n = 0};
+	if (!get)
+		env_gather(&env);
 	memcpy(c->prefix[0], "/mem", sizeof("/mem"));
 	c->nprefix = 1;
 	c->max_bytes = MS_DEFAULT_QUOTA;
@@ -683,7 +801,7 @@ int ms_config_load(struct ms_config *c, ms_getenv_fn get, char *err, size_t errl
 	c->log_level = MS_LOG_WARN;
 
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-		const char *val = get ? get(vars[i].var) : env_get(vars[i].var);
+		const char *val = get ? get(vars[i].var) : env_get(&env, vars[i].var);
 
 		if (!val)
 			continue;

@@ -47,6 +47,10 @@ struct ms_config {
 	 * exists is checked when the store is created (seed) or saved. */
 	char seed[PATH_MAX];
 	char save[PATH_MAX];
+	/* MEMSHIM_LOWER: lower[k] is the real directory under prefix k, ""
+	 * for none; clean like a prefix, an existing directory, either the
+	 * prefix's own path or outside every prefix. */
+	char lower[MS_MAX_PREFIXES][MS_PREFIX_MAX];
 	/* MEMSHIM_REPORT: "-" (the creator's stderr) or an absolute path the
 	 * keeper writes the JSON report to when the tree ends; MEMSHIM_CHART:
 	 * an absolute path for the SVG chart. Both checked like MEMSHIM_SAVE;

@@ -40,12 +40,12 @@ void ms_inode_free_now(struct ms_store *s, uint32_t i)
 		}
 		ms_release_bytes(s, (uint64_t)in->nblocks * MS_BLOCK);
 		in->link = in->nblocks = 0;
-	} else if (ms_is_special(in->mode)) {
+	} else if (ms_is_special(in->mode) && !ms_lower_backed(in)) {
 		ms_special_drop(s, in);
 	}
 	if (in->xattr)
 		ms_release_bytes(s, ms_xattr_drop_all(s, in));
-	ms_release_node(s, ms_node_cost(in->mode));
+	ms_release_node(s, ms_inode_cost(in));
 	ms_inode_free(s, i);
 }
 
@@ -90,16 +90,18 @@ void ms_inode_relinked(struct ms_store *s, uint32_t i)
 	in->flags &= ~(MS_I_ORPHAN | MS_I_UNHELD | MS_I_LINKABLE);
 }
 
-int ms_inode_new(struct ms_store *s, mode_t mode, uint32_t *out)
+/* A new inode of mode; with data, a regular file gets its memfd. */
+static int inode_make(struct ms_store *s, mode_t mode, int data, uint32_t *out)
 {
-	int r = ms_reserve_node(s, ms_node_cost(mode));
+	uint64_t cost = data || S_ISDIR(mode) || S_ISLNK(mode) ? ms_node_cost(mode) : MS_NODE_COST;
+	int r = ms_reserve_node(s, cost);
 	if (r)
 		return r;
 	uint32_t i = ms_inode_alloc(s);
 	if (!i) {
 		/* Slots are sized from the node limit, so only an unlimited
 		 * store reaches its ceiling here. */
-		ms_release_node(s, ms_node_cost(mode));
+		ms_release_node(s, cost);
 		__atomic_add_fetch(&s->hdr->ledger.refused, 1, __ATOMIC_RELAXED);
 		return -ENOSPC;
 	}
@@ -111,16 +113,55 @@ int ms_inode_new(struct ms_store *s, mode_t mode, uint32_t *out)
 	in->gid = (uint32_t)getegid();
 	in->nlink = S_ISDIR(mode) ? 2 : 1;
 	in->atime_ns = in->mtime_ns = in->ctime_ns = in->btime_ns = now;
-	if (S_ISREG(mode)) {
+	if (S_ISREG(mode) && data) {
 		r = ms_data_new(s, &in->kfd, &in->memfd_ino);
 		if (r) {
 			ms_inode_free(s, i);
-			ms_release_node(s, ms_node_cost(mode));
+			ms_release_node(s, cost);
 			return r;
 		}
 	}
 	__atomic_add_fetch(&s->hdr->ops, 1, __ATOMIC_RELAXED);
 	*out = i;
+	return 0;
+}
+
+int ms_inode_new(struct ms_store *s, mode_t mode, uint32_t *out)
+{
+	return inode_make(s, mode, 1, out);
+}
+
+int ms_inode_new_lower(struct ms_store *s, mode_t mode, uint32_t *out)
+{
+	return inode_make(s, mode, 0, out);
+}
+
+int ms_symlink_store(struct ms_store *s, struct ms_inode *in, const char *target, size_t tl)
+{
+	uint32_t nb = (uint32_t)((tl + MS_LINK_DATA - 1) / MS_LINK_DATA), prev = 0;
+	int r = ms_reserve_bytes(s, (uint64_t)nb * MS_BLOCK);
+	if (r)
+		return r;
+	/* From here ms_inode_unlinked gives back nblocks blocks and frees
+	 * the chain from in->link: keep both true at every step. */
+	in->nblocks = nb;
+	for (uint32_t k = 0; k < nb; k++) {
+		uint32_t b = ms_block_alloc(s);
+		if (!b) {
+			ms_release_bytes(s, (uint64_t)(nb - k) * MS_BLOCK);
+			in->nblocks = k;
+			return -ENOSPC;
+		}
+		size_t off = (size_t)k * MS_LINK_DATA;
+		size_t n = tl - off < MS_LINK_DATA ? tl - off : MS_LINK_DATA;
+		memcpy(ms_block_at(s, b)->data, target + off, n);
+		if (prev)
+			ms_block_at(s, prev)->next = b;
+		else
+			in->link = b;
+		prev = b;
+	}
+	ST(&in->size, (uint64_t)tl);
 	return 0;
 }
 

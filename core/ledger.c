@@ -276,7 +276,7 @@ static void ledger_sum(struct ms_store *s, uint64_t *bytes, uint64_t *nodes)
 		n++;
 		if (!S_ISDIR(in->mode) && in->nlink > 1)
 			n += in->nlink - 1; /* extra hard links, of files and symlinks */
-		if (S_ISREG(in->mode)) {
+		if (S_ISREG(in->mode) && !ms_lower_backed(in)) {
 			b += LD(&in->charged) + MS_FILE_COST;
 		} else if (S_ISLNK(in->mode)) {
 			b += (uint64_t)in->nblocks * MS_BLOCK;

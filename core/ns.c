@@ -49,7 +49,6 @@
 #define NS_MAXSYMLINKS 40  /* the kernel's MAXSYMLINKS */
 #define NS_BOGO_DIRENT 20  /* tmpfs: directory size per entry */
 #define NS_WALK_BUF (2 * PATH_MAX)
-#define NS_LINK_DATA (MS_BLOCK - 4) /* target bytes per block */
 
 enum last_type { LAST_NORM, LAST_DOT, LAST_DOTDOT, LAST_ROOT };
 
@@ -75,6 +74,8 @@ struct walk {
 static __thread char escape_buf[PATH_MAX];
 /* Whether this thread's last ms_open made the file (F_CREATED_QUERY). */
 static __thread int open_created;
+/* Whether its fd is a kernel fd on a real file below (MEMSHIM_LOWER). */
+static __thread int open_lower;
 
 /* Sequential readdir: the entry returned last by this thread, so that the
  * next call starts from it instead of walking the directory again. */
@@ -204,6 +205,11 @@ int ms_open_created(void)
 	return open_created;
 }
 
+int ms_open_lower(void)
+{
+	return open_lower;
+}
+
 /* ---- resolution -------------------------------------------------------------- */
 
 static void link_read(struct ms_store *s, struct ms_inode *in, char *dst, size_t len)
@@ -211,7 +217,7 @@ static void link_read(struct ms_store *s, struct ms_inode *in, char *dst, size_t
 	uint32_t b = in->link;
 	while (len && b) {
 		struct ms_block *bl = ms_block_at(s, b);
-		size_t k = len < NS_LINK_DATA ? len : NS_LINK_DATA;
+		size_t k = len < MS_LINK_DATA ? len : MS_LINK_DATA;
 		memcpy(dst, bl->data, k);
 		dst += k;
 		len -= k;
@@ -272,6 +278,11 @@ static int lookup_name(struct walk *w, uint32_t cur, const char *name, size_t le
 			return -ENOENT;
 		if (len > MS_NAME_MAX)
 			return -ENAMETOOLONG;
+		if ((d->flags & (MS_I_LOWER | MS_I_FILLED)) == MS_I_LOWER) {
+			int r = ms_lower_find(s, cur, name, len, &e);
+			if (r)
+				return r;
+		}
 	}
 	*dent = e;
 	return 0;
@@ -477,20 +488,8 @@ static int walk_path(struct walk *w, struct ms_store *s, uint32_t dir, const cha
 static void attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *name, size_t len,
 		   uint32_t ino)
 {
-	struct ms_dent *d = ms_dent_at(s, e);
-	struct ms_inode *p = IN(s, dir), *c = IN(s, ino);
-	d->parent = dir;
-	d->ino = ino;
-	d->namelen = (uint16_t)len;
-	memcpy(d->name, name, len);
-	d->name[len] = 0;
-	ms_dent_link(s, e);
-	if (S_ISDIR(c->mode)) {
-		p->nlink++;
-		c->parent = dir;
-		c->dent = e;
-	}
-	touch_mc(p);
+	ms_dent_attach(s, e, dir, name, len, ino);
+	touch_mc(IN(s, dir));
 }
 
 /* Takes entry e out of its directory; the slot is kept (freed or reused by
@@ -500,10 +499,10 @@ static void detach(struct ms_store *s, uint32_t e)
 	struct ms_dent *d = ms_dent_at(s, e);
 	struct ms_inode *p = IN(s, d->parent), *c = IN(s, d->ino);
 	ms_dent_unlink(s, e);
-	if (S_ISDIR(c->mode)) {
+	if (S_ISDIR(c->mode))
 		p->nlink--;
-		c->dent = 0;
-	}
+	if (c->dent == e)
+		c->dent = 0; /* a directory's, or a lower-backed file's */
 	touch_mc(p);
 }
 
@@ -620,6 +619,9 @@ int ms_ns_init(struct ms_store *s)
 		if (cur == root)
 			return -EINVAL;
 		IN(s, cur)->flags = (IN(s, cur)->flags & ~MS_I_SKEL) | MS_I_PREFIX;
+		int r = ms_lower_init(s, cur, k);
+		if (r)
+			return r;
 	}
 	return 0;
 }
@@ -639,6 +641,13 @@ static struct timespec ts_of(int64_t ns)
 static void fill_stat(struct ms_store *s, uint32_t i, struct stat *st)
 {
 	struct ms_inode *in = IN(s, i);
+	/* A lower file is the real one until copied up (its ino, dev and
+	 * blocks, as overlayfs shows a lower file of another filesystem); a
+	 * lower directory's link count and size need all its entries. */
+	if (ms_lower_backed(in) && S_ISREG(in->mode) && ms_lower_stat(s, i, st) == 0)
+		return;
+	if (S_ISDIR(in->mode))
+		(void)ms_lower_fill(s, i); /* else: what is known so far */
 	memset(st, 0, sizeof(*st));
 	st->st_dev = s->hdr->dev;
 	st->st_ino = in->ino_no;
@@ -702,10 +711,12 @@ int ms_chmod(ms_store *s, ms_ino dir, const char *path, int flags, mode_t mode)
 	}
 	mode &= 07777;
 	r = ms_perm_chmod(w.cr, in, &mode);
+	if (r == 0)
+		r = ms_lower_copy_up(s, w.ino);
 	if (r)
 		goto out;
 	in->mode = (in->mode & S_IFMT) | mode;
-	if (ms_is_special(in->mode))
+	if (ms_is_special(in->mode) && !ms_lower_backed(in))
 		ms_special_sync(s, in);
 	touch_c(in);
 	bump_ops(s);
@@ -728,6 +739,8 @@ int ms_chown(ms_store *s, ms_ino dir, const char *path, int flags, uid_t uid, gi
 		goto out;
 	struct ms_inode *in = IN(s, w.ino);
 	r = ms_perm_chown(w.cr, in, uid, gid, &mode);
+	if (r == 0)
+		r = ms_lower_copy_up(s, w.ino);
 	if (r)
 		goto out;
 	if (uid != (uid_t)-1)
@@ -735,7 +748,7 @@ int ms_chown(ms_store *s, ms_ino dir, const char *path, int flags, uid_t uid, gi
 	if (gid != (gid_t)-1)
 		in->gid = gid;
 	in->mode = mode;
-	if (ms_is_special(in->mode))
+	if (ms_is_special(in->mode) && !ms_lower_backed(in))
 		ms_special_sync(s, in);
 	touch_c(in);
 	bump_ops(s);
@@ -778,6 +791,8 @@ int ms_utimens(ms_store *s, ms_ino dir, const char *path, int flags, const struc
 	struct ms_inode *in = IN(s, w.ino);
 	/* both now: the owner or a writer; any explicit time: the owner */
 	r = ms_perm_utimes(w.cr, in, t[0].tv_nsec == UTIME_NOW && t[1].tv_nsec == UTIME_NOW);
+	if (r == 0)
+		r = ms_lower_copy_up(s, w.ino);
 	if (r)
 		goto out;
 	int64_t now = ms_now_ns();
@@ -813,6 +828,8 @@ int ms_truncate(ms_store *s, ms_ino dir, const char *path, off_t len)
 		goto out;
 	}
 	r = ms_perm(w.cr, in, MS_MAY_WRITE);
+	if (r == 0)
+		r = ms_lower_copy_up(s, w.ino);
 	if (r)
 		goto out;
 	r = ms_data_truncate(s, in, (uint64_t)len);
@@ -1020,6 +1037,23 @@ static int open_node(struct ms_store *s, const struct ms_cred *cr, uint32_t dir,
 	r = ms_perm_open(cr, in, oflags, created);
 	if (r)
 		return r;
+	if (ms_lower_backed(in)) {
+		/* reads go to the real file; the first write copies it up */
+		if (!S_ISREG(in->mode) || (oflags & O_PATH) ||
+		    (acc == O_RDONLY && !(oflags & O_TRUNC))) {
+			r = ms_lower_open(s, i, oflags);
+			if (r < 0)
+				return r;
+			*fd = r;
+			open_lower = 1;
+			ms_ref_take(s, i);
+			*ino = i;
+			return 0;
+		}
+		r = ms_lower_copy_up(s, i);
+		if (r)
+			return r;
+	}
 	if (ms_is_special(in->mode))
 		return ms_special_open(s, in); /* the shim opens the counterpart */
 	if (S_ISDIR(in->mode) || S_ISLNK(in->mode)) {
@@ -1068,7 +1102,7 @@ int ms_open(ms_store *s, ms_ino dir, const char *path, int oflags, mode_t mode, 
 	struct walk w;
 	uint32_t i = 0;
 	int created = 0, r;
-	open_created = 0;
+	open_created = open_lower = 0;
 	oflags = ms_open_flags(oflags);
 	int creat = oflags & O_CREAT, excl = creat && (oflags & O_EXCL);
 	/* O_EXCL never follows a final symlink (EEXIST even when dangling) */
@@ -1161,6 +1195,7 @@ int ms_reopen(ms_store *s, ms_ino ino, int oflags, int *fd)
 		return -EEXIST;
 	if (oflags & O_NOFOLLOW)
 		return -ELOOP;
+	open_lower = 0;
 	ms_ns_lock(s);
 	int r = live(s, (uint32_t)ino)
 			? open_node(s, ms_cred_fs(s), 0, (uint32_t)ino, oflags, 0, 0, fd, &out)
@@ -1247,13 +1282,12 @@ out:
 int ms_symlink(ms_store *s, const char *target, ms_ino dir, const char *path)
 {
 	struct walk w;
-	uint32_t i, e, prev = 0;
+	uint32_t i, e;
 	size_t tl = strnlen(target, PATH_MAX);
 	if (tl == 0)
 		return -ENOENT;
 	if (tl >= PATH_MAX)
 		return -ENAMETOOLONG;
-	uint32_t nb = (uint32_t)((tl + NS_LINK_DATA - 1) / NS_LINK_DATA);
 	ms_ns_lock(s);
 	int r = walk_path(&w, s, dir, path);
 	if (r == 0)
@@ -1268,34 +1302,12 @@ int ms_symlink(ms_store *s, const char *target, ms_ino dir, const char *path)
 		goto out;
 	}
 	struct ms_inode *in = IN(s, i);
-	r = ms_reserve_bytes(s, (uint64_t)nb * MS_BLOCK);
+	r = ms_symlink_store(s, in, target, tl);
 	if (r) {
 		name_refusal(&w);
 		ms_inode_unlinked(s, i);
 		goto out;
 	}
-	/* From here ms_inode_unlinked gives back nblocks blocks and frees
-	 * the chain from in->link: keep both true at every step. */
-	in->nblocks = nb;
-	for (uint32_t k = 0; k < nb; k++) {
-		uint32_t b = ms_block_alloc(s);
-		if (!b) {
-			ms_release_bytes(s, (uint64_t)(nb - k) * MS_BLOCK);
-			in->nblocks = k;
-			ms_inode_unlinked(s, i);
-			r = -ENOSPC;
-			goto out;
-		}
-		size_t off = (size_t)k * NS_LINK_DATA;
-		size_t n = tl - off < NS_LINK_DATA ? tl - off : NS_LINK_DATA;
-		memcpy(ms_block_at(s, b)->data, target + off, n);
-		if (prev)
-			ms_block_at(s, prev)->next = b;
-		else
-			in->link = b;
-		prev = b;
-	}
-	ST(&in->size, (uint64_t)tl);
 	e = ms_dent_alloc(s);
 	if (!e) {
 		ms_inode_unlinked(s, i);
@@ -1342,6 +1354,13 @@ int ms_link(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const char
 		r = -ENOENT; /* unlinked, or O_TMPFILE|O_EXCL */
 		goto out;
 	}
+	/* a lower file gets a second name only as a store file; a lower
+	 * FIFO, socket or device, never (it is not copied up) */
+	r = ms_lower_copy_up(s, ow.ino);
+	if (r == 0 && ms_lower_backed(in))
+		r = -EXDEV;
+	if (r)
+		goto out;
 	r = ms_reserve_node(s, MS_NODE_COST); /* a link: an entry, no memfd */
 	if (r) {
 		name_refusal(&nw);
@@ -1388,6 +1407,8 @@ int ms_unlink(ms_store *s, ms_ino dir, const char *path)
 		goto out;
 	}
 	r = ms_perm_delete(w.cr, IN(s, w.dir), IN(s, w.ino), 0); /* EACCES, EPERM, EISDIR */
+	if (r == 0)
+		r = ms_lower_fill(s, w.dir); /* so that the name stays gone */
 	if (r)
 		goto out;
 	detach(s, w.dent);
@@ -1436,6 +1457,11 @@ int ms_rmdir(ms_store *s, ms_ino dir, const char *path)
 		r = -EBUSY;
 		goto out;
 	}
+	r = ms_lower_fill(s, w.ino); /* empty below too */
+	if (r == 0)
+		r = ms_lower_fill(s, w.dir);
+	if (r)
+		goto out;
 	if (in->nentries) {
 		r = -ENOTEMPTY;
 		goto out;
@@ -1560,6 +1586,28 @@ int ms_rename(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const ch
 		r = ms_perm(cr, IN(s, ni), MS_MAY_WRITE);
 	if (r)
 		goto out;
+	/* MEMSHIM_LOWER: a lower directory stays where the real one is, as
+	 * overlayfs without redirect_dir (EXDEV: mv copies instead); a lower
+	 * file moves as a store file; the names that go stay gone */
+	if ((odir_is && (IN(s, oi)->flags & MS_I_LOWER)) ||
+	    (exch && ndir_is && (IN(s, ni)->flags & MS_I_LOWER)))
+		r = -EXDEV;
+	if (r == 0 && ndir_is && !exch)
+		r = ms_lower_fill(s, ni);
+	if (r == 0 && !exch)
+		r = ms_lower_fill(s, od);
+	if (r == 0)
+		r = ms_lower_copy_up(s, oi);
+	if (r == 0 && exch)
+		r = ms_lower_copy_up(s, ni);
+	if (r == 0 && (ms_lower_backed(IN(s, oi)) || (exch && ms_lower_backed(IN(s, ni)))))
+		r = -EXDEV;
+	if (r)
+		goto out;
+	/* a lower symlink moved is the run's own */
+	IN(s, oi)->flags &= S_ISLNK(IN(s, oi)->mode) ? ~(uint32_t)MS_I_LOWER : ~0u;
+	if (exch)
+		IN(s, ni)->flags &= S_ISLNK(IN(s, ni)->mode) ? ~(uint32_t)MS_I_LOWER : ~0u;
 	if (ndir_is && !exch && IN(s, ni)->nentries) {
 		r = -ENOTEMPTY;
 		goto out;
@@ -1683,6 +1731,8 @@ int ms_readdir_n(ms_store *s, ms_ino dir, uint64_t cookie, struct ms_dirent *e, 
 		r = -ENOTDIR;
 	else if (in->nlink == 0)
 		r = -ENOENT; /* as getdents64 on a removed directory */
+	else
+		r = ms_lower_fill(s, (uint32_t)dir); /* both layers, once */
 	/* one lock for the batch: the per-entry lock was most of a readdir */
 	while (r >= 0 && r < n) {
 		int k = readdir_locked(s, (uint32_t)dir, in, r ? e[r - 1].cookie : cookie, &e[r]);

@@ -272,6 +272,8 @@ void ms_repair(struct ms_store *s)
 			subdirs[e->parent]++;
 			c->parent = e->parent;
 			c->dent = d;
+		} else if (ms_lower_backed(c)) {
+			c->dent = d; /* its one name (lower.c) */
 		}
 	}
 	/* 3. Link counts; unnamed inodes become orphans or go. */
@@ -293,7 +295,7 @@ void ms_repair(struct ms_store *s)
 			continue;
 		}
 		in->nlink = 0;
-		if (S_ISDIR(in->mode))
+		if (S_ISDIR(in->mode) || ms_lower_backed(in))
 			in->dent = 0;
 		if (in->opens) {
 			in->flags |= MS_I_ORPHAN;

@@ -94,6 +94,9 @@ static void count_process(struct ms_store *s, const struct ms_open_opts *o)
 		return;
 	__atomic_add_fetch(&s->hdr->attached, 1, __ATOMIC_RELAXED);
 	ssize_t n = sys_readlinkat(AT_FDCWD, "/proc/self/exe", exe, sizeof(exe) - 1);
+	/* a program run from the store: its memfd's name says nothing */
+	if (n >= 14 && !memcmp(exe, "/memfd:memshim", 14))
+		n = -1;
 	if (n < 0) {
 		snprintf(exe, sizeof(exe), "%s", program_invocation_short_name);
 		n = (ssize_t)strlen(exe);
@@ -585,7 +588,8 @@ int ms_stats_files(ms_store *s, int flags,
 		int n = snprintf(path + plen[depth], sizeof(path) - plen[depth], "/%s", e->name);
 		if (n < 0 || (size_t)n >= sizeof(path) - plen[depth])
 			continue;
-		if (S_ISREG(in->mode)) {
+		if (S_ISREG(in->mode) && !ms_lower_backed(in)) {
+			/* a lower file's bytes are the real tree's, not held */
 			r = fn(arg, path, LD(&in->size));
 			if (r)
 				break;

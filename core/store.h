@@ -31,14 +31,15 @@
  *   perm.c     the caller's credentials and the kernel's permission rules
  *   data.c     inode life and death, references, charged growth of files
  *   notify.c   dnotify (F_NOTIFY) registrations and their signals
+ *   lower.c    MEMSHIM_LOWER: real entries brought in, files copied up
  *   ns.c       the namespace: paths, directories, links, attributes, readdir
  *   xattr.c    extended attributes: stored, charged, checked as the kernel does
  *   persist.c  MEMSHIM_SEED, and MEMSHIM_SAVE's directory set at creation
  *   store.c    a process's handle: create, join, statistics, check
  * The keeper's server is not in core/ and not in libmemshim.so: keeper/
  * (main.c its loop, holder.c the holders of memfds, rounds.c reclaim,
- * reconcile and audit, save.c
- * MEMSHIM_SAVE, report.c the end-of-run report) is linked into
+ * reconcile and audit, save.c MEMSHIM_SAVE, changes.c what a run changed
+ * below a MEMSHIM_LOWER tree, report.c the end-of-run report) is linked into
  * memshim-keeper and the tools only.
  *
  * Locking: one robust process-shared namespace lock (ns_lock) guards the
@@ -171,6 +172,11 @@ const char *ms_escape_path(void);
 /* Thread-local: 1 when this thread's last ms_open created the file
  * (O_CREAT that made it; not O_TMPFILE, as the kernel): F_CREATED_QUERY. */
 int ms_open_created(void);
+/* Whether this thread's last ms_open or ms_reopen gave a kernel fd on a
+ * real file below the store (MEMSHIM_LOWER: a lower file opened for
+ * reading): the fd is not a memfd, and only calls that change nothing reach
+ * the kernel through it. */
+int ms_open_lower(void);
 
 /* ---- dnotify (notify.c) -------------------------------------------------- */
 

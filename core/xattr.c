@@ -506,10 +506,13 @@ static int caps_convert(struct cred *c, const void **v, size_t *n, uint8_t out[2
 
 /* ---- the calls ---------------------------------------------------------------------- */
 
-static struct ms_inode *node(struct ms_store *s, ms_ino dir, const char *path, int flags, int *r)
+static struct ms_inode *node(struct ms_store *s, ms_ino dir, const char *path, int flags, int *r,
+			     uint32_t *slot)
 {
 	uint32_t i;
 	*r = ms_resolve_locked(s, dir, path, flags, &i);
+	if (slot)
+		*slot = i;
 	return *r ? NULL : ms_inode_at(s, i);
 }
 
@@ -525,7 +528,7 @@ ssize_t ms_getxattr(ms_store *s, ms_ino dir, const char *path, int flags, const 
 	if (size > MS_XATTR_SIZE_MAX)
 		size = MS_XATTR_SIZE_MAX;
 	ms_ns_lock(s);
-	struct ms_inode *in = node(s, dir, path, flags, &rr);
+	struct ms_inode *in = node(s, dir, path, flags, &rr, NULL);
 	if (!in) {
 		r = rr;
 		goto out;
@@ -567,6 +570,7 @@ int ms_setxattr(ms_store *s, ms_ino dir, const char *path, int flags, const char
 	struct xname x;
 	struct cred c = {0};
 	uint8_t capbuf[24];
+	uint32_t slot;
 	int r;
 	/* setxattr_copy's order: flags, name, size */
 	r = ms_xattr_check('s', name, size, xflags);
@@ -577,7 +581,7 @@ int ms_setxattr(ms_store *s, ms_ino dir, const char *path, int flags, const char
 	if (size && !value)
 		return -EFAULT;
 	ms_ns_lock(s);
-	struct ms_inode *in = node(s, dir, path, flags, &r);
+	struct ms_inode *in = node(s, dir, path, flags, &r, &slot);
 	if (!in)
 		goto out;
 	if (x.acl) {
@@ -597,6 +601,8 @@ int ms_setxattr(ms_store *s, ms_ino dir, const char *path, int flags, const char
 		r = security_check(&c, &x);
 	if (r == 0)
 		r = handler(&x);
+	if (r == 0)
+		r = ms_lower_copy_up(s, slot); /* MEMSHIM_LOWER: a change copies up */
 	if (r == 0)
 		r = rec_set(s, in, &x, value, size, xflags);
 	if (r == 0) {
@@ -618,7 +624,7 @@ ssize_t ms_listxattr(ms_store *s, ms_ino dir, const char *path, int flags, char 
 	if (size > MS_XATTR_SIZE_MAX)
 		size = MS_XATTR_SIZE_MAX; /* XATTR_LIST_MAX */
 	ms_ns_lock(s);
-	struct ms_inode *in = node(s, dir, path, flags, &rr);
+	struct ms_inode *in = node(s, dir, path, flags, &rr, NULL);
 	if (!in) {
 		r = rr;
 		goto out;
@@ -663,13 +669,14 @@ out:
 
 int ms_removexattr(ms_store *s, ms_ino dir, const char *path, int flags, const char *name)
 {
+	uint32_t slot;
 	struct xname x;
 	struct cred c = {0};
 	int r = parse_name(name, &x);
 	if (r)
 		return r;
 	ms_ns_lock(s);
-	struct ms_inode *in = node(s, dir, path, flags, &r);
+	struct ms_inode *in = node(s, dir, path, flags, &r, &slot);
 	if (!in)
 		goto out;
 	if (x.acl) {

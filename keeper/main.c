@@ -225,6 +225,7 @@ int ms_keeper_main(int argc, char **argv)
 	s->sock = -1;
 	s->procdir = -1;
 	s->cfg.log_level = MS_LOG_WARN;
+	s->lower_frozen = 1;
 	ms_cred_all(s); /* the keeper reads the whole tree (MEMSHIM_SAVE) */
 	if (s->hdr->magic != MS_MAGIC || s->hdr->version != MS_LAYOUT_VERSION)
 		return 2;

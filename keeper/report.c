@@ -21,6 +21,8 @@
 
 #define LD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define MS_SAMPLE_MS 100 /* the first interval between samples */
+#define MS_REPORT_CHANGES 1000 /* paths of each kind of change in the JSON */
+#define MS_SUMMARY_CHANGES 10  /* changes named in the summary */
 
 static int64_t since_start_ms(const struct ms_store *s)
 {
@@ -155,6 +157,50 @@ static void files_json(FILE *f, const struct ms_report_file *fl, int n)
 
 /* The guard's verdict at the end: does the quota fit in the memory this
  * machine (or container) has available now? */
+/* The names a path has in the report: a directory ends in '/'. */
+static const char *const change_kind[] = {"created", "modified", "deleted"};
+static int change_index(int kind)
+{
+	return kind == MS_CHANGE_CREATED ? 0 : kind == MS_CHANGE_MODIFIED ? 1 : 2;
+}
+
+/* MEMSHIM_LOWER: what the run changed below the store; null without it. */
+static void changes_json(FILE *f, struct ms_store *s)
+{
+	struct ms_changes c;
+	int r = ms_changes_get(s, &c);
+	if (!c.nlower) {
+		fputs("  \"changes\": null,\n", f);
+		ms_changes_free(&c);
+		return;
+	}
+	fputs("  \"changes\": {\"lower\": [", f);
+	for (int k = 0; k < c.nlower; k++) {
+		fputs(k ? ", {\"prefix\": " : "{\"prefix\": ", f);
+		jstr(f, c.lower[k].prefix ? c.lower[k].prefix : "");
+		fputs(", \"dir\": ", f);
+		jstr(f, c.lower[k].dir);
+		fputs("}", f);
+	}
+	fprintf(f, "], \"complete\": %s", r ? "false" : "true");
+	for (int kind = 0; kind < 3; kind++) {
+		fprintf(f, ",\n    \"%s\": {\"count\": %llu, \"paths\": [", change_kind[kind],
+			(unsigned long long)c.count[kind]);
+		int shown = 0;
+		for (size_t i = 0; i < c.n && shown < MS_REPORT_CHANGES; i++) {
+			if (change_index(c.v[i].kind) != kind)
+				continue;
+			char p[PATH_MAX + 2];
+			snprintf(p, sizeof(p), "%s%s", c.v[i].path, S_ISDIR(c.v[i].mode) ? "/" : "");
+			fputs(shown++ ? ", " : "", f);
+			jstr(f, p);
+		}
+		fputs("]}", f);
+	}
+	fputs("},\n", f);
+	ms_changes_free(&c);
+}
+
 static const char *guard_verdict(const struct ms_hdr *h, uint64_t *avail)
 {
 	const char *src;
@@ -263,6 +309,7 @@ void ms_report_json(FILE *f, struct ms_store *s, const struct ms_report *r, int 
 	} else {
 		fputs(", \"at_peak\": null, \"at_peak_bytes\": null, \"at_peak_s\": null},\n", f);
 	}
+	changes_json(f, s);
 	fprintf(f, "  \"uncounted_bytes\": %llu,\n", (unsigned long long)st.uncounted_bytes);
 	const char *v = guard_verdict(h, &avail);
 	fprintf(f, "  \"guard\": {\"mode\": \"%s\", \"action\": \"%s\", \"verdict\": \"%s\", "
@@ -302,6 +349,28 @@ static int by_written(const void *a, const void *b)
 	uint64_t x = ((const struct ms_prog_stats *)a)->written;
 	uint64_t y = ((const struct ms_prog_stats *)b)->written;
 	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* MEMSHIM_LOWER: the counts, and the first few changes as git status
+ * shows them (+ created, ~ modified, - deleted). */
+static void changes_summary(FILE *f, struct ms_store *s)
+{
+	static const char mark[] = "+~-";
+	struct ms_changes c;
+	int r = ms_changes_get(s, &c);
+	for (int k = 0; k < c.nlower; k++)
+		fprintf(f, "memshim:   over %s: %llu created, %llu modified, %llu deleted%s; "
+			   "%s was not written\n",
+			c.lower[k].prefix ? c.lower[k].prefix : "?", (unsigned long long)c.count[0],
+			(unsigned long long)c.count[1], (unsigned long long)c.count[2],
+			r ? " (or more)" : "", c.lower[k].dir);
+	for (size_t i = 0; i < c.n && i < MS_SUMMARY_CHANGES; i++)
+		fprintf(f, "memshim:     %c %s%s\n", mark[change_index(c.v[i].kind)], c.v[i].path,
+			S_ISDIR(c.v[i].mode) ? "/" : "");
+	if (c.n > MS_SUMMARY_CHANGES)
+		fprintf(f, "memshim:     ... %zu more (the JSON report lists up to %d of each kind)\n",
+			c.n - MS_SUMMARY_CHANGES, MS_REPORT_CHANGES);
+	ms_changes_free(&c);
 }
 
 static void summary(FILE *f, struct ms_store *s, const struct ms_report *r)
@@ -358,6 +427,7 @@ static void summary(FILE *f, struct ms_store *s, const struct ms_report *r)
 	if (st.uncounted_bytes)
 		fprintf(f, "memshim:   %s arrived past the shim (uncounted)\n",
 			human(a, sizeof(a), st.uncounted_bytes));
+	changes_summary(f, s);
 }
 
 /* ---- the chart -------------------------------------------------------------------- */

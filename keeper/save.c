@@ -168,6 +168,92 @@ static void save_dir(struct save *sv, int rfd, ms_ino dino, int depth)
 	}
 }
 
+/* MEMSHIM_LOWER: the changes under the saved prefix, each at its path
+ * below the save directory; the deleted names in .memshim-deleted. */
+static void save_changes(struct save *sv, int fd)
+{
+	struct ms_store *s = sv->s;
+	struct ms_changes c;
+	char top[PATH_MAX];
+	size_t base = sv->len;
+	int r = ms_changes_get(s, &c), del = -1;
+	if (r)
+		save_fail(sv, "cannot list the changes", r);
+	if (ms_dir_path(s, s->hdr->save_root, top, sizeof(top)))
+		goto out;
+	size_t tl = strlen(top);
+	for (size_t i = 0; i < c.n; i++) {
+		const char *p = c.v[i].path;
+		if (strncmp(p, top, tl) || p[tl] != '/')
+			continue; /* another prefix's */
+		const char *rel = p + tl + 1;
+		const char *slash = strrchr(rel, '/'), *name = slash ? slash + 1 : rel;
+		sv->len = base;
+		sv->path[base] = 0;
+		if (c.v[i].kind == MS_CHANGE_DELETED) {
+			if (del < 0)
+				del = sys_openat(fd, ".memshim-deleted",
+						 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			char line[PATH_MAX + 2];
+			int n = snprintf(line, sizeof(line), "%s%s\n", rel,
+					 S_ISDIR(c.v[i].mode) ? "/" : "");
+			if (del < 0 || sys_write(del, line, (size_t)n) != n)
+				save_fail(sv, "cannot write .memshim-deleted", del < 0 ? del : -EIO);
+			continue;
+		}
+		/* the directory the name goes in, made as needed */
+		if (ms_path_push(sv->path, &sv->len, rel)) {
+			save_fail(sv, "a name is too long", -ENAMETOOLONG);
+			continue;
+		}
+		size_t plen = sv->len - strlen(name) - 1;
+		sv->path[plen] = 0;
+		r = ms_mkdir_p(s, sv->top, sv->path, plen);
+		sv->path[plen] = '/';
+		if (r) {
+			save_fail(sv, "cannot make its directory", r);
+			continue;
+		}
+		sv->path[plen] = 0;
+		int pfd = sys_openat(AT_FDCWD, sv->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+		sv->path[plen] = '/';
+		if (pfd < 0) {
+			save_fail(sv, "cannot open its directory", pfd);
+			continue;
+		}
+		struct stat st;
+		r = ms_stat_ino(s, c.v[i].ino, &st);
+		if (r) {
+			save_fail(sv, "gone from the store while saving", r);
+		} else if (S_ISDIR(st.st_mode)) {
+			r = sys_mkdirat(pfd, name, st.st_mode & 07777);
+			if (r && r != -EEXIST)
+				save_fail(sv, "cannot make the directory", r);
+		} else if (S_ISREG(st.st_mode)) {
+			save_file(sv, pfd, name, c.v[i].ino, &st);
+		} else if (S_ISLNK(st.st_mode)) {
+			struct timespec t[2] = {st.st_atim, st.st_mtim};
+			save_link(sv, pfd, c.v[i].dir, name, t);
+		}
+		sys_close(pfd);
+	}
+out:
+	sv->len = base;
+	sv->path[base] = 0;
+	if (del >= 0)
+		sys_close(del);
+	ms_changes_free(&c);
+}
+
+/* Does prefix directory ino lie over a real tree? */
+static int has_lower(struct ms_store *s, uint32_t ino)
+{
+	for (int k = 0; k < MS_LOWERS; k++)
+		if (s->hdr->lower[k].ino && s->hdr->lower[k].ino == ino)
+			return 1;
+	return 0;
+}
+
 int ms_save(struct ms_store *s, const char *dir)
 {
 	struct save sv;
@@ -186,7 +272,10 @@ int ms_save(struct ms_store *s, const char *dir)
 		save_fail(&sv, "cannot open the directory", fd);
 		return fd;
 	}
-	save_dir(&sv, fd, s->hdr->save_root, 0);
+	if (has_lower(s, s->hdr->save_root))
+		save_changes(&sv, fd);
+	else
+		save_dir(&sv, fd, s->hdr->save_root, 0);
 	sys_close(fd);
 	if (!sv.err)
 		ms_log(s, MS_LOG_INFO, "MEMSHIM_SAVE=%s: the store is saved", dir);

@@ -60,9 +60,41 @@ int ms_reclaim_dirrefs(struct ms_store *s);
 /* ---- save.c -----------------------------------------------------------------
  * Writes the tree under hdr->save_root out to the real directory dir (made
  * like mkdir -p), overwriting what is there by the same names; run by the
- * keeper when it exits (file bytes from its own kfds). Returns 0 or the
- * first -errno, after trying everything and logging each failure. */
+ * keeper when it exits (file bytes from its own kfds). When that prefix
+ * lies over a real tree (MEMSHIM_LOWER), only the changes (changes.c): the
+ * created and modified names, and the deleted ones listed in
+ * dir/.memshim-deleted. Returns 0 or the first -errno, after trying
+ * everything and logging each failure. */
 int ms_save(struct ms_store *s, const char *dir);
+
+/* ---- changes.c --------------------------------------------------------------
+ * What the run changed in the real trees below the store (MEMSHIM_LOWER):
+ * ms_changes_get fills *out (a walk under ns_lock that brings nothing in)
+ * with one entry per created, modified or deleted name, store paths in
+ * tree order; returns 0 or -errno (-ENOMEM, -ENAMETOOLONG: what was found
+ * so far is kept). ms_changes_free frees it. */
+#define MS_CHANGE_CREATED 'c'
+#define MS_CHANGE_MODIFIED 'm'
+#define MS_CHANGE_DELETED 'd'
+struct ms_change {
+	int kind;      /* MS_CHANGE_* */
+	uint32_t ino;  /* the store's node; 0 for a deleted name */
+	uint32_t dir;  /* the store directory holding the name */
+	uint32_t mode; /* its mode (a deleted directory: S_IFDIR) */
+	char *path;    /* store path */
+};
+struct ms_changes {
+	struct ms_change *v;
+	size_t n, cap;
+	uint64_t count[3]; /* created, modified, deleted */
+	int nlower;
+	struct {
+		char *prefix;    /* the store's path */
+		const char *dir; /* the real directory below it (in the arena) */
+	} lower[MS_LOWERS];
+};
+int ms_changes_get(struct ms_store *s, struct ms_changes *out);
+void ms_changes_free(struct ms_changes *c);
 
 /* ---- report.c ---------------------------------------------------------------
  * The end-of-run report (doc/report.md). The keeper samples usage into a

@@ -69,15 +69,22 @@ static int preload_has_us(const char *val)
 static void fds_entry(char *out, size_t n, size_t *used, int fd, struct ms_fd *e, char own)
 {
 	uint64_t kino;
-	if (e->kind == MS_FD_FILE) {
+	char kind = e->kind == MS_FD_FILE ? 'F' : 'D';
+	struct stat st;
+	if (e->kind == MS_FD_FILE && (e->how & MS_FD_LOWER)) {
+		/* a real file below the store: known by its own inode */
+		if (REAL(fstat)(fd, &st))
+			return;
+		kind = 'L';
+		kino = (uint64_t)st.st_ino;
+	} else if (e->kind == MS_FD_FILE) {
 		if (ms_ino_kino(ms_shim.store, e->ino, &kino))
 			return;
 	} else {
 		kino = placeholder_kino;
 	}
-	int k = snprintf(out + *used, n - *used, "%s%c%c%d:%u:%llu", *used ? "," : "",
-			 e->kind == MS_FD_FILE ? 'F' : 'D', own, fd, (unsigned)e->ino,
-			 (unsigned long long)kino);
+	int k = snprintf(out + *used, n - *used, "%s%c%c%d:%u:%llu", *used ? "," : "", kind, own,
+			 fd, (unsigned)e->ino, (unsigned long long)kino);
 	if (k > 0 && (size_t)k < n - *used)
 		*used += (size_t)k;
 }
@@ -270,8 +277,10 @@ static void discover_files(const char *list, dev_t memfd_dev)
 }
 
 /* Directory fds listed in MEMSHIM_FDS, each checked against the memfd the
- * kernel says it is (the parent's placeholder). */
-static void inherit_dirs(const char *p)
+ * kernel says it is (the parent's placeholder), and fds on real files below
+ * the store (MEMSHIM_LOWER), checked against the file the node is: their
+ * attribute changes must copy the file up here too, never reach it. */
+static void inherit_listed(const char *p)
 {
 	while (p && *p) {
 		char kind = p[0], own = p[1];
@@ -285,17 +294,61 @@ static void inherit_dirs(const char *p)
 		if (*p == ',')
 			p++;
 		struct stat st, ds;
-		if (kind != 'D' || ms_fd_get(fd) || REAL(fstat)(fd, &st) ||
+		if ((kind != 'D' && kind != 'L') || ms_fd_get(fd) || REAL(fstat)(fd, &st) ||
 		    (uint64_t)st.st_ino != kino)
 			continue;
-		if (ms_stat_ino(ms_shim.store, ino, &ds) || !S_ISDIR(ds.st_mode))
+		if (ms_stat_ino(ms_shim.store, ino, &ds))
+			continue;
+		if (kind == 'D' ? !S_ISDIR(ds.st_mode)
+				: !S_ISREG(ds.st_mode) || ds.st_ino != st.st_ino || ds.st_dev != st.st_dev)
 			continue;
 		if (own != 'T')
 			ms_ino_get(ms_shim.store, ino);
-		/* an O_PATH directory fd stays one (its kernel fd says so) */
 		int fl = REAL(fcntl)(fd, F_GETFL);
+		if (kind == 'L') {
+			ms_fd_set(fd, MS_FD_FILE, ino, fl < 0 ? O_RDONLY : fl);
+			struct ms_fd *e = ms_fd_get(fd);
+			if (e)
+				e->how |= MS_FD_LOWER;
+			continue;
+		}
+		/* an O_PATH directory fd stays one (its kernel fd says so) */
 		ms_fd_set(fd, MS_FD_DIR, ino, fl >= 0 && (fl & O_PATH) ? O_PATH : O_RDONLY | O_DIRECTORY);
 	}
+}
+
+struct ms_fd *ms_fd_adopt_lower(int fd)
+{
+	const struct ms_config *c = &ms_shim.cfg;
+	char proc[40], link[PATH_MAX], path[2 * PATH_MAX];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	ssize_t n = REAL(readlink)(proc, link, sizeof(link) - 1);
+	if (n <= 0)
+		return NULL;
+	link[n] = 0;
+	for (int k = 0; k < c->nprefix; k++) {
+		size_t ll = strlen(c->lower[k]);
+		if (!ll || strncmp(link, c->lower[k], ll) || (link[ll] && link[ll] != '/'))
+			continue;
+		/* the fd is the real file at that path, and the store has a
+		 * node there (a lower file, or its copy) */
+		struct stat st, real;
+		if (REAL(fstat)(fd, &st) || !S_ISREG(st.st_mode) || REAL(lstat)(link, &real) ||
+		    real.st_dev != st.st_dev || real.st_ino != st.st_ino)
+			return NULL;
+		snprintf(path, sizeof(path), "%s%s", c->prefix[k], link + ll);
+		ms_ino ino;
+		if (!ms_attach() || ms_lookup(ms_shim.store, 0, path, MS_NOFOLLOW, &ino))
+			return NULL;
+		ms_ino_get(ms_shim.store, ino);
+		int fl = REAL(fcntl)(fd, F_GETFL);
+		ms_fd_set(fd, MS_FD_FILE, ino, fl < 0 ? O_RDONLY : fl);
+		struct ms_fd *e = ms_fd_get(fd);
+		if (e)
+			e->how |= MS_FD_LOWER;
+		return e;
+	}
+	return NULL;
 }
 
 /* MEMSHIM_FDS as this program found it (NULL: not set, the parent did not
@@ -346,7 +399,7 @@ int ms_carry_init(void)
 		"MEMSHIM_PREFIX", "MEMSHIM_QUOTA", "MEMSHIM_MAX_NODES", "MEMSHIM_QUOTA_ERRNO",
 		"MEMSHIM_GUARD", "MEMSHIM_GUARD_ACTION", "MEMSHIM_GUARD_INTERVAL", "MEMSHIM_LOG",
 		"MEMSHIM_STORE", "MEMSHIM_STORE_ID", "MEMSHIM_REPORT", "MEMSHIM_CHART", "MEMSHIM_SEED",
-		"MEMSHIM_SAVE", "MEMSHIM_MEMFD_DEV", "MEMSHIM_FAIL",
+		"MEMSHIM_SAVE", "MEMSHIM_MEMFD_DEV", "MEMSHIM_FAIL", "MEMSHIM_LOWER",
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		const char *v = getenv(names[i]);
@@ -375,7 +428,7 @@ void ms_carry_attach(void)
 	if (!inherited && inherited_set)
 		return;
 	discover_files(inherited, st.st_dev); /* every memfd shares one device */
-	inherit_dirs(inherited);
+	inherit_listed(inherited);
 	free(inherited);
 	inherited = NULL;
 }

@@ -280,6 +280,8 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	int r = ms_config_load(&ms_shim.cfg, NULL, err, sizeof(err));
 	if (r)
 		die(err);
+	for (int k = 0; k < ms_shim.cfg.nprefix; k++)
+		ms_shim.lower_on |= ms_shim.cfg.lower[k][0] != 0;
 	ms_fdtab_init();
 	ms_shim.pid = getpid();
 	const char *pin = getenv("MEMSHIM_PIN");

@@ -81,6 +81,7 @@ int ms_open_route(struct ms_route *r, int flags, mode_t mode, enum ms_open_how h
 	struct ms_fd *e = ms_fd_get(fd);
 	if (e)
 		e->how = (ms_open_created() && !r->empty ? MS_FD_CREATED : 0) |
-			 ((flags & O_TMPFILE) == O_TMPFILE ? MS_FD_TMPFILE : 0);
+			 ((flags & O_TMPFILE) == O_TMPFILE ? MS_FD_TMPFILE : 0) |
+			 (ms_open_lower() ? MS_FD_LOWER : 0);
 	return fd;
 }

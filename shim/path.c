@@ -331,7 +331,7 @@ MS_EXPORT int lchmod(const char *path, mode_t mode)
 
 MS_EXPORT int fchmod(int fd, mode_t mode)
 {
-	struct ms_fd *e = ms_fd_io(fd);
+	struct ms_fd *e = ms_fd_attr(fd);
 	if (!e)
 		return REAL(fchmod)(fd, mode);
 	return ms_ret(ms_chmod(STORE, e->ino, "", MS_EMPTY, mode));
@@ -359,7 +359,7 @@ MS_EXPORT int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int fl
 
 MS_EXPORT int fchown(int fd, uid_t uid, gid_t gid)
 {
-	struct ms_fd *e = ms_fd_io(fd);
+	struct ms_fd *e = ms_fd_attr(fd);
 	if (!e)
 		return REAL(fchown)(fd, uid, gid);
 	return ms_ret(ms_chown(STORE, e->ino, "", MS_EMPTY, uid, gid));
@@ -432,7 +432,7 @@ MS_EXPORT int futimesat(int dirfd, const char *path, const struct timeval tv[2])
 MS_EXPORT int futimes(int fd, const struct timeval tv[2])
 {
 	struct timespec ts[2];
-	struct ms_fd *e = ms_fd_io(fd);
+	struct ms_fd *e = ms_fd_attr(fd);
 	if (!e)
 		return REAL(futimes)(fd, tv);
 	const struct timespec *t = tv_to_ts(tv, ts);
@@ -443,7 +443,7 @@ MS_EXPORT int futimes(int fd, const struct timeval tv[2])
 
 MS_EXPORT int futimens(int fd, const struct timespec ts[2])
 {
-	struct ms_fd *e = ms_fd_io(fd);
+	struct ms_fd *e = ms_fd_attr(fd);
 	if (!e)
 		return REAL(futimens)(fd, ts);
 	struct ms_route self = {.dir = e->ino, .empty = 1, .path = ""};
@@ -455,7 +455,7 @@ MS_EXPORT int futimens(int fd, const struct timespec ts[2])
 MS_EXPORT int utimensat(int dirfd, const char *path, const struct timespec ts[2], int flags)
 {
 	if (!path) /* Linux: the file dirfd refers to */
-		return ms_fd_io(dirfd) ? futimens(dirfd, ts) : REAL(utimensat)(dirfd, path, ts, flags);
+		return ms_fd_attr(dirfd) ? futimens(dirfd, ts) : REAL(utimensat)(dirfd, path, ts, flags);
 	MS_PATH_CALL(dirfd, path, REAL(utimensat)(dirfd, path, ts, flags),
 		     store_utimens(&r, ts, ((flags & AT_SYMLINK_NOFOLLOW) ? MS_NOFOLLOW : 0) |
 						   ((flags & AT_EMPTY_PATH) ? MS_EMPTY : 0)));
@@ -584,6 +584,8 @@ MS_EXPORT int name_to_handle_at(int dirfd, const char *path, struct file_handle 
 #define XATTR_FD(fd, op, name, size, xflags, realcall, corecall)                  \
 	do {                                                                   \
 		struct ms_fd *e = ms_fd_get(fd);                               \
+		if (!e && ms_shim.lower_on)                                    \
+			e = ms_fd_adopt_lower(fd);                             \
 		if (!e)                                                        \
 			return realcall;                                       \
 		if (e->oflags & O_PATH)                                        \

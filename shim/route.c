@@ -160,6 +160,21 @@ static int route_proc_fd(const char *path, struct ms_route *r)
 		p += n;
 	else
 		return 0;
+	if (strcmp(p, "exe") == 0) {
+		/* a program run from the store: the kernel names its memfd
+		 * ("/memfd:memshim (deleted)"); its own name is the store's
+		 * (Criterion, for one, reads its tests from that file) */
+		static const char memfd[] = "/memfd:memshim ";
+		char link[sizeof(memfd)];
+		ssize_t n = REAL(readlink)("/proc/self/exe", link, sizeof(link));
+		if (n != (ssize_t)sizeof(link) || memcmp(link, memfd, sizeof(memfd) - 1))
+			return 0;
+		r->path = "";
+		r->empty = 1;
+		r->fd_how = 0;
+		r->exe = 1;
+		return 1;
+	}
 	if (strncmp(p, "fd/", 3) != 0)
 		return 0;
 	p += 3;
@@ -204,6 +219,28 @@ static int real_cwd_above;       /* [atomic] 1: "/" or an ancestor of a prefix
 
 static int route_at(int dirfd, const char *path, struct ms_route *r);
 
+/* The store file this process runs (route_proc_fd saw a memfd of ours as
+ * /proc/self/exe): found by its memfd's inode once, then kept. */
+static int exe_ino(struct ms_route *r)
+{
+	static ms_ino cached;   /* [atomic] */
+	static uint64_t kino;   /* [atomic] the memfd it was found for */
+	struct stat st;
+	int saved = errno;
+	int ok = REAL(stat)("/proc/self/exe", &st) == 0;
+	errno = saved;
+	if (!ok)
+		return 0;
+	ms_ino ino = __atomic_load_n(&cached, __ATOMIC_ACQUIRE);
+	if (!ino || __atomic_load_n(&kino, __ATOMIC_RELAXED) != (uint64_t)st.st_ino) {
+		ino = ms_ino_by_kino(ms_shim.store, (uint64_t)st.st_ino);
+		__atomic_store_n(&kino, (uint64_t)st.st_ino, __ATOMIC_RELAXED);
+		__atomic_store_n(&cached, ino, __ATOMIC_RELEASE);
+	}
+	r->dir = ino;
+	return ino != 0;
+}
+
 int ms_route_at(int dirfd, const char *path, struct ms_route *r)
 {
 	r->fault = 0;
@@ -229,7 +266,9 @@ int ms_route_at(int dirfd, const char *path, struct ms_route *r)
 	int ours = route_at(dirfd, path, r);
 	ms_probe_end(&p);
 	/* the first path into the store attaches this process to it */
-	return ours && ms_attach() ? 1 : 0;
+	if (!ours || !ms_attach())
+		return 0;
+	return r->exe ? exe_ino(r) : 1;
 }
 
 static int route_at(int dirfd, const char *path, struct ms_route *r)
@@ -237,6 +276,7 @@ static int route_at(int dirfd, const char *path, struct ms_route *r)
 	int saved = errno;
 	int ours = 0;
 	r->empty = 0;
+	r->exe = 0;
 	if (path[0] == '/') {
 		size_t len = strlen(path);
 		if (len > 6 && memcmp(path, "/proc/", 6) == 0) {

@@ -52,6 +52,7 @@ _Static_assert(sizeof(struct statvfs) == sizeof(struct statvfs64), "statvfs64 la
  * doc/ARCHITECTURE.md. */
 struct ms_shim {
 	struct ms_config cfg; /* [init] */
+	int lower_on;         /* [init] cfg names a MEMSHIM_LOWER directory */
 	int on;               /* [init] the constructor ran: the shim routes calls */
 	/* [attach] The store: attached by the constructor when the process
 	 * needs it from the start (it made the store, or inherited a store
@@ -180,6 +181,7 @@ struct ms_route {
 	int empty;         /* path is "" and names `dir` itself (a store fd
 			    * reached as /proc/self/fd/N): add MS_EMPTY */
 	uint32_t fd_how;   /* with `empty`: that fd's ms_fd.how */
+	int exe;           /* "/proc/self/exe": `dir` is found once attached */
 	const char *path;  /* the path for core: points into buf or the caller's */
 	char buf[PATH_MAX];
 };
@@ -296,6 +298,9 @@ struct ms_fd {
 #define MS_FD_CREATED 1 /* the open made the file (F_CREATED_QUERY) */
 #define MS_FD_TMPFILE 2 /* opened by O_TMPFILE: /proc/self/fd/N reads
 			 * "... (deleted)" whatever names it gets later */
+#define MS_FD_LOWER 4   /* a kernel fd on the real file below the store
+			 * (MEMSHIM_LOWER, opened for reading): I/O is the
+			 * kernel's, attribute changes and stat the store's */
 
 #define MS_FD_FAIL_KNOWN (1u << 31)
 
@@ -311,6 +316,23 @@ static inline int ms_fd_is_ours(int fd) { return ms_fd_get(fd) != NULL; }
 static inline struct ms_fd *ms_fd_io(int fd)
 {
 	struct ms_fd *e = ms_fd_get(fd);
+	return e && !(e->oflags & O_PATH) && !(e->how & MS_FD_LOWER) ? e : NULL;
+}
+/* An fd the table does not know on a real file below the store
+ * (MEMSHIM_LOWER), inherited where no list came with it (a vfork child's
+ * program, system()): recorded as the lower file's fd when the real file
+ * at its path is it and the store has a node there, so an attribute change
+ * through it goes to the store, never to the real file. Returns the entry,
+ * or NULL (not such an fd). One readlink and two stats. */
+struct ms_fd *ms_fd_adopt_lower(int fd);
+/* The entry of fd for the attribute changes an O_PATH fd cannot make
+ * (fchmod, fchown, futimens): ms_fd_io's, and a lower file's fd too, whose
+ * changes copy the file up rather than reach the real file. */
+static inline struct ms_fd *ms_fd_attr(int fd)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	if (!e && ms_shim.lower_on)
+		e = ms_fd_adopt_lower(fd);
 	return e && !(e->oflags & O_PATH) ? e : NULL;
 }
 /* Records fd as a store fd of kind on ino (whose reference it now holds). */

@@ -13,17 +13,18 @@
 
 Test(arena, layout_is_the_recorded_one)
 {
-	/* Recorded sizes for layout version 5 on x86-64 (2: extended
+	/* Recorded sizes for layout version 6 on x86-64 (2: extended
 	 * attributes, in->xattr and the attribute pool; 3: the dnotify
 	 * registrations; 4: and the report's refusal records, programs,
-	 * in->prog and injected failures; 5: the holders of memfds, a kfd
-	 * naming holder and fd, and the audit request). */
-	cr_assert_eq(MS_LAYOUT_VERSION, 5);
+	 * in->prog and injected failures; 5: MEMSHIM_LOWER's directories;
+	 * 6: the holders of memfds, a kfd naming holder and fd, the audit
+	 * request, inode and entry slots in pairs). */
+	cr_assert_eq(MS_LAYOUT_VERSION, 6);
 	cr_assert_eq(sizeof(struct ms_inode), 184, "inode %zu", sizeof(struct ms_inode));
 	cr_assert_eq(sizeof(struct ms_dent), 296, "dent %zu", sizeof(struct ms_dent));
 	cr_assert_eq(sizeof(struct ms_ledger), 88, "ledger %zu", sizeof(struct ms_ledger));
-	cr_assert_eq(sizeof(struct ms_hdr), 50536, "hdr %zu", sizeof(struct ms_hdr));
-	cr_assert_eq(offsetof(struct ms_hdr, holders), 34152);
+	cr_assert_eq(sizeof(struct ms_hdr), 58792, "hdr %zu", sizeof(struct ms_hdr));
+	cr_assert_eq(offsetof(struct ms_hdr, holders), 42408);
 	/* Inode and entry slots in pairs, the entry after its inode. */
 	cr_assert_eq(MS_NODE_STRIDE, 480);
 	cr_assert_eq(MS_HOLDERS, 2048);

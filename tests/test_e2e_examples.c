@@ -229,3 +229,45 @@ Test(examples, ci_job_fails_on_refusal)
 	cr_assert_eq(run(cmd, out, sizeof(out)), 0, "%s", out);
 	HAS(out, "status 3 report kept\n");
 }
+
+/* A project's test run in place over its own checkout (memshim-run
+ * --lower): examples/cproject's `make check` builds into build/ and passes,
+ * the summary lists what it made, and every file of the checkout hashes the
+ * same afterwards (the script checks, and so does this test). */
+Test(examples, checkout_untouched_make_check)
+{
+	static char before[4096], after[4096];
+	cr_assert_eq(run("find examples/cproject | LC_ALL=C sort", before, sizeof(before)), 0);
+	int st = run("MEMSHIM_RUN=$B/memshim-run sh examples/checkout-untouched.sh", out,
+		     sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	HAS(out, "== make check over ");
+	HAS(out, "PASS: test_roundtrip\nPASS: test_bigfile\n2 passed, 0 failed\n");
+	HAS(out, "examples/cproject: 7 created, 0 modified, 0 deleted;");
+	HAS(out, "examples/cproject/build/test_bigfile.log\n");
+	HAS(out, "== checkout untouched: the same 6 files, fingerprint ");
+	cr_assert_eq(run("find examples/cproject | LC_ALL=C sort", after, sizeof(after)), 0);
+	cr_assert_str_eq(after, before);
+}
+
+/* A real project: memshim's own sources, copied out, built with its own
+ * Makefile in place over the copy (gcc, as, ar, ld, make's dependency
+ * checks) and two of its Criterion suites run from the build the store
+ * holds; the copy is byte-identical afterwards. */
+Test(examples, checkout_untouched_memshim_builds_itself, .timeout = 600)
+{
+	int st = run("T=$(mktemp -d /tmp/memshim-selfbuild-XXXXXX) && "
+		     "tar -cf - Makefile core shim keeper tools tests bench | tar -C $T -xf - && "
+		     "env -u BXFI_MAP MEMSHIM_RUN=$B/memshim-run sh examples/checkout-untouched.sh $T "
+		     "sh -c \"make -j2 B=build all build/tests/test_config build/tests/test_ns >/dev/null && "
+		     "build/tests/test_config && build/tests/test_ns\"; s=$?; rm -rf $T; exit $s",
+		     out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	HAS(out, "== checkout untouched: the same ");
+	HAS(out, " 0 modified, 0 deleted;");
+	const char *t = strstr(out, "[====] Synthesis: Tested: ");
+	cr_assert_not_null(t, "%s", out);
+	cr_assert_null(strstr(out, "Tested: 0 "), "a suite found no tests:\n%s", out);
+	cr_assert_null(strstr(out, "Failing: 1"), "%s", out);
+	HAS(t + 1, "[====] Synthesis: Tested: ");
+}

@@ -431,3 +431,29 @@ Test(e2e_exec_tools, killed_writer_leaves_store_consistent)
 		"dd=137\n1\nkilled mid-write\nconsistent files=1 used_nodes=1\nremoved\n"
 		"rewrite=0\n104857600\nused near zero\nconsistent files=0 used_nodes=0\n");
 }
+
+/* A program run from the store sees its own store path in /proc/self/exe,
+ * as the kernel shows a program run from tmpfs its path (the kernel's link
+ * names the memfd): readlink and realpath of it, its bytes through it, and
+ * a Criterion test program run from the store, which reads its tests from
+ * that file (it found none before; BXFI_MAP would make it a worker of the
+ * Criterion running this test). */
+Test(e2e_exec_proc, proc_self_exe_of_a_store_program)
+{
+	static char out[8192];
+	char cmd[2 * PATH_MAX + 512], build[PATH_MAX];
+	cr_assert_not_null(realpath(t_build(), build));
+	snprintf(cmd, sizeof(cmd), "%s%s%s",
+		 "mkdir -p /mem/bin && cp /bin/readlink /mem/bin/rl && /mem/bin/rl /proc/self/exe && "
+		 "/mem/bin/rl -f /proc/self/exe && cd /mem/bin && ./rl /proc/self/exe && "
+		 "cp /bin/cat /mem/bin/cat && /mem/bin/cat /proc/self/exe | cmp - /mem/bin/cat && "
+		 "echo same-bytes && cp /usr/bin/realpath /mem/bin/rp && /mem/bin/rp /proc/self/exe && "
+		 "{ /mem/bin/rl /proc/$$/exe | grep -c ^/mem || :; } && cp ", build,
+		 "/tests/test_config /mem/bin/t && env -u BXFI_MAP /mem/bin/t 2>&1 | tail -1 | "
+		 "grep -v \"Tested: 0 \" | grep -c \"Failing: 0 | Crashing: 0\"");
+	int st = run("", cmd, out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	cr_assert_str_eq(out, "/mem/bin/rl\n/mem/bin/rl\n/mem/bin/rl\n"
+			      "same-bytes\n/mem/bin/rp\n"
+			      "0\n1\n");
+}

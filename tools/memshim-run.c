@@ -47,7 +47,7 @@
  * elsewhere). */
 static const struct opt {
 	const char *name, *var, *arg;
-	int path;
+	int path; /* 1: made absolute; 2: an existing directory, resolved (realpath) */
 	const char *help;
 } opts[] = {
 	{"prefix", "MEMSHIM_PREFIX", "PATHS", 0, "paths of the store, ':'-separated (/mem)"},
@@ -64,9 +64,19 @@ static const struct opt {
 	{"report", "MEMSHIM_REPORT", "FILE|-", 1, "JSON report at the end (- = stderr)"},
 	{"chart", "MEMSHIM_CHART", "FILE.svg", 1, "SVG chart of usage over time at the end"},
 	{"fail", "MEMSHIM_FAIL", "RULES", 0, "make store calls fail on purpose: write:*.log:3:EIO;..."},
+	{"lower", "MEMSHIM_LOWER", "DIR", 2, "lie over this real directory, never writing it; the prefix is DIR itself unless --prefix is given"},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 static int given[NOPTS]; /* set by its option (not inherited): named in errors */
+
+/* The entry of option name. */
+static int opt_index(const char *name)
+{
+	for (size_t k = 0; k < NOPTS; k++)
+		if (!strcmp(opts[k].name, name))
+			return (int)k;
+	abort();
+}
 
 static void usage(FILE *f)
 {
@@ -322,7 +332,12 @@ static int parse_opts(int argc, char **argv, int *fail_on_refusal)
 		if (!val)
 			die("--%s needs a value: %s", o->name, o->arg);
 		char abs[PATH_MAX + 2];
-		if (o->path && val[0] && val[0] != '/' && strcmp(val, "-")) {
+		if (o->path == 2) {
+			/* the real path, as getcwd() shows it to the programs */
+			if (!realpath(val, abs))
+				die("--%s %s: %s", o->name, val, strerror(errno));
+			val = abs;
+		} else if (o->path && val[0] && val[0] != '/' && strcmp(val, "-")) {
 			char cwd[PATH_MAX];
 			if (!getcwd(cwd, sizeof(cwd)))
 				die("--%s %s: cannot read the current directory: %s", o->name, val,
@@ -340,6 +355,9 @@ int main(int argc, char **argv)
 {
 	int fail_on_refusal = 0;
 	int first = parse_opts(argc, argv, &fail_on_refusal);
+	/* --lower alone: the store lies over the directory at its own path */
+	if (given[opt_index("lower")] && !given[opt_index("prefix")])
+		setenv("MEMSHIM_PREFIX", getenv("MEMSHIM_LOWER"), 1);
 	if (first >= argc) {
 		usage(stderr);
 		return EXIT_RUN;
