@@ -409,3 +409,47 @@ Test(holders, the_save_reads_the_files_holders_hold)
 	rmdir(save);
 	rmdir(dir);
 }
+
+/* A killed keeper takes its holders with it (PR_SET_PDEATHSIG, and end of
+ * file on their sockets): no memfd outlives the store. */
+Test(holders, holders_leave_with_a_killed_keeper)
+{
+	int fds[2];
+	cr_assert_eq(pipe(fds), 0);
+	pid_t p = fork();
+	if (p == 0) {
+		limit_fds();
+		ms_store *s = store();
+		for (int i = 0; i < NFILES / 2; i++)
+			if (put(s, i))
+				_exit(1);
+		uint32_t n = s->hdr->nholders;
+		pid_t pids[MS_HOLDERS];
+		for (uint32_t k = 0; k < n; k++)
+			pids[k] = s->hdr->holders[k].pid;
+		if (write(fds[1], &n, sizeof(n)) != sizeof(n) ||
+		    write(fds[1], pids, n * sizeof(pid_t)) != (ssize_t)(n * sizeof(pid_t)))
+			_exit(2);
+		pause(); /* the store stays attached: only the kill ends it */
+		_exit(0);
+	}
+	close(fds[1]);
+	uint32_t n = 0;
+	pid_t pids[MS_HOLDERS];
+	cr_assert_eq(read(fds[0], &n, sizeof(n)), sizeof(n));
+	cr_assert_gt(n, 1, "no holder was started");
+	cr_assert_eq(read(fds[0], pids, n * sizeof(pid_t)), (ssize_t)(n * sizeof(pid_t)));
+	int killed = kill(pids[0], SIGKILL), left = 0;
+	pid_t first_left = 0;
+	for (uint32_t k = 1; k < n; k++)
+		if (!gone_within(pids[k], 5000)) {
+			left++;
+			first_left = first_left ? first_left : pids[k];
+			kill(pids[k], SIGKILL); /* not left behind by a failing run */
+		}
+	kill(p, SIGKILL);
+	waitpid(p, NULL, 0);
+	cr_assert_eq(killed, 0);
+	cr_assert_eq(left, 0, "%d holders (the first %d) outlived their killed keeper", left,
+		     (int)first_left);
+}
