@@ -432,6 +432,11 @@ void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *
  * ns_lock, whose recovery is the repair, is repair.c's. A lock that cannot
  * be recovered ends the process (ms_lock_failed). */
 void ms_lock_failed(int r) __attribute__((noreturn));
+/* pthread_mutex_lock of a store mutex (robust, process-shared) that also
+ * returns EOWNERDEAD when the owner died unmarked by the kernel (arena.c
+ * says when): every lock of ns_lock, ledger_lock, keeper_lock and the data
+ * locks goes through it. */
+int ms_robust_lock(pthread_mutex_t *m);
 /* fd (>= 0) is an open fd on the file, used to re-read its real size when a
  * holder died mid-write; -1 when none is at hand. */
 void ms_data_lock(struct ms_store *s, struct ms_inode *in, int fd);
