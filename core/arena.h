@@ -43,7 +43,7 @@
 #include <sys/mman.h>
 
 #define MS_MAGIC 0x314d494853454d4dULL /* "MMESHIM1" little-endian */
-#define MS_LAYOUT_VERSION 4
+#define MS_LAYOUT_VERSION 5
 #define MS_NAME_MAX 255
 #define MS_POOL_SLOTS 64   /* ready memfds the keeper keeps listed */
 #define MS_EXTRA_SLOTS 64  /* uncharged slots: root and prefix skeleton */
@@ -100,7 +100,10 @@ struct ms_inode {
 	/* [ledger] the program (hdr->progs index + 1; 0 = none) whose write
 	 * last grew the file: its charge counts as that program's bytes held */
 	uint32_t prog;
-	uint32_t pad;
+	/* [data] moved, before the kernel call, by every call that may take
+	 * pages away from the file (truncate, a punched hole): a process's
+	 * record of the pages present (mapio.c) is good while it stays */
+	uint32_t map_gen;
 };
 
 struct ms_dent {
@@ -324,7 +327,7 @@ _Static_assert(sizeof(struct ms_xrec) == 12, "attribute record header");
 _Static_assert(sizeof(struct ms_refusal) == 272, "refusal record");
 _Static_assert(sizeof(struct ms_prog) == 64, "program entry");
 _Static_assert(sizeof(struct ms_injected) == 264, "injected failure record");
-_Static_assert(MS_LAYOUT_VERSION != 4 ||
+_Static_assert(MS_LAYOUT_VERSION != 5 ||
 		       (sizeof(struct ms_inode) == 184 && sizeof(struct ms_dent) == 296 &&
 			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 34144),
 	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");
