@@ -61,6 +61,10 @@
  * least 2 MiB, so that a file growing by small writes is not remapped at
  * every look */
 #define MIO_MIN_MAP (2u << 20)
+/* files bigger than this stay the kernel's: address space, and the page
+ * bits (a bit a page: 512 KiB of them for 16 GiB) cleared at every
+ * truncate, are the process's */
+#define MIO_MAX_FILE (16ULL << 30)
 
 struct mio_slot {
 	struct ms_store *s;
@@ -179,7 +183,7 @@ static struct mio_slot *slot_get(struct ms_store *s, ms_ino ino, int fd, int acc
 	}
 	if (!m) {
 		uint64_t size = LD(&in->size), len = page_up(size + size / 2);
-		if (!make || !victim || need > size)
+		if (!make || !victim || need > size || size > MIO_MAX_FILE)
 			goto out;
 		if (len < MIO_MIN_MAP)
 			len = MIO_MIN_MAP;
