@@ -345,13 +345,22 @@ static size_t mio_copy(void *dst, const void *src, size_t n, const void *user)
 	return n;
 }
 
-/* Begins a mapped copy of [off, off + n) through store file e (fd); 0 when
- * the kernel must serve it. */
-static int mio_begin(struct ms_fd *e, int fd, uint64_t off, size_t n, int write,
+/* 1 when a call of n bytes on store file e may be copied: the process
+ * maps the file, or this call makes it worth a mapping. A look at a few
+ * words, before the calls that cost more (read's offset). */
+static int mio_wanted(struct ms_fd *e, size_t n, int *make)
+{
+	*make = mio_make(e, n);
+	return *make || ms_mio_mapped(ms_shim.store, e->ino);
+}
+
+/* Begins a mapped copy of [off, off + n) through store file e (fd), make
+ * as mio_wanted said; 0 when the kernel must serve it. */
+static int mio_begin(struct ms_fd *e, int fd, uint64_t off, size_t n, int write, int make,
 		     struct ms_mio *io)
 {
 	int acc = e->oflags & O_ACCMODE;
-	int r = ms_mio_begin(ms_shim.store, e->ino, fd, acc, off, n, write, mio_make(e, n), io);
+	int r = ms_mio_begin(ms_shim.store, e->ino, fd, acc, off, n, write, make, io);
 	if (r == MS_MIO_NEVER)
 		__atomic_store_n(&e->mio, MS_FD_MIO_NEVER, __ATOMIC_RELAXED);
 	return r == MS_MIO_OK;
@@ -371,7 +380,9 @@ static int mio_readable(const struct ms_fd *e, const void *buf, size_t n)
 static ssize_t mio_pread(struct ms_fd *e, int fd, void *buf, size_t n, off_t off)
 {
 	struct ms_mio io;
-	if (!mio_readable(e, buf, n) || off < 0 || !mio_begin(e, fd, (uint64_t)off, n, 0, &io))
+	int make;
+	if (!mio_readable(e, buf, n) || off < 0 || !mio_wanted(e, n, &make) ||
+	    !mio_begin(e, fd, (uint64_t)off, n, 0, make, &io))
 		return MIO_KERNEL;
 	size_t done = mio_copy(buf, io.at, n, buf);
 	ms_mio_end(ms_shim.store, &io, done);
@@ -407,10 +418,11 @@ static void give_back(int fd, size_t n, ssize_t got)
 static ssize_t mio_read(struct ms_fd *e, int fd, void *buf, size_t n)
 {
 	struct ms_mio io;
-	if (!mio_readable(e, buf, n))
+	int make;
+	if (!mio_readable(e, buf, n) || !mio_wanted(e, n, &make))
 		return MIO_KERNEL;
 	off_t x = REAL(lseek64)(fd, 0, SEEK_CUR);
-	if (x < 0 || !mio_begin(e, fd, (uint64_t)x, n, 0, &io))
+	if (x < 0 || !mio_begin(e, fd, (uint64_t)x, n, 0, make, &io))
 		return MIO_KERNEL;
 	off_t y = REAL(lseek64)(fd, (off_t)n, SEEK_CUR);
 	if (y < 0) {
@@ -630,13 +642,15 @@ static ssize_t mio_pwrite(struct ms_fd *e, int fd, const struct wreq *q)
 {
 	struct ms_mio io;
 	size_t n = q->len;
-	int fl = e->oflags;
+	int fl = e->oflags, make;
+	if (!n || !mio_wanted(e, n, &make))
+		return MIO_KERNEL;
 	/* a description another process shares may have had its flags
 	 * changed there: the kernel says what they are now */
 	if (__atomic_load_n(&e->how, __ATOMIC_RELAXED) & MS_FD_SHARED)
 		fl = REAL(fcntl)(fd, F_GETFL);
-	if (fl < 0 || (fl & (O_APPEND | O_DIRECT)) || q->off < 0 || !n || n > SSIZE_MAX ||
-	    !ms_ptr_possible(q->buf) || !mio_begin(e, fd, (uint64_t)q->off, n, 1, &io))
+	if (fl < 0 || (fl & (O_APPEND | O_DIRECT)) || q->off < 0 || n > SSIZE_MAX ||
+	    !ms_ptr_possible(q->buf) || !mio_begin(e, fd, (uint64_t)q->off, n, 1, make, &io))
 		return MIO_KERNEL;
 	size_t done = mio_copy(io.at, q->buf, n, q->buf);
 	ms_mio_end(ms_shim.store, &io, done);
