@@ -65,7 +65,9 @@
 			    * linkat may give it a name (the kernel's I_LINKABLE) */
 
 struct ms_inode {
-	pthread_mutex_t data_lock; /* robust, pshared; regular files */
+	/* robust, pshared; regular files: growth, shrinking, and every copy
+	 * through a mapping of the memfd (mapio.c) */
+	pthread_mutex_t data_lock;
 	uint64_t ino_no;    /* [ns] st_ino; never reused; 0 = free slot */
 	/* [atomic] file size / symlink length; a file's is written by the
 	 * holder of its data_lock (or by the keeper, with a trylock of it) */

@@ -42,7 +42,8 @@
  *
  * Locking: one robust process-shared namespace lock (ns_lock) guards the
  * tree, inode metadata and the allocators; each regular file has a data lock
- * that serialises growth and shrinking of that file; ledger_lock keeps the
+ * that serialises growth and shrinking of that file, and the copies made
+ * through a process's mapping of it (mapio.c); ledger_lock keeps the
  * ledger and the files' charges in step; keeper_lock guards what is shared
  * with the keeper. The tags, the guard of every shared field and the one
  * order are written once, in arena.h.
