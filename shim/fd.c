@@ -899,7 +899,7 @@ SENDFILE(sendfile64)
 MS_EXPORT pid_t _Fork(void)
 {
 	ms_real_resolve(); /* the child may not call dlsym (real.h) */
-	ms_fd_mark_shared(0);
+	ms_fd_mark_shared();
 	pid_t p = REAL(_Fork)();
 	if (p == 0 && ms_shim.on)
 		ms_shim_fork_child();

@@ -193,19 +193,12 @@ void ms_fd_drop_range(unsigned first, unsigned last)
 			ms_fd_drop((int)fd);
 }
 
-void ms_fd_mark_shared(int inherited_only)
+void ms_fd_mark_shared(void)
 {
 	int h = __atomic_load_n(&high, __ATOMIC_RELAXED);
-	for (int fd = 0; fd < h; fd++) {
-		if (KIND(&tab[fd]) != MS_FD_FILE)
-			continue;
-		if (inherited_only) {
-			int fl = REAL(fcntl)(fd, F_GETFD);
-			if (fl < 0 || (fl & FD_CLOEXEC))
-				continue;
-		}
-		__atomic_or_fetch(&tab[fd].how, MS_FD_SHARED, __ATOMIC_RELAXED);
-	}
+	for (int fd = 0; fd < h; fd++)
+		if (KIND(&tab[fd]) == MS_FD_FILE)
+			__atomic_or_fetch(&tab[fd].how, MS_FD_SHARED, __ATOMIC_RELAXED);
 }
 
 void ms_fd_setfl_ino(ms_ino ino, int flags, int mask)

@@ -32,7 +32,7 @@ static void attach_fork(int phase);
 static void fork_prepare(void)
 {
 	ms_real_resolve(); /* the child may not call dlsym (real.h) */
-	ms_fd_mark_shared(0); /* parent and child share every description */
+	ms_fd_mark_shared(); /* parent and child share every description */
 	attach_fork(MS_FORK_PREPARE);
 	ms_stdio_fork(MS_FORK_PREPARE);
 	ms_spawn_fork(MS_FORK_PREPARE);

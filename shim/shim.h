@@ -342,10 +342,10 @@ int ms_fd_private(int fd);
 void ms_fd_private_evict(int fd);
 /* Forgets every store fd in [first, last] (close_range, closefrom). */
 void ms_fd_drop_range(unsigned first, unsigned last);
-/* Every store file fd (only those an exec keeps, with inherited only)
- * becomes MS_FD_SHARED: before a fork, an exec or spawn, fds sent over a
- * socket. */
-void ms_fd_mark_shared(int inherited_only);
+/* Every store file fd becomes MS_FD_SHARED: before a fork, when fds are
+ * sent over a socket. (An exec or spawn marks the fds it hands down,
+ * carry.c.) */
+void ms_fd_mark_shared(void);
 /* F_SETFL on one fd: every entry of ino in this process gets the flags
  * (the kernel keeps them per open file description, shared by dups). */
 void ms_fd_setfl_ino(ms_ino ino, int flags, int mask);

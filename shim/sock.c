@@ -390,7 +390,7 @@ static void may_pass_fds(const struct msghdr *m)
 {
 	size_t cl = 0;
 	if (ms_shim.ready && m && ms_copy_in(&cl, &m->msg_controllen, sizeof(cl)) == 0 && cl)
-		ms_fd_mark_shared(0);
+		ms_fd_mark_shared();
 }
 
 MS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
