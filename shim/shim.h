@@ -300,6 +300,7 @@ struct ms_fd {
 #ifndef F_CREATED_QUERY
 #define F_CREATED_QUERY (1024 + 4) /* Linux 6.12; glibc 2.36 does not name it */
 #endif
+/* Bits of ms_fd.how, each its own. */
 #define MS_FD_CREATED 1 /* the open made the file (F_CREATED_QUERY) */
 #define MS_FD_SHARED 4  /* [atomic] the open file description may be another
 			 * process's too (a fork, an exec, a spawn, fds sent
@@ -307,7 +308,7 @@ struct ms_fd {
 			 * have changed without this process's fcntl */
 #define MS_FD_TMPFILE 2 /* opened by O_TMPFILE: /proc/self/fd/N reads
 			 * "... (deleted)" whatever names it gets later */
-#define MS_FD_LOWER 4   /* a kernel fd on the real file below the store
+#define MS_FD_LOWER 8   /* a kernel fd on the real file below the store
 			 * (MEMSHIM_LOWER, opened for reading): I/O is the
 			 * kernel's, attribute changes and stat the store's */
 
