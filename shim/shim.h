@@ -313,6 +313,8 @@ struct ms_fd {
 			 * kernel's, attribute changes and stat the store's */
 
 #define MS_FD_FAIL_KNOWN (1u << 31)
+_Static_assert(__builtin_popcount(MS_FD_CREATED | MS_FD_TMPFILE | MS_FD_SHARED | MS_FD_LOWER) == 4,
+	       "each bit of ms_fd.how its own");
 
 /* The entry of fd, or NULL when fd is not a store fd. A few nanoseconds. */
 struct ms_fd *ms_fd_get(int fd);
