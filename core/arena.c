@@ -7,6 +7,7 @@
  * uses a slot never touches its page.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -54,6 +55,44 @@ uint64_t ms_arena_size(uint64_t max_bytes, uint64_t max_nodes, uint32_t *nslots,
 	off += ALIGN64((uint64_t)(*nslots + 1) * sizeof(int32_t));
 	off += ALIGN64((uint64_t)(*nxblocks + 1) * sizeof(struct ms_block));
 	return (off + MS_PAGE - 1) & ~(uint64_t)(MS_PAGE - 1);
+}
+
+/* pthread_mutex_lock of one of the store's robust mutexes, which also comes
+ * back when the owner died without the kernel marking the mutex so. The
+ * kernel marks a dead thread's robust mutexes (FUTEX_OWNER_DIED, and the
+ * next locker gets EOWNERDEAD) by walking the list glibc keeps; a task that
+ * never registered one does not have it walked — a vfork child, which can
+ * take ns_lock in our exec wrapper — and the chaos test met a data lock
+ * held by a dead thread no one had marked. So a waiter looks at the owner
+ * every second: a thread that no longer exists gets its mutex marked as the
+ * kernel would have (the owner's tid cleared, FUTEX_OWNER_DIED set, one
+ * waiter woken), and the lock is taken with EOWNERDEAD, repaired by the
+ * caller as any other dead holder's. An owner in another pid namespace
+ * reads as dead here: the tree is one namespace. */
+int ms_robust_lock(pthread_mutex_t *m)
+{
+#ifdef __SANITIZE_THREAD__
+	/* TSan's interceptor of pthread_mutex_timedlock does not record a lock
+	 * taken with EOWNERDEAD (its pthread_mutex_lock does), and then calls
+	 * the unlock a wrong one: the TSan build waits as it always did. */
+	return pthread_mutex_lock(m);
+#endif
+	for (;;) {
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_sec += 1;
+		int r = pthread_mutex_timedlock(m, &t);
+		if (r != ETIMEDOUT)
+			return r;
+		unsigned *word = (unsigned *)&m->__data.__lock;
+		unsigned v = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+		long tid = (long)(v & FUTEX_TID_MASK);
+		if (!tid || (v & FUTEX_OWNER_DIED) || MS_SYSCALL(SYS_kill, tid, 0) != -ESRCH)
+			continue;
+		unsigned dead = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+		if (__atomic_compare_exchange_n(word, &v, dead, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			MS_SYSCALL(SYS_futex, word, FUTEX_WAKE, 1, NULL, NULL, 0);
+	}
 }
 
 void ms_mutex_init(pthread_mutex_t *m)
@@ -152,7 +191,7 @@ static void ledger_rollback(struct ms_store *s)
 
 void ms_ledger_lock(struct ms_store *s)
 {
-	int r = pthread_mutex_lock(&s->hdr->ledger_lock);
+	int r = ms_robust_lock(&s->hdr->ledger_lock);
 	if (r == EOWNERDEAD) {
 		ledger_rollback(s);
 		pthread_mutex_consistent(&s->hdr->ledger_lock);
@@ -165,7 +204,7 @@ void ms_ledger_unlock(struct ms_store *s) { pthread_mutex_unlock(&s->hdr->ledger
 
 void ms_data_lock(struct ms_store *s, struct ms_inode *in, int fd)
 {
-	int r = pthread_mutex_lock(&in->data_lock);
+	int r = ms_robust_lock(&in->data_lock);
 	if (r == EOWNERDEAD) {
 		/* A writer died mid-write: what the kernel holds is the truth for
 		 * the size; its charge was already made before the write. */
@@ -186,7 +225,7 @@ void ms_data_unlock(struct ms_store *s, struct ms_inode *in)
 
 void ms_keeper_lock(struct ms_store *s)
 {
-	int r = pthread_mutex_lock(&s->hdr->keeper_lock);
+	int r = ms_robust_lock(&s->hdr->keeper_lock);
 	if (r == EOWNERDEAD)
 		pthread_mutex_consistent(&s->hdr->keeper_lock); /* rings stay valid */
 	else if (r)

@@ -43,7 +43,7 @@
 #include <sys/mman.h>
 
 #define MS_MAGIC 0x314d494853454d4dULL /* "MMESHIM1" little-endian */
-#define MS_LAYOUT_VERSION 6
+#define MS_LAYOUT_VERSION 7
 #define MS_NAME_MAX 255
 #define MS_POOL_SLOTS 64   /* ready memfds the keeper keeps listed */
 #define MS_LOWERS 8            /* MEMSHIM_LOWER directories: one per prefix at most */
@@ -91,7 +91,9 @@ static inline int ms_kfd_fd(int32_t kfd) { return (int)((uint32_t)kfd & ((1u << 
 #define MS_I_UP 0x80     /* a lower file copied up (the report's "modified") */
 
 struct ms_inode {
-	pthread_mutex_t data_lock; /* robust, pshared; regular files */
+	/* robust, pshared; regular files: growth, shrinking, and every copy
+	 * through a mapping of the memfd (mapio.c) */
+	pthread_mutex_t data_lock;
 	uint64_t ino_no;    /* [ns] st_ino; never reused; 0 = free slot */
 	/* [atomic] file size / symlink length; a file's is written by the
 	 * holder of its data_lock (or by the keeper, with a trylock of it) */
@@ -127,7 +129,10 @@ struct ms_inode {
 	/* [ledger] the program (hdr->progs index + 1; 0 = none) whose write
 	 * last grew the file: its charge counts as that program's bytes held */
 	uint32_t prog;
-	uint32_t pad;
+	/* [data] moved, before the kernel call, by every call that may take
+	 * pages away from the file (truncate, a punched hole): a process's
+	 * record of the pages present (mapio.c) is good while it stays */
+	uint32_t map_gen;
 };
 
 struct ms_dent {
@@ -375,7 +380,7 @@ _Static_assert(sizeof(struct ms_xrec) == 12, "attribute record header");
 _Static_assert(sizeof(struct ms_refusal) == 272, "refusal record");
 _Static_assert(sizeof(struct ms_prog) == 64, "program entry");
 _Static_assert(sizeof(struct ms_injected) == 264, "injected failure record");
-_Static_assert(MS_LAYOUT_VERSION != 6 ||
+_Static_assert(MS_LAYOUT_VERSION != 7 ||
 		       (sizeof(struct ms_inode) == 184 && sizeof(struct ms_dent) == 296 &&
 			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 42400 + 8 + 8 * MS_HOLDERS),
 	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");
@@ -479,6 +484,11 @@ void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *
  * ns_lock, whose recovery is the repair, is repair.c's. A lock that cannot
  * be recovered ends the process (ms_lock_failed). */
 void ms_lock_failed(int r) __attribute__((noreturn));
+/* pthread_mutex_lock of a store mutex (robust, process-shared) that also
+ * returns EOWNERDEAD when the owner died unmarked by the kernel (arena.c
+ * says when): every lock of ns_lock, ledger_lock, keeper_lock and the data
+ * locks goes through it. */
+int ms_robust_lock(pthread_mutex_t *m);
 /* fd (>= 0) is an open fd on the file, used to re-read its real size when a
  * holder died mid-write; -1 when none is at hand. */
 void ms_data_lock(struct ms_store *s, struct ms_inode *in, int fd);

@@ -453,6 +453,8 @@ int ms_data_truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_
 	if (len > (uint64_t)LLONG_MAX)
 		return -EFBIG;
 	ms_data_lock(s, in, fd);
+	/* pages may go: mapped copies learn them again (mapio.c) */
+	ST(&in->map_gen, in->map_gen + 1);
 	int r = sys_ftruncate(fd, (off_t)len);
 	if (r == 0) {
 		ST(&in->size, len);
@@ -482,6 +484,8 @@ int ms_fallocate(ms_store *s, ms_ino ino, int fd, int mode, off_t off, off_t len
 		return -EFBIG;
 	uint64_t end = (uint64_t)off + (uint64_t)len;
 	ms_data_lock(s, in, fd);
+	if (mode & ~FALLOC_FL_KEEP_SIZE)
+		ST(&in->map_gen, in->map_gen + 1); /* a punched hole: as a truncate */
 	if (!(mode & FALLOC_FL_PUNCH_HOLE)) {
 		r = reserve(s, in, fd, (uint64_t)off, end, (uint64_t)len);
 		if (r)

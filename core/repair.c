@@ -24,7 +24,7 @@
 
 void ms_ns_lock(struct ms_store *s)
 {
-	int r = pthread_mutex_lock(&s->hdr->ns_lock);
+	int r = ms_robust_lock(&s->hdr->ns_lock);
 	if (r == EOWNERDEAD) {
 		/* The dead holder may have taken slots or charged nodes without
 		 * finishing; the counts are rebuilt from the slots themselves. */

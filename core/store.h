@@ -30,6 +30,7 @@
  *   repair.c   ns_lock, and the arena rebuilt when its holder died
  *   perm.c     the caller's credentials and the kernel's permission rules
  *   data.c     inode life and death, references, charged growth of files
+ *   mapio.c    small reads and writes served from a mapping of the memfd
  *   notify.c   dnotify (F_NOTIFY) registrations and their signals
  *   lower.c    MEMSHIM_LOWER: real entries brought in, files copied up
  *   ns.c       the namespace: paths, directories, links, attributes, readdir
@@ -44,7 +45,8 @@
  *
  * Locking: one robust process-shared namespace lock (ns_lock) guards the
  * tree, inode metadata and the allocators; each regular file has a data lock
- * that serialises growth and shrinking of that file; ledger_lock keeps the
+ * that serialises growth and shrinking of that file, and the copies made
+ * through a process's mapping of it (mapio.c); ledger_lock keeps the
  * ledger and the files' charges in step; keeper_lock guards what is shared
  * with the keeper. The tags, the guard of every shared field and the one
  * order are written once, in arena.h.
@@ -404,6 +406,41 @@ void ms_write_end(ms_store *s, struct ms_wctx *w, int64_t done);
  * -quota_errno); a punched hole gives back. Returns 0 or -errno. */
 int ms_ftruncate(ms_store *s, ms_ino ino, int fd, off_t len);
 int ms_fallocate(ms_store *s, ms_ino ino, int fd, int mode, off_t off, off_t len);
+
+/* Mapped I/O (mapio.c): a read or write of [off, off + len) of a store
+ * file, copied by the caller between its buffer and a mapping of the
+ * file's memfd this process keeps. ms_mio_begin returns MS_MIO_OK with
+ * the file's data lock held and io->at the range's first byte in the
+ * mapping, when every page of the range is inside the file's size and
+ * held by the kernel (no copy may allocate, grow or fault), the mapping
+ * exists or `make` asks for one, and a write needs nothing of the ledger
+ * or the guard; then ms_mio_end must follow, with the bytes copied (a
+ * write's times and report bytes are set there). MS_MIO_NO: the kernel
+ * serves this call, nothing held. MS_MIO_NEVER: no mapping can be made
+ * through this fd (the caller need not ask `make` again). fd is the store
+ * fd (acc its access mode O_RDONLY, O_WRONLY or O_RDWR): mapped when it
+ * is O_RDWR, else re-opened read-write through /proc/self/fd. */
+struct ms_mio {
+	void *at;
+	size_t len;
+	/* private */
+	void *slot;
+	ms_ino ino;
+	int write;
+};
+enum { MS_MIO_NEVER = -1, MS_MIO_NO = 0, MS_MIO_OK = 1 };
+int ms_mio_begin(ms_store *s, ms_ino ino, int fd, int acc, uint64_t off, size_t len, int write,
+		 int make, struct ms_mio *io);
+void ms_mio_end(ms_store *s, struct ms_mio *io, size_t done);
+/* 1 when this process has a mapping of ino (a hint: no lock). */
+int ms_mio_mapped(ms_store *s, ms_ino ino);
+/* The process closed its last fd of ino: its mapping goes (at once, or
+ * when the last copy through it ends). */
+void ms_mio_forget(ms_store *s, ms_ino ino);
+/* The fork handlers' three moments for mapio's process-local lock (the
+ * values of the shim's MS_FORK_PREPARE, _PARENT, _CHILD). */
+enum { MS_MIO_PREPARE, MS_MIO_PARENT, MS_MIO_CHILD };
+void ms_mio_fork(int phase);
 
 /* References: ms_open, ms_reopen and ms_lookup_dir take one on success;
  * ms_ino_get takes another (fork child, dup into a new table entry); the

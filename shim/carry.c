@@ -163,8 +163,12 @@ char **ms_carry_env(char *const envp[], char **vec, struct envbuf *b, char own,
 	char fds[4096];
 	size_t used = 0;
 	struct ms_fd *e;
-	for (int fd = -1; (fd = ms_fd_next(fd, 0, &e)) >= 0;)
+	for (int fd = -1; (fd = ms_fd_next(fd, 0, &e)) >= 0;) {
 		fds_entry(fds, sizeof(fds), &used, fd, e, own);
+		/* the new program shares the description (from a vfork
+		 * child, this marks the parent's table: the same memory) */
+		__atomic_or_fetch(&e->how, MS_FD_SHARED, __ATOMIC_RELAXED);
+	}
 	for (int i = 0; i < nextra; i++)
 		fds_entry(fds, sizeof(fds), &used, extra[i].target, (struct ms_fd *)&extra[i].e, 'G');
 	/* Written even empty: a child that finds it set knows which store
@@ -273,6 +277,9 @@ static void discover_files(const char *list, dev_t memfd_dev)
 		if (!listed_own(list, fd))
 			ms_ino_get(ms_shim.store, ino);
 		ms_fd_set(fd, MS_FD_FILE, ino, fl < 0 ? O_RDWR : fl);
+		struct ms_fd *e = ms_fd_get(fd);
+		if (e)
+			e->how |= MS_FD_SHARED; /* the parent's description */
 	}
 }
 

@@ -53,6 +53,7 @@ void ms_fd_set(int fd, enum ms_fd_kind kind, ms_ino ino, int oflags)
 	e->how = 0;
 	e->sig = 0;
 	e->pos = 0;
+	__atomic_store_n(&e->mio, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->fail, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->kind, (uint32_t)kind, __ATOMIC_RELEASE);
 	int h = __atomic_load_n(&high, __ATOMIC_RELAXED);
@@ -61,6 +62,16 @@ void ms_fd_set(int fd, enum ms_fd_kind kind, ms_ino ino, int oflags)
 		;
 	if (fd <= 2)
 		ms_stdio_fd_changed(fd);
+}
+
+/* 1 when another fd of this process is a store file on ino. */
+static int ino_open(ms_ino ino)
+{
+	int h = __atomic_load_n(&high, __ATOMIC_RELAXED);
+	for (int fd = 0; fd < h; fd++)
+		if (KIND(&tab[fd]) == MS_FD_FILE && tab[fd].ino == ino)
+			return 1;
+	return 0;
 }
 
 void ms_fd_drop(int fd)
@@ -73,6 +84,11 @@ void ms_fd_drop(int fd)
 	__atomic_store_n(&e->kind, MS_FD_NONE, __ATOMIC_RELEASE);
 	if (kind == MS_FD_DIR)
 		ms_notify_close(ms_shim.store, fd); /* dnotify_flush */
+	/* The last fd of a mapped file: the mapping goes before the
+	 * reference, or it would keep an unlinked file's pages after the
+	 * store gave back their charge. */
+	if (kind == MS_FD_FILE && ms_mio_mapped(ms_shim.store, ino) && !ino_open(ino))
+		ms_mio_forget(ms_shim.store, ino);
 	ms_ino_put(ms_shim.store, ino);
 	if (fd <= 2)
 		ms_stdio_fd_changed(fd);
@@ -175,6 +191,14 @@ void ms_fd_drop_range(unsigned first, unsigned last)
 	for (unsigned fd = first; fd < h && fd <= last; fd++)
 		if (KIND(&tab[fd]))
 			ms_fd_drop((int)fd);
+}
+
+void ms_fd_mark_shared(void)
+{
+	int h = __atomic_load_n(&high, __ATOMIC_RELAXED);
+	for (int fd = 0; fd < h; fd++)
+		if (KIND(&tab[fd]) == MS_FD_FILE)
+			__atomic_or_fetch(&tab[fd].how, MS_FD_SHARED, __ATOMIC_RELAXED);
 }
 
 void ms_fd_setfl_ino(ms_ino ino, int flags, int mask)

@@ -32,15 +32,23 @@ static void attach_fork(int phase);
 static void fork_prepare(void)
 {
 	ms_real_resolve(); /* the child may not call dlsym (real.h) */
+	ms_fd_mark_shared(); /* parent and child share every description */
 	attach_fork(MS_FORK_PREPARE);
 	ms_stdio_fork(MS_FORK_PREPARE);
 	ms_spawn_fork(MS_FORK_PREPARE);
 	ms_route_fork(MS_FORK_PREPARE);
 	ms_sock_fork(MS_FORK_PREPARE);
+	ms_mio_fork(MS_MIO_PREPARE); /* core/mapio.c's mio_lock, a leaf */
 }
+
+_Static_assert((int)MS_MIO_PREPARE == (int)MS_FORK_PREPARE &&
+		       (int)MS_MIO_PARENT == (int)MS_FORK_PARENT &&
+		       (int)MS_MIO_CHILD == (int)MS_FORK_CHILD,
+	       "ms_mio_fork takes the shim's fork phases");
 
 static void fork_parent(void)
 {
+	ms_mio_fork(MS_MIO_PARENT);
 	ms_sock_fork(MS_FORK_PARENT);
 	ms_route_fork(MS_FORK_PARENT);
 	ms_spawn_fork(MS_FORK_PARENT);
@@ -55,6 +63,7 @@ void ms_shim_fork_child(void)
 	ms_spawn_fork(MS_FORK_CHILD);
 	ms_route_fork(MS_FORK_CHILD);
 	ms_sock_fork(MS_FORK_CHILD);
+	ms_mio_fork(MS_MIO_CHILD);
 	ms_shim.pid = getpid();
 	if (!ms_shim.ready)
 		return;

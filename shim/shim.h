@@ -290,19 +290,31 @@ struct ms_fd {
 	 * fsync); 0 = not looked at yet. */
 	uint32_t fail;
 	uint64_t pos;    /* directories: readdir cookie for getdents64 */
+	/* [atomic] files: the I/O seen through this fd towards a mapping of
+	 * the file (fd.c, core/mapio.c); MS_FD_MIO_NEVER when none can be
+	 * made through it */
+	uint32_t mio;
 };
+#define MS_FD_MIO_NEVER UINT32_MAX
 
 #ifndef F_CREATED_QUERY
 #define F_CREATED_QUERY (1024 + 4) /* Linux 6.12; glibc 2.36 does not name it */
 #endif
+/* Bits of ms_fd.how, each its own. */
 #define MS_FD_CREATED 1 /* the open made the file (F_CREATED_QUERY) */
+#define MS_FD_SHARED 4  /* [atomic] the open file description may be another
+			 * process's too (a fork, an exec, a spawn, fds sent
+			 * over a socket, inherited): its status flags may
+			 * have changed without this process's fcntl */
 #define MS_FD_TMPFILE 2 /* opened by O_TMPFILE: /proc/self/fd/N reads
 			 * "... (deleted)" whatever names it gets later */
-#define MS_FD_LOWER 4   /* a kernel fd on the real file below the store
+#define MS_FD_LOWER 8   /* a kernel fd on the real file below the store
 			 * (MEMSHIM_LOWER, opened for reading): I/O is the
 			 * kernel's, attribute changes and stat the store's */
 
 #define MS_FD_FAIL_KNOWN (1u << 31)
+_Static_assert(__builtin_popcount(MS_FD_CREATED | MS_FD_TMPFILE | MS_FD_SHARED | MS_FD_LOWER) == 4,
+	       "each bit of ms_fd.how its own");
 
 /* The entry of fd, or NULL when fd is not a store fd. A few nanoseconds. */
 struct ms_fd *ms_fd_get(int fd);
@@ -355,6 +367,10 @@ int ms_fd_private(int fd);
 void ms_fd_private_evict(int fd);
 /* Forgets every store fd in [first, last] (close_range, closefrom). */
 void ms_fd_drop_range(unsigned first, unsigned last);
+/* Every store file fd becomes MS_FD_SHARED: before a fork, when fds are
+ * sent over a socket. (An exec or spawn marks the fds it hands down,
+ * carry.c.) */
+void ms_fd_mark_shared(void);
 /* F_SETFL on one fd: every entry of ino in this process gets the flags
  * (the kernel keeps them per open file description, shared by dups). */
 void ms_fd_setfl_ino(ms_ino ino, int flags, int mask);

@@ -383,8 +383,19 @@ static ssize_t send_msg(int fd, const struct msghdr *m, int flags)
 	return REAL(sendmsg)(fd, &c, flags);
 }
 
+/* fds sent over a socket (SCM_RIGHTS) share their descriptions with the
+ * receiver: any control data marks the store fds (fd.c's mapped writes
+ * then ask the kernel for their flags). */
+static void may_pass_fds(const struct msghdr *m)
+{
+	size_t cl = 0;
+	if (ms_shim.ready && m && ms_copy_in(&cl, &m->msg_controllen, sizeof(cl)) == 0 && cl)
+		ms_fd_mark_shared();
+}
+
 MS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
+	may_pass_fds(m);
 	return send_msg(fd, m, flags);
 }
 
@@ -394,6 +405,8 @@ MS_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags)
 {
 	struct ms_route r;
 	int ours = 0;
+	for (unsigned i = 0; v && i < vlen && i < 1024; i++)
+		may_pass_fds(&v[i].msg_hdr);
 	for (unsigned i = 0; v && i < vlen && i < 1024 && !ours; i++)
 		ours = routed(v[i].msg_hdr.msg_name, v[i].msg_hdr.msg_namelen, &r);
 	if (!ours)

@@ -248,6 +248,11 @@ Test(e2e_diff, xattr_tools)
 
 /* Under a 64 MiB quota: a 3 GiB file with a few pages is charged those. */
 Test(e2e_diff, sparse) { differential_env("MEMSHIM_QUOTA=64M", "diffops", "sparse"); }
+/* pread, pwrite and read served from the store's mapping of the file:
+ * holes stay holes (st_blocks), every other path sees the bytes, access
+ * modes, O_APPEND, shrinking, punched holes and bad buffers answer as on
+ * tmpfs (tests/helpers/diffops.c s_mapio) */
+Test(e2e_diff, mapio) { differential("mapio"); }
 /* Permissions as the kernel enforces them (tests/helpers/permops.c): a
  * matrix of directory modes and owners, each call made by a child that
  * switched to the actor, in a store directory and in a tmpfs one. */

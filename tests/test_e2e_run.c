@@ -214,6 +214,25 @@ Test(run, the_report_names_the_refused_write)
 	cr_assert_str_eq(out, want);
 }
 
+/* pwrites over a file's bytes that the store copies into its mapping
+ * count in the program's bytes written as the kernel's writes do. */
+Test(run, mapped_pwrites_count_in_the_programs_bytes_written)
+{
+	char out[16384], cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "$RUN --report $T/p.json -- %s/tests/helpers/failprobe pwrites /mem/p.db 30",
+		 t_build());
+	int st = run(cmd, out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	cr_assert(strstr(out, "mapped /mem/p.db = 1\n"), "%s", out);
+	st = py("import json,sys; d=json.load(open(sys.argv[1])); "
+		"p=[x for x in d[\"programs\"] if x[\"name\"]==\"failprobe\"][0]; "
+		"print(p[\"bytes_written\"], p[\"bytes_held_at_end\"])",
+		tpath("p.json"), out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	cr_assert_str_eq(out, "131072 8192\n"); /* 8 KiB, then 30 x 4 KiB */
+}
+
 /* The biggest files are those of the peak, not only of the end. */
 Test(run, the_report_keeps_the_files_of_the_peak)
 {

@@ -282,6 +282,29 @@ Test(preload, a_short_write_returns_fewer_bytes_and_writes_only_those)
 			 "size /mem/v = 50\n");
 }
 
+/* pwrites over bytes the file holds are copies into the store's mapping
+ * once the fd has seen a few: the rules still count and fail them. */
+Test(preload, mapped_pwrites_fail_and_are_shortened_as_the_others)
+{
+	cr_assert_str_eq(probe("write:*.db:12:EIO;write:*.db:14:short", "pwrites /mem/p.db 14"),
+			 "write /mem/p.db = 8192\n"
+			 "pwrite /mem/p.db = 4096\n"
+			 "pwrite /mem/p.db = 4096\n"
+			 "pwrite /mem/p.db = 4096\n"
+			 "pwrite /mem/p.db = 4096\n"
+			 "pwrite /mem/p.db = 4096\n"
+			 "pwrite /mem/p.db = 4096\n"
+			 "pwrite /mem/p.db = 4096\n"
+			 "pwrite /mem/p.db = 4096\n"
+			 "pwrite /mem/p.db = 4096\n"
+			 "pwrite /mem/p.db = 4096\n"
+			 "pwrite /mem/p.db = -1 EIO\n"
+			 "pwrite /mem/p.db = 4096\n"
+			 "pwrite /mem/p.db = 2048\n"
+			 "pwrite /mem/p.db = 4096\n"
+			 "mapped /mem/p.db = 1\n");
+}
+
 Test(preload, fsync_and_fdatasync_fail)
 {
 	cr_assert_str_eq(probe("fsync:*.dat:1:EIO", "fsync /mem/a.dat fsync /mem/b.txt"),

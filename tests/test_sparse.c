@@ -329,3 +329,55 @@ Test(sparse, processes_writing_one_sparse_file_keep_the_ledger, .timeout = 60)
 	cr_assert_leq(atoll(pk + 12), 512 << 10, "%s", o);
 	cr_assert_gt(atoll(rf + 10), 0, "the quota was reached: %s", o);
 }
+
+/* ---- pread, pwrite and read served from the store's mapping (core/mapio.c) ---- */
+
+/* Other processes shrink, grow and punch a file while three processes
+ * (one of them with two threads) read and write it through their mappings:
+ * no process dies of SIGBUS, holes the reads cross are not filled (the
+ * charge is what the kernel holds), and the ledger adds up. */
+Test(sparse, a_shrink_racing_mapped_reads_and_writes_faults_nobody, .timeout = 60)
+{
+	const char *o = probe("MEMSHIM_QUOTA=8M", "$P shrink 2 && $S");
+	HAS(o, "bad=0 mapped=1");
+	HAS(o, "path_as_kernel=1");
+	HAS(o, "uncounted_bytes: 0\n");
+	const char *f = strstr(o, "used_file_bytes="), *u = strstr(o, "used_bytes: ");
+	cr_assert(f && u, "%s", o);
+	cr_assert_eq(atoll(u + 12), NODE + atoll(f + 16), "%s", o);
+}
+
+/* Writes that would allocate (a hole, past the end) stay the charged
+ * path's even in a mapped file: refused whole in a full store, nothing
+ * changed; an overwrite of held pages is a copy and succeeds. */
+Test(sparse, a_full_store_refuses_a_mapped_files_holes_whole, .timeout = 30)
+{
+	const char *o = probe("MEMSHIM_QUOTA=256K", "$P mquota && $S");
+	HAS(o, "mapped=1");
+	HAS(o, "fill=-1 errno=ENOSPC");
+	HAS(o, "pwrite_hole=-1 errno=ENOSPC");
+	HAS(o, "pwrite_hole_span=-1 errno=ENOSPC");
+	HAS(o, "pwrite_past_end=-1 errno=ENOSPC");
+	/* before and after the refusals, and after reading the hole */
+	const char *want = "size=12288 off=0 fblocks=16 pblocks=16 psize=12288\n";
+	const char *a = strstr(o, want), *b = a ? strstr(a + 1, want) : NULL,
+		   *c = b ? strstr(b + 1, want) : NULL;
+	cr_assert(a && b && c, "size or blocks changed:\n%s", o);
+	HAS(o, "hole_zero=1");
+	HAS(o, "pwrite_over=4096 errno=0");
+	HAS(o, "over=O");
+	HAS(o, "uncounted_bytes: 0\n");
+}
+
+/* The mapping goes with the process's last fd of the file (not before),
+ * so an unlinked file's pages go back with its charge. */
+Test(sparse, a_mapping_goes_with_the_last_fd, .timeout = 30)
+{
+	const char *o = probe("MEMSHIM_QUOTA=4M", "$P release && $S");
+	HAS(o, "mapped_open=1");
+	HAS(o, "mapped_after_one_close=1");
+	HAS(o, "mapped_after_last_close=0");
+	char want[64];
+	snprintf(want, sizeof(want), "used_bytes: 0\n");
+	HAS(o, want);
+}

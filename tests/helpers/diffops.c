@@ -5,7 +5,7 @@
  *   diffops DIR SECTION     DIR: an existing, empty directory
  *
  * SECTION is one of files, stat, namespace, rename, links, at, dirs, cwd,
- * names, fd, sparse. Every call prints one line
+ * names, fd, sparse, mapio. Every call prints one line
  *   <op> <args> -> <result> <errno name or ->
  * with paths relative to DIR. Nothing that legitimately differs between two
  * file systems is printed: no fd numbers, inode or device numbers, times,
@@ -14,13 +14,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *D;
@@ -1043,6 +1048,219 @@ static void s_sparse(void)
 	close(fd);
 }
 
+/* ---- mapio: pread, pwrite and read that the store serves from a mapping --- */
+
+#define P4 4096L
+
+/* What a read or write returned and, for a read, a digest of the bytes
+ * (FNV-1a) and the first and last of them. */
+static void digest(const char *what, ssize_t k, const unsigned char *b)
+{
+	int e = errno;
+	if (k < 0) {
+		printf("%s -> -1 %s\n", what, en(e));
+		return;
+	}
+	uint32_t h = 2166136261u;
+	for (ssize_t i = 0; i < k; i++)
+		h = (h ^ b[i]) * 16777619u;
+	printf("%s -> %zd - fnv=%08x first=%02x last=%02x\n", what, k, h, k ? b[0] : 0,
+	       k ? b[k - 1] : 0);
+	fflush(stdout);
+}
+
+static void m_pread(int fd, void *buf, size_t n, off_t off)
+{
+	char w[96];
+	snprintf(w, sizeof(w), "pread m %zu @%lld", n, (long long)off);
+	digest(w, pread(fd, buf, n, off), buf);
+}
+
+static void m_read(int fd, void *buf, size_t n)
+{
+	char w[96];
+	ssize_t k = read(fd, buf, n);
+	int e = errno;
+	snprintf(w, sizeof(w), "read m %zu (then @%lld)", n, (long long)lseek(fd, 0, SEEK_CUR));
+	errno = e;
+	digest(w, k, buf);
+}
+
+/* pwrite of n bytes of c (or of buf when c is 0) */
+static void m_pwrite(int fd, const void *buf, int c, size_t n, off_t off)
+{
+	static unsigned char fill[16 * P4];
+	char w[96];
+	if (c) {
+		memset(fill, c, n);
+		buf = fill;
+	}
+	snprintf(w, sizeof(w), "pwrite m %zu x%02x @%lld", n, c, (long long)off);
+	out(w, pwrite(fd, buf, n, off));
+}
+
+/* The store side must really have mapped the file by now: a line the
+ * tmpfs side never prints when it has not (the differential test then
+ * fails), nothing when it has. */
+static void mapped_check(void)
+{
+	if (strncmp(D, "/mem/", 5))
+		return;
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int found = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "/memfd:memshim") && !strstr(line, "arena"))
+			found = 1;
+	if (f)
+		fclose(f);
+	if (!found)
+		printf("the store did not map the file\n");
+}
+
+static void s_mapio(void)
+{
+	static unsigned char buf[16 * P4];
+	int fd = OPEN("m", O_RDWR | O_CREAT);
+	/* pages 0-7 and 16-23 hold data; 8-15 and 24-31 are holes */
+	for (int i = 0; i < 8; i++) {
+		m_pwrite(fd, NULL, 'a' + i, P4, i * P4);
+		m_pwrite(fd, NULL, 'A' + i, P4, (16 + i) * P4);
+	}
+	out("ftruncate m 32 pages", ftruncate(fd, 32 * P4));
+	do_stat("m");
+	/* enough reads for the store to map the file */
+	for (int i = 0; i < 16; i++)
+		m_pread(fd, buf, P4, (i % 8) * P4 + i);
+	mapped_check();
+	/* holes read as zeros and stay holes, alone or next to data */
+	m_pread(fd, buf, P4, 8 * P4);
+	m_pread(fd, buf, P4, 24 * P4);
+	m_pread(fd, buf, 3 * P4, 7 * P4);
+	m_pread(fd, buf, 2 * P4, 15 * P4);
+	m_pread(fd, buf, 10, 31 * P4 + 100);
+	do_stat("m");
+	/* overwrites, across pages; seen through another fd's own mapping */
+	m_pwrite(fd, "XYZ", 0, 3, P4 - 1);
+	m_pwrite(fd, NULL, 'q', P4, 2 * P4);
+	m_pwrite(fd, NULL, 'r', 2 * P4 + 7, 4 * P4 + 5);
+	m_pread(fd, buf, 8 * P4, 0);
+	int fd2 = OPEN("m", O_RDONLY);
+	unsigned char *view = mmap(NULL, 32 * P4, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (view != MAP_FAILED) {
+		digest("mapping of m, pages 0-7", 8 * P4, view);
+		/* a store made through the program's own mapping, read back */
+		memset(view + 3 * P4, 'M', 100);
+		m_pread(fd2, buf, P4, 3 * P4);
+		munmap(view, 32 * P4);
+	}
+	do_stat("m");
+	/* writes into a hole, and across the end: charged as before */
+	m_pwrite(fd, NULL, 'h', 1, 9 * P4 + 5);
+	m_pwrite(fd, "END!", 0, 4, 32 * P4 - 2);
+	do_stat("m");
+	/* read() along the offset, to the end and past it */
+	out("lseek m 0", lseek(fd2, 0, SEEK_SET));
+	for (int i = 0; i < 34; i++)
+		m_read(fd2, buf, P4);
+	out("lseek m 30 pages + 100", lseek(fd2, 30 * P4 + 100, SEEK_SET));
+	m_read(fd2, buf, 3 * P4);
+	out("lseek m 1 page", lseek(fd2, P4, SEEK_SET));
+	m_read(fd2, buf, 16 * P4);
+	/* shrink: reads stop at the new end, writes below it are copies */
+	out("ftruncate m 5 pages + 10", ftruncate(fd, 5 * P4 + 10));
+	m_pread(fd, buf, P4, 5 * P4);
+	m_pread(fd, buf, P4, 6 * P4);
+	m_pwrite(fd, NULL, 's', P4, 2 * P4);
+	m_pread(fd2, buf, 3 * P4, 0);
+	do_stat("m");
+	/* a punched page reads as zeros and is not held */
+	out("fallocate m PUNCH_HOLE page 1",
+	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, P4, P4));
+	m_pread(fd, buf, 2 * P4, 0);
+	do_stat("m");
+	/* grown again: what was cut off is a hole */
+	out("ftruncate m 32 pages", ftruncate(fd, 32 * P4));
+	m_pread(fd, buf, 4 * P4, 4 * P4);
+	m_pread(fd, buf, P4, 20 * P4);
+	do_stat("m");
+	/* access modes */
+	int ro = OPEN("m", O_RDONLY), wo = OPEN("m", O_WRONLY), pa = OPEN("m", O_PATH);
+	int ap = OPEN("m", O_RDWR | O_APPEND);
+	for (int i = 0; i < 12; i++) {
+		m_pwrite(ro, NULL, 'x', P4, 0);
+		m_pread(wo, buf, P4, 0);
+		m_read(wo, buf, P4);
+		m_pwrite(wo, NULL, 'w', P4, 2 * P4);
+		m_pread(pa, buf, P4, 0);
+		m_pwrite(pa, NULL, 'p', P4, 0);
+	}
+	m_pwrite(ap, "app", 0, 3, 0);
+	m_pread(fd, buf, 8, 32 * P4 - 2);
+	do_stat("m");
+	/* O_APPEND set on a shared description by another process: pwrite
+	 * appends from then on */
+	pid_t kid = fork();
+	if (kid == 0)
+		_exit(fcntl(fd, F_SETFL, O_APPEND) ? 1 : 0);
+	int kst = -1;
+	waitpid(kid, &kst, 0);
+	printf("child F_SETFL O_APPEND: status %d\n", kst);
+	m_pwrite(fd, "APP", 0, 3, 0);
+	m_pread(fd, buf, 8, 32 * P4 + 1);
+	m_pread(fd, buf, 4, 0);
+	do_stat("m");
+	out("F_SETFL 0", fcntl(fd, F_SETFL, 0));
+	/* dnotify: a write that is a copy into the mapping still signals
+	 * DN_MODIFY on the directory */
+	sigset_t rt;
+	sigemptyset(&rt);
+	sigaddset(&rt, SIGRTMIN + 1);
+	sigprocmask(SIG_BLOCK, &rt, NULL);
+	int dfd = open(D, O_RDONLY | O_DIRECTORY);
+	out("F_SETSIG", fcntl(dfd, F_SETSIG, SIGRTMIN + 1));
+	out("F_NOTIFY DN_MODIFY", fcntl(dfd, F_NOTIFY, DN_MODIFY | DN_MULTISHOT));
+	m_pwrite(fd, NULL, 'n', P4, 0);
+	struct timespec ts = {1, 0};
+	siginfo_t si;
+	printf("DN_MODIFY signal: %d\n", sigtimedwait(&rt, &si, &ts) == SIGRTMIN + 1);
+	close(dfd);
+	/* bad buffers: EFAULT, or the bytes before the bad page */
+	unsigned char *two = mmap(NULL, 2 * P4, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (two != MAP_FAILED && mprotect(two + P4, P4, PROT_NONE) == 0) {
+		memset(two, 'b', P4);
+		out("pread m into a bad page", pread(fd, two + P4, P4, 0));
+		out("pread m into a good and a bad page", pread(fd, two, 2 * P4, 0));
+		out("pwrite m from a bad page", pwrite(fd, two + P4, P4, 0));
+		out("pwrite m from a good and a bad page", pwrite(fd, two, 2 * P4, 3 * P4));
+		out("lseek m 0", lseek(fd2, 0, SEEK_SET));
+		out("read m into a bad page", read(fd2, two + P4, P4));
+		out("lseek m 0 SEEK_CUR", lseek(fd2, 0, SEEK_CUR));
+		out("read m into a good and a bad page", read(fd2, two, 2 * P4));
+		out("lseek m 0 SEEK_CUR", lseek(fd2, 0, SEEK_CUR));
+		m_pread(fd, buf, 4 * P4, 2 * P4);
+	}
+	/* a write moves the times */
+	struct stat a, b;
+	stat(P("m"), &a);
+	usleep(30000);
+	m_pwrite(fd, NULL, 't', P4, 0);
+	stat(P("m"), &b);
+	printf("mtime moved %d ctime moved %d\n",
+	       b.st_mtim.tv_sec * 1000000000LL + b.st_mtim.tv_nsec >
+		       a.st_mtim.tv_sec * 1000000000LL + a.st_mtim.tv_nsec,
+	       b.st_ctim.tv_sec * 1000000000LL + b.st_ctim.tv_nsec >
+		       a.st_ctim.tv_sec * 1000000000LL + a.st_ctim.tv_nsec);
+	close(ro);
+	close(wo);
+	close(pa);
+	close(ap);
+	close(fd2);
+	close(fd);
+	out("unlink m", unlink(P("m")));
+}
+
 struct section {
 	const char *name;
 	void (*fn)(void);
@@ -1052,7 +1270,7 @@ static const struct section sections[] = {
 	{"files", s_files}, {"stat", s_stat},	{"namespace", s_namespace},
 	{"rename", s_rename}, {"links", s_links}, {"at", s_at},
 	{"dirs", s_dirs},   {"cwd", s_cwd},	{"names", s_names},
-	{"fd", s_fd},	    {"sparse", s_sparse},
+	{"fd", s_fd},	    {"sparse", s_sparse}, {"mapio", s_mapio},
 };
 
 int main(int argc, char **argv)

@@ -5,6 +5,10 @@
  *	write PATH LEN     open (O_WRONLY|O_CREAT|O_APPEND), write LEN bytes, close
  *	writev PATH LEN    the same with writev of two halves
  *	fwrite PATH LEN    the same through fopen/fwrite/fclose
+ *	pwrites PATH N     open O_RDWR|O_CREAT, write 8 KiB, then N pwrites of
+ *	                   4 KiB over it (the store copies them into its
+ *	                   mapping once the fd has seen a few), one line each,
+ *	                   and "mapped PATH = 1" when the file was mapped
  *	open PATH          open O_WRONLY|O_CREAT, close
  *	fsync PATH         open O_WRONLY|O_CREAT, fsync, fdatasync, close
  *	rename A B         rename(A, B)
@@ -56,6 +60,21 @@ int main(int argc, char **argv)
 				say(op, p, op[5] ? writev(fd, v, 2) : write(fd, buf, len));
 				close(fd);
 			}
+			i += 2;
+		} else if (!strcmp(op, "pwrites")) {
+			int fd = open(p, O_RDWR | O_CREAT, 0644);
+			say("write", p, write(fd, buf, 8192));
+			for (size_t k = 0; k < len; k++)
+				say("pwrite", p, pwrite(fd, buf, 4096, (off_t)(k % 2) * 4096));
+			FILE *m = fopen("/proc/self/maps", "r");
+			char line[512];
+			int mapped = 0;
+			while (m && fgets(line, sizeof(line), m))
+				mapped |= strstr(line, "/memfd:memshim (deleted)") != NULL;
+			if (m)
+				fclose(m);
+			say("mapped", p, mapped);
+			close(fd);
 			i += 2;
 		} else if (!strcmp(op, "fwrite")) {
 			FILE *f = fopen(p, "a");

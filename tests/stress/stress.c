@@ -50,7 +50,7 @@ static void one_op(ms_store *s, unsigned *seed)
 	char path[64], path2[64];
 	snprintf(path, sizeof(path), "/mem/s%u", rnd(seed) % NAMES);
 	snprintf(path2, sizeof(path2), "/mem/s%u", rnd(seed) % NAMES);
-	unsigned op = rnd(seed) % 14;
+	unsigned op = rnd(seed) % 15;
 	int fd, r = 0;
 	ms_ino ino;
 	struct ms_wctx w;
@@ -180,6 +180,30 @@ static void one_op(ms_store *s, unsigned *seed)
 				break;
 			}
 		}
+		ms_ino_put(s, ino);
+		close(fd);
+		break;
+	}
+	case 14: { /* a copy through this process's mapping (core/mapio.c), as
+		    * the shim's pread and pwrite make them, while others grow,
+		    * shrink and punch the same files: no copy may fault (the
+		    * data lock) or fill a hole (the ledger would not add up) */
+		r = ms_open(s, 0, path, O_RDWR, 0, &fd, &ino);
+		if (r)
+			break;
+		struct ms_mio io;
+		uint64_t at = rnd(seed) % 150000;
+		size_t len = 1 + rnd(seed) % 16384;
+		int wr = rnd(seed) % 2;
+		if (ms_mio_begin(s, ino, fd, O_RDWR, at, len, wr, 1, &io) == MS_MIO_OK) {
+			if (wr)
+				memcpy(io.at, buf, io.len);
+			else
+				memcpy(buf, io.at, io.len);
+			ms_mio_end(s, &io, io.len);
+		}
+		if (rnd(seed) % 4 == 0)
+			ms_mio_forget(s, ino); /* as the shim's last close does */
 		ms_ino_put(s, ino);
 		close(fd);
 		break;
