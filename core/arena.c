@@ -77,11 +77,14 @@ int ms_robust_lock(pthread_mutex_t *m)
 	 * the unlock a wrong one: the TSan build waits as it always did. */
 	return pthread_mutex_lock(m);
 #endif
+	int r = pthread_mutex_trylock(m); /* the common case: no clock read */
+	if (r != EBUSY)
+		return r;
 	for (;;) {
 		struct timespec t;
 		clock_gettime(CLOCK_REALTIME, &t);
 		t.tv_sec += 1;
-		int r = pthread_mutex_timedlock(m, &t);
+		r = pthread_mutex_timedlock(m, &t);
 		if (r != ETIMEDOUT)
 			return r;
 		unsigned *word = (unsigned *)&m->__data.__lock;

@@ -278,7 +278,7 @@ static int lookup_name(struct walk *w, uint32_t cur, const char *name, size_t le
 			return -ENOENT;
 		if (len > MS_NAME_MAX)
 			return -ENAMETOOLONG;
-		if ((d->flags & (MS_I_LOWER | MS_I_FILLED)) == MS_I_LOWER) {
+		if (__builtin_expect((d->flags & (MS_I_LOWER | MS_I_FILLED)) == MS_I_LOWER, 0)) {
 			int r = ms_lower_find(s, cur, name, len, &e);
 			if (r)
 				return r;
@@ -644,10 +644,12 @@ static void fill_stat(struct ms_store *s, uint32_t i, struct stat *st)
 	/* A lower file is the real one until copied up (its ino, dev and
 	 * blocks, as overlayfs shows a lower file of another filesystem); a
 	 * lower directory's link count and size need all its entries. */
-	if (ms_lower_backed(in) && S_ISREG(in->mode) && ms_lower_stat(s, i, st) == 0)
-		return;
-	if (S_ISDIR(in->mode))
-		(void)ms_lower_fill(s, i); /* else: what is known so far */
+	if (__builtin_expect(in->flags & MS_I_LOWER, 0)) {
+		if (ms_lower_backed(in) && S_ISREG(in->mode) && ms_lower_stat(s, i, st) == 0)
+			return;
+		if (S_ISDIR(in->mode))
+			(void)ms_lower_fill(s, i); /* else: what is known so far */
+	}
 	memset(st, 0, sizeof(*st));
 	st->st_dev = s->hdr->dev;
 	st->st_ino = in->ino_no;
