@@ -164,41 +164,46 @@ static int change_index(int kind)
 	return kind == MS_CHANGE_CREATED ? 0 : kind == MS_CHANGE_MODIFIED ? 1 : 2;
 }
 
-/* MEMSHIM_LOWER: what the run changed below the store; null without it. */
-static void changes_json(FILE *f, struct ms_store *s)
-{
+/* What the run changed below the store (MEMSHIM_LOWER), looked at once for
+ * everything a report writes: the walk reads the real trees. `err` is
+ * ms_changes_get's answer (non-zero: the list is what was found so far). */
+struct changes {
 	struct ms_changes c;
-	int r = ms_changes_get(s, &c);
-	if (!c.nlower) {
+	int err;
+};
+
+/* MEMSHIM_LOWER: what the run changed below the store; null without it. */
+static void changes_json(FILE *f, const struct changes *ch)
+{
+	const struct ms_changes *c = &ch->c;
+	if (!c->nlower) {
 		fputs("  \"changes\": null,\n", f);
-		ms_changes_free(&c);
 		return;
 	}
 	fputs("  \"changes\": {\"lower\": [", f);
-	for (int k = 0; k < c.nlower; k++) {
+	for (int k = 0; k < c->nlower; k++) {
 		fputs(k ? ", {\"prefix\": " : "{\"prefix\": ", f);
-		jstr(f, c.lower[k].prefix ? c.lower[k].prefix : "");
+		jstr(f, c->lower[k].prefix ? c->lower[k].prefix : "");
 		fputs(", \"dir\": ", f);
-		jstr(f, c.lower[k].dir);
+		jstr(f, c->lower[k].dir);
 		fputs("}", f);
 	}
-	fprintf(f, "], \"complete\": %s", r ? "false" : "true");
+	fprintf(f, "], \"complete\": %s", ch->err ? "false" : "true");
 	for (int kind = 0; kind < 3; kind++) {
 		fprintf(f, ",\n    \"%s\": {\"count\": %llu, \"paths\": [", change_kind[kind],
-			(unsigned long long)c.count[kind]);
+			(unsigned long long)c->count[kind]);
 		int shown = 0;
-		for (size_t i = 0; i < c.n && shown < MS_REPORT_CHANGES; i++) {
-			if (change_index(c.v[i].kind) != kind)
+		for (size_t i = 0; i < c->n && shown < MS_REPORT_CHANGES; i++) {
+			if (change_index(c->v[i].kind) != kind)
 				continue;
 			char p[PATH_MAX + 2];
-			snprintf(p, sizeof(p), "%s%s", c.v[i].path, S_ISDIR(c.v[i].mode) ? "/" : "");
+			snprintf(p, sizeof(p), "%s%s", c->v[i].path, S_ISDIR(c->v[i].mode) ? "/" : "");
 			fputs(shown++ ? ", " : "", f);
 			jstr(f, p);
 		}
 		fputs("]}", f);
 	}
 	fputs("},\n", f);
-	ms_changes_free(&c);
 }
 
 static const char *guard_verdict(const struct ms_hdr *h, uint64_t *avail)
@@ -233,7 +238,8 @@ static void injected_json(FILE *f, struct ms_store *s, const struct ms_stats *st
 	fputs(n ? "\n  ]},\n" : "]},\n", f);
 }
 
-void ms_report_json(FILE *f, struct ms_store *s, const struct ms_report *r, int final)
+static void report_json(FILE *f, struct ms_store *s, const struct ms_report *r, int final,
+			const struct changes *ch)
 {
 	static const char *const guards[] = {"none", "init", "per_write"};
 	struct ms_hdr *h = s->hdr;
@@ -309,7 +315,7 @@ void ms_report_json(FILE *f, struct ms_store *s, const struct ms_report *r, int 
 	} else {
 		fputs(", \"at_peak\": null, \"at_peak_bytes\": null, \"at_peak_s\": null},\n", f);
 	}
-	changes_json(f, s);
+	changes_json(f, ch);
 	fprintf(f, "  \"uncounted_bytes\": %llu,\n", (unsigned long long)st.uncounted_bytes);
 	const char *v = guard_verdict(h, &avail);
 	fprintf(f, "  \"guard\": {\"mode\": \"%s\", \"action\": \"%s\", \"verdict\": \"%s\", "
@@ -327,6 +333,14 @@ void ms_report_json(FILE *f, struct ms_store *s, const struct ms_report *r, int 
 		fputs("null\n", f);
 	}
 	fputs("}\n", f);
+}
+
+void ms_report_json(FILE *f, struct ms_store *s, const struct ms_report *r, int final)
+{
+	struct changes ch;
+	ch.err = ms_changes_get(s, &ch.c);
+	report_json(f, s, r, final, &ch);
+	ms_changes_free(&ch.c);
 }
 
 /* ---- the human summary --------------------------------------------------------- */
@@ -353,27 +367,26 @@ static int by_written(const void *a, const void *b)
 
 /* MEMSHIM_LOWER: the counts, and the first few changes as git status
  * shows them (+ created, ~ modified, - deleted). */
-static void changes_summary(FILE *f, struct ms_store *s)
+static void changes_summary(FILE *f, const struct changes *ch)
 {
 	static const char mark[] = "+~-";
-	struct ms_changes c;
-	int r = ms_changes_get(s, &c);
-	for (int k = 0; k < c.nlower; k++)
+	const struct ms_changes *c = &ch->c;
+	for (int k = 0; k < c->nlower; k++)
 		fprintf(f, "memshim:   over %s: %llu created, %llu modified, %llu deleted%s; "
 			   "%s was not written\n",
-			c.lower[k].prefix ? c.lower[k].prefix : "?", (unsigned long long)c.count[0],
-			(unsigned long long)c.count[1], (unsigned long long)c.count[2],
-			r ? " (or more)" : "", c.lower[k].dir);
-	for (size_t i = 0; i < c.n && i < MS_SUMMARY_CHANGES; i++)
-		fprintf(f, "memshim:     %c %s%s\n", mark[change_index(c.v[i].kind)], c.v[i].path,
-			S_ISDIR(c.v[i].mode) ? "/" : "");
-	if (c.n > MS_SUMMARY_CHANGES)
+			c->lower[k].prefix ? c->lower[k].prefix : "?", (unsigned long long)c->count[0],
+			(unsigned long long)c->count[1], (unsigned long long)c->count[2],
+			ch->err ? " (or more)" : "", c->lower[k].dir);
+	for (size_t i = 0; i < c->n && i < MS_SUMMARY_CHANGES; i++)
+		fprintf(f, "memshim:     %c %s%s\n", mark[change_index(c->v[i].kind)], c->v[i].path,
+			S_ISDIR(c->v[i].mode) ? "/" : "");
+	if (c->n > MS_SUMMARY_CHANGES)
 		fprintf(f, "memshim:     ... %zu more (the JSON report lists up to %d of each kind)\n",
-			c.n - MS_SUMMARY_CHANGES, MS_REPORT_CHANGES);
-	ms_changes_free(&c);
+			c->n - MS_SUMMARY_CHANGES, MS_REPORT_CHANGES);
 }
 
-static void summary(FILE *f, struct ms_store *s, const struct ms_report *r)
+static void summary(FILE *f, struct ms_store *s, const struct ms_report *r,
+		    const struct changes *ch)
 {
 	struct ms_stats st;
 	struct ms_prog_stats progs[MS_PROGS];
@@ -427,7 +440,7 @@ static void summary(FILE *f, struct ms_store *s, const struct ms_report *r)
 	if (st.uncounted_bytes)
 		fprintf(f, "memshim:   %s arrived past the shim (uncounted)\n",
 			human(a, sizeof(a), st.uncounted_bytes));
-	changes_summary(f, s);
+	changes_summary(f, ch);
 }
 
 /* ---- the chart -------------------------------------------------------------------- */
@@ -513,49 +526,62 @@ static void chart(FILE *f, struct ms_store *s, const struct ms_report *r)
 
 /* ---- at the end ----------------------------------------------------------------------- */
 
+/* What the keeper writes to a file at the end: the JSON or the chart. */
+struct out {
+	struct ms_store *s;
+	const struct ms_report *r;
+	const struct changes *ch;
+};
+
+static void out_json(FILE *f, const struct out *o) { report_json(f, o->s, o->r, 1, o->ch); }
+static void out_chart(FILE *f, const struct out *o) { chart(f, o->s, o->r); }
+
+/* Writes path (MEMSHIM_REPORT's or MEMSHIM_CHART's) through fn; a failure
+ * is said on tty (when there is one) and returned as -errno. */
+static int write_out(FILE *tty, const char *var, const char *path,
+		     void (*fn)(FILE *, const struct out *), const struct out *o)
+{
+	int err = 0;
+	FILE *f = fopen(path, "we");
+	if (f) {
+		fn(f, o);
+		if (fclose(f))
+			err = -errno;
+	} else {
+		err = -errno;
+	}
+	if (err && tty)
+		fprintf(tty, "memshim: %s=%s: %s\n", var, path, strerror(-err));
+	return err;
+}
+
 int ms_report_write(struct ms_store *s, struct ms_report *r)
 {
 	struct ms_hdr *h = s->hdr;
+	struct changes ch;
 	int err = 0;
 	ms_report_sample(s, r, 1);
+	ch.err = ms_changes_get(s, &ch.c);
+	struct out o = {.s = s, .r = r, .ch = &ch};
 	FILE *tty = NULL;
 	if (h->summary) {
 		int fd = fcntl(MS_KEEPER_REPORT_FD, F_DUPFD_CLOEXEC, 0);
 		tty = fd >= 0 ? fdopen(fd, "w") : NULL;
 	}
 	if (tty) {
-		summary(tty, s, r);
+		summary(tty, s, r, &ch);
 		if (!strcmp(h->report, "-"))
-			ms_report_json(tty, s, r, 1);
+			out_json(tty, &o);
 		fflush(tty);
 	}
-	if (h->report[0] && strcmp(h->report, "-")) {
-		FILE *f = fopen(h->report, "we");
-		if (f) {
-			ms_report_json(f, s, r, 1);
-			if (fclose(f))
-				err = -errno;
-		} else {
-			err = -errno;
-		}
-		if (err && tty)
-			fprintf(tty, "memshim: MEMSHIM_REPORT=%s: %s\n", h->report, strerror(-err));
-	}
+	if (h->report[0] && strcmp(h->report, "-"))
+		err = write_out(tty, "MEMSHIM_REPORT", h->report, out_json, &o);
 	if (h->chart[0]) {
-		FILE *f = fopen(h->chart, "we");
-		int e = 0;
-		if (f) {
-			chart(f, s, r);
-			if (fclose(f))
-				e = -errno;
-		} else {
-			e = -errno;
-		}
-		if (e && tty)
-			fprintf(tty, "memshim: MEMSHIM_CHART=%s: %s\n", h->chart, strerror(-e));
+		int e = write_out(tty, "MEMSHIM_CHART", h->chart, out_chart, &o);
 		err = err ? err : e;
 	}
 	if (tty)
 		fclose(tty);
+	ms_changes_free(&ch.c);
 	return err;
 }
