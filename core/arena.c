@@ -456,6 +456,28 @@ void ms_dent_attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *na
 	}
 }
 
+int ms_path_up(struct ms_store *s, uint32_t i, uint32_t stop, char *out, size_t n,
+	       uint32_t *top)
+{
+	uint32_t root = s->hdr->root, depth = 0;
+	size_t pos = n - 1;
+	out[pos] = 0;
+	while (i != root && !(ms_inode_at(s, i)->flags & stop)) {
+		struct ms_inode *in = ms_inode_at(s, i);
+		if (!in->dent || ++depth > s->hdr->nslots)
+			return -ENOENT;
+		struct ms_dent *d = ms_dent_at(s, in->dent);
+		if (pos < (size_t)d->namelen + 1)
+			return -ERANGE;
+		pos -= d->namelen;
+		memcpy(out + pos, d->name, d->namelen);
+		out[--pos] = '/';
+		i = d->parent;
+	}
+	*top = i;
+	return (int)pos;
+}
+
 void ms_dent_unlink(struct ms_store *s, uint32_t d)
 {
 	struct ms_dent *e = ms_dent_at(s, d);

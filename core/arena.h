@@ -524,6 +524,15 @@ void ms_dent_link(struct ms_store *s, uint32_t d);   /* into hash and sibling li
 void ms_dent_hash_insert(struct ms_store *s, uint32_t d);
 void ms_dent_list_append(struct ms_store *s, uint32_t d);
 void ms_dent_unlink(struct ms_store *s, uint32_t d); /* out of both */
+/* The names that lead down to node i, each after a '/', written into the
+ * end of out (n bytes, the NUL included), from the root or from the first
+ * node above i flagged `stop` (0: the root only), following each node's
+ * `dent` (a directory's, a lower-backed file's). Returns the offset of the
+ * first byte ("" at n - 1 when i is that node), *top the node it stopped
+ * at; -ENOENT for a node without a name on the way, -ERANGE when it does
+ * not fit. Under ns_lock. */
+int ms_path_up(struct ms_store *s, uint32_t i, uint32_t stop, char *out, size_t n,
+	       uint32_t *top);
 /* Names inode ino by entry slot e as name in directory dir: the entry,
  * ms_dent_link, and for a directory its parent, its entry and the parent's
  * link count. The directory's times are the caller's. */

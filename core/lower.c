@@ -63,25 +63,13 @@ static int64_t ns_of(const struct timespec *t)
 static int lower_path(struct ms_store *s, uint32_t i, char *out, size_t n)
 {
 	struct ms_hdr *h = s->hdr;
-	size_t pos = n - 1;
-	uint32_t depth = 0;
-	out[pos] = 0;
-	for (;;) {
-		struct ms_inode *in = ms_inode_at(s, i);
-		if (in->flags & MS_I_PREFIX)
-			break;
-		if (!in->dent || ++depth > h->nslots)
-			return -ENOENT;
-		struct ms_dent *d = ms_dent_at(s, in->dent);
-		if (pos < (size_t)d->namelen + 1)
-			return -ENAMETOOLONG;
-		pos -= d->namelen;
-		memcpy(out + pos, d->name, d->namelen);
-		out[--pos] = '/';
-		i = d->parent;
-	}
+	uint32_t top;
+	int r = ms_path_up(s, i, MS_I_PREFIX, out, n, &top);
+	if (r < 0)
+		return r == -ERANGE ? -ENAMETOOLONG : r;
+	size_t pos = (size_t)r;
 	for (int k = 0; k < MS_LOWERS; k++) {
-		if (h->lower[k].ino != i)
+		if (h->lower[k].ino != top)
 			continue;
 		size_t ll = strnlen(h->lower[k].dir, MS_LOWER_DIR_MAX), rl = n - 1 - pos;
 		if (ll + rl >= n)

@@ -136,24 +136,13 @@ static int dot_type(const char *name, size_t len)
  * its length, -ERANGE when it does not fit, -ENOENT for a removed directory. */
 static int dir_path(struct ms_store *s, uint32_t dir, char *out, size_t n)
 {
-	uint32_t root = s->hdr->root;
-	uint32_t depth = 0;
+	uint32_t top;
 	if (n < 2)
 		return -ERANGE;
-	size_t pos = n - 1;
-	out[pos] = 0;
-	while (dir != root) {
-		struct ms_inode *in = IN(s, dir);
-		if (!in->dent || ++depth > s->hdr->nslots)
-			return -ENOENT;
-		struct ms_dent *d = ms_dent_at(s, in->dent);
-		if (pos < (size_t)d->namelen + 1)
-			return -ERANGE;
-		pos -= d->namelen;
-		memcpy(out + pos, d->name, d->namelen);
-		out[--pos] = '/';
-		dir = d->parent;
-	}
+	int r = ms_path_up(s, dir, 0, out, n, &top);
+	if (r < 0)
+		return r;
+	size_t pos = (size_t)r;
 	if (pos == n - 1)
 		out[--pos] = '/';
 	size_t len = n - 1 - pos;
