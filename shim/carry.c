@@ -283,6 +283,18 @@ static void discover_files(const char *list, dev_t memfd_dev)
 	}
 }
 
+/* fd, a kernel fd on the real file below lower-backed node ino, becomes a
+ * store fd of it (the caller took its reference). */
+static struct ms_fd *lower_fd_set(int fd, ms_ino ino)
+{
+	int fl = REAL(fcntl)(fd, F_GETFL);
+	ms_fd_set(fd, MS_FD_FILE, ino, fl < 0 ? O_RDONLY : fl);
+	struct ms_fd *e = ms_fd_get(fd);
+	if (e)
+		e->how |= MS_FD_LOWER;
+	return e;
+}
+
 /* Directory fds listed in MEMSHIM_FDS, each checked against the memfd the
  * kernel says it is (the parent's placeholder), and fds on real files below
  * the store (MEMSHIM_LOWER), checked against the file the node is: their
@@ -311,14 +323,11 @@ static void inherit_listed(const char *p)
 			continue;
 		if (own != 'T')
 			ms_ino_get(ms_shim.store, ino);
-		int fl = REAL(fcntl)(fd, F_GETFL);
 		if (kind == 'L') {
-			ms_fd_set(fd, MS_FD_FILE, ino, fl < 0 ? O_RDONLY : fl);
-			struct ms_fd *e = ms_fd_get(fd);
-			if (e)
-				e->how |= MS_FD_LOWER;
+			lower_fd_set(fd, ino);
 			continue;
 		}
+		int fl = REAL(fcntl)(fd, F_GETFL);
 		/* an O_PATH directory fd stays one (its kernel fd says so) */
 		ms_fd_set(fd, MS_FD_DIR, ino, fl >= 0 && (fl & O_PATH) ? O_PATH : O_RDONLY | O_DIRECTORY);
 	}
@@ -348,12 +357,7 @@ struct ms_fd *ms_fd_adopt_lower(int fd)
 		if (!ms_attach() || ms_lookup(ms_shim.store, 0, path, MS_NOFOLLOW, &ino))
 			return NULL;
 		ms_ino_get(ms_shim.store, ino);
-		int fl = REAL(fcntl)(fd, F_GETFL);
-		ms_fd_set(fd, MS_FD_FILE, ino, fl < 0 ? O_RDONLY : fl);
-		struct ms_fd *e = ms_fd_get(fd);
-		if (e)
-			e->how |= MS_FD_LOWER;
-		return e;
+		return lower_fd_set(fd, ino);
 	}
 	return NULL;
 }
