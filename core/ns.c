@@ -103,6 +103,23 @@ static struct ms_inode *live(struct ms_store *s, uint32_t i)
 	return in->ino_no ? in : NULL;
 }
 
+/* A directory given by a caller that is still one and still named:
+ * 0 with *out (may be NULL), -ENOENT (freed or removed, as getdents64 on a
+ * removed directory), -ENOTDIR. */
+static int live_dir(struct ms_store *s, uint32_t i, struct ms_inode **out)
+{
+	struct ms_inode *in = live(s, i);
+	if (!in)
+		return -ENOENT;
+	if (!S_ISDIR(in->mode))
+		return -ENOTDIR;
+	if (in->nlink == 0)
+		return -ENOENT;
+	if (out)
+		*out = in;
+	return 0;
+}
+
 static void touch_c(struct ms_inode *in)
 {
 	ST(&in->ctime_ns, ms_now_ns());
@@ -933,16 +950,9 @@ int ms_may(ms_store *s, ms_ino ino, int mask)
  * removed directory, ENOTDIR for a non-directory. */
 int ms_dir_path(ms_store *s, ms_ino dir, char *buf, size_t n)
 {
-	int r;
 	ms_ns_lock(s);
-	struct ms_inode *in = live(s, dir);
-	if (!in)
-		r = -ENOENT;
-	else if (!S_ISDIR(in->mode))
-		r = -ENOTDIR;
-	else if (in->nlink == 0)
-		r = -ENOENT;
-	else
+	int r = live_dir(s, dir, NULL);
+	if (r == 0)
 		r = dir_path(s, dir, buf, n);
 	ms_ns_unlock(s);
 	return r < 0 ? r : 0;
@@ -1713,16 +1723,10 @@ static int readdir_locked(ms_store *s, uint32_t dir, struct ms_inode *in, uint64
 
 int ms_readdir_n(ms_store *s, ms_ino dir, uint64_t cookie, struct ms_dirent *e, int n)
 {
-	int r = 0;
+	struct ms_inode *in;
 	ms_ns_lock(s);
-	struct ms_inode *in = live(s, dir);
-	if (!in)
-		r = -ENOENT;
-	else if (!S_ISDIR(in->mode))
-		r = -ENOTDIR;
-	else if (in->nlink == 0)
-		r = -ENOENT; /* as getdents64 on a removed directory */
-	else
+	int r = live_dir(s, dir, &in);
+	if (r == 0)
 		r = ms_lower_fill(s, (uint32_t)dir); /* both layers, once */
 	/* one lock for the batch: the per-entry lock was most of a readdir */
 	while (r >= 0 && r < n) {
