@@ -4,45 +4,7 @@
  * without it in a fresh tmpfs directory (/dev/shm). With the directory
  * replaced by $D, the two outputs must be the same line for line. One Test
  * per section of diffops, so a difference names its family. */
-#include <ftw.h>
-
 #include "e2e/e2e.h"
-
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *f)
-{
-	return remove(p);
-}
-
-/* Replaces every occurrence of dir in s by "$D", in place. */
-static void strip_dir(char *s, const char *dir)
-{
-	size_t n = strlen(dir);
-	char *r = s, *w = s;
-	while (*r) {
-		if (strncmp(r, dir, n) == 0) {
-			memcpy(w, "$D", 2);
-			w += 2;
-			r += n;
-		} else {
-			*w++ = *r++;
-		}
-	}
-	*w = 0;
-}
-
-static char *next_line(char **s)
-{
-	if (!**s)
-		return NULL;
-	char *l = *s, *nl = strchr(l, '\n');
-	if (nl) {
-		*nl = 0;
-		*s = nl + 1;
-	} else {
-		*s = l + strlen(l);
-	}
-	return l;
-}
 
 /* Runs `helper DIR section` on a tmpfs directory without the preload and
  * in /mem/t under it; the outputs, with DIR replaced, must be the same.
@@ -66,33 +28,18 @@ static void differential_cmd(const char *helper, const char *section, const char
 	size_t k = fread(want, 1, sizeof(want) - 1, p);
 	want[k] = 0;
 	int st = pclose(p);
-	nftw(real, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	e2e_rm_tree(real);
 	cr_assert_eq(st, 0, "diffops on tmpfs failed: %s", want);
-	strip_dir(want, real);
+	e2e_strip_dir(want, real);
 
 	/* The store side: the same calls in /mem/t, made 0700 like mkdtemp's. */
 	snprintf(cmd, sizeof(cmd), "%smkdir -m 700 /mem/t && %s /mem/t %s", pre, helper, section);
 	st = e2e_sh(env, cmd, got, sizeof(got));
-	strip_dir(got, "/mem/t");
+	e2e_strip_dir(got, "/mem/t");
 
 	static char report[1 << 16];
-	size_t r = 0;
-	int ndiff = 0, line = 0;
-	char *a = want, *b = got, *la, *lb;
-	for (;;) {
-		la = next_line(&a);
-		lb = next_line(&b);
-		if (!la && !lb)
-			break;
-		line++;
-		if (la && lb && strcmp(la, lb) == 0)
-			continue;
-		ndiff++;
-		if (r < sizeof(report) - 1024)
-			r += (size_t)snprintf(report + r, sizeof(report) - r,
-					      "line %d:\n  tmpfs: %s\n  store: %s\n", line,
-					      la ? la : "(none)", lb ? lb : "(none)");
-	}
+	int line;
+	int ndiff = e2e_compare(want, got, &line, report, sizeof(report));
 	cr_assert_eq(st, 0, "diffops under the preload exited with %d; differences:\n%s", st, report);
 	cr_assert_eq(ndiff, 0, "%s: %d of %d lines differ:\n%s", section, ndiff, line, report);
 }

@@ -8,36 +8,7 @@
  * other tests: the quota charges a copy-up and refuses it whole, a program
  * of the lower tree runs, a prefix that is its own lower directory, and the
  * configuration's errors. */
-#include <ftw.h>
-
 #include "e2e/e2e.h"
-
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *f)
-{
-	return remove(p);
-}
-
-static void rm_tree(const char *dir)
-{
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Replaces every occurrence of from in s by "$D", in place. */
-static void strip(char *s, const char *from)
-{
-	size_t n = strlen(from);
-	char *r = s, *w = s;
-	while (*r) {
-		if (strncmp(r, from, n) == 0) {
-			memcpy(w, "$D", 2);
-			w += 2;
-			r += n;
-		} else {
-			*w++ = *r++;
-		}
-	}
-	*w = 0;
-}
 
 /* Every file's content hash, mode, size and mtime, every link's target. */
 static void fingerprint(const char *dir, char *out, size_t n)
@@ -90,8 +61,8 @@ Test(lower, differential_with_tmpfs_and_lower_untouched)
 	size_t k = fread(want, 1, sizeof(want) - 1, p);
 	want[k] = 0;
 	cr_assert_eq(pclose(p), 0, "lowerops on tmpfs failed:\n%s", want);
-	rm_tree(copy);
-	strip(want, copy);
+	e2e_rm_tree(copy);
+	e2e_strip_dir(want, copy);
 
 	/* the store over the lower tree; stderr names each EXDEV */
 	snprintf(env, sizeof(env), "MEMSHIM_LOWER=%s", lower);
@@ -106,34 +77,17 @@ Test(lower, differential_with_tmpfs_and_lower_untouched)
 	cr_assert_str_eq(ex, "exdev-list\nexdev build\nexdev keep\n",
 			 "only the two lower directories are refused (EXDEV), not the store's own");
 	*ex = 0;
-	strip(got, "/mem");
+	e2e_strip_dir(got, "/mem");
 
-	int line = 0, ndiff = 0;
-	char *a = want, *b = got;
 	static char report[1 << 16];
-	size_t r = 0;
-	while (*a || *b) {
-		char *na = strchr(a, '\n'), *nb = strchr(b, '\n');
-		if (na)
-			*na = 0;
-		if (nb)
-			*nb = 0;
-		line++;
-		if (strcmp(a, b)) {
-			ndiff++;
-			if (r < sizeof(report) - 1024)
-				r += (size_t)snprintf(report + r, sizeof(report) - r,
-						      "line %d:\n  tmpfs: %s\n  store: %s\n", line, a, b);
-		}
-		a = na ? na + 1 : a + strlen(a);
-		b = nb ? nb + 1 : b + strlen(b);
-	}
+	int line;
+	int ndiff = e2e_compare(want, got, &line, report, sizeof(report));
 	cr_assert_eq(ndiff, 0, "%d of %d lines differ:\n%s", ndiff, line, report);
 	cr_assert_gt(line, 80, "the sequence ran whole (%d lines)", line);
 
 	fingerprint(lower, after, sizeof(after));
 	cr_assert_str_eq(after, before, "the lower tree changed");
-	rm_tree(lower);
+	e2e_rm_tree(lower);
 }
 
 /* A copy-up is charged before anything is copied and refused whole: the
@@ -172,7 +126,7 @@ Test(lower, copy_up_is_charged_and_refused_whole)
 	cr_assert_not_null(fgets(line, sizeof(line), f));
 	fclose(f);
 	cr_assert_str_eq(line, "small\n", "the lower file was written");
-	rm_tree(lower);
+	e2e_rm_tree(lower);
 }
 
 /* The prefix is its own lower directory: a checkout seen at its own path,
@@ -195,7 +149,7 @@ Test(lower, prefix_over_its_own_directory)
 			 "upper script\n");
 	fingerprint(lower, after, sizeof(after));
 	cr_assert_str_eq(after, before, "the lower tree changed");
-	rm_tree(lower);
+	e2e_rm_tree(lower);
 }
 
 static void bad_env(const char *env, const char *needle)
@@ -262,8 +216,8 @@ Test(lower, report_and_save_list_the_changes)
 	cr_assert_not_null(strstr(out, "memshim:     - "), "%s", out);
 	fingerprint(lower, after, sizeof(after));
 	cr_assert_str_eq(after, before, "the lower tree changed");
-	rm_tree(lower);
-	rm_tree(save);
+	e2e_rm_tree(lower);
+	e2e_rm_tree(save);
 }
 
 /* git over a repository it must not write: status, a commit, gc (which
@@ -302,7 +256,7 @@ Test(lower, git_over_a_repository_it_never_writes)
 			      " D src/m.c\nm.c\n");
 	fingerprint(repo, after, sizeof(after));
 	cr_assert_str_eq(after, before, "the repository changed");
-	rm_tree(repo);
+	e2e_rm_tree(repo);
 }
 
 /* An fd on a lower file that reaches other programs (with the list of
@@ -330,5 +284,5 @@ Test(lower, an_inherited_lower_fd_never_writes_the_real_file)
 	cr_assert_eq(after.st_mode, before.st_mode, "the real file's mode changed");
 	cr_assert_eq(after.st_mtime, before.st_mtime, "the real file's times changed");
 	cr_assert_eq(after.st_ctime, before.st_ctime, "the real file's inode changed");
-	rm_tree(lower);
+	e2e_rm_tree(lower);
 }
