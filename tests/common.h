@@ -94,6 +94,18 @@ static inline const char *t_lib(void)
 	return path;
 }
 
+/* Runs cmd through popen: what it prints (at most n - 1 bytes) in out, NUL
+ * ended. Returns its exit status, 128+N when signal N killed it. */
+static inline int t_popen(const char *cmd, char *out, size_t n)
+{
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p, "popen: %s", cmd);
+	size_t k = fread(out, 1, n - 1, p);
+	out[k] = 0;
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 /* Runs `sh -c script` with the preload (a fresh store: no inherited
  * MEMSHIM_STORE_ID) and extra environment `env` ("VAR=x VAR2=y" or "").
  * Returns the exit status (128+signal when killed) and what it printed on
@@ -107,12 +119,7 @@ static inline int t_sh(const char *env, const char *script, char *out, size_t n)
 		 "env -u MEMSHIM_STORE_ID ASAN_OPTIONS=detect_leaks=0 %s LD_PRELOAD='%s%s%s' "
 		 "sh -c '%s' 2>&1",
 		 env, first && *first ? first : "", first && *first ? " " : "", t_lib(), script);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	size_t k = fread(out, 1, n - 1, p);
-	out[k] = 0;
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return t_popen(cmd, out, n);
 }
 
 #endif

@@ -23,11 +23,7 @@ static void differential_cmd(const char *helper, const char *section, const char
 	char cmd[1280];
 	snprintf(cmd, sizeof(cmd), "env -u LD_PRELOAD %s %s %s 2>&1", helper, real, section);
 	static char want[1 << 20], got[1 << 20];
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	size_t k = fread(want, 1, sizeof(want) - 1, p);
-	want[k] = 0;
-	int st = pclose(p);
+	int st = t_popen(cmd, want, sizeof(want));
 	e2e_rm_tree(real);
 	cr_assert_eq(st, 0, "diffops on tmpfs failed: %s", want);
 	e2e_strip_dir(want, real);

@@ -38,12 +38,7 @@ static int run(const char *cmd, char *out, size_t n)
 			 "MEMSHIM_LIB='%s/libmemshim.so' B='%s' PY=%s sh -c '%s' 2>&1",
 			 src(), build(), build(), py, cmd);
 	cr_assert(k > 0 && (size_t)k < sizeof(full));
-	FILE *p = popen(full, "r");
-	cr_assert_not_null(p);
-	size_t got = fread(out, 1, n - 1, p);
-	out[got] = 0;
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return t_popen(full, out, n);
 }
 
 #define HAS(out, s) cr_assert_not_null(strstr((out), (s)), "no \"%s\" in:\n%s", (s), (out))

@@ -38,12 +38,7 @@ static int run(const char *cmd)
 		 "cd '%s' && env -u MEMSHIM_STORE_ID -u LD_PRELOAD -u MAKEFLAGS -u MAKELEVEL "
 		 "-u MEMSHIM_LIB D='%s' B='%s' PY=%s sh -c '%s' 2>&1",
 		 src, dest, build, py, cmd);
-	FILE *p = popen(full, "r");
-	cr_assert_not_null(p);
-	size_t k = fread(out, 1, sizeof(out) - 1, p);
-	out[k] = 0;
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return t_popen(full, out, sizeof(out));
 }
 
 #define HAS(s) cr_assert_not_null(strstr(out, (s)), "no \"%s\" in:\n%s", (s), out)

@@ -38,12 +38,7 @@ static int run(const char *cmd, char *out, size_t n)
 		 "env -u MEMSHIM_STORE_ID -u LD_PRELOAD ASAN_OPTIONS=detect_leaks=0 "
 		 "RUN=%s/memshim-run STAT=%s/memshim-stat LIB=%s T=%s sh -c '%s' 2>&1",
 		 t_build(), t_build(), t_lib(), tmp, cmd);
-	FILE *p = popen(full, "r");
-	cr_assert_not_null(p);
-	size_t k = fread(out, 1, n - 1, p);
-	out[k] = 0;
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return t_popen(full, out, n);
 }
 
 static char *tpath(const char *name);

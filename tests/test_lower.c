@@ -18,11 +18,7 @@ static void fingerprint(const char *dir, char *out, size_t n)
 		 "cd %s && find . -printf '%%p %%y %%m %%s %%T@ %%l\\n' | sort && "
 		 "find . -type f -exec md5sum {} + | sort",
 		 dir);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	size_t k = fread(out, 1, n - 1, p);
-	out[k] = 0;
-	cr_assert_eq(pclose(p), 0, "fingerprint of %s failed", dir);
+	cr_assert_eq(t_popen(cmd, out, n), 0, "fingerprint of %s failed", dir);
 }
 
 static const char *helper(void)
@@ -56,11 +52,7 @@ Test(lower, differential_with_tmpfs_and_lower_untouched)
 	cr_assert_not_null(copy);
 	snprintf(cmd, sizeof(cmd), "cp -a %s/. %s && env -u LD_PRELOAD %s run %s 2>&1", lower, copy,
 		 helper(), copy);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	size_t k = fread(want, 1, sizeof(want) - 1, p);
-	want[k] = 0;
-	cr_assert_eq(pclose(p), 0, "lowerops on tmpfs failed:\n%s", want);
+	cr_assert_eq(t_popen(cmd, want, sizeof(want)), 0, "lowerops on tmpfs failed:\n%s", want);
 	e2e_rm_tree(copy);
 	e2e_strip_dir(want, copy);
 
@@ -194,11 +186,7 @@ Test(lower, report_and_save_list_the_changes)
 		 "%s/r.json && cd %s/out && find . | sort && sort .memshim-deleted && cat README keep/deep/er/leaf "
 		 "&& readlink main-link",
 		 lower, build, save, save, save, save);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	size_t k = fread(out, 1, sizeof(out) - 1, p);
-	out[k] = 0;
-	cr_assert_eq(pclose(p), 0, "%s", out);
+	cr_assert_eq(t_popen(cmd, out, sizeof(out)), 0, "%s", out);
 	char want[8192];
 	snprintf(want, sizeof(want),
 		 "created 3 %1$s/new/ %1$s/new/sub/ %1$s/new/sub/f\n"
@@ -247,11 +235,7 @@ Test(lower, git_over_a_repository_it_never_writes)
 		 "&& echo fsck-ok; git checkout -q HEAD~1 && cat a.txt; git status --short; "
 		 "rm -r src && git status --short; git checkout -q . && ls src' 2>/dev/null",
 		 repo, build);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	size_t k = fread(out, 1, sizeof(out) - 1, p);
-	out[k] = 0;
-	cr_assert_eq(pclose(p), 0, "%s", out);
+	cr_assert_eq(t_popen(cmd, out, sizeof(out)), 0, "%s", out);
 	cr_assert_str_eq(out, " M a.txt\nthird\nsecond\nfirst\nfsck-ok\none\ntwo\n"
 			      " D src/m.c\nm.c\n");
 	fingerprint(repo, after, sizeof(after));
