@@ -238,7 +238,7 @@ Test(arena, slots_follow_a_node_limit_above_the_ceiling)
  * kernel walks no robust list for it) is taken back by the next locker
  * within about a second, through the usual dead-holder repair. The owner
  * here is a process that has exited, written into each lock's word. */
-Test(arena, a_lock_whose_dead_owner_went_unmarked_is_taken_back)
+Test(arena, a_lock_whose_dead_owner_went_unmarked_is_taken_back, .timeout = 60)
 {
 	struct ms_config c = t_config(8 << 20, 100);
 	ms_store *s = t_local(&c);
