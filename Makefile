@@ -109,11 +109,17 @@ TEST_ENV = MEMSHIM_TEST_BUILD=$(abspath $(B)) MEMSHIM_LOG=error \
            MEMSHIM_TEST_PRELOAD_FIRST=$(PRELOAD_FIRST)
 
 # Every test program runs, even after a failure; the failed ones are named
-# at the end.
+# at the end, each with its failure lines again (a CI log often shows only
+# its last lines). Each program's output is kept in $(B)/log/.
 RUN_BIN ?= $(TEST_BIN)
 check: all $(TEST_BIN) $(HELP_BIN) $(SA_BIN) $(B)/bench/bench
-	@failed=; for t in $(RUN_BIN); do \
-	    echo "== $$t"; $(TEST_ENV) $$t --jobs 1 $(TESTFLAGS) || failed="$$failed $$t"; done; \
+	@mkdir -p $(B)/log; failed=; for t in $(RUN_BIN); do \
+	    log=$(B)/log/$$(basename $$t); echo "== $$t"; \
+	    { $(TEST_ENV) $$t --jobs 1 $(TESTFLAGS) 2>&1; echo $$? >$$log.rc; } | tee $$log; \
+	    [ "$$(cat $$log.rc)" = 0 ] || failed="$$failed $$t"; done; \
+	for t in $$failed; do echo "== failed: $$t"; \
+	    grep -E '\[(----|FAIL|ERR|WARN)\]|chaos: .*fail|Sanitizer|Timed out' $(B)/log/$$(basename $$t) | \
+	    grep -v 'Synthesis' | head -n 20; done; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; \
 	echo "all test programs passed"
 

@@ -29,7 +29,10 @@
  * Environment: BENCH_ROUNDS (rounds, default 7), BENCH_CPU (the CPU to pin
  * to; default the last one this process may use), BENCH_FILES (cap of the
  * files row: the node limit is one more, for its directory; default
- * 1000000), BENCH_FILES_SECONDS (its time limit, 120).
+ * 1000000), BENCH_FILES_SECONDS (its time limit, 120), BENCH_ONLY (the
+ * rows to run, ','-separated beginnings of their names, "files" for the
+ * files row and its scale table: BENCH_ONLY=stat,posix_spawn; default
+ * every row).
  *
  * A benchmark prints figures and asserts none (a time limit in a test
  * would fail on a busy machine and pass on a fast one). --smoke runs one
@@ -304,6 +307,21 @@ static const struct workload {
 	{"open, stat, pread on real paths, shim loaded vs not", "<= 1.05", 100000, 100, w_real},
 };
 #define NWORK ((int)(sizeof(workloads) / sizeof(workloads[0])))
+
+/* BENCH_ONLY: does one of its ','-separated words begin name? */
+static int chosen(const char *name)
+{
+	const char *only = getenv("BENCH_ONLY");
+	if (!only || !*only)
+		return 1;
+	for (const char *w = only; *w; w += *w == ',') {
+		size_t n = strcspn(w, ",");
+		if (n && strncmp(name, w, n) == 0)
+			return 1;
+		w += n;
+	}
+	return 0;
+}
 
 /* What a worker answers; one write, well under PIPE_BUF. */
 struct result {
@@ -972,6 +990,8 @@ static int driver_main(const char *preload, int smoke)
 	for (int r = smoke ? 1 : 0; r <= rounds; r++) {
 		fprintf(stderr, r ? "bench: round %d of %d\n" : "bench: warm-up\n", r, rounds);
 		for (int i = 0; i < NWORK; i++) {
+			if (!chosen(workloads[i].name))
+				continue;
 			struct worker *first = r % 2 ? store : tmpfs;
 			struct worker *second = r % 2 ? tmpfs : store;
 			double a = ask(first, i), b = a < 0 ? -1 : ask(second, i);
@@ -989,16 +1009,20 @@ static int driver_main(const char *preload, int smoke)
 		goto out;
 	}
 
-	fprintf(stderr, "bench: files in one store (at most %ld s)\n", files_sec);
-	char files[160], tfiles[160];
-	struct scale sc, tc;
-	files_row(preload, files_cap, files_sec, files, sizeof(files), &sc);
-	fprintf(stderr, "bench: the same files on tmpfs\n");
-	files_row(NULL, files_cap, files_sec, tfiles, sizeof(tfiles), &tc);
+	char files[160] = "", tfiles[160];
+	struct scale sc = {.n = 0}, tc = {.n = 0};
+	if (chosen("files")) {
+		fprintf(stderr, "bench: files in one store (at most %ld s)\n", files_sec);
+		files_row(preload, files_cap, files_sec, files, sizeof(files), &sc);
+		fprintf(stderr, "bench: the same files on tmpfs\n");
+		files_row(NULL, files_cap, files_sec, tfiles, sizeof(tfiles), &tc);
+	}
 
 	printf("| workload | store | tmpfs | store/tmpfs median | spread (min-max) | target |\n");
 	printf("|---|---|---|---|---|---|\n");
 	for (int i = 0; i < NWORK; i++) {
+		if (!chosen(workloads[i].name))
+			continue;
 		double lo = ratio[i][0], hi = ratio[i][0];
 		for (int r = 1; r < rounds; r++) {
 			lo = ratio[i][r] < lo ? ratio[i][r] : lo;
@@ -1011,8 +1035,9 @@ static int driver_main(const char *preload, int smoke)
 		       lo, hi, workloads[i].target);
 	}
 	char capbuf[32];
-	printf("| files in one store, hard fd limit 20,000 | %s | - | - | - | %s |\n", files,
-	       group(1000000, capbuf, sizeof(capbuf)));
+	if (files[0])
+		printf("| files in one store, hard fd limit 20,000 | %s | - | - | - | %s |\n", files,
+		       group(1000000, capbuf, sizeof(capbuf)));
 	if (sc.n > 1000) {
 		/* The same store at 1,000 files and at the end of the files row,
 		 * and the same files on tmpfs for comparison. */

@@ -19,6 +19,7 @@
 #define _LARGEFILE64_SOURCE
 #include <dirent.h>
 #include <dlfcn.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,11 @@
 static char libpath[PATH_MAX];
 static const char *saved[24]; /* "MEMSHIM_X=..." seen at start */
 static int nsaved;
+/* Where saved[] strings live: copies, since a program may write over its
+ * own environment strings (setproctitle); only the pages used are ever
+ * touched. A longer environment falls back to malloc. */
+static char saved_buf[8192];
+static size_t saved_used;
 static uint64_t placeholder_kino;
 
 static char *env_add(struct envbuf *b, const char *a, const char *c)
@@ -173,10 +179,10 @@ char **ms_carry_env(char *const envp[], char **vec, struct envbuf *b, char own,
 		fds_entry(fds, sizeof(fds), &used, extra[i].target, (struct ms_fd *)&extra[i].e, 'G');
 	/* Written even empty: a child that finds it set knows which store
 	 * fds it has without looking at each of its fds. Not from a vfork
-	 * child, whose dup2s (a store file made stdout) the table did not
-	 * follow: its program looks at each fd. */
+	 * child that made or moved a store fd (a store file made stdout),
+	 * which the table does not show: its program looks at each fd. */
 	fds[used] = 0;
-	char *fv = ms_in_vfork_child() ? NULL : env_add(b, "MEMSHIM_FDS=", fds);
+	char *fv = ms_in_vfork_child() && ms_vfork_touched() ? NULL : env_add(b, "MEMSHIM_FDS=", fds);
 	if (fv)
 		vec[n++] = fv;
 	vec[n] = NULL;
@@ -363,7 +369,8 @@ struct ms_fd *ms_fd_adopt_lower(int fd)
 }
 
 /* MEMSHIM_FDS as this program found it (NULL: not set, the parent did not
- * say), read once by the constructor. */
+ * say), read once by the constructor; the writer's list fits in 4 KiB. */
+static char inherited_buf[4096];
 static char *inherited;
 static int inherited_set;
 
@@ -392,37 +399,81 @@ static int memfd_among_fds(void)
 	return 0;
 }
 
+/* This library's path as the loader opened it (what dladdr would say):
+ * its entry in the loader's list of objects, the one whose dynamic
+ * section is ours. No lock, no allocation: start-up reads one list. */
+extern ElfW(Dyn) _DYNAMIC[] __attribute__((visibility("hidden")));
+
+static void find_libpath(void)
+{
+	const char *name = NULL;
+	for (struct link_map *m = _r_debug.r_map; m && !name; m = m->l_next)
+		if (m->l_ld == _DYNAMIC)
+			name = m->l_name;
+	Dl_info di;
+	if ((!name || !*name) && dladdr((void *)find_libpath, &di))
+		name = di.dli_fname;
+	size_t n = name ? strnlen(name, sizeof(libpath)) : 0;
+	if (n < sizeof(libpath))
+		memcpy(libpath, name ? name : "", n + 1);
+}
+
+/* The variables carried to new programs when a caller drops them: MEMSHIM_FDS,
+ * MEMSHIM_CWD and MEMSHIM_PIN are this process's own, written afresh. */
+static int carried_name(const char *var)
+{
+	static const char *const carried[] = {
+		"PREFIX=", "QUOTA=", "MAX_NODES=", "QUOTA_ERRNO=", "GUARD=", "GUARD_ACTION=",
+		"GUARD_INTERVAL=", "LOG=", "STORE=", "STORE_ID=", "REPORT=", "CHART=", "SEED=",
+		"SAVE=", "MEMFD_DEV=", "FAIL=", "LOWER=",
+	};
+	for (size_t i = 0; i < sizeof(carried) / sizeof(carried[0]); i++)
+		if (name_eq(var + 8, carried[i]))
+			return 1;
+	return 0;
+}
+
+static const char *keep_copy(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	if (n > sizeof(saved_buf) - saved_used)
+		return strdup(s);
+	char *p = memcpy(saved_buf + saved_used, s, n);
+	saved_used += n;
+	return p;
+}
+
+/* One pass over the environment the program started with: MEMSHIM_FDS
+ * taken out of it (the program's own children get a list of their own),
+ * the carried variables copied. */
 int ms_carry_init(void)
 {
-	Dl_info di;
-	if (dladdr((void *)ms_carry_init, &di) && di.dli_fname)
-		snprintf(libpath, sizeof(libpath), "%s", di.dli_fname);
-	const char *fds = getenv("MEMSHIM_FDS");
-	inherited_set = fds != NULL;
-	if (fds && *fds)
-		inherited = strdup(fds);
-	if (fds)
-		unsetenv("MEMSHIM_FDS");
-	/* By name, through getenv: in some programs (bash) the `environ` this
-	 * library sees is a copy the program keeps, which our own setenv of
-	 * MEMSHIM_STORE_ID at start-up does not reach. */
-	static const char *const names[] = {
-		"MEMSHIM_PREFIX", "MEMSHIM_QUOTA", "MEMSHIM_MAX_NODES", "MEMSHIM_QUOTA_ERRNO",
-		"MEMSHIM_GUARD", "MEMSHIM_GUARD_ACTION", "MEMSHIM_GUARD_INTERVAL", "MEMSHIM_LOG",
-		"MEMSHIM_STORE", "MEMSHIM_STORE_ID", "MEMSHIM_REPORT", "MEMSHIM_CHART", "MEMSHIM_SEED",
-		"MEMSHIM_SAVE", "MEMSHIM_MEMFD_DEV", "MEMSHIM_FAIL", "MEMSHIM_LOWER",
-	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		const char *v = getenv(names[i]);
-		if (!v)
+	find_libpath();
+	char **out = environ;
+	for (char **e = environ; e && *e; e++) {
+		if (!name_eq(*e, "MEMSHIM_")) {
+			*out++ = *e;
 			continue;
-		size_t len = strlen(names[i]) + 1 + strlen(v) + 1;
-		char *kv = malloc(len);
-		if (!kv)
+		}
+		if (name_eq(*e, "MEMSHIM_FDS=")) {
+			const char *v = *e + 12;
+			size_t n = strlen(v);
+			inherited_set = 1;
+			if (*v && n < sizeof(inherited_buf))
+				inherited = memcpy(inherited_buf, v, n + 1);
+			else if (*v)
+				inherited = strdup(v);
 			continue;
-		snprintf(kv, len, "%s=%s", names[i], v);
-		saved[nsaved++] = kv;
+		}
+		*out++ = *e;
+		if (carried_name(*e) && nsaved < (int)(sizeof(saved) / sizeof(saved[0]))) {
+			const char *kv = keep_copy(*e);
+			if (kv)
+				saved[nsaved++] = kv;
+		}
 	}
+	if (out)
+		*out = NULL;
 	/* The store is needed at once when store fds came with us: listed by
 	 * the parent, or found among our fds when it could not list them. */
 	return inherited || (!inherited_set && memfd_among_fds());
@@ -440,7 +491,8 @@ void ms_carry_attach(void)
 		return;
 	discover_files(inherited, st.st_dev); /* every memfd shares one device */
 	inherit_listed(inherited);
-	free(inherited);
+	if (inherited != inherited_buf)
+		free(inherited);
 	inherited = NULL;
 }
 

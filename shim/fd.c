@@ -23,6 +23,12 @@ int ms_in_vfork_child(void)
 	return ms_shim_getpid() != ms_shim.pid;
 }
 
+static __thread pid_t vfork_touched;
+
+void ms_vfork_touch(void) { vfork_touched = ms_shim_getpid(); }
+
+int ms_vfork_touched(void) { return vfork_touched && vfork_touched == ms_shim_getpid(); }
+
 /* ---- the open family: one definition, five shapes -------------------------------- */
 
 /* The mode argument exists only with O_CREAT or O_TMPFILE; read it only
@@ -171,8 +177,12 @@ MS_EXPORT void closefrom(int lowfd)
 MS_EXPORT int dup(int fd)
 {
 	int r = REAL(dup)(fd);
-	if (r >= 0 && ms_fd_get(fd) && !ms_in_vfork_child())
-		ms_fd_copy(fd, r);
+	if (r >= 0 && ms_fd_get(fd)) {
+		if (ms_in_vfork_child())
+			ms_vfork_touch();
+		else
+			ms_fd_copy(fd, r);
+	}
 	return r;
 }
 
@@ -181,8 +191,13 @@ static int dup_onto(int oldfd, int newfd, int flags, int three)
 	if (ms_shim.on && ms_fd_private(newfd) && oldfd != newfd)
 		ms_fd_private_evict(newfd);
 	int r = three ? REAL(dup3)(oldfd, newfd, flags) : REAL(dup2)(oldfd, newfd);
-	if (r < 0 || oldfd == newfd || !ms_shim.ready || ms_in_vfork_child())
+	if (r < 0 || oldfd == newfd || !ms_shim.ready)
 		return r;
+	if (ms_in_vfork_child()) {
+		if (ms_fd_get(oldfd))
+			ms_vfork_touch();
+		return r;
+	}
 	int saved = errno;
 	if (ms_fd_get(oldfd))
 		ms_fd_copy(oldfd, newfd);
@@ -203,6 +218,8 @@ static int fcntl_common(int fd, int cmd, void *arg, int sixty_four)
 {
 	struct ms_fd *e = ms_fd_get(fd);
 	int r;
+	if (e && ms_in_vfork_child() && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+		ms_vfork_touch();
 	if (!e || ms_in_vfork_child())
 		return sixty_four ? REAL(fcntl64)(fd, cmd, arg) : REAL(fcntl)(fd, cmd, arg);
 	switch (cmd) {

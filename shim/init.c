@@ -283,7 +283,6 @@ __asm__(".text\n"
 __attribute__((constructor)) static void ms_shim_init(void)
 {
 	char err[512];
-	ms_real_resolve_early();
 	ms_fault_set_known(ms_real_known);
 	ms_probe_init();
 	int r = ms_config_load(&ms_shim.cfg, NULL, err, sizeof(err));
@@ -323,4 +322,11 @@ __attribute__((constructor)) static void ms_shim_init(void)
 		ms_fault_parse(ms_shim.cfg.fault, 1, NULL, 0);
 	if (ms_shim.cfg.fail[0])
 		ms_fail_parse(ms_shim.cfg.fail, ms_parse_size, 1, NULL, 0);
+	if (ms_shim.cfg.log_level >= MS_LOG_DEBUG) {
+		/* real.c's own lookup against the loader's, name by name */
+		char names[600];
+		int differ = ms_real_check(names, sizeof(names));
+		ms_logc(ms_shim.cfg.log_level, differ ? MS_LOG_WARN : MS_LOG_DEBUG,
+			"real functions:%s", names);
+	}
 }

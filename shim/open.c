@@ -65,6 +65,16 @@ int ms_open_route(struct ms_route *r, int flags, mode_t mode, enum ms_open_how h
 			return -EACCES; /* a directory is no program */
 		return fd;
 	}
+	if (ms_in_vfork_child()) {
+		/* The fd is the child's, the table its parent's (shared
+		 * memory): a bare kernel fd as for MS_OPEN_EXEC, and the
+		 * program the child runs looks at each of its fds
+		 * (ms_vfork_touch). A store directory has no kernel fd of
+		 * its own to be: refused as with no fd left. */
+		ms_ino_put(s, ino);
+		ms_vfork_touch();
+		return fd < 0 ? -EMFILE : fd;
+	}
 	if (fd < 0) {
 		/* A directory, or with O_PATH a symlink: the shim's own kind
 		 * of fd. */

@@ -3,14 +3,15 @@
  * Generated from the family lists shim/real_*.def, each line one of
  *	W(ret, name, (params))  a libc name the shim wraps and exports
  *	R(ret, name, (params))  a libc name the shim only calls
- * Every entry is resolved with dlsym(RTLD_NEXT) once: on its first use, or
- * all of them before the process forks or vforks (a child of a threaded
- * process may not call dlsym: another thread may have held the loader's
- * lock at the fork) and for the few calls a signal handler may make
- * (MS_REAL_EARLY, at start). A process that calls a few wrapped names
- * looks a few up, not 200 (tens of microseconds at every start). The version script
- * of libmemshim.so is generated from the W lines, so exports and wrappers
- * can never drift apart.
+ * Every entry is resolved once, to what dlsym(RTLD_NEXT) gives: on its
+ * first use, by real.c's own look-up in the loaded objects' hash tables
+ * (no lock, no allocation: safe in a signal handler and in the child of a
+ * raw clone, about 0.1 us a name), dlsym only for what that leaves (an
+ * IFUNC); and all of them before the process forks or vforks, so a child
+ * never needs dlsym. A process that calls a few wrapped names looks a few
+ * up, and nothing at start. The version script of libmemshim.so is
+ * generated from the W lines, so exports and wrappers can never drift
+ * apart.
  *
  * Fault injection (core/fault.h) goes through the same table: when an armed
  * rule fires for a name, REAL(name) gives that entry's failing stand-in,
@@ -53,11 +54,13 @@ extern struct ms_real ms_real;
 /* Resolves every entry still NULL. Safe to call from any thread, any time
  * dlsym is. */
 void ms_real_resolve(void);
-/* Resolves the entries a signal handler may reach first (read, write,
- * close...): the constructor. */
-void ms_real_resolve_early(void);
-/* Resolves one entry: *slot = dlsym(RTLD_NEXT, name). */
+/* Resolves one entry: *slot = what dlsym(RTLD_NEXT, name) gives, found
+ * without the loader's lock where it can be (real.c). */
 void ms_real_resolve_one(void **slot, const char *name);
+/* For the test of the lookup (MEMSHIM_TEST_REAL, init.c): every entry
+ * looked up both ways; the names that differ, and counts, into out.
+ * Returns how many differ. */
+int ms_real_check(char *out, size_t n);
 
 /* The failing stand-ins, one per entry. */
 #define W(ret, name, params) ret ms_fail_##name params;

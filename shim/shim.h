@@ -234,6 +234,17 @@ enum ms_open_how {
  * fd) or -errno; errno untouched. */
 int ms_open_route(struct ms_route *r, int flags, mode_t mode, enum ms_open_how how);
 
+/* A vfork child that opened a store file or duplicated a store fd has
+ * store fds its parent's table does not show: ms_vfork_touch() says so,
+ * and ms_vfork_touched() tells the exec (carry.c), which then leaves
+ * MEMSHIM_FDS out so the new program looks at each of its fds. Without
+ * either, the parent's table is the child's list (each entry checked
+ * against the kernel by the new program). Thread-local and keyed by the
+ * child's pid: the child runs on its parent thread's memory while that
+ * thread waits, and a later vfork child of the thread starts clean. */
+void ms_vfork_touch(void);
+int ms_vfork_touched(void);
+
 /* The one step for a path that left the store: when rc is core's
  * -MS_EESCAPE, sets *dirfd and *path to the real path core reached and
  * returns 1, so the caller repeats its real call with them. */

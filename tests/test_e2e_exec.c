@@ -194,6 +194,13 @@ Test(e2e_exec_python, system_popen_after_chdir)
 		"/mem/x\ncontent\n0\n'/mem/x\\ncontent\\n' None\nNone 'content\\nwritten\\n'\n");
 }
 
+/* Python starts children from a vfork child: the list of store fds goes
+ * with the exec unless the child moved a store fd itself. */
+Test(e2e_exec_python, vfork_child_lists_its_store_fds)
+{
+	py_case("vfork_fds_list", "", "0 ['MEMSHIM_FDS=FG5']\n0 [] True\n");
+}
+
 Test(e2e_exec_python, forty_children_append)
 {
 	py_case("many_children", "", "{0} 200 200 True\n");

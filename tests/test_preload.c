@@ -143,3 +143,27 @@ Test(preload, a_process_attaches_on_its_first_store_call, .init = init_lib)
 	/* and a process that attaches late still sees the tree's store */
 	cr_assert_str_eq(out, "untouched 0 0 touched 1\nx\n");
 }
+
+/* The real functions are found without the loader's lock (shim/real.c),
+ * and each is the very one dlsym(RTLD_NEXT) gives: checked name by name
+ * at MEMSHIM_LOG=debug, in a shell and in Python (more libraries after
+ * ours). */
+Test(preload, real_functions_found_without_dlsym_are_dlsyms, .init = init_lib)
+{
+	const char *progs[] = {"true", "python3 -c pass"};
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		char out[8192], script[256];
+		snprintf(script, sizeof(script), "exec %s", progs[i]);
+		int st = sh("MEMSHIM_LOG=debug", script, out, sizeof(out));
+		cr_assert_eq(st, 0, "%s", out);
+		const char *l = strstr(out, "memshim: real functions:");
+		cr_assert_not_null(l, "%s: no line on the real functions in:\n%s", progs[i], out);
+		unsigned names, found, differ;
+		const char *semi = strchr(l, ';');
+		cr_assert(semi && sscanf(semi, "; %u names, %u found without dlsym, %u differ", &names,
+					 &found, &differ) == 3, "%s", l);
+		cr_expect_gt(names, 200, "%s", l);
+		cr_expect_eq(found, names, "%s: some names left to dlsym: %s", progs[i], l);
+		cr_expect_eq(differ, 0, "%s: %s", progs[i], l);
+	}
+}

@@ -239,3 +239,13 @@ Test(shim_fd, a_child_of_fork_without_handlers_holds_its_own_references)
 	HAS(o, "used_blocks=3");
 	HAS(o, "write_after=1 errno=0");
 }
+
+/* A vfork child shares its parent's memory, not its fd table: a store file
+ * it opens (and dup2s) is its own, and the fd numbers it used are the
+ * parent's real files afterwards, as the kernel has them. */
+Test(shim_fd, a_vfork_childs_store_fds_are_not_its_parents)
+{
+	const char *o = q64("vfork-open");
+	HAS(o, "real_is_chr=1 real40_is_chr=1");
+	HAS(o, "read_real=0 errno=0");
+}

@@ -165,4 +165,26 @@ def case_many_children():
     print(set(codes), len(lines) - 1, len(set(lines[:-1])), all(len(l) == 4 for l in lines[:-1]))
 
 
+def case_vfork_fds_list():
+    # A child that only exec'd (stdout a pipe) is told its store fds
+    # (MEMSHIM_FDS: the inheritable /mem/keep as fd 5, "G": it takes its
+    # own reference), so it need not look at each fd; one that dup2'd a
+    # store file onto stdout in the vfork child is not, and looks (its
+    # output still lands in the file, counted).
+    setup()
+    keep = os.open("/mem/keep", os.O_CREAT | os.O_WRONLY, 0o644)
+    os.dup2(keep, 5)
+    os.close(keep)
+    def listed(env):
+        v = [e for e in env.split(b"\0") if e.startswith(b"MEMSHIM_FDS=")]
+        return [b":".join(e.split(b":")[:1]).decode() for e in v]
+    r = subprocess.run(["cat", "/proc/self/environ"], stdout=subprocess.PIPE, pass_fds=(5,))
+    print(r.returncode, listed(r.stdout))
+    with open("/mem/env", "w") as f:
+        r = subprocess.run(["cat", "/proc/self/environ"], stdout=f, pass_fds=(5,))
+    with open("/mem/env", "rb") as f:
+        env = f.read()
+    print(r.returncode, listed(env), os.stat("/mem/env").st_size == len(env) > 0)
+
+
 globals()["case_" + sys.argv[1]]()

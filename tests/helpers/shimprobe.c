@@ -255,6 +255,24 @@ int main(int argc, char **argv)
 		statvfs("/mem", &v);
 		printf("used_blocks=%llu\n", (unsigned long long)(v.f_blocks - v.f_bfree));
 		res("write_after", write(fd, "x", 1));
+	} else if (!strcmp(op, "vfork-open")) { /* a vfork child's store fd is not its parent's */
+		close(mk("/mem/attached", 0));
+		pid_t p = vfork();
+		if (p == 0) {
+			int f = open("/mem/by-child", O_CREAT | O_WRONLY, 0644);
+			dup2(f, 40);
+			close(f);
+			close(40);
+			_exit(0);
+		}
+		waitpid(p, NULL, 0);
+		/* the numbers the child's fds had, now real files of ours */
+		int r = open("/dev/null", O_RDONLY), r40 = dup2(r, 40);
+		struct stat st, st40;
+		fstat(r, &st);
+		fstat(r40, &st40);
+		printf("real_is_chr=%d real40_is_chr=%d\n", S_ISCHR(st.st_mode), S_ISCHR(st40.st_mode));
+		res("read_real", read(r, big, 10));
 	} else {
 		return 2;
 	}
