@@ -1,5 +1,5 @@
-/* shim/real.c — resolving the table of real functions, and the failing
- * stand-in of each entry for fault injection (see real.h). */
+/* shim/real.c — resolving the table of real functions (see real.h); their
+ * failing stand-ins are in real_fail.c. */
 #include <dlfcn.h>
 #include <link.h>
 #include <string.h>
@@ -97,7 +97,7 @@ static int obj_lookup(const struct obj *o, const char *name, uint32_t h, void **
 
 /* The first definition of name after this library, as dlsym(RTLD_NEXT)
  * finds it, or NULL when that is dlsym's to say. */
-static void *next_lookup(const char *name)
+static __attribute__((noinline)) void *next_lookup(const char *name)
 {
 	uint32_t h = 5381;
 	for (const unsigned char *c = (const unsigned char *)name; *c; c++)
@@ -129,19 +129,6 @@ void ms_real_resolve_one(void **slot, const char *name)
 	*slot = f ? f : dlsym(RTLD_NEXT, name);
 }
 
-void ms_real_resolve(void)
-{
-	static int all;
-	if (__atomic_load_n(&all, __ATOMIC_ACQUIRE))
-		return;
-#define W(ret, name, params) ms_real_resolve_one((void **)&ms_real.name, #name);
-#define R W
-#include "real_all.def"
-#undef W
-#undef R
-	__atomic_store_n(&all, 1, __ATOMIC_RELEASE);
-}
-
 static const char *const names[] = {
 #define W(ret, name, params) #name,
 #define R W
@@ -149,6 +136,18 @@ static const char *const names[] = {
 #undef W
 #undef R
 };
+
+void ms_real_resolve(void)
+{
+	static int all;
+	if (__atomic_load_n(&all, __ATOMIC_ACQUIRE))
+		return;
+	/* the table is its entries' pointers, in names[] order (real_all.def) */
+	void **slot = (void **)&ms_real;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		ms_real_resolve_one(&slot[i], names[i]);
+	__atomic_store_n(&all, 1, __ATOMIC_RELEASE);
+}
 
 int ms_real_known(const char *name)
 {
@@ -178,68 +177,5 @@ int ms_real_check(char *out, size_t n)
 	return differ;
 }
 
-/* ---- the failing stand-ins ------------------------------------------------------ */
-
-/* Per-name properties, found by the preprocessor: MS_HAS(P_, name) is 1 when
- * P_name is defined as "~, 1", else 0. */
-#define MS_SECOND(a, b, ...) b
-#define MS_SECOND_(...) MS_SECOND(__VA_ARGS__)
-#define MS_HAS(prop, name) MS_SECOND_(prop##name, 0, ~)
-
-/* Functions that return an error number instead of setting errno. */
-#define ERRNUM_posix_fallocate ~, 1
-#define ERRNUM_posix_fallocate64 ~, 1
-#define ERRNUM_readdir_r ~, 1
-#define ERRNUM_readdir64_r ~, 1
-#define ERRNUM_posix_spawn ~, 1
-#define ERRNUM_posix_spawnp ~, 1
-#define ERRNUM_posix_spawn_file_actions_addopen ~, 1
-#define ERRNUM_posix_spawn_file_actions_destroy ~, 1
-#define ERRNUM_posix_spawn_file_actions_adddup2 ~, 1
-
-/* Stand-ins written by hand below: the call's failure has effects. */
-#define BYHAND_close ~, 1
-#define BYHAND_closedir ~, 1
-
-#define MS_IF_0(...) __VA_ARGS__
-#define MS_IF_1(...)
-#define MS_CAT(a, b) MS_CAT_(a, b)
-#define MS_CAT_(a, b) a##b
-#define MS_UNLESS(cond) MS_CAT(MS_IF_, cond)
-
-/* The failure value of a return type: nothing for void, NULL for a pointer,
- * -1 for a number. */
-#define IS_VOID(ret) __builtin_types_compatible_p(ret, void)
-#define IS_PTR(ret) (__builtin_classify_type(__builtin_choose_expr(IS_VOID(ret), 0, (ret)0)) == 5)
-#define FAIL_VALUE(ret) ((ret)(IS_PTR(ret) ? 0L : -1L))
-
-#define W(ret, name, params)                                                        \
-	MS_UNLESS(MS_HAS(BYHAND_, name))(ret ms_fail_##name params {                \
-		int e = ms_fault_errno;                                            \
-		if (MS_HAS(ERRNUM_, name))                                         \
-			return (ret)(long)e;                                       \
-		errno = e;                                                         \
-		return FAIL_VALUE(ret);                                            \
-	})
-#define R W
-#include "real_all.def"
-#undef W
-#undef R
-
-/* close(2) and closedir(3) release the fd (and the DIR) even when they
- * report an error: so do their faults. */
-int ms_fail_close(int fd)
-{
-	int e = ms_fault_errno;
-	REAL_RESOLVED(close)(fd);
-	errno = e;
-	return -1;
-}
-
-int ms_fail_closedir(DIR *d)
-{
-	int e = ms_fault_errno;
-	REAL_RESOLVED(closedir)(d);
-	errno = e;
-	return -1;
-}
+_Static_assert(sizeof(struct ms_real) == sizeof(names) / sizeof(names[0]) * sizeof(void *),
+	       "struct ms_real is one pointer per name of real_all.def");
