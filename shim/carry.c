@@ -418,6 +418,8 @@ static void find_libpath(void)
 		memcpy(libpath, name ? name : "", n + 1);
 }
 
+const char *ms_carry_libpath(void) { return libpath; }
+
 /* The variables carried to new programs when a caller drops them: MEMSHIM_FDS,
  * MEMSHIM_CWD and MEMSHIM_PIN are this process's own, written afresh. */
 static int carried_name(const char *var)

@@ -97,13 +97,13 @@ static void find_above(void)
  * together). */
 static void keeper_path(char *buf, size_t n)
 {
-	Dl_info di;
+	const char *lib = ms_carry_libpath();
 	buf[0] = 0;
-	if (!dladdr((void *)keeper_path, &di) || !di.dli_fname)
+	if (!*lib)
 		return;
-	const char *slash = strrchr(di.dli_fname, '/');
-	int dirlen = slash ? (int)(slash - di.dli_fname) : 1;
-	snprintf(buf, n, "%.*s/memshim-keeper", dirlen, slash ? di.dli_fname : ".");
+	const char *slash = strrchr(lib, '/');
+	int dirlen = slash ? (int)(slash - lib) : 1;
+	snprintf(buf, n, "%.*s/memshim-keeper", dirlen, slash ? lib : ".");
 }
 
 static void die(const char *msg)
@@ -115,28 +115,6 @@ static void die(const char *msg)
 	ssize_t w = REAL(write)(2, line, (size_t)len);
 	(void)w;
 	_exit(2);
-}
-
-/* The umask, read without changing it when other threads may be creating
- * files (a lazy attach): /proc's "Umask:" line (Linux 4.7); else by
- * setting it and back, as before threads exist. */
-static mode_t read_umask(int threads_possible)
-{
-	if (threads_possible) {
-		int fd = REAL(open)("/proc/self/status", O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			char buf[4096];
-			ssize_t n = REAL(read)(fd, buf, sizeof(buf) - 1);
-			REAL(close)(fd);
-			buf[n > 0 ? n : 0] = 0;
-			const char *u = strstr(buf, "\nUmask:");
-			if (u)
-				return (mode_t)strtoul(u + 8, NULL, 8);
-		}
-	}
-	mode_t mask = REAL(umask)(022);
-	REAL(umask)(mask);
-	return mask;
 }
 
 static int attach_now(int in_constructor);
@@ -200,7 +178,7 @@ static int attach_now(int in_constructor)
 	if (ms_shim.placeholder >= 0)
 		ms_shim.private_fds[np++] = ms_shim.placeholder;
 	ms_shim.nprivate = np;
-	ms_store_set_umask(st, read_umask(!in_constructor));
+	ms_store_set_umask(st, __atomic_load_n(&ms_shim.umask, __ATOMIC_RELAXED));
 	ms_cred_changed();
 	ms_carry_attach();
 	__atomic_store_n(&ms_shim.ready, 1, __ATOMIC_RELEASE);
@@ -291,6 +269,11 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	for (int k = 0; k < ms_shim.cfg.nprefix; k++)
 		ms_shim.lower_on |= ms_shim.cfg.lower[k][0] != 0;
 	ms_fdtab_init();
+	/* The umask, for the store to apply when this process attaches (the
+	 * umask wrapper keeps it): read by setting it and back, before the
+	 * program has threads that could create files meanwhile. */
+	ms_shim.umask = REAL(umask)(022);
+	REAL(umask)(ms_shim.umask);
 	ms_shim.pid = getpid();
 	const char *pin = getenv("MEMSHIM_PIN");
 	if (pin && *pin && REAL(fcntl)(atoi(pin), F_GETFD) >= 0) {

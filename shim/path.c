@@ -670,6 +670,7 @@ MS_EXPORT int fremovexattr(int fd, const char *name)
 MS_EXPORT mode_t umask(mode_t mask)
 {
 	mode_t old = REAL(umask)(mask);
+	__atomic_store_n(&ms_shim.umask, mask & 0777, __ATOMIC_RELAXED);
 	if (ms_shim.store)
 		ms_store_set_umask(ms_shim.store, mask);
 	return old;

@@ -90,6 +90,9 @@ struct ms_shim {
 	 * (MEMSHIM_PIN), or -1: the one this process inherited until it
 	 * attaches, then its own (cred.c). */
 	int pin;
+	/* [atomic] The process's umask: read at start, kept by the umask
+	 * wrapper (path.c), given to the store when the process attaches. */
+	mode_t umask;
 };
 
 extern struct ms_shim ms_shim;
@@ -412,6 +415,9 @@ void ms_cred_changed(void);
  * exec handed down (MEMSHIM_FDS). Returns 1 when the program started with
  * store fds, so the store is needed at once. */
 int ms_carry_init(void);
+/* This library's path as the loader opened it (for LD_PRELOAD and the
+ * keeper next to it); "" when it could not be found. */
+const char *ms_carry_libpath(void);
 /* At attach: takes over those fds, checked against the kernel. */
 void ms_carry_attach(void);
 

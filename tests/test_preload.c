@@ -144,6 +144,20 @@ Test(preload, a_process_attaches_on_its_first_store_call, .init = init_lib)
 	cr_assert_str_eq(out, "untouched 0 0 touched 1\nx\n");
 }
 
+/* A process that attaches late applies the umask it has then: inherited,
+ * or set by itself before its first store call (the shim reads it at
+ * start and follows umask()); so does the one that made the store. */
+Test(preload, a_late_attach_applies_the_processs_umask, .init = init_lib)
+{
+	char out[4096];
+	const char *script = "umask 027; touch /mem/self; sh -c \"touch /mem/inherited\"; "
+			     "python3 -c \"import os, sys; os.umask(0o077); open(*sys.argv[1:])\" /mem/own w; "
+			     "stat -c \"%a %n\" /mem/self /mem/inherited /mem/own";
+	int st = sh("", script, out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	cr_assert_str_eq(out, "640 /mem/self\n640 /mem/inherited\n600 /mem/own\n");
+}
+
 /* The real functions are found without the loader's lock (shim/real.c),
  * and each is the very one dlsym(RTLD_NEXT) gives: checked name by name
  * at MEMSHIM_LOG=debug, in a shell and in Python (more libraries after
