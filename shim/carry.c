@@ -378,7 +378,7 @@ static int inherited_set;
  * process that opened the store); 0 when unknown. */
 static dev_t memfd_dev_env(void)
 {
-	const char *v = getenv("MEMSHIM_MEMFD_DEV");
+	const char *v = ms_carry_start_env("MEMSHIM_MEMFD_DEV");
 	return v && *v ? (dev_t)strtoull(v, NULL, 10) : 0;
 }
 
@@ -445,10 +445,26 @@ static const char *keep_copy(const char *s)
 	return p;
 }
 
+/* The MEMSHIM_* entries the program started with, for the constructor
+ * (pointers into the environment's own strings). */
+static const char *start_env[32];
+static int nstart;
+
+const char *ms_carry_start_env(const char *name)
+{
+	size_t n = strlen(name);
+	for (int i = 0; i < nstart; i++)
+		if (!strncmp(start_env[i], name, n) && start_env[i][n] == '=')
+			return start_env[i] + n + 1;
+	return NULL;
+}
+
 /* One pass over the environment the program started with: MEMSHIM_FDS
- * taken out of it (the program's own children get a list of their own),
- * the carried variables copied. */
-int ms_carry_init(void)
+ * and MEMSHIM_CWD taken out of it (read once: left there they would
+ * outlive what they describe and mislead a child that glibc's system()
+ * or popen() starts, which the exec wrappers never see), the carried
+ * variables copied. */
+void ms_carry_init(void)
 {
 	find_libpath();
 	char **out = environ;
@@ -457,6 +473,10 @@ int ms_carry_init(void)
 			*out++ = *e;
 			continue;
 		}
+		if (nstart < (int)(sizeof(start_env) / sizeof(start_env[0])))
+			start_env[nstart++] = *e;
+		if (name_eq(*e, "MEMSHIM_CWD="))
+			continue;
 		if (name_eq(*e, "MEMSHIM_FDS=")) {
 			const char *v = *e + 12;
 			size_t n = strlen(v);
@@ -476,8 +496,12 @@ int ms_carry_init(void)
 	}
 	if (out)
 		*out = NULL;
-	/* The store is needed at once when store fds came with us: listed by
-	 * the parent, or found among our fds when it could not list them. */
+}
+
+int ms_carry_inherited(void)
+{
+	/* Listed by the parent, or found among our fds when it could not
+	 * list them. */
 	return inherited || (!inherited_set && memfd_among_fds());
 }
 

@@ -102,7 +102,7 @@ void ms_cwd_inherit(void)
 {
 	/* MEMSHIM_CWD, written by the exec wrappers, is authoritative ("" =
 	 * the kernel's cwd); PWD is the fallback for an exec they did not see. */
-	const char *p = getenv("MEMSHIM_CWD");
+	const char *p = ms_carry_start_env("MEMSHIM_CWD");
 	if (!p)
 		p = getenv("PWD");
 	struct ms_route r;
@@ -110,11 +110,6 @@ void ms_cwd_inherit(void)
 	if (p && p[0] == '/' && ms_route(p, &r) &&
 	    ms_lookup_dir(ms_shim.store, r.dir, r.path, &ino) == 0)
 		cwd_enter(ino, 0);
-	/* Read once: left in the environment it would outlive a chdir and
-	 * mislead a child started by system() or popen(), which never pass
-	 * through the exec wrappers (chdir keeps PWD current for those). */
-	if (getenv("MEMSHIM_CWD"))
-		unsetenv("MEMSHIM_CWD");
 }
 
 int ms_cwd_env(char *buf, size_t n)

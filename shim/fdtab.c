@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include "shim.h"
+#include "sys.h"
 
 static struct ms_fd *tab;
 static int cap;
@@ -21,15 +22,18 @@ static int high; /* [atomic] one past the highest fd ever set */
 
 void ms_fdtab_init(void)
 {
+	/* system calls of our own: nothing of libc's to bind or fault in at
+	 * every start */
 	struct rlimit rl;
 	rlim_t n = 65536;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY)
+	if (MS_SYSCALL(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) == 0 &&
+	    rl.rlim_max != RLIM_INFINITY)
 		n = rl.rlim_max;
 	if (n > (1 << 20))
 		n = 1 << 20;
-	void *p = mmap(NULL, (size_t)n * sizeof(struct ms_fd), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
+	void *p;
+	if (sys_mmap(&p, (size_t)n * sizeof(struct ms_fd), PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0))
 		return;
 	tab = p;
 	cap = (int)n;

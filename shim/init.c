@@ -77,7 +77,7 @@ static void find_above(void)
 {
 	for (int i = 0; i < ms_shim.cfg.nprefix; i++) {
 		char dir[MS_PREFIX_MAX];
-		snprintf(dir, sizeof(dir), "%s", ms_shim.cfg.prefix[i]);
+		memcpy(dir, ms_shim.cfg.prefix[i], sizeof(dir)); /* NUL-terminated by config.c */
 		for (char *slash = strrchr(dir, '/'); slash; slash = strrchr(dir, '/')) {
 			slash[slash == dir] = 0; /* "/a/b" -> "/a" -> "/" */
 			struct stat st;
@@ -268,14 +268,15 @@ __attribute__((constructor)) static void ms_shim_init(void)
 		die(err);
 	for (int k = 0; k < ms_shim.cfg.nprefix; k++)
 		ms_shim.lower_on |= ms_shim.cfg.lower[k][0] != 0;
+	ms_carry_init();
 	ms_fdtab_init();
 	/* The umask, for the store to apply when this process attaches (the
 	 * umask wrapper keeps it): read by setting it and back, before the
 	 * program has threads that could create files meanwhile. */
 	ms_shim.umask = REAL(umask)(022);
 	REAL(umask)(ms_shim.umask);
-	ms_shim.pid = getpid();
-	const char *pin = getenv("MEMSHIM_PIN");
+	ms_shim.pid = ms_shim_getpid();
+	const char *pin = ms_carry_start_env("MEMSHIM_PIN");
 	if (pin && *pin && REAL(fcntl)(atoi(pin), F_GETFD) >= 0) {
 		/* ours from the start: out of sight, never closed under us */
 		ms_shim.pin = atoi(pin);
@@ -284,10 +285,10 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	}
 	find_above();
 	ms_real_cwd_changed();
-	int fds = ms_carry_init();
+	int fds = ms_carry_inherited();
 	ms_shim.on = 1;
 	pthread_atfork(fork_prepare, fork_parent, ms_shim_fork_child);
-	const char *id = getenv("MEMSHIM_STORE_ID");
+	const char *id = ms_carry_start_env("MEMSHIM_STORE_ID");
 	if (!id || !*id || ms_shim.pin < 0 || fds) {
 		/* Makes the store, joins it by name, or takes inherited fds. */
 		pthread_mutex_lock(&attach_lock);

@@ -411,10 +411,15 @@ void ms_cred_changed(void);
 
 /* ---- what a new program inherits (carry.c) ---------------------------------- */
 
-/* Constructor: notes the environment to carry along and the store fds an
- * exec handed down (MEMSHIM_FDS). Returns 1 when the program started with
- * store fds, so the store is needed at once. */
-int ms_carry_init(void);
+/* Constructor, first: notes the environment to carry along, the store fds
+ * an exec handed down (MEMSHIM_FDS) and the store cwd (MEMSHIM_CWD), both
+ * taken out of the environment. */
+void ms_carry_init(void);
+/* The value of MEMSHIM_* variable name as the program started, or NULL;
+ * for the constructor (MEMSHIM_CWD included, which is out of environ). */
+const char *ms_carry_start_env(const char *name);
+/* 1 when the program started with store fds: the store is needed at once. */
+int ms_carry_inherited(void);
 /* This library's path as the loader opened it (for LD_PRELOAD and the
  * keeper next to it); "" when it could not be found. */
 const char *ms_carry_libpath(void);

@@ -133,10 +133,13 @@ Test(preload, a_process_attaches_on_its_first_store_call, .init = init_lib)
 	const char *script =
 		"echo x > /mem/f; "
 		"arena() { for f in /proc/$1/fd/*; do readlink $f; done | grep -c memshim-arena; }; "
-		"sleep 2 & p=$!; "
-		"python3 -c \"import time; time.sleep(2)\" & q=$!; "
-		"sh -c \"exec 3</mem/f; sleep 2\" & r=$!; "
-		"sleep 0.8; echo untouched $(arena $p) $(arena $q) touched $(arena $r); "
+		"sleep 3 & p=$!; "
+		"python3 -c \"import time; time.sleep(3)\" & q=$!; "
+		"sh -c \"exec 3</mem/f; sleep 3\" & r=$!; "
+		/* and up to 2 s more for the last to start on a loaded machine
+		 * (ASan, CI) */
+		"sleep 0.8; i=0; while [ $(arena $r) = 0 ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; "
+		"echo untouched $(arena $p) $(arena $q) touched $(arena $r); "
 		"sh -c \"sleep 1; cat /mem/f\"; wait";
 	int st = sh("", script, out, sizeof(out));
 	cr_assert_eq(st, 0, "%s", out);

@@ -108,18 +108,58 @@ static void ch_whois(char *b, size_t n, int tid)
 	snprintf(b, n, "tid %d (%s)", tid, kill(tid, 0) == 0 ? "alive" : "dead");
 }
 
+/* What thread tid is blocked in, from /proc (system call number, its
+ * arguments: for a futex wait the first is the lock's address in that
+ * process) and where that process has the arena mapped, so a futex
+ * address there names the lock. */
+static void ch_blocked_in(int tid)
+{
+	char path[64], buf[512], m[700];
+	snprintf(path, sizeof(path), "/proc/%d/syscall", tid);
+	int fd = open(path, O_RDONLY), n = 0;
+	ssize_t k = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	buf[k > 0 ? k : 0] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	n = snprintf(m, sizeof(m), "chaos:   thread %d is in system call: %s\n", tid, buf);
+	if (write(2, m, (size_t)n) < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/maps", tid);
+	fd = open(path, O_RDONLY);
+	char map[16384];
+	k = fd >= 0 ? read(fd, map, sizeof(map) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	map[k > 0 ? k : 0] = 0;
+	for (char *l = map; l && *l;) {
+		char *e = strchr(l, '\n');
+		if (e)
+			*e = 0;
+		if (strstr(l, "memshim-arena")) {
+			n = snprintf(m, sizeof(m), "chaos:   its arena: %.200s\n", l);
+			if (write(2, m, (size_t)n) < 0)
+				return;
+		}
+		l = e ? e + 1 : NULL;
+	}
+}
+
 static void ch_watchdog(int sig)
 {
 	char m[1024], w[160];
 	int n;
 	(void)sig;
 	ms_store *s = ch_alarm_store;
-	ch_whois(w, sizeof(w), s ? ch_lock_owner(&s->hdr->ns_lock) : 0);
+	int ns_owner = s ? ch_lock_owner(&s->hdr->ns_lock) : 0;
+	ch_whois(w, sizeof(w), ns_owner);
 	n = snprintf(m, sizeof(m),
 		     "chaos: FAIL: the parent hung for 60 s in %s; ns_lock held by %s\n", ch_phase,
 		     w);
 	if (write(2, m, (size_t)n) < 0)
 		_exit(99);
+	if (ns_owner)
+		ch_blocked_in(ns_owner);
 	if (s) {
 		struct ms_hdr *h = s->hdr;
 		ch_whois(w, sizeof(w), ch_lock_owner(&h->ledger_lock));
@@ -137,9 +177,15 @@ static void ch_watchdog(int sig)
 			if (!o)
 				continue;
 			ch_whois(w, sizeof(w), o);
-			n = snprintf(m, sizeof(m), "chaos:   data lock of inode slot %u held by %s%s\n", i,
-				     w, ch_lock_inconsistent(dl) ? " (took it with EOWNERDEAD and never "
-							       "made it consistent or unlocked it)" : "");
+			unsigned word = __atomic_load_n((unsigned *)&dl->__data.__lock, __ATOMIC_RELAXED);
+			n = snprintf(m, sizeof(m),
+				     "chaos:   data lock of inode slot %u (offset %#lx) held by %s%s; "
+				     "futex word %#x (tid %u%s%s)\n",
+				     i, (unsigned long)((char *)dl - (char *)h), w,
+				     ch_lock_inconsistent(dl) ? " (took it with EOWNERDEAD and never "
+								"made it consistent or unlocked it)" : "",
+				     word, word & 0x3fffffff, word & 0x40000000 ? ", owner died" : "",
+				     word & 0x80000000 ? ", waiters" : "");
 			if (write(2, m, (size_t)n) < 0)
 				_exit(99);
 		}
