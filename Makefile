@@ -119,7 +119,7 @@ TEST_ENV = MEMSHIM_TEST_BUILD=$(abspath $(B)) MEMSHIM_LOG=error \
 # its last lines). Each program's output is kept in $(B)/log/.
 #
 # The chaos run (tests/chaos/chaos.h) still finds two rare crash-recovery
-# bugs, about once in 30 runs each here (chaos.h "Open bugs"): when it
+# bugs, each seen once in some 70 runs here (chaos.h "Open bugs"): when it
 # fails, it runs once more with a new seed, and its first failure is
 # printed at the end either way; a second failure fails the check.
 RUN_BIN ?= $(TEST_BIN)

@@ -111,8 +111,8 @@
  * Environment: MEMSHIM_CHAOS_KILLS (kills to perform), MEMSHIM_CHAOS_SEED,
  * MEMSHIM_CHAOS_WORKERS, MEMSHIM_CHAOS_THREADS.
  *
- * Open bugs. Two failures seen about once in 30 runs each on a loaded
- * 2-CPU machine (2026-12-02, about 70 runs), causes not found yet; make
+ * Open bugs. Two failures, each seen once in some 70 runs on a loaded
+ * 2-CPU machine (2026-12-02), causes not found yet; make
  * check and make tsan give a failed run a second seed and print the first
  * failure:
  *  - the watchdog fires: a live worker holds ns_lock inside 'open-trunc'
