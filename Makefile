@@ -65,15 +65,9 @@ $(B)/memshim.map: $(wildcard shim/*.def)
 	{ echo '{'; [ -z "$$names" ] || { echo '  global:'; echo "$$names"; }; \
 	  echo '  local: *;'; echo '};'; } > $@
 
-# The code every process runs at start first, in one piece: each 64 KiB of
-# the library's text a process touches costs it a page fault (about 10 us
-# measured on these virtual machines), and most processes of a test suite
-# run little else. The rest in source order, core from its archive.
-START_OBJ = $(addprefix $(B)/,shim/init.o shim/probe.o shim/fdtab.o shim/real.o shim/carry.o \
-	      shim/route.o shim/cwd.o core/fault.o core/config.o)
 $(B)/libmemshim.so: $(SHIM_OBJ) $(B)/libmemshim-core.a $(B)/memshim.map
 	$(CC) -shared $(LDFLAGS) -Wl,--version-script=$(B)/memshim.map -Wl,-z,defs \
-	    -o $@ $(START_OBJ) $(filter-out $(START_OBJ),$(SHIM_OBJ)) $(B)/libmemshim-core.a $(LIBS) -ldl
+	    -o $@ $(SHIM_OBJ) $(B)/libmemshim-core.a $(LIBS) -ldl
 
 $(B)/%: tools/%.c $(B)/libmemshim-keeper.a $(B)/libmemshim-core.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(MSFLAGS) -Ikeeper $(LDFLAGS) -fPIE -pie -o $@ $< \
