@@ -15,6 +15,15 @@ static int sh(const char *env, const char *script, char *out, size_t n)
 	return t_sh(env, script, out, n);
 }
 
+/* Runs script under the preload: it must succeed and print want. */
+static void sh_expect(const char *env, const char *script, const char *want)
+{
+	char out[4096];
+	int st = sh(env, script, out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	cr_assert_str_eq(out, want);
+}
+
 struct bad {
 	const char *env, *var;
 };
@@ -129,7 +138,6 @@ Test(preload, low_fd_limit_and_the_shims_fds_out_of_sight, .init = init_lib)
  * by the memfd links. */
 Test(preload, a_process_attaches_on_its_first_store_call, .init = init_lib)
 {
-	char out[4096];
 	const char *script =
 		"echo x > /mem/f; "
 		"arena() { for f in /proc/$1/fd/*; do readlink $f; done | grep -c memshim-arena; }; "
@@ -141,10 +149,8 @@ Test(preload, a_process_attaches_on_its_first_store_call, .init = init_lib)
 		"sleep 0.8; i=0; while [ $(arena $r) = 0 ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; "
 		"echo untouched $(arena $p) $(arena $q) touched $(arena $r); "
 		"sh -c \"sleep 1; cat /mem/f\"; wait";
-	int st = sh("", script, out, sizeof(out));
-	cr_assert_eq(st, 0, "%s", out);
 	/* and a process that attaches late still sees the tree's store */
-	cr_assert_str_eq(out, "untouched 0 0 touched 1\nx\n");
+	sh_expect("", script, "untouched 0 0 touched 1\nx\n");
 }
 
 /* A process that attaches late applies the umask it has then: inherited,
@@ -152,13 +158,10 @@ Test(preload, a_process_attaches_on_its_first_store_call, .init = init_lib)
  * start and follows umask()); so does the one that made the store. */
 Test(preload, a_late_attach_applies_the_processs_umask, .init = init_lib)
 {
-	char out[4096];
 	const char *script = "umask 027; touch /mem/self; sh -c \"touch /mem/inherited\"; "
 			     "python3 -c \"import os, sys; os.umask(0o077); open(*sys.argv[1:])\" /mem/own w; "
 			     "stat -c \"%a %n\" /mem/self /mem/inherited /mem/own";
-	int st = sh("", script, out, sizeof(out));
-	cr_assert_eq(st, 0, "%s", out);
-	cr_assert_str_eq(out, "640 /mem/self\n640 /mem/inherited\n600 /mem/own\n");
+	sh_expect("", script, "640 /mem/self\n640 /mem/inherited\n600 /mem/own\n");
 }
 
 /* The real functions are found without the loader's lock (shim/real.c),
