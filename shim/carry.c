@@ -399,17 +399,12 @@ static int memfd_among_fds(void)
 	return 0;
 }
 
-/* This library's path as the loader opened it (what dladdr would say):
- * its entry in the loader's list of objects, the one whose dynamic
- * section is ours. No lock, no allocation: start-up reads one list. */
-extern ElfW(Dyn) _DYNAMIC[] __attribute__((visibility("hidden")));
-
+/* This library's path as the loader opened it (what dladdr would say),
+ * from its entry in the loader's list: no lock, no allocation. */
 static void find_libpath(void)
 {
-	const char *name = NULL;
-	for (struct link_map *m = _r_debug.r_map; m && !name; m = m->l_next)
-		if (m->l_ld == _DYNAMIC)
-			name = m->l_name;
+	const struct link_map *self = ms_self_map();
+	const char *name = self ? self->l_name : NULL;
 	Dl_info di;
 	if ((!name || !*name) && dladdr((void *)find_libpath, &di))
 		name = di.dli_fname;
@@ -446,12 +441,15 @@ static const char *keep_copy(const char *s)
 }
 
 /* The MEMSHIM_* entries the program started with, for the constructor
- * (pointers into the environment's own strings). */
-static const char *start_env[32];
+ * (pointers into the environment's own strings); past 64 of them, nstart
+ * is -1 and environ itself is asked (without MEMSHIM_CWD, taken out). */
+static const char *start_env[64];
 static int nstart;
 
 const char *ms_carry_start_env(const char *name)
 {
+	if (nstart < 0)
+		return getenv(name);
 	size_t n = strlen(name);
 	for (int i = 0; i < nstart; i++)
 		if (!strncmp(start_env[i], name, n) && start_env[i][n] == '=')
@@ -473,7 +471,9 @@ void ms_carry_init(void)
 			*out++ = *e;
 			continue;
 		}
-		if (nstart < (int)(sizeof(start_env) / sizeof(start_env[0])))
+		if (nstart == (int)(sizeof(start_env) / sizeof(start_env[0])))
+			nstart = -1;
+		else if (nstart >= 0)
 			start_env[nstart++] = *e;
 		if (name_eq(*e, "MEMSHIM_CWD="))
 			continue;

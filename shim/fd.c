@@ -218,9 +218,12 @@ static int fcntl_common(int fd, int cmd, void *arg, int sixty_four)
 {
 	struct ms_fd *e = ms_fd_get(fd);
 	int r;
-	if (e && ms_in_vfork_child() && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
-		ms_vfork_touch();
-	if (!e || ms_in_vfork_child())
+	if (e && ms_in_vfork_child()) {
+		if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+			ms_vfork_touch();
+		e = NULL; /* the table is the parent's */
+	}
+	if (!e)
 		return sixty_four ? REAL(fcntl64)(fd, cmd, arg) : REAL(fcntl)(fd, cmd, arg);
 	switch (cmd) {
 	case F_DUPFD:

@@ -117,19 +117,19 @@ static void die(const char *msg)
 	_exit(2);
 }
 
-static int attach_now(int in_constructor);
+static int attach_now(void);
 
 /* Opens or joins the tree's store and sets up what store calls need.
  * 0 or -errno. Under attach_lock. */
-static int attach_store(int in_constructor)
+static int attach_store(void)
 {
 	ms_fault_paused = 1;
-	int r = attach_now(in_constructor);
+	int r = attach_now();
 	ms_fault_paused = 0;
 	return r;
 }
 
-static int attach_now(int in_constructor)
+static int attach_now(void)
 {
 	char kp[4096];
 	keeper_path(kp, sizeof(kp));
@@ -198,7 +198,7 @@ ms_store *ms_attach(void)
 	static int failed;
 	pthread_mutex_lock(&attach_lock);
 	if (!__atomic_load_n(&ms_shim.ready, __ATOMIC_ACQUIRE) && !failed) {
-		int r = attach_store(0);
+		int r = attach_store();
 		if (r) {
 			failed = 1;
 			ms_logc(ms_shim.cfg.log_level, MS_LOG_ERROR,
@@ -263,12 +263,12 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	char err[512];
 	ms_fault_set_known(ms_real_known);
 	ms_probe_init();
-	int r = ms_config_load(&ms_shim.cfg, NULL, err, sizeof(err));
+	ms_carry_init(); /* the one pass over the environment */
+	int r = ms_config_load(&ms_shim.cfg, ms_carry_start_env, err, sizeof(err));
 	if (r)
 		die(err);
 	for (int k = 0; k < ms_shim.cfg.nprefix; k++)
 		ms_shim.lower_on |= ms_shim.cfg.lower[k][0] != 0;
-	ms_carry_init();
 	ms_fdtab_init();
 	/* The umask, for the store to apply when this process attaches (the
 	 * umask wrapper keeps it): read by setting it and back, before the
@@ -292,7 +292,7 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	if (!id || !*id || ms_shim.pin < 0 || fds) {
 		/* Makes the store, joins it by name, or takes inherited fds. */
 		pthread_mutex_lock(&attach_lock);
-		r = attach_store(1);
+		r = attach_store();
 		pthread_mutex_unlock(&attach_lock);
 		if (r) {
 			snprintf(err, sizeof(err), "cannot open the store: %s", strerror(-r));

@@ -95,6 +95,18 @@ static int obj_lookup(const struct obj *o, const char *name, uint32_t h, void **
 	}
 }
 
+const struct link_map *ms_self_map(void)
+{
+	static const struct link_map *self; /* racing threads store the same */
+	const struct link_map *m = __atomic_load_n(&self, __ATOMIC_RELAXED);
+	if (m)
+		return m;
+	for (m = _r_debug.r_map; m && m->l_ld != _DYNAMIC; m = m->l_next)
+		;
+	__atomic_store_n(&self, m, __ATOMIC_RELAXED);
+	return m;
+}
+
 /* The first definition of name after this library, as dlsym(RTLD_NEXT)
  * finds it, or NULL when that is dlsym's to say. */
 static __attribute__((noinline)) void *next_lookup(const char *name)
@@ -102,9 +114,7 @@ static __attribute__((noinline)) void *next_lookup(const char *name)
 	uint32_t h = 5381;
 	for (const unsigned char *c = (const unsigned char *)name; *c; c++)
 		h = h * 33 + *c;
-	const struct link_map *m = _r_debug.r_map;
-	while (m && m->l_ld != _DYNAMIC)
-		m = m->l_next;
+	const struct link_map *m = ms_self_map();
 	if (!m)
 		return NULL;
 	for (m = m->l_next; m; m = m->l_next) {

@@ -57,10 +57,15 @@ void ms_real_resolve(void);
 /* Resolves one entry: *slot = what dlsym(RTLD_NEXT, name) gives, found
  * without the loader's lock where it can be (real.c). */
 void ms_real_resolve_one(void **slot, const char *name);
-/* For the test of the lookup (MEMSHIM_TEST_REAL, init.c): every entry
- * looked up both ways; the names that differ, and counts, into out.
+/* For the test of the look-up (at MEMSHIM_LOG=debug, init.c): every
+ * entry looked up both ways; the names that differ, and counts, into out.
  * Returns how many differ. */
 int ms_real_check(char *out, size_t n);
+/* This library's entry in the loader's list of objects (the one whose
+ * dynamic section is ours), found once without a lock; NULL when it is not
+ * in the list (loaded in another namespace). */
+struct link_map;
+const struct link_map *ms_self_map(void);
 
 /* The failing stand-ins, one per entry. */
 #define W(ret, name, params) ret ms_fail_##name params;

@@ -1,6 +1,6 @@
 /* shim/real_fail.c — the failing stand-in of each entry of the table of
- * real functions, for fault injection (see real.h). Apart from real.c so
- * that the look-up every process runs at start lies in few pages. */
+ * real functions, for fault injection (see real.h); generated code, apart
+ * from real.c's look-up. */
 #include <errno.h>
 
 #include "shim.h"

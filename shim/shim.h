@@ -416,7 +416,8 @@ void ms_cred_changed(void);
  * taken out of the environment. */
 void ms_carry_init(void);
 /* The value of MEMSHIM_* variable name as the program started, or NULL;
- * for the constructor (MEMSHIM_CWD included, which is out of environ). */
+ * for the constructor (MEMSHIM_CWD included, which is out of environ),
+ * the configuration's reader among them (an ms_getenv_fn). */
 const char *ms_carry_start_env(const char *name);
 /* 1 when the program started with store fds: the store is needed at once. */
 int ms_carry_inherited(void);
