@@ -43,7 +43,7 @@
 #include <sys/mman.h>
 
 #define MS_MAGIC 0x314d494853454d4dULL /* "MMESHIM1" little-endian */
-#define MS_LAYOUT_VERSION 7
+#define MS_LAYOUT_VERSION 8
 #define MS_NAME_MAX 255
 #define MS_POOL_SLOTS 64   /* ready memfds the keeper keeps listed */
 #define MS_LOWERS 8            /* MEMSHIM_LOWER directories: one per prefix at most */
@@ -191,7 +191,7 @@ struct ms_ledger {
  * who refused what, and who holds what (doc/report.md). */
 #define MS_REFUSALS 8      /* refusals recorded in full (all are counted) */
 #define MS_PROGS 64        /* programs tracked; the last entry takes the rest */
-#define MS_INJECTED 16     /* MEMSHIM_FAIL failures recorded in full (all are counted) */
+#define MS_INJECTED 64     /* kinds of MEMSHIM_FAIL failure recorded (all are counted) */
 #define MS_PROG_NAME 32
 enum ms_refusal_kind { MS_REFUSED_BYTES, MS_REFUSED_NODES, MS_REFUSED_GUARD };
 
@@ -211,15 +211,21 @@ struct ms_refusal {
 	char path[240];   /* "" = not known (yet) */
 };
 
-/* One failure MEMSHIM_FAIL injected, for the report: claimed with an
- * atomic add of hdr->ninjected and written by its process alone. */
+/* One kind of failure MEMSHIM_FAIL injected, for the report: the same
+ * rule, call, errno, program and path (store.c ms_injected_note). Claimed
+ * with an atomic add of hdr->ninj_kinds and written by its process alone,
+ * which publishes it by storing count 1 with release order; later ones of
+ * the kind add to count. Two processes may claim the same kind at once:
+ * the report merges such twins. */
 struct ms_injected {
-	int64_t t_ns;   /* CLOCK_REALTIME */
-	int32_t pid;
+	int64_t t_ns;   /* the first one's, CLOCK_REALTIME */
+	int32_t pid;    /* the first one's */
 	uint32_t prog;  /* progs index + 1; 0 = unknown */
 	int32_t err;    /* the errno injected; 0 = a short write */
 	uint16_t rule;  /* 1 = the first rule */
 	uint16_t call;  /* enum ms_fail_call */
+	uint32_t count; /* [atomic] failures of this kind; 0 = not written yet */
+	uint32_t pad;
 	char path[240];
 };
 
@@ -336,8 +342,8 @@ struct ms_hdr {
 	/* MEMSHIM_REPORT and MEMSHIM_CHART of the creator; "" = off. [const] */
 	char report[PATH_MAX];
 	char chart[PATH_MAX];
-	uint32_t ninjected;        /* [atomic] records claimed (may pass MS_INJECTED) */
-	uint32_t pad5;
+	uint32_t ninjected;        /* [atomic] failures injected, all of them */
+	uint32_t ninj_kinds;       /* [atomic] kinds claimed (may pass MS_INJECTED) */
 	struct ms_injected injected[MS_INJECTED]; /* see struct ms_injected */
 	/* MEMSHIM_LOWER of the creator (lower.c): the prefix directory `ino`
 	 * lies over the real directory `dir`; ino 0 = unused entry. [const] */
@@ -379,10 +385,10 @@ _Static_assert(offsetof(struct ms_hdr, ns_lock) % 8 == 0, "locks 8-aligned");
 _Static_assert(sizeof(struct ms_xrec) == 12, "attribute record header");
 _Static_assert(sizeof(struct ms_refusal) == 272, "refusal record");
 _Static_assert(sizeof(struct ms_prog) == 64, "program entry");
-_Static_assert(sizeof(struct ms_injected) == 264, "injected failure record");
-_Static_assert(MS_LAYOUT_VERSION != 7 ||
+_Static_assert(sizeof(struct ms_injected) == 272, "injected failure record");
+_Static_assert(MS_LAYOUT_VERSION != 8 ||
 		       (sizeof(struct ms_inode) == 184 && sizeof(struct ms_dent) == 296 &&
-			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 42400 + 8 + 8 * MS_HOLDERS),
+			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 55584 + 8 + 8 * MS_HOLDERS),
 	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");
 
 /* Who the caller is, for the permission checks (perm.c): one view of the

@@ -537,12 +537,31 @@ int ms_stats_refusals(ms_store *s, struct ms_refusal_stats *out, int n)
 	return (int)k;
 }
 
+/* Whether record r (published) is of the kind given. */
+static int injected_is(const struct ms_injected *r, uint32_t prog, int rule, int call, int err,
+		       const char *path)
+{
+	return r->prog == prog && r->rule == rule && r->call == call && r->err == err &&
+	       !strncmp(r->path, path, sizeof(r->path) - 1);
+}
+
 void ms_injected_note(ms_store *s, int rule, int call, int err, const char *path)
 {
 	struct ms_hdr *h = s->hdr;
-	uint32_t k = __atomic_fetch_add(&h->ninjected, 1, __ATOMIC_RELAXED);
+	path = path ? path : "";
+	__atomic_fetch_add(&h->ninjected, 1, __ATOMIC_RELAXED);
+	uint32_t n = LD(&h->ninj_kinds);
+	for (uint32_t i = 0; i < n && i < MS_INJECTED; i++) {
+		struct ms_injected *r = &h->injected[i];
+		if (__atomic_load_n(&r->count, __ATOMIC_ACQUIRE) &&
+		    injected_is(r, s->prog, rule, call, err, path)) {
+			__atomic_fetch_add(&r->count, 1, __ATOMIC_RELAXED);
+			return;
+		}
+	}
+	uint32_t k = __atomic_fetch_add(&h->ninj_kinds, 1, __ATOMIC_RELAXED);
 	if (k >= MS_INJECTED)
-		return;
+		return; /* counted in ninjected, listed nowhere: the report says how many */
 	struct ms_injected *r = &h->injected[k];
 	r->t_ns = ms_now_ns();
 	r->pid = (int32_t)MS_SYSCALL(SYS_getpid);
@@ -550,27 +569,49 @@ void ms_injected_note(ms_store *s, int rule, int call, int err, const char *path
 	r->err = err;
 	r->rule = (uint16_t)rule;
 	r->call = (uint16_t)call;
-	snprintf(r->path, sizeof(r->path), "%s", path ? path : "");
+	snprintf(r->path, sizeof(r->path), "%s", path);
+	__atomic_store_n(&r->count, 1, __ATOMIC_RELEASE);
 }
 
-uint32_t ms_stats_injected(ms_store *s, struct ms_injected_stats *out, int n)
+uint32_t ms_stats_injected(ms_store *s, struct ms_injected_stats *out, int n, int *kinds)
 {
 	struct ms_hdr *h = s->hdr;
-	uint32_t total = LD(&h->ninjected);
-	for (uint32_t i = 0; i < total && i < MS_INJECTED && (int)i < n; i++) {
+	uint32_t total = LD(&h->ninjected), claimed = LD(&h->ninj_kinds);
+	int k = 0;
+	for (uint32_t i = 0; i < claimed && i < MS_INJECTED; i++) {
 		const struct ms_injected *r = &h->injected[i];
-		out[i].t_ns = r->t_ns;
-		out[i].pid = r->pid;
-		out[i].rule = r->rule;
-		out[i].err = r->err;
-		out[i].call = ms_fail_call_name((enum ms_fail_call)r->call);
-		out[i].prog[0] = 0;
+		uint32_t count = __atomic_load_n(&r->count, __ATOMIC_ACQUIRE);
+		if (!count)
+			continue; /* being written, or its process died first */
+		uint32_t j = 0; /* a twin claimed at the same time joins the first */
+		while (j < i && !(__atomic_load_n(&h->injected[j].count, __ATOMIC_ACQUIRE) &&
+				  injected_is(&h->injected[j], r->prog, r->rule, r->call, r->err,
+					      r->path)))
+			j++;
+		if (j < i) {
+			for (int m = 0; m < k; m++)
+				if (out[m].slot == (int)j)
+					out[m].count += count;
+			continue;
+		}
+		if (k >= n)
+			continue;
+		struct ms_injected_stats *o = &out[k++];
+		o->slot = (int)i;
+		o->count = count;
+		o->t_ns = r->t_ns;
+		o->pid = r->pid;
+		o->rule = r->rule;
+		o->err = r->err;
+		o->call = ms_fail_call_name((enum ms_fail_call)r->call);
+		o->prog[0] = 0;
 		if (r->prog && r->prog <= MS_PROGS)
-			memcpy(out[i].prog, h->progs[r->prog - 1].name, sizeof(out[i].prog));
-		out[i].prog[sizeof(out[i].prog) - 1] = 0;
-		memcpy(out[i].path, r->path, sizeof(out[i].path));
-		out[i].path[sizeof(out[i].path) - 1] = 0;
+			memcpy(o->prog, h->progs[r->prog - 1].name, sizeof(o->prog));
+		o->prog[sizeof(o->prog) - 1] = 0;
+		memcpy(o->path, r->path, sizeof(o->path));
+		o->path[sizeof(o->path) - 1] = 0;
 	}
+	*kinds = k;
 	return total;
 }
 

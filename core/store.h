@@ -512,12 +512,16 @@ struct ms_refusal_stats {
 	char path[240];        /* "" = not known */
 };
 int ms_stats_refusals(ms_store *s, struct ms_refusal_stats *out, int n);
-/* MEMSHIM_FAIL's failures, for the report: ms_injected_note records one
- * (the first MS_INJECTED in full, all counted); ms_stats_injected copies
- * the records out and returns how many failures there were. */
+/* MEMSHIM_FAIL's failures, for the report: ms_injected_note records one,
+ * by kind (the same rule, call, errno, program and path; the first
+ * MS_INJECTED kinds are kept, every failure is counted); ms_stats_injected
+ * copies out up to n kinds, in the order each first happened, sets *kinds
+ * to how many it copied, and returns how many failures there were. */
 struct ms_injected_stats {
-	int64_t t_ns;          /* CLOCK_REALTIME */
-	int64_t pid;
+	int64_t t_ns;          /* the first one's, CLOCK_REALTIME */
+	int64_t pid;           /* the first one's */
+	uint32_t count;        /* failures of this kind */
+	int slot;              /* its record (to merge twins) */
 	int rule;              /* 1 = the first rule */
 	int err;               /* 0 = a short write */
 	const char *call;      /* "open", "write", "fsync", "rename" */
@@ -525,7 +529,7 @@ struct ms_injected_stats {
 	char path[240];
 };
 void ms_injected_note(ms_store *s, int rule, int call, int err, const char *path);
-uint32_t ms_stats_injected(ms_store *s, struct ms_injected_stats *out, int n);
+uint32_t ms_stats_injected(ms_store *s, struct ms_injected_stats *out, int n, int *kinds);
 
 /* Checks every invariant of the arena (ledger == sum of charges <= quota,
  * every entry resolves, counts agree). Returns 0 or -EUCLEAN with a

@@ -219,23 +219,28 @@ static const char *guard_verdict(const struct ms_hdr *h, uint64_t *avail)
 	return "fits";
 }
 
-/* "injected": MEMSHIM_FAIL's failures, every one counted, the first
- * MS_INJECTED in full. */
+/* "injected": MEMSHIM_FAIL's failures, every one counted, listed by kind
+ * (the same rule, call, path, program and errno) with how many; those past
+ * the first MS_INJECTED kinds, or of a process killed while recording one,
+ * are "unlisted" (each was logged when injected). */
 static void injected_json(FILE *f, struct ms_store *s, const struct ms_stats *st)
 {
 	struct ms_injected_stats in[MS_INJECTED];
-	uint32_t n = ms_stats_injected(s, in, MS_INJECTED);
-	fprintf(f, "  \"injected\": {\"count\": %u, \"first\": [", n);
-	for (uint32_t i = 0; i < n && i < MS_INJECTED; i++) {
+	int k;
+	uint32_t n = ms_stats_injected(s, in, MS_INJECTED, &k), listed = 0;
+	fprintf(f, "  \"injected\": {\"count\": %u, \"kinds\": [", n);
+	for (int i = 0; i < k; i++) {
 		fprintf(f, "%s\n    {\"rule\": %d, \"call\": \"%s\", \"path\": ", i ? "," : "",
 			in[i].rule, in[i].call);
 		jstr(f, in[i].path);
 		fputs(", \"program\": ", f);
 		jstr(f, in[i].prog);
-		fprintf(f, ", \"pid\": %lld, \"errno\": \"%s\", \"at_s\": %.3f}", (long long)in[i].pid,
-			in[i].err ? strerrorname_np(in[i].err) : "short", at_s(st, in[i].t_ns));
+		fprintf(f, ", \"errno\": \"%s\", \"count\": %u, \"pid\": %lld, \"at_s\": %.3f}",
+			in[i].err ? strerrorname_np(in[i].err) : "short", in[i].count,
+			(long long)in[i].pid, at_s(st, in[i].t_ns));
+		listed += in[i].count;
 	}
-	fputs(n ? "\n  ]},\n" : "]},\n", f);
+	fprintf(f, "%s], \"unlisted\": %u},\n", k ? "\n  " : "", n > listed ? n - listed : 0);
 }
 
 static void report_json(FILE *f, struct ms_store *s, const struct ms_report *r, int final,
@@ -358,6 +363,15 @@ static const char *human(char *buf, size_t n, uint64_t b)
 	return buf;
 }
 
+/* " x3" for a kind of failure injected three times, "" for once. */
+static const char *count_times(char *buf, size_t n, uint32_t count)
+{
+	if (count == 1)
+		return "";
+	snprintf(buf, n, " x%u", count);
+	return buf;
+}
+
 static int by_written(const void *a, const void *b)
 {
 	uint64_t x = ((const struct ms_prog_stats *)a)->written;
@@ -423,15 +437,19 @@ static void summary(FILE *f, struct ms_store *s, const struct ms_report *r,
 	} else {
 		fprintf(f, "memshim:   no write refused\n");
 	}
-	struct ms_injected_stats in[3];
-	uint32_t ni = ms_stats_injected(s, in, 3);
+	struct ms_injected_stats in[MS_INJECTED];
+	int nk;
+	uint32_t ni = ms_stats_injected(s, in, MS_INJECTED, &nk);
 	if (ni)
 		fprintf(f, "memshim:   %u failure%s injected on purpose (MEMSHIM_FAIL)\n", ni,
 			ni == 1 ? "" : "s");
-	for (uint32_t i = 0; i < ni && i < 3; i++)
-		fprintf(f, "memshim:   injected: rule %d, %s of %s: %s (%s, pid %lld)\n", in[i].rule,
+	for (int i = 0; i < nk && i < 5; i++)
+		fprintf(f, "memshim:   injected: rule %d, %s of %s: %s%s (%s, pid %lld)\n", in[i].rule,
 			in[i].call, in[i].path, in[i].err ? strerrorname_np(in[i].err) : "short write",
-			in[i].prog[0] ? in[i].prog : "?", (long long)in[i].pid);
+			count_times(a, sizeof(a), in[i].count), in[i].prog[0] ? in[i].prog : "?",
+			(long long)in[i].pid);
+	if (nk > 5)
+		fprintf(f, "memshim:   injected: %d more kinds (the JSON report lists them)\n", nk - 5);
 	/* the five that wrote most; the JSON has them all */
 	qsort(progs, (size_t)(np < MS_PROGS ? np : MS_PROGS), sizeof(progs[0]), by_written);
 	for (int i = 0; i < np && i < 5 && progs[i].written; i++)

@@ -13,19 +13,20 @@
 
 Test(arena, layout_is_the_recorded_one)
 {
-	/* Recorded sizes for layout version 7 on x86-64 (2: extended
+	/* Recorded sizes for layout version 8 on x86-64 (2: extended
 	 * attributes, in->xattr and the attribute pool; 3: the dnotify
 	 * registrations; 4: and the report's refusal records, programs,
 	 * in->prog and injected failures; 5: the MEMSHIM_LOWER directories;
 	 * 6: in->map_gen, in what was padding: a process of an older version
 	 * would not move it; 7: the holders of memfds, a kfd naming holder and
-	 * fd, the audit request, inode and entry slots in pairs). */
-	cr_assert_eq(MS_LAYOUT_VERSION, 7);
+	 * fd, the audit request, inode and entry slots in pairs; 8: injected
+	 * failures kept by kind, with a count, 64 kinds). */
+	cr_assert_eq(MS_LAYOUT_VERSION, 8);
 	cr_assert_eq(sizeof(struct ms_inode), 184, "inode %zu", sizeof(struct ms_inode));
 	cr_assert_eq(sizeof(struct ms_dent), 296, "dent %zu", sizeof(struct ms_dent));
 	cr_assert_eq(sizeof(struct ms_ledger), 88, "ledger %zu", sizeof(struct ms_ledger));
-	cr_assert_eq(sizeof(struct ms_hdr), 58792, "hdr %zu", sizeof(struct ms_hdr));
-	cr_assert_eq(offsetof(struct ms_hdr, holders), 42408);
+	cr_assert_eq(sizeof(struct ms_hdr), 71976, "hdr %zu", sizeof(struct ms_hdr));
+	cr_assert_eq(offsetof(struct ms_hdr, holders), 55592);
 	/* Inode and entry slots in pairs, the entry after its inode. */
 	cr_assert_eq(MS_NODE_STRIDE, 480);
 	cr_assert_eq(MS_HOLDERS, 2048);
@@ -269,3 +270,4 @@ Test(arena, a_lock_whose_dead_owner_went_unmarked_is_taken_back, .timeout = 60)
 	cr_assert_eq(ms_stat(s, 0, "/mem/f", 0, &st), 0);
 	cr_assert_eq(st.st_size, 100);
 }
+

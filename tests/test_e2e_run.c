@@ -374,7 +374,8 @@ Test(run, finds_the_installed_layout)
 }
 
 /* MEMSHIM_FAIL (--fail): every failure injected on purpose is in the
- * report, with its rule, call, path and program, and in the summary. */
+ * report, by kind (rule, call, path, program, errno) with how many, and in
+ * the summary; kinds past the 64 kept are counted as unlisted. */
 Test(run, the_report_lists_injected_failures)
 {
 	char out[16384];
@@ -384,16 +385,42 @@ Test(run, the_report_lists_injected_failures)
 		     out, sizeof(out));
 	cr_assert_eq(st, 2, "the last redirection fails: %s", out);
 	cr_assert(strstr(out, "memshim:   3 failures injected on purpose (MEMSHIM_FAIL)\n"), "%s", out);
+	cr_assert(strstr(out, "memshim:   injected: rule 1, write of /mem/a.log: EIO x2 (dash, pid "),
+		  "%s", out);
 	cr_assert(strstr(out, "memshim:   injected: rule 2, open of /mem/x.db: EACCES (dash, pid "),
 		  "%s", out);
 	st = py("import json,sys; d=json.load(open(sys.argv[1]))[\"injected\"]; "
-		"print(d[\"count\"]); "
-		"[print(x[\"rule\"], x[\"call\"], x[\"path\"], x[\"program\"], x[\"errno\"], x[\"pid\"] > 0) "
-		"for x in d[\"first\"]]",
+		"print(d[\"count\"], d[\"unlisted\"]); "
+		"[print(x[\"rule\"], x[\"call\"], x[\"path\"], x[\"program\"], x[\"errno\"], "
+		"x[\"count\"], x[\"pid\"] > 0, x[\"at_s\"] >= 0) for x in d[\"kinds\"]]",
 		tpath("r.json"), out, sizeof(out));
 	cr_assert_eq(st, 0, "%s", out);
-	cr_assert_str_eq(out, "3\n"
-			      "1 write /mem/a.log dash EIO True\n"
-			      "1 write /mem/a.log dash EIO True\n"
-			      "2 open /mem/x.db dash EACCES True\n");
+	cr_assert_str_eq(out, "3 0\n"
+			      "1 write /mem/a.log dash EIO 2 True True\n"
+			      "2 open /mem/x.db dash EACCES 1 True True\n");
+}
+
+/* One kind failed by many processes is one line with their count; 70
+ * kinds keep the first 64 and count the rest as unlisted. */
+Test(run, injected_failures_of_many_processes_and_kinds)
+{
+	char out[16384];
+	int st = run("$RUN --fail \"open:*.db:1+:EACCES;write:*.log:1+:EIO\" --report $T/r.json -- "
+		     "sh -c \"for i in \\$(seq 70); do true > /mem/f\\$i.db; done 2>/dev/null; "
+		     "for i in \\$(seq 5); do echo x | tee -a /mem/a.log 2>/dev/null; done; true\"",
+		     out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	cr_assert(strstr(out, "memshim:   75 failures injected on purpose (MEMSHIM_FAIL)\n"), "%s", out);
+	cr_assert(strstr(out, "memshim:   injected: rule 1, open of /mem/f1.db: EACCES (dash, pid "),
+		  "%s", out);
+	cr_assert(strstr(out, "memshim:   injected: 59 more kinds (the JSON report lists them)\n"),
+		  "%s", out);
+	st = py("import json,sys; d=json.load(open(sys.argv[1]))[\"injected\"]; k=d[\"kinds\"]; "
+		"print(d[\"count\"], len(k), d[\"unlisted\"], sum(x[\"count\"] for x in k)); "
+		"print(k[0][\"path\"], k[63][\"path\"])",
+		tpath("r.json"), out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	/* 64 kinds: the first 64 opens; the five tee processes' writes, one
+	 * kind, came 71st */
+	cr_assert_str_eq(out, "75 64 11 64\n/mem/f1.db /mem/f64.db\n");
 }
