@@ -92,7 +92,9 @@ static inline int ms_kfd_fd(int32_t kfd) { return (int)((uint32_t)kfd & ((1u << 
 
 struct ms_inode {
 	/* robust, pshared; regular files: growth, shrinking, and every copy
-	 * through a mapping of the memfd (mapio.c) */
+	 * through a mapping of the memfd (mapio.c). Made once, by the taker
+	 * of the slot from the bump index before it moves the index past it
+	 * (ms_inode_alloc, ns_lock); never made again, nor cleared. */
 	pthread_mutex_t data_lock;
 	uint64_t ino_no;    /* [ns] st_ino; never reused; 0 = free slot */
 	/* [atomic] file size / symlink length; a file's is written by the
