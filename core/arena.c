@@ -445,26 +445,31 @@ void ms_dent_list_append(struct ms_store *s, uint32_t d)
 		dir->next_seq = e->seq;
 }
 
-/* d's parent, name, namelen and ino are set; links it into the hash chain
- * and at the end of the parent's sibling list with a fresh cookie. */
-void ms_dent_link(struct ms_store *s, uint32_t d)
-{
-	ms_dent_hash_insert(s, d);
-	ms_dent_at(s, d)->seq = ms_inode_at(s, ms_dent_at(s, d)->parent)->next_seq + 1;
-	ms_dent_list_append(s, d);
-}
-
 void ms_dent_attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *name, size_t len,
 		    uint32_t ino)
 {
 	struct ms_dent *d = ms_dent_at(s, e);
 	struct ms_inode *c = ms_inode_at(s, ino);
-	d->parent = dir;
+	/* Everything the repair keeps an entry by (a whole name, a cookie)
+	 * before the parent, which makes a slot from ms_dent_alloc (parent
+	 * 0) an entry. With the parent first and the cookie set when linked,
+	 * a holder of ns_lock killed in between left an entry the repair
+	 * kept and listed with sequence 0 — cookie 2, the one ".." answers,
+	 * so readdir never returned it and its node was held for ever (the
+	 * chaos run's final check: a symlink named by NUL bytes, the name
+	 * not yet copied). Killed before the parent, the slot is free to the
+	 * repair; after, the entry is whole and the repair links it. */
 	d->ino = ino;
 	d->namelen = (uint16_t)len;
+	MS_DIE_AT("die_dent_len");
 	memcpy(d->name, name, len);
 	d->name[len] = 0;
-	ms_dent_link(s, e);
+	d->seq = ms_inode_at(s, dir)->next_seq + 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* a kill lands between instructions */
+	d->parent = dir;
+	MS_DIE_AT("die_dent_parent");
+	ms_dent_hash_insert(s, e);
+	ms_dent_list_append(s, e);
 	if (S_ISDIR(c->mode)) {
 		ms_inode_at(s, dir)->nlink++;
 		c->parent = dir;
