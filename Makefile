@@ -111,25 +111,14 @@ TEST_ENV = MEMSHIM_TEST_BUILD=$(abspath $(B)) MEMSHIM_LOG=error \
 # Every test program runs, even after a failure; the failed ones are named
 # at the end, each with its failure lines again (a CI log often shows only
 # its last lines). Each program's output is kept in $(B)/log/.
-#
-# The chaos run (tests/chaos/chaos.h) still finds two rare crash-recovery
-# bugs, each seen once in some 70 runs here (chaos.h "Open bugs"): when it
-# fails, it runs once more with a new seed, and its first failure is
-# printed at the end either way; a second failure fails the check.
 RUN_BIN ?= $(TEST_BIN)
 FAIL_LINES = grep -E '\[(----|FAIL|ERR|WARN)\]|chaos: .*(FAIL|fail)|chaos:   |Sanitizer|Timed out' $(1) | \
 	     grep -v 'Synthesis' | head -n 20
 check: all $(TEST_BIN) $(HELP_BIN) $(SA_BIN) $(B)/bench/bench
-	@mkdir -p $(B)/log; failed=; again=; for t in $(RUN_BIN); do \
+	@mkdir -p $(B)/log; failed=; for t in $(RUN_BIN); do \
 	    log=$(B)/log/$$(basename $$t); echo "== $$t"; \
 	    { $(TEST_ENV) $$t --jobs 1 $(TESTFLAGS) 2>&1; echo $$? >$$log.rc; } | tee $$log; \
-	    if [ "$$(cat $$log.rc)" != 0 ] && [ "$$(basename $$t)" = test_chaos ]; then \
-	        mv $$log $$log.first; again="$$again $$t"; \
-	        echo "== $$t failed; once more with a new seed (first failure at the end)"; \
-	        { $(TEST_ENV) $$t --jobs 1 $(TESTFLAGS) 2>&1; echo $$? >$$log.rc; } | tee $$log; fi; \
 	    [ "$$(cat $$log.rc)" = 0 ] || failed="$$failed $$t"; done; \
-	for t in $$again; do echo "== chaos run failed once (an open bug): $$t"; \
-	    $(call FAIL_LINES,$(B)/log/$$(basename $$t).first); done; \
 	for t in $$failed; do echo "== failed: $$t"; $(call FAIL_LINES,$(B)/log/$$(basename $$t)); done; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi; \
 	echo "all test programs passed"
@@ -153,16 +142,12 @@ asan:
 tsan:
 	$(MAKE) B=build-tsan SAN="-fsanitize=thread" CFLAGS="-O1 -g" tsan-run
 
-# The chaos runs get a second seed after a failure, as in check.
-CHAOS_AGAIN = || { $(1) && echo "== chaos run failed (an open bug, above); once more with a new seed" && $(2); }
 tsan-run: all $(SA_BIN)
 	@set -e; for t in $(SA_BIN); do \
-	    echo "== $$t"; again=false; [ "$$(basename $$t)" != chaos_main ] || again=true; \
-	    TSAN_OPTIONS=halt_on_error=1 $(TEST_ENV) $$t \
-	    $(call CHAOS_AGAIN,$$again,TSAN_OPTIONS=halt_on_error=1 $(TEST_ENV) $$t); done
+	    echo "== $$t"; TSAN_OPTIONS=halt_on_error=1 $(TEST_ENV) $$t; done
 	@echo "== $(B)/tests/standalone/chaos_main, hard fd limit 100 (memfds in holders)"; \
 	    ulimit -n 100 && ulimit -Hn 100 && export MEMSHIM_CHAOS_KILLS=1000 TSAN_OPTIONS=halt_on_error=1 && \
-	    { $(TEST_ENV) $(B)/tests/standalone/chaos_main $(call CHAOS_AGAIN,true,$(TEST_ENV) $(B)/tests/standalone/chaos_main); }
+	    $(TEST_ENV) $(B)/tests/standalone/chaos_main
 
 # Debian packages the build and the tests need (root, or sudo).
 DEPS = gcc make libc6-dev binutils libcriterion-dev uthash-dev \

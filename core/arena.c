@@ -61,14 +61,18 @@ uint64_t ms_arena_size(uint64_t max_bytes, uint64_t max_nodes, uint32_t *nslots,
  * back when the owner died without the kernel marking the mutex so. The
  * kernel marks a dead thread's robust mutexes (FUTEX_OWNER_DIED, and the
  * next locker gets EOWNERDEAD) by walking the list glibc keeps; a task that
- * never registered one does not have it walked — a vfork child, which can
- * take ns_lock in our exec wrapper — and the chaos test met a data lock
- * held by a dead thread no one had marked. So a waiter looks at the owner
- * every second: a thread that no longer exists gets its mutex marked as the
- * kernel would have (the owner's tid cleared, FUTEX_OWNER_DIED set, one
- * waiter woken), and the lock is taken with EOWNERDEAD, repaired by the
+ * never registered one does not have it walked. So a waiter looks at the
+ * owner every second: a thread that no longer exists gets its mutex marked
+ * as the kernel would have (the owner's tid cleared, FUTEX_OWNER_DIED set,
+ * one waiter woken), and the lock is taken with EOWNERDEAD, repaired by the
  * caller as any other dead holder's. An owner in another pid namespace
- * reads as dead here: the tree is one namespace. */
+ * reads as dead here: the tree is one namespace. This does not cover a
+ * vfork child (nor a clone child without glibc's fork): glibc writes the
+ * tid it keeps for the thread, which there is the parent's, so a lock such
+ * a child dies holding reads as the living parent's (checked: glibc 2.36).
+ * Nor a slot's data lock whose mutex was never made (zeros are glibc's
+ * plain kind, whose word holds 1 or 2, not a tid): ms_inode_alloc makes
+ * it before the slot can be used. */
 int ms_robust_lock(pthread_mutex_t *m)
 {
 #ifdef __SANITIZE_THREAD__
@@ -243,13 +247,27 @@ uint32_t ms_inode_alloc(struct ms_store *s)
 {
 	struct ms_hdr *h = s->hdr;
 	uint32_t i;
-	int fresh = 0;
 	if (h->inode_free) {
 		i = h->inode_free;
 		h->inode_free = ms_inode_at(s, i)->next_free;
 	} else if (h->inode_bump <= h->nslots) {
-		i = h->inode_bump++;
-		fresh = 1;
+		/* The slot's mutex is made before the bump index passes the slot,
+		 * so every slot below the index has a robust, shared data lock.
+		 * Made after, a holder of ns_lock killed in between left a slot
+		 * below the index with the arena's zeros for a mutex: glibc's
+		 * plain process-private kind, which no robust list holds. The
+		 * repair put that slot on the free list, and a writer of any file
+		 * reusing it that was killed holding its lock wedged every later
+		 * taker (the chaos run's watchdog: 'open-trunc' waiting under
+		 * ns_lock; ms_robust_lock read the word's 1 or 2 as an owner tid
+		 * and found it alive). Killed here, the slot is still above the
+		 * index, where nothing else touches it: the next taker makes it
+		 * again. */
+		i = h->inode_bump;
+		MS_DIE_AT("die_inode_fresh");
+		ms_mutex_init(&ms_inode_at(s, i)->data_lock);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST); /* a kill lands between instructions */
+		h->inode_bump = i + 1;
 	} else {
 		return 0;
 	}
@@ -258,8 +276,6 @@ uint32_t ms_inode_alloc(struct ms_store *s)
 	 * a slow process may still be about to touch would be undefined. */
 	size_t keep = offsetof(struct ms_inode, data_lock) + sizeof(in->data_lock);
 	memset((char *)in + keep, 0, sizeof(*in) - keep);
-	if (fresh)
-		ms_mutex_init(&in->data_lock);
 	in->kfd = -1;
 	in->ino_no = h->next_ino_no++;
 	return i;
@@ -429,26 +445,31 @@ void ms_dent_list_append(struct ms_store *s, uint32_t d)
 		dir->next_seq = e->seq;
 }
 
-/* d's parent, name, namelen and ino are set; links it into the hash chain
- * and at the end of the parent's sibling list with a fresh cookie. */
-void ms_dent_link(struct ms_store *s, uint32_t d)
-{
-	ms_dent_hash_insert(s, d);
-	ms_dent_at(s, d)->seq = ms_inode_at(s, ms_dent_at(s, d)->parent)->next_seq + 1;
-	ms_dent_list_append(s, d);
-}
-
 void ms_dent_attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *name, size_t len,
 		    uint32_t ino)
 {
 	struct ms_dent *d = ms_dent_at(s, e);
 	struct ms_inode *c = ms_inode_at(s, ino);
-	d->parent = dir;
+	/* Everything the repair keeps an entry by (a whole name, a cookie)
+	 * before the parent, which makes a slot from ms_dent_alloc (parent
+	 * 0) an entry. With the parent first and the cookie set when linked,
+	 * a holder of ns_lock killed in between left an entry the repair
+	 * kept and listed with sequence 0 — cookie 2, the one ".." answers,
+	 * so readdir never returned it and its node was held for ever (the
+	 * chaos run's final check: a symlink named by NUL bytes, the name
+	 * not yet copied). Killed before the parent, the slot is free to the
+	 * repair; after, the entry is whole and the repair links it. */
 	d->ino = ino;
 	d->namelen = (uint16_t)len;
+	MS_DIE_AT("die_dent_len");
 	memcpy(d->name, name, len);
 	d->name[len] = 0;
-	ms_dent_link(s, e);
+	d->seq = ms_inode_at(s, dir)->next_seq + 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* a kill lands between instructions */
+	d->parent = dir;
+	MS_DIE_AT("die_dent_parent");
+	ms_dent_hash_insert(s, e);
+	ms_dent_list_append(s, e);
 	if (S_ISDIR(c->mode)) {
 		ms_inode_at(s, dir)->nlink++;
 		c->parent = dir;

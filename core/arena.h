@@ -92,7 +92,9 @@ static inline int ms_kfd_fd(int32_t kfd) { return (int)((uint32_t)kfd & ((1u << 
 
 struct ms_inode {
 	/* robust, pshared; regular files: growth, shrinking, and every copy
-	 * through a mapping of the memfd (mapio.c) */
+	 * through a mapping of the memfd (mapio.c). Made once, by the taker
+	 * of the slot from the bump index before it moves the index past it
+	 * (ms_inode_alloc, ns_lock); never made again, nor cleared. */
 	pthread_mutex_t data_lock;
 	uint64_t ino_no;    /* [ns] st_ino; never reused; 0 = free slot */
 	/* [atomic] file size / symlink length; a file's is written by the
@@ -136,13 +138,15 @@ struct ms_inode {
 };
 
 struct ms_dent {
-	uint32_t parent;  /* [ns] directory inode; 0 = free slot */
+	/* [ns] directory inode; 0 = free slot. Set last when a slot becomes
+	 * an entry (ms_dent_attach): the repair keeps only whole names. */
+	uint32_t parent;
 	uint32_t ino;     /* [ns] inode named */
 	uint32_t hnext;   /* [ns] next in hash bucket */
 	uint32_t prev;    /* [ns] siblings in insertion order */
 	uint32_t next;    /* [ns] */
 	uint32_t hash;    /* [ns] hash of (parent, name) */
-	uint64_t seq;     /* [ns] readdir cookie of this entry */
+	uint64_t seq;     /* [ns] readdir cookie of this entry - 2; >= 1 */
 	uint16_t namelen; /* [ns] */
 	char name[MS_NAME_MAX + 1]; /* [ns] NUL-terminated */
 	uint8_t pad[6];
@@ -525,8 +529,8 @@ uint64_t ms_xattr_charged(struct ms_store *s, const struct ms_inode *in);
 /* Hash index of directory entries, under ns_lock. */
 uint32_t ms_name_hash(uint32_t parent, const char *name, size_t len);
 uint32_t ms_dent_find(struct ms_store *s, uint32_t parent, const char *name, size_t len);
-void ms_dent_link(struct ms_store *s, uint32_t d);   /* into hash and sibling list */
-/* The two halves of ms_dent_link, for the repair that rebuilds them. */
+/* The two halves of linking an entry (ms_dent_attach), for the repair
+ * that rebuilds them too. */
 void ms_dent_hash_insert(struct ms_store *s, uint32_t d);
 void ms_dent_list_append(struct ms_store *s, uint32_t d);
 void ms_dent_unlink(struct ms_store *s, uint32_t d); /* out of both */
@@ -539,9 +543,11 @@ void ms_dent_unlink(struct ms_store *s, uint32_t d); /* out of both */
  * not fit. Under ns_lock. */
 int ms_path_up(struct ms_store *s, uint32_t i, uint32_t stop, char *out, size_t n,
 	       uint32_t *top);
-/* Names inode ino by entry slot e as name in directory dir: the entry,
- * ms_dent_link, and for a directory its parent, its entry and the parent's
- * link count. The directory's times are the caller's. */
+/* Names inode ino by entry slot e as name in directory dir: the entry
+ * with a fresh cookie (its parent written last), linked into the hash and
+ * at the end of the sibling list, and for a directory its parent, its
+ * entry and the parent's link count. The directory's times are the
+ * caller's. */
 void ms_dent_attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *name, size_t len,
 		    uint32_t ino);
 

@@ -8,11 +8,13 @@
  * system call helpers and the shim's real-function calls.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "fault.h"
+#include "sys.h"
 
 struct rule {
 	char name[MS_FAULT_NAME_MAX];
@@ -70,6 +72,12 @@ int ms_fault_hit(const char *name)
 	if (r)
 		ms_fault_errno = -r;
 	return r;
+}
+
+void ms_fault_die(const char *name)
+{
+	if (ms_fault_hit(name))
+		MS_SYSCALL(SYS_kill, MS_SYSCALL(SYS_getpid), SIGKILL);
 }
 
 /* Publishes a rule: written whole before ms_fault_armed counts it. */

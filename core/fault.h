@@ -79,6 +79,20 @@ int ms_fault_parse(const char *spec, int arm, char *what, size_t n);
  * its real-function table's. Unset, any C identifier is accepted. */
 void ms_fault_set_known(int (*known)(const char *name));
 
+/* Death points: places inside a store operation, between two writes of the
+ * arena that a process killed there would leave apart, where a test makes
+ * the process die as a SIGKILL at that instruction would (chaos finds such
+ * windows by chance; a test needs one on purpose). MS_DIE_AT(name) counts
+ * a call of `name` like any rule's name and, when a rule armed for it
+ * fires, kills the process with SIGKILL (the rule's errno is not used).
+ * Named "die_" + what has been written when it fires. */
+void ms_fault_die(const char *name);
+#define MS_DIE_AT(name)                                                            \
+	do {                                                                       \
+		if (ms_fault_on())                                                 \
+			ms_fault_die(name);                                        \
+	} while (0)
+
 /* ---- The program's failures: MEMSHIM_FAIL ------------------------------------
  *
  * A rule "call:glob:when:action" (doc/config.md) makes the program's calls

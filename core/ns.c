@@ -1641,7 +1641,12 @@ int ms_rename(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const ch
 			drop_name(s, ni);
 		}
 		/* The old entry's slot moves to the new name with a fresh
-		 * cookie, so it needs no allocation and cannot fail. */
+		 * cookie, so it needs no allocation and cannot fail. Not
+		 * whole under a kill, though: the slot stays an entry of od
+		 * while its name is rewritten, so a holder killed in
+		 * ms_dent_attach leaves the old name, part of the new, or the
+		 * new one in od, and the repair keeps what it finds (open:
+		 * tests/chaos/chaos.h). */
 		detach(s, ow.dent);
 		attach(s, ow.dent, nd, nw.last, nw.len, oi);
 	}
@@ -1681,7 +1686,7 @@ static unsigned char dtype(uint32_t mode)
 }
 
 /* Cookies: 1 after ".", 2 after "..", seq + 2 after an entry. Entries are
- * kept in cookie order (ms_dent_link appends with ++next_seq), so the entry
+ * kept in cookie order (ms_dent_attach appends with ++next_seq), so the entry
  * after cookie c is the first with seq + 2 > c. This thread's last answer is
  * tried first: if it is still linked in dir with that cookie, the next one is
  * its successor (O(1) for a sequential read); otherwise the directory is

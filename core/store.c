@@ -719,8 +719,8 @@ int ms_check(ms_store *s, char *msg, size_t n)
 	uint32_t *links = NULL;
 	msg[0] = 0;
 	ms_ns_lock(s);
-	/* Every entry names a live inode from a live directory and is found
-	 * by its name. */
+	/* Every entry names a live inode from a live directory, is found by
+	 * its name and has a cookie readdir answers (seq 0 is "..'s"). */
 	for (uint32_t d = 1; d < h->dent_bump; d++) {
 		struct ms_dent *e = ms_dent_at(s, d);
 		if (!e->parent)
@@ -732,6 +732,8 @@ int ms_check(ms_store *s, char *msg, size_t n)
 			FAIL("entry %u '%s': inode %u is free", d, e->name, e->ino);
 		if (ms_dent_find(s, e->parent, e->name, e->namelen) != d)
 			FAIL("entry %u '%s': not found by name", d, e->name);
+		if (!e->seq)
+			FAIL("entry %u '%s' (%u bytes): no cookie of its own", d, e->name, e->namelen);
 	}
 	/* Link counts agree with the entries: one pass counts them. */
 	size_t cbytes = ((size_t)h->nslots + 1) * sizeof(uint32_t);

@@ -194,6 +194,25 @@ Test(rules, arm_refuses_what_it_cannot_do, .fini = fini)
 	cr_assert_eq(ms_fault_arm("write", 1, EIO), -ENOSPC);
 }
 
+/* A death point kills its process, with SIGKILL, at its nth call. */
+Test(rules, a_death_point_kills_at_its_nth_call, .fini = fini)
+{
+	pid_t p = fork();
+	if (p == 0) {
+		ms_fault_arm("die_here", 3, EINTR);
+		for (int i = 1; i <= 5; i++) {
+			MS_DIE_AT("die_here");
+			if (i == 3)
+				_exit(10); /* passed the third call alive */
+		}
+		_exit(11);
+	}
+	int st;
+	cr_assert_eq(waitpid(p, &st, 0), p);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %#x", st);
+	MS_DIE_AT("die_here"); /* not armed here: nothing happens */
+}
+
 static int only_open(const char *name) { return !strcmp(name, "open"); }
 
 Test(rules, a_spec_arms_its_rules, .fini = fini)

@@ -111,20 +111,32 @@
  * Environment: MEMSHIM_CHAOS_KILLS (kills to perform), MEMSHIM_CHAOS_SEED,
  * MEMSHIM_CHAOS_WORKERS, MEMSHIM_CHAOS_THREADS.
  *
- * Open bugs. Two failures, each seen once in some 70 runs on a loaded
- * 2-CPU machine (2026-12-02), causes not found yet; make
- * check and make tsan give a failed run a second seed and print the first
- * failure:
- *  - the watchdog fires: a live worker holds ns_lock inside 'open-trunc'
- *    (so waiting for a file's data lock) for 60 s, while data locks of
- *    dead threads are listed. A lock whose dead owner the kernel did not
- *    mark is recovered by ms_robust_lock (arena.c) only while the owner's
- *    thread id is unused: with pid_max 32768 and thousands of workers a
- *    run reuses ids. The watchdog now prints the holder's system call and
- *    each held lock's futex word, to tell which.
+ * Two rare failures it found (each once in some 70 runs on a loaded 2-CPU
+ * machine, 2026-12-02), their causes, and the tests that now kill a
+ * process at the same point on purpose (death points, core/fault.h):
+ *  - the watchdog fired: a live worker held ns_lock inside 'open-trunc',
+ *    waiting for a file's data lock held by a dead thread. ms_inode_alloc
+ *    moved the bump index before making the fresh slot's mutex; a kill in
+ *    between left a slot with a zeroed mutex (glibc's plain private kind,
+ *    on no robust list, its word 1 or 2, not a tid), which the repair
+ *    freed and files reused. test_arena
+ *    a_slot_taken_by_a_process_killed_there_gets_a_robust_data_lock.
  *  - at the final check, a symlink named by an entry with an empty name
- *    and cookie 2 (sequence 0: never linked by ms_dent_link), listed in
- *    the prefix directory, which the walk does not reach.
+ *    and cookie 2, listed in /mem, which the walk did not reach.
+ *    ms_dent_attach wrote the parent before the name and the cookie; a
+ *    kill in between left an entry the repair kept with sequence 0 (a
+ *    name of NUL bytes when killed before the name), and cookie 2 is the
+ *    one ".." answers, so readdir skipped it. test_arena
+ *    an_entry_cut_short_by_a_kill_is_undone_by_the_repair and
+ *    an_entry_whole_when_its_maker_is_killed_is_kept_and_listed.
+ *
+ * Not caught here, open: a rename killed while ms_dent_attach rewrites
+ * the moved entry's name leaves the old name, part of the new or the new
+ * one in the old directory (core/ns.c ms_rename), and an exchange killed
+ * between its two ino stores leaves both names on one inode and the other
+ * unnamed (freed); both leave consistent stores, so no check fails. And a vfork child that dies
+ * holding a store lock (the shim's exec path) leaves it with its parent's
+ * tid, which ms_robust_lock takes for a live owner (core/arena.c).
  */
 #ifndef MEMSHIM_TESTS_CHAOS_CHAOS_H
 #define MEMSHIM_TESTS_CHAOS_CHAOS_H
