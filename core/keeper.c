@@ -128,6 +128,9 @@ int ms_keeper_connect(const char *name, pid_t *pid, uint32_t *uid)
 	return fd;
 }
 
+#define REPLY_LOOK_S 5  /* seconds between looks at the keeper while waiting */
+#define REPLY_WAIT_S 60 /* seconds before a live keeper is given up on */
+
 /* One request, one reply. The request goes over the pin connection, with
  * one end of a socket pair of its own for the reply: the reply can never
  * be read by a forked child or another thread, and the keeper, which
@@ -162,16 +165,30 @@ static int request(struct ms_store *s, struct ms_msg *m, int *fd_out)
 		r = sent < 0 ? (int)sent : -EPIPE;
 		goto out;
 	}
-	struct timeval tv = {5, 0};
+	/* A keeper that dies closes its end: the read ends then. One that
+	 * lives is waited for while its answer may still come — on a loaded
+	 * machine it can take seconds, and waits itself up to 5 s on a
+	 * holder — and given up on after REPLY_WAIT_S, a wedged keeper's
+	 * (the call fails with EAGAIN rather than hang the tree). */
+	struct timeval tv = {REPLY_LOOK_S, 0};
 	sys_setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = {m, sizeof(*m)};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			    .msg_controllen = sizeof(cbuf)};
 	ssize_t n;
-	do
+	int waited = 0;
+	for (;;) {
 		n = sys_recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	while (n == -EINTR);
+		if (n == -EINTR)
+			continue;
+		if (n != -EAGAIN || (waited += REPLY_LOOK_S) >= REPLY_WAIT_S ||
+		    MS_SYSCALL(SYS_kill, s->keeper_pid, 0) == -ESRCH)
+			break;
+		if (waited == REPLY_LOOK_S)
+			ms_log(s, MS_LOG_WARN, "the keeper (pid %d) has not answered request %d for %d s; waiting",
+			       (int)s->keeper_pid, (int)m->op, waited);
+	}
 	if (n != sizeof(*m)) {
 		r = n < 0 ? (int)n : -EPROTO;
 		goto out;

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "arena.h"
 #include "common.h"
 
 static char tool[4096];
@@ -313,6 +314,35 @@ Test(keeper, many_files_survive_creators_and_the_pool_refills)
 		nanosleep(&ts, NULL);
 	}
 	cr_assert_lt(nfd, 150, "keeper still holds %d fds", nfd);
+}
+
+/* A keeper slow to answer is waited for, not taken for a dead one: with
+ * the keeper stopped for 7 s, creates past what the pool holds wait and
+ * then succeed (a 5 s limit made them fail with EAGAIN on a loaded
+ * machine: the chaos run's "ms_open returned -11"). */
+Test(keeper, a_create_waits_for_a_keeper_slow_to_answer, .timeout = 60)
+{
+	struct ms_config c = t_config(64 << 20, 0);
+	ms_store *s = t_kept(&c);
+	pid_t k = ms_store_keeper_pid(s);
+	cr_assert_eq(kill(k, SIGSTOP), 0);
+	pid_t waker = fork();
+	if (waker == 0) {
+		sleep(7);
+		kill(k, SIGCONT);
+		_exit(0);
+	}
+	time_t t0 = time(NULL);
+	for (int i = 0; i < 2 * MS_POOL_SLOTS; i++) {
+		char p[64];
+		snprintf(p, sizeof(p), "/mem/f%d", i);
+		int r = t_write_file(s, p, 10);
+		cr_assert_eq(r, 0, "create %d after %ld s: %s", i, (long)(time(NULL) - t0),
+			     strerror(-r));
+	}
+	cr_assert_geq(time(NULL) - t0, 6, "the creates did wait for the keeper");
+	waitpid(waker, NULL, 0);
+	t_assert_consistent(s);
 }
 
 Test(keeper, keeper_never_outlives_a_killed_tree)
