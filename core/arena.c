@@ -26,6 +26,13 @@ static uint32_t pow2_at_least(uint32_t n)
 	return p;
 }
 
+/* The memfd index's buckets: one a slot (a power of two), so its chains
+ * stay about one inode long. */
+static uint32_t kbuckets_for(uint32_t nslots)
+{
+	return pow2_at_least(nslots);
+}
+
 uint64_t ms_arena_size(uint64_t max_bytes, uint64_t max_nodes, uint32_t *nslots,
 		       uint32_t *nblocks, uint32_t *nxblocks, uint32_t *nbuckets)
 {
@@ -54,6 +61,7 @@ uint64_t ms_arena_size(uint64_t max_bytes, uint64_t max_nodes, uint32_t *nslots,
 	off += ALIGN64((uint64_t)*nbuckets * sizeof(uint32_t));
 	off += ALIGN64((uint64_t)(*nslots + 1) * sizeof(int32_t));
 	off += ALIGN64((uint64_t)(*nxblocks + 1) * sizeof(struct ms_block));
+	off += ALIGN64((uint64_t)kbuckets_for(*nslots) * sizeof(uint32_t));
 	return (off + MS_PAGE - 1) & ~(uint64_t)(MS_PAGE - 1);
 }
 
@@ -151,6 +159,9 @@ void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *
 	h->off_closeq = off;
 	off += ALIGN64((uint64_t)(nslots + 1) * sizeof(int32_t));
 	h->off_xblocks = off;
+	off += ALIGN64((uint64_t)(nxblocks + 1) * sizeof(struct ms_block));
+	h->nkbuckets = kbuckets_for(nslots);
+	h->off_kbuckets = off;
 
 	h->guard_mode = cfg->guard;
 	h->guard_action = cfg->guard_action;
@@ -425,6 +436,53 @@ void ms_dent_hash_insert(struct ms_store *s, uint32_t d)
 	uint32_t *b = &ms_buckets(s)[e->hash & (s->hdr->nbuckets - 1)];
 	e->hnext = *b;
 	*b = d;
+}
+
+/* ---- memfd index (ns_lock) ---------------------------------------------------- */
+
+static uint32_t *kbucket(struct ms_store *s, uint64_t kino)
+{
+	/* Fibonacci hashing: the kernel hands out inode numbers in runs */
+	uint32_t bits = (uint32_t)__builtin_ctz(s->hdr->nkbuckets);
+	uint64_t k = (kino * 0x9e3779b97f4a7c15ull) >> (bits ? 64 - bits : 63);
+	return &ms_kbuckets(s)[bits ? k : 0];
+}
+
+void ms_kino_link(struct ms_store *s, uint32_t i)
+{
+	struct ms_inode *in = ms_inode_at(s, i);
+	uint32_t *b = kbucket(s, in->memfd_ino);
+	in->knext = *b;
+	*b = i;
+}
+
+void ms_kino_unlink(struct ms_store *s, uint32_t i)
+{
+	struct ms_inode *in = ms_inode_at(s, i);
+	uint32_t *p = kbucket(s, in->memfd_ino);
+	while (*p && *p != i)
+		p = &ms_inode_at(s, *p)->knext;
+	if (*p)
+		*p = in->knext;
+	in->knext = 0;
+}
+
+uint32_t ms_kino_find(struct ms_store *s, uint64_t kino)
+{
+	for (uint32_t i = *kbucket(s, kino); i; i = ms_inode_at(s, i)->knext) {
+		struct ms_inode *in = ms_inode_at(s, i);
+		if (in->memfd_ino == kino && in->ino_no && S_ISREG(in->mode))
+			return i;
+	}
+	return 0;
+}
+
+void ms_kino_rebuild(struct ms_store *s)
+{
+	memset(ms_kbuckets(s), 0, (size_t)s->hdr->nkbuckets * sizeof(uint32_t));
+	for (uint32_t i = 1; i < s->hdr->inode_bump; i++)
+		if (ms_kino_indexed(ms_inode_at(s, i)))
+			ms_kino_link(s, i);
 }
 
 /* Appends d to its parent's sibling list, keeping the directory's counts;

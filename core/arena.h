@@ -121,7 +121,12 @@ struct ms_inode {
 	uint32_t first;     /* [ns] directories: first entry (insertion order) */
 	uint32_t last;      /* [ns] directories: last entry */
 	uint32_t nentries;  /* [ns] directories: entries, without . and .. */
-	uint32_t link;      /* [ns] symlinks: first block of the target */
+	union {
+		uint32_t link;  /* [ns] symlinks: first block of the target */
+		/* [ns] regular files with a memfd: the next inode in the
+		 * chain of its memfd_ino's bucket (arena.c, the memfd index) */
+		uint32_t knext;
+	};
 	uint32_t nblocks;   /* [ns] symlinks: blocks held */
 	uint32_t next_free; /* [ns] free list / orphan list */
 	uint32_t flags;     /* [ns] MS_I_* */
@@ -257,9 +262,10 @@ struct ms_hdr {
 	uint32_t nbuckets;    /* [const] hash buckets, a power of two */
 	uint32_t root;        /* [const] inode of "/" */
 	uint32_t nxblocks;    /* [const] extended attribute blocks */
-	uint32_t pad0;
+	uint32_t nkbuckets;   /* [const] buckets of the memfd index, a power of two */
 	uint64_t off_inodes, off_dents, off_blocks, off_buckets, off_closeq; /* [const] */
 	uint64_t off_xblocks; /* [const] */
+	uint64_t off_kbuckets; /* [const] */
 
 	/* memory guard */
 	int32_t guard_mode, guard_action;   /* [const] */
@@ -392,7 +398,7 @@ _Static_assert(sizeof(struct ms_prog) == 64, "program entry");
 _Static_assert(sizeof(struct ms_injected) == 272, "injected failure record");
 _Static_assert(MS_LAYOUT_VERSION != 8 ||
 		       (sizeof(struct ms_inode) == 184 && sizeof(struct ms_dent) == 296 &&
-			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 55584 + 8 + 8 * MS_HOLDERS),
+			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 55592 + 8 + 8 * MS_HOLDERS),
 	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");
 
 /* Who the caller is, for the permission checks (perm.c): one view of the
@@ -478,6 +484,10 @@ static inline uint32_t *ms_buckets(struct ms_store *s)
 {
 	return (uint32_t *)(s->base + s->hdr->off_buckets);
 }
+static inline uint32_t *ms_kbuckets(struct ms_store *s)
+{
+	return (uint32_t *)(s->base + s->hdr->off_kbuckets);
+}
 
 /* ---- arena.c: locks, allocators, layout ---------------------------------- */
 
@@ -532,6 +542,16 @@ uint32_t ms_dent_find(struct ms_store *s, uint32_t parent, const char *name, siz
 /* The two halves of linking an entry (ms_dent_attach), for the repair
  * that rebuilds them too. */
 void ms_dent_hash_insert(struct ms_store *s, uint32_t d);
+
+/* The memfd index: a regular file's inode by its memfd's kernel inode
+ * number, for an fd a process finds open without being told what it is
+ * (inherited from a vfork child's parent, /proc/self/exe). Chained through
+ * in->knext, under ns_lock; repair rebuilds it. A file is in it from the
+ * moment its memfd is named (in->memfd_ino) until its slot is freed. */
+void ms_kino_link(struct ms_store *s, uint32_t i);
+void ms_kino_unlink(struct ms_store *s, uint32_t i);
+uint32_t ms_kino_find(struct ms_store *s, uint64_t kino); /* 0: none */
+void ms_kino_rebuild(struct ms_store *s);
 void ms_dent_list_append(struct ms_store *s, uint32_t d);
 void ms_dent_unlink(struct ms_store *s, uint32_t d); /* out of both */
 /* The names that lead down to node i, each after a '/', written into the
@@ -602,6 +622,13 @@ static inline uint64_t ms_page_up(uint64_t n)
 static inline int ms_lower_backed(const struct ms_inode *in)
 {
 	return (in->flags & MS_I_LOWER) && !S_ISDIR(in->mode) && !S_ISLNK(in->mode);
+}
+
+/* Whether inode `in` is in the memfd index: a live regular file with a
+ * memfd of its own (a lower file not copied up has none). */
+static inline int ms_kino_indexed(const struct ms_inode *in)
+{
+	return in->ino_no && S_ISREG(in->mode) && in->kfd != -1 && !(in->flags & MS_I_LOWER);
 }
 /* What node in costs the ledger besides its data: a lower-backed node has
  * no memfd. */

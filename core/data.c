@@ -28,6 +28,7 @@ void ms_inode_free_now(struct ms_store *s, uint32_t i)
 		/* The slot forgets its memfd before the keeper is told to close
 		 * it: a death in between must not queue it twice. */
 		int32_t kfd = in->kfd;
+		ms_kino_unlink(s, i);
 		in->kfd = -1;
 		ms_charge_data(s, in, 0, 0);
 		ms_data_drop(s, kfd);
@@ -120,6 +121,7 @@ static int inode_make(struct ms_store *s, mode_t mode, int data, uint32_t *out)
 			ms_release_node(s, cost);
 			return r;
 		}
+		ms_kino_link(s, i);
 	}
 	__atomic_add_fetch(&s->hdr->ops, 1, __ATOMIC_RELAXED);
 	*out = i;
@@ -246,13 +248,8 @@ int ms_ino_kino(ms_store *s, ms_ino ino, uint64_t *kino)
 
 ms_ino ms_ino_by_kino(ms_store *s, uint64_t kino)
 {
-	ms_ino found = 0;
 	ms_ns_lock(s);
-	for (uint32_t i = 1; i < s->hdr->inode_bump && !found; i++) {
-		struct ms_inode *in = ms_inode_at(s, i);
-		if (in->ino_no && S_ISREG(in->mode) && in->memfd_ino == kino)
-			found = i;
-	}
+	ms_ino found = ms_kino_find(s, kino);
 	ms_ns_unlock(s);
 	return found;
 }

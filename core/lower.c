@@ -316,6 +316,7 @@ int ms_lower_copy_up(struct ms_store *s, uint32_t i)
 	if (sys_fstat(dst, &mst) == 0)
 		ms_settle_data(s, in, (uint64_t)mst.st_blocks * 512);
 	in->memfd_ino = kino;
+	ms_kino_link(s, i);
 	ST(&in->size, (uint64_t)st.st_size);
 	in->dent = 0; /* a file of the store now: its names are its entries */
 	in->flags &= ~MS_I_LOWER;

@@ -349,6 +349,7 @@ void ms_repair(struct ms_store *s)
 		h->block_free = b;
 	}
 	repair_xattrs(s);
+	ms_kino_rebuild(s);
 	/* 5. The ledger from what is left. */
 	ms_ledger_recompute(s);
 out:

@@ -747,6 +747,11 @@ int ms_check(ms_store *s, char *msg, size_t n)
 			links[ms_dent_at(s, d)->ino]++;
 	for (uint32_t i = 1; i < h->inode_bump; i++) {
 		struct ms_inode *in = ms_inode_at(s, i);
+		/* every counted slot's mutex made as ms_mutex_init makes them
+		 * (robust, process-shared), free or not: a reuse keeps it */
+		if (in->data_lock.__data.__kind != h->ns_lock.__data.__kind)
+			FAIL("inode %u: data lock of kind %d, not a store mutex", i,
+			     in->data_lock.__data.__kind);
 		if (!in->ino_no || S_ISDIR(in->mode))
 			continue;
 		if (links[i] != in->nlink)
@@ -754,6 +759,23 @@ int ms_check(ms_store *s, char *msg, size_t n)
 		if (!links[i] && !(in->opens && (in->flags & MS_I_ORPHAN)))
 			FAIL("inode %u: no entry and not an open orphan", i);
 	}
+	/* The memfd index holds every file with a memfd, and nothing else. */
+	uint32_t indexed = 0, chained = 0;
+	for (uint32_t i = 1; i < h->inode_bump; i++) {
+		struct ms_inode *in = ms_inode_at(s, i);
+		if (!ms_kino_indexed(in))
+			continue;
+		indexed++;
+		if (ms_kino_find(s, in->memfd_ino) != i)
+			FAIL("inode %u: its memfd %llu is not in the index", i,
+			     (unsigned long long)in->memfd_ino);
+	}
+	for (uint32_t b = 0; b < h->nkbuckets; b++)
+		for (uint32_t i = ms_kbuckets(s)[b]; i && chained <= indexed; i = ms_inode_at(s, i)->knext)
+			chained++;
+	if (chained != indexed)
+		FAIL("memfd index: %u%s inodes chained, %u files with a memfd", chained,
+		     chained > indexed ? " or more" : "", indexed);
 	if (ms_xattr_verify(s, msg, n)) {
 		r = -EUCLEAN;
 		goto out;

@@ -129,6 +129,10 @@
  *    one ".." answers, so readdir skipped it. test_arena
  *    an_entry_cut_short_by_a_kill_is_undone_by_the_repair and
  *    an_entry_whole_when_its_maker_is_killed_is_kept_and_listed.
+ * ms_check now fails a counted slot whose mutex is not a store mutex and an
+ * entry with sequence 0, and test_arena
+ * killed_at_every_instruction_of_a_node_operation kills mkdir, symlink,
+ * create, rename and unlink after every 16th instruction in turn.
  *
  * Not caught here, open: a rename killed while ms_dent_attach rewrites
  * the moved entry's name leaves the old name, part of the new or the new
