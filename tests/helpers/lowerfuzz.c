@@ -219,7 +219,8 @@ static void put_stat(const struct stat *s)
 		 : S_ISLNK(s->st_mode)	? 'l'
 		 : S_ISFIFO(s->st_mode) ? 'p'
 					: '?';
-	out(" %c %04o", t, (unsigned)(s->st_mode & 07777));
+	out(" %c %04o %u:%u", t, (unsigned)(s->st_mode & 07777), (unsigned)s->st_uid,
+	    (unsigned)s->st_gid);
 	if (!S_ISDIR(s->st_mode))
 		out(" size %lld", (long long)s->st_size);
 	out(" nlink %lu", (unsigned long)s->st_nlink);
@@ -412,6 +413,10 @@ static void replaced(int i)
 static const unsigned offs[] = { 0, 1, 100, 4095, 4096, 65535, 65536, 65537, 100000, 250000 };
 static const unsigned lens[] = { 0, 1, 10, 100, 4096, 5000, 70000 };
 static const mode_t cmodes[] = { 0644, 0600, 0755, 0444, 0000, 04755, 01777, 0700, 02750 };
+
+/* to root or nobody: root may, a user gets EPERM; either way the set-id
+ * bits are what chown leaves of them */
+static const uid_t owners[] = { (uid_t)-1, 0, 65534 };
 
 static const char *flag_name(int f)
 {
@@ -610,10 +615,15 @@ static void op_fd(void)
 		unsigned len = PICK(offs);
 		out(" ftruncate %u", len);
 		res(ftruncate(fd, len));
-	} else if (r < 66) {
+	} else if (r < 63) {
 		mode_t m = PICK(cmodes);
 		out(" fchmod %04o", (unsigned)m);
 		res(fchmod(fd, m));
+	} else if (r < 66) {
+		uid_t u = PICK(owners);
+		gid_t g = PICK(owners);
+		out(" fchown %d %d", (int)u, (int)g);
+		res(fchown(fd, u, g));
 	} else if (r < 72) {
 		struct timespec ts[2] = { PICK(fixed_t), PICK(fixed_t) };
 		out(" futimens %lld", (long long)ts[1].tv_sec);
@@ -693,6 +703,18 @@ static void op_chmod(void)
 	if (avoid(p))
 		return;
 	res(chmod(P(p), m));
+}
+
+static void op_chown(void)
+{
+	const char *p = path();
+	int nofollow = pick(3) == 0;
+	uid_t u = PICK(owners);
+	gid_t g = PICK(owners);
+	out("%s %s %d %d", nofollow ? "lchown" : "chown", p, (int)u, (int)g);
+	if (avoid(p))
+		return;
+	res(nofollow ? lchown(P(p), u, g) : chown(P(p), u, g));
 }
 
 static void op_utimens(void)
@@ -866,7 +888,7 @@ static void run(unsigned long n)
 		{ op_readdir, 6 }, { op_readlink, 2 }, { op_access, 3 }, { op_truncate, 4 },
 		{ op_chmod, 4 },   { op_utimens, 4 },  { op_link, 4 },	 { op_symlink, 3 },
 		{ op_rename, 8 },  { op_unlink, 6 },   { op_mkdir, 4 },	 { op_rmdir, 4 },
-		{ op_mkfifo, 1 },
+		{ op_mkfifo, 1 },  { op_chown, 3 },
 	};
 	unsigned total = 0;
 	for (size_t i = 0; i < ARRAY_N(ops); i++)
