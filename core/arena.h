@@ -765,9 +765,11 @@ int ms_perm_kill_priv(const struct ms_cred *c, struct ms_inode *in);
 /* ---- data.c: inode life, references, growth --------------------------------- */
 /* Sets the size of regular file `in` to len (O_TRUNC, truncate(2)): takes its
  * data lock; growth is a hole, charged nothing; shrinkage gives back what the
- * kernel freed (the charge settled to st_blocks); updates size and times.
- * Under ns_lock. Returns 0 or -errno (-EFBIG, the kernel's). */
-int ms_data_truncate(struct ms_store *s, struct ms_inode *in, uint64_t len);
+ * kernel freed (the charge settled to st_blocks); updates size and times,
+ * but for truncate(2) (by_path) of a file that keeps its size and holds no
+ * pages, which stays as it is (as on tmpfs). Under ns_lock. Returns 0 or
+ * -errno (-EFBIG, the kernel's). */
+int ms_data_truncate(struct ms_store *s, struct ms_inode *in, uint64_t len, int by_path);
 /* The same through an fd open for writing on the file. */
 int ms_data_truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_t len);
 /* Called under ns_lock when inode i lost its last link (nlink == 0, or a

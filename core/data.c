@@ -432,24 +432,24 @@ void ms_write_end(ms_store *s, struct ms_wctx *w, int64_t done)
 	ms_data_unlock(s, in);
 }
 
-int ms_data_truncate(struct ms_store *s, struct ms_inode *in, uint64_t len)
-{
-	int fd = ms_data_open(s, in, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return fd;
-	int r = ms_data_truncate_fd(s, in, fd, len);
-	sys_close(fd);
-	return r;
-}
-
 /* Truncates through fd with the data lock taken here. Growth makes a hole
  * and is charged nothing, as on tmpfs; shrinking gives back the pages the
  * kernel let go. */
-int ms_data_truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_t len)
+static int truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_t len, int by_path)
 {
+	struct stat st;
 	if (len > (uint64_t)LLONG_MAX)
 		return -EFBIG;
 	ms_data_lock(s, in, fd);
+	/* truncate(2), unlike ftruncate and O_TRUNC, asks the filesystem
+	 * for no new times: tmpfs sets them only when the size changes or
+	 * when it holds pages (cutting at the size, even an unchanged one,
+	 * touches the file). So a same-size truncate of a file of holes
+	 * alone leaves it as it is. */
+	if (by_path && sys_fstat(fd, &st) == 0 && (uint64_t)st.st_size == len && st.st_blocks == 0) {
+		ms_data_unlock(s, in);
+		return 0;
+	}
 	/* pages may go: mapped copies learn them again (mapio.c) */
 	ST(&in->map_gen, in->map_gen + 1);
 	int r = sys_ftruncate(fd, (off_t)len);
@@ -460,6 +460,21 @@ int ms_data_truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_
 	settle(s, in, fd);
 	ms_data_unlock(s, in);
 	return r;
+}
+
+int ms_data_truncate(struct ms_store *s, struct ms_inode *in, uint64_t len, int by_path)
+{
+	int fd = ms_data_open(s, in, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	int r = truncate_fd(s, in, fd, len, by_path);
+	sys_close(fd);
+	return r;
+}
+
+int ms_data_truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_t len)
+{
+	return truncate_fd(s, in, fd, len, 0);
 }
 
 int ms_ftruncate(ms_store *s, ms_ino ino, int fd, off_t len)

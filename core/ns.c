@@ -840,7 +840,7 @@ int ms_truncate(ms_store *s, ms_ino dir, const char *path, off_t len)
 		r = ms_lower_copy_up(s, w.ino);
 	if (r)
 		goto out;
-	r = ms_data_truncate(s, in, (uint64_t)len);
+	r = ms_data_truncate(s, in, (uint64_t)len, 1);
 	if (r == 0) {
 		ms_perm_kill_priv(w.cr, in);
 		bump_ops(s);
@@ -1074,7 +1074,7 @@ static int open_node(struct ms_store *s, const struct ms_cred *cr, uint32_t dir,
 			if (acc != O_RDONLY)
 				r = ms_data_truncate_fd(s, in, *fd, 0);
 			else
-				r = ms_data_truncate(s, in, 0);
+				r = ms_data_truncate(s, in, 0, 0);
 			if (r) {
 				sys_close(*fd);
 				return r;

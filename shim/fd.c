@@ -829,9 +829,12 @@ static int store_fallocate(struct ms_fd *e, int fd, int mode, off_t off, off_t l
 	if ((e->oflags & O_ACCMODE) == O_RDONLY)
 		return -EBADF;
 	int rc = ms_fallocate(ms_shim.store, e->ino, fd, mode, off, len);
-	if (rc == 0)
+	if (rc == 0) {
+		/* the kernel's fallocate is a change of the file too
+		 * (file_modified): set-id bits go as after a write */
+		ms_kill_priv(ms_shim.store, e->ino);
 		ms_notify_write(ms_shim.store, e->ino);
-	else
+	} else
 		ms_refusal_name(ms_shim.store, e->ino); /* for the report */
 	return rc;
 }

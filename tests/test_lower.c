@@ -5,6 +5,8 @@
  * tmpfs copy of it without the preload and in a store lying over the tree
  * itself; the outputs must be the same line for line, and the lower tree
  * must be byte-identical afterwards (contents, modes, sizes, times). The
+ * randomized differential does the same with tests/helpers/lowerfuzz: a
+ * random lower tree and random calls for each of a range of seeds. The
  * other tests: the quota charges a copy-up and refuses it whole, a program
  * of the lower tree runs, a prefix that is its own lower directory, and the
  * configuration's errors. */
@@ -21,13 +23,16 @@ static void fingerprint(const char *dir, char *out, size_t n)
 	cr_assert_eq(t_popen(cmd, out, n), 0, "fingerprint of %s failed", dir);
 }
 
-static const char *helper(void)
+/* tests/helpers/<name> of the build */
+static const char *helper_of(const char *name)
 {
 	static char h[PATH_MAX];
-	snprintf(h, sizeof(h), "%s/tests/helpers/lowerops", t_build());
+	snprintf(h, sizeof(h), "%s/tests/helpers/%s", t_build(), name);
 	cr_assert_eq(access(h, X_OK), 0, "%s: not built (make check builds it)", h);
 	return h;
 }
+
+static const char *helper(void) { return helper_of("lowerops"); }
 
 static char *make_lower(char *tmpl)
 {
@@ -80,6 +85,76 @@ Test(lower, differential_with_tmpfs_and_lower_untouched)
 	fingerprint(lower, after, sizeof(after));
 	cr_assert_str_eq(after, before, "the lower tree changed");
 	e2e_rm_tree(lower);
+}
+
+/* How the calls run as nobody: a root store whose program switches
+ * (README: a root store's processes may switch to any uid). */
+#define AS_NOBODY "setpriv --reuid=65534 --regid=65534 --clear-groups "
+
+/* One seed of lowerfuzz (see its top for what it leaves out on purpose):
+ * the tree made, the calls run on a tmpfs copy and in the store over it,
+ * the lines compared, the tree unchanged; with `nobody`, the tree made and
+ * the calls made by uid 65534, so that permissions and the clearing of
+ * set-id bits count. Returns the lines compared. */
+static int fuzz_one(unsigned seed, unsigned ops, int nobody)
+{
+	static char want[1 << 20], got[1 << 20], before[1 << 16], after[1 << 16], report[1 << 14];
+	char ltmpl[] = "/tmp/memshim-lowerfuzz-XXXXXX", ctmpl[] = "/dev/shm/memshim-lowerfuzzcopy-XXXXXX";
+	char cmd[PATH_MAX * 3], env[PATH_MAX + 64];
+	const char *h = helper_of("lowerfuzz");
+	char *lower = mkdtemp(ltmpl), *copy = mkdtemp(ctmpl);
+	const char *as = nobody ? AS_NOBODY : "", *who = nobody ? " as nobody" : "";
+	cr_assert(lower && copy);
+	cr_assert(!nobody || (chown(lower, 65534, 65534) == 0 && chown(copy, 65534, 65534) == 0));
+	snprintf(cmd, sizeof(cmd), "%s%s make %s %u", as, h, lower, seed);
+	cr_assert_eq(system(cmd), 0, "seed %u%s: lowerfuzz make failed", seed, who);
+	fingerprint(lower, before, sizeof(before));
+
+	snprintf(cmd, sizeof(cmd), "%scp -a %s/. %s && env -u LD_PRELOAD %s%s run %s %u %u 2>&1", as,
+		 lower, copy, as, h, copy, seed, ops);
+	cr_assert_eq(t_popen(cmd, want, sizeof(want)), 0, "seed %u%s: lowerfuzz on tmpfs failed:\n%s",
+		     seed, who, want);
+	e2e_rm_tree(copy);
+	e2e_strip_dir(want, copy);
+
+	snprintf(env, sizeof(env), "MEMSHIM_LOWER=%s", lower);
+	snprintf(cmd, sizeof(cmd), "%s%s run /mem %u %u 2>&1", as, h, seed, ops);
+	int st = e2e_sh(env, cmd, got, sizeof(got));
+	cr_assert_eq(st, 0, "seed %u%s: lowerfuzz under the preload: %d\n%s", seed, who, st, got);
+	e2e_strip_dir(got, "/mem");
+
+	int lines, ndiff = e2e_compare(want, got, &lines, report, sizeof(report));
+	cr_assert_eq(ndiff, 0,
+		     "seed %u%s, %u calls: %d of %d lines differ (again: lowerfuzz make DIR %u, "
+		     "then run on a copy and with MEMSHIM_LOWER=DIR run /mem %u %u):\n%s",
+		     seed, who, ops, ndiff, lines, seed, seed, ops, report);
+	cr_assert_gt(lines, (int)ops, "seed %u%s: the calls ran whole (%d lines)", seed, who, lines);
+	fingerprint(lower, after, sizeof(after));
+	cr_assert_str_eq(after, before, "seed %u%s: the lower tree changed", seed, who);
+	e2e_rm_tree(lower);
+	return lines;
+}
+
+/* 40 seeds of 500 calls, and the first 10 of them again as nobody when
+ * the test runs as root: some 3 s here. MEMSHIM_LOWERFUZZ="FIRST COUNT
+ * CALLS" runs other seeds, more of them or longer, to look for new
+ * differences (seeds 1 to 599 of 1000 calls, and 1 to 150 as nobody,
+ * showed none left). */
+Test(lower, randomized_differential_with_tmpfs, .timeout = 600)
+{
+	unsigned first = 1, count = 40, ops = 500;
+	const char *e = getenv("MEMSHIM_LOWERFUZZ");
+	if (e)
+		cr_assert_eq(sscanf(e, "%u %u %u", &first, &count, &ops), 3,
+			     "MEMSHIM_LOWERFUZZ=\"%s\": want \"FIRST COUNT CALLS\", e.g. \"100 50 1000\"", e);
+	long lines = 0;
+	unsigned users = geteuid() == 0 && system("setpriv --version > /dev/null 2>&1") == 0 ? count / 4 : 0;
+	for (unsigned seed = first; seed < first + count; seed++)
+		lines += fuzz_one(seed, ops, 0);
+	for (unsigned seed = first; seed < first + users; seed++)
+		lines += fuzz_one(seed, ops, 1);
+	cr_log_info("lowerfuzz: %u seeds x %u calls, %u of them again as nobody, %ld lines compared",
+		    count, ops, users, lines);
 }
 
 /* A copy-up is charged before anything is copied and refused whole: the

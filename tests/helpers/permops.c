@@ -23,7 +23,7 @@
  * fresh directory of files with assorted owners and modes, and a child
  * switched to ACTOR makes one call: open with each access mode, O_TRUNC,
  * O_CREAT and O_NOATIME, mkdir, rmdir, unlink, rename, link, symlink,
- * chmod, chown, utimensat, truncate, write, exec; and, in one child, the calls
+ * chmod, chown, utimensat, truncate, write, fallocate, exec; and, in one child, the calls
  * that change nothing (stat, access, faccessat, opendir, chdir). After every
  * call one line gives its result and errno, and (read by root) the owner,
  * group and mode of every name it may have touched. Nothing that
@@ -367,6 +367,20 @@ static void f_ftruncate(const void *v)
 	close(fd);
 }
 
+/* fallocate changes the file as a write does: set-id bits go (lowerfuzz
+ * found the store kept them) */
+static void f_fallocate(const void *v)
+{
+	const struct a_path *a = v;
+	int fd = open(P(a->name), O_WRONLY);
+	if (fd < 0) {
+		r_rc(-1);
+		return;
+	}
+	r_rc(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4096));
+	close(fd);
+}
+
 /* exec: the exit status of the program, or why it did not run */
 static void f_exec(const void *v)
 {
@@ -521,6 +535,8 @@ static const struct op {
 	PATHOP("write fm", "fm", f_write, N1("fm")),
 	PATHOP("ftruncate fs", "fs", f_ftruncate, N1("fs")),
 	PATHOP("ftruncate fg", "fg", f_ftruncate, N1("fg")),
+	PATHOP("fallocate fs", "fs", f_fallocate, N1("fs")),
+	PATHOP("fallocate fg", "fg", f_fallocate, N1("fg")),
 	PATHOP("exec x", "x", f_exec, N1("x")),
 	PATHOP("exec xn", "xn", f_exec, N1("xn")),
 	PATHOP("exec xs", "xs", f_exec, N1("xs")),
