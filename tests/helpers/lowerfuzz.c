@@ -820,28 +820,16 @@ static void op_mkfifo(void)
 	res(mkfifo(P(p), 0644));
 }
 
-static int cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The whole tree, depth first in name order: types, modes, sizes, link
  * counts, fixed mtimes, link targets, content hashes. */
 static void tree(const char *rel)
 {
-	DIR *d = opendir(rel[0] ? P(rel) : D);
 	char *names[64];
-	int n = 0;
-	if (!d) {
+	int n = sorted_names(rel[0] ? P(rel) : D, 0, names, 64);
+	if (n < 0) {
 		printf("tree %s -> %s\n", rel, en(errno));
 		return;
 	}
-	struct dirent *e;
-	while ((e = readdir(d)) && n < 64)
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			names[n++] = strdup(e->d_name);
-	closedir(d);
-	qsort(names, (size_t)n, sizeof(names[0]), cmp);
 	for (int i = 0; i < n; i++) {
 		char sub[PATH_MAX];
 		struct stat s;

@@ -117,25 +117,14 @@ static void st(const char *name)
 	printf("\n");
 }
 
-static int cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void ls(const char *name)
 {
-	DIR *d = opendir(P(name));
 	char *names[256];
-	int n = 0;
-	if (!d) {
+	int n = sorted_names(P(name), 1, names, 256);
+	if (n < 0) {
 		printf("ls %s -> -1 %s\n", name, en(errno));
 		return;
 	}
-	struct dirent *e;
-	while ((e = readdir(d)) && n < 256)
-		names[n++] = strdup(e->d_name);
-	closedir(d);
-	qsort(names, (size_t)n, sizeof(names[0]), cmp);
 	printf("ls %s ->", name);
 	for (int i = 0; i < n; i++) {
 		printf(" %s", names[i]);
@@ -147,19 +136,12 @@ static void ls(const char *name)
 /* The whole tree, depth first in name order. */
 static void tree(const char *rel)
 {
-	DIR *d = opendir(rel[0] ? P(rel) : D);
 	char *names[256];
-	int n = 0;
-	if (!d) {
+	int n = sorted_names(rel[0] ? P(rel) : D, 0, names, 256);
+	if (n < 0) {
 		printf("tree %s -> -1 %s\n", rel, en(errno));
 		return;
 	}
-	struct dirent *e;
-	while ((e = readdir(d)) && n < 256)
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			names[n++] = strdup(e->d_name);
-	closedir(d);
-	qsort(names, (size_t)n, sizeof(names[0]), cmp);
 	for (int i = 0; i < n; i++) {
 		char sub[PATH_MAX + NAME_MAX + 2];
 		snprintf(sub, sizeof(sub), "%.*s%s%s", PATH_MAX / 2, rel, rel[0] ? "/" : "", names[i]);

@@ -4,8 +4,10 @@
 #ifndef MEMSHIM_TESTS_HELPERS_OPS_H
 #define MEMSHIM_TESTS_HELPERS_OPS_H
 
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *D;
@@ -20,5 +22,28 @@ static const char *P(const char *name)
 }
 
 static const char *en(int e) { return strerrorname_np(e) ? strerrorname_np(e) : "?"; }
+
+static inline int names_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The entries of directory path, "." and ".." too when dots, sorted by
+ * name, strdup'ed into names (at most max; the caller frees them); -1
+ * with errno when the directory cannot be opened. */
+static inline int sorted_names(const char *path, int dots, char **names, int max)
+{
+	DIR *d = opendir(path);
+	int n = 0;
+	if (!d)
+		return -1;
+	struct dirent *e;
+	while ((e = readdir(d)) && n < max)
+		if (dots || (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")))
+			names[n++] = strdup(e->d_name);
+	closedir(d);
+	qsort(names, (size_t)n, sizeof(names[0]), names_cmp);
+	return n;
+}
 
 #endif
