@@ -295,6 +295,19 @@ struct ms_hdr {
 	uint32_t xblock_bump, xblock_free;
 	uint32_t xblocks_used; /* [ns] attribute blocks taken */
 	uint32_t pad1;
+	/* [ns] A rename under way (ns.c ms_rename), for the repair to finish
+	 * when its maker dies: written whole, then `active` set, before the
+	 * first entry changes; `active` cleared after the last. */
+	struct {
+		uint32_t active;
+		uint32_t exch;      /* RENAME_EXCHANGE: odent and ndent swap inodes */
+		uint32_t odent;     /* the entry that moves (exch: the first) */
+		uint32_t ndent;     /* the entry replaced, 0 = none (exch: the second) */
+		uint32_t oi, ni;    /* the inodes odent and ndent named */
+		uint32_t nd;        /* the new parent directory */
+		uint32_t len;       /* of the new name */
+		char name[MS_NAME_MAX + 1];
+	} rename_intent;
 	uint64_t next_ino_no;
 	uint32_t orphans;     /* [ns] list of MS_I_ORPHAN inodes */
 	uint32_t norphans;    /* [ns] */
@@ -398,7 +411,7 @@ _Static_assert(sizeof(struct ms_prog) == 64, "program entry");
 _Static_assert(sizeof(struct ms_injected) == 272, "injected failure record");
 _Static_assert(MS_LAYOUT_VERSION != 8 ||
 		       (sizeof(struct ms_inode) == 184 && sizeof(struct ms_dent) == 296 &&
-			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 55592 + 8 + 8 * MS_HOLDERS),
+			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 55880 + 8 + 8 * MS_HOLDERS),
 	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");
 
 /* Who the caller is, for the permission checks (perm.c): one view of the

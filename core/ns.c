@@ -1614,6 +1614,22 @@ int ms_rename(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const ch
 		goto out;
 	}
 
+	/* What the repair needs to finish this rename if this process dies
+	 * before the last change below: the entries' changes are several
+	 * stores (a name rewritten in place, two inodes swapped), and a kill
+	 * between them lost the file or left it under two names (test_arena
+	 * killed_at_every_instruction_of_a_node_operation). */
+	struct ms_hdr *h = s->hdr;
+	h->rename_intent.exch = (uint32_t)exch;
+	h->rename_intent.odent = ow.dent;
+	h->rename_intent.ndent = ni ? nw.dent : 0;
+	h->rename_intent.oi = oi;
+	h->rename_intent.ni = ni;
+	h->rename_intent.nd = nd;
+	h->rename_intent.len = (uint32_t)nw.len;
+	memcpy(h->rename_intent.name, nw.last, nw.len);
+	h->rename_intent.name[nw.len] = 0;
+	__atomic_store_n(&h->rename_intent.active, 1, __ATOMIC_RELEASE);
 	if (exch) {
 		/* The entries stay where they are; only what they name swaps. */
 		ms_dent_at(s, ow.dent)->ino = ni;
@@ -1641,15 +1657,12 @@ int ms_rename(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const ch
 			drop_name(s, ni);
 		}
 		/* The old entry's slot moves to the new name with a fresh
-		 * cookie, so it needs no allocation and cannot fail. Not
-		 * whole under a kill, though: the slot stays an entry of od
-		 * while its name is rewritten, so a holder killed in
-		 * ms_dent_attach leaves the old name, part of the new, or the
-		 * new one in od, and the repair keeps what it finds (open:
-		 * tests/chaos/chaos.h). */
+		 * cookie, so it needs no allocation and cannot fail; a kill
+		 * half-way is finished by the repair (rename_intent). */
 		detach(s, ow.dent);
 		attach(s, ow.dent, nd, nw.last, nw.len, oi);
 	}
+	__atomic_store_n(&h->rename_intent.active, 0, __ATOMIC_RELEASE);
 	touch_c(IN(s, oi));
 	bump_ops(s);
 	/* fsnotify_move's events as dnotify maps them: a rename inside one

@@ -75,6 +75,33 @@ static int live_dir(struct ms_store *s, uint32_t i)
 	       S_ISDIR(ms_inode_at(s, i)->mode);
 }
 
+/* A rename its maker died in (ns.c ms_rename) is finished: the entries get
+ * what they name at the end of it, and the steps below rebuild the rest
+ * from them (hash, lists, link counts, directory parents; the replaced
+ * file, unnamed now, becomes an orphan or goes). */
+static void finish_rename(struct ms_store *s)
+{
+	struct ms_hdr *h = s->hdr;
+	if (!__atomic_load_n(&h->rename_intent.active, __ATOMIC_ACQUIRE))
+		return;
+	struct ms_dent *o = ms_dent_at(s, h->rename_intent.odent);
+	if (h->rename_intent.exch) {
+		struct ms_dent *n = ms_dent_at(s, h->rename_intent.ndent);
+		o->ino = h->rename_intent.ni;
+		n->ino = h->rename_intent.oi;
+	} else {
+		if (h->rename_intent.ndent)
+			ms_dent_at(s, h->rename_intent.ndent)->parent = 0;
+		o->ino = h->rename_intent.oi;
+		o->namelen = (uint16_t)h->rename_intent.len;
+		memcpy(o->name, h->rename_intent.name, h->rename_intent.len + 1);
+		o->seq = ++ms_inode_at(s, h->rename_intent.nd)->next_seq;
+		o->parent = h->rename_intent.nd;
+	}
+	h->rename_intent.active = 0;
+	ms_log(s, MS_LOG_WARN, "a process died renaming; the rename was finished");
+}
+
 /* Frees inode i with what it holds; its entries are already gone. */
 static void free_inode(struct ms_store *s, uint32_t i)
 {
@@ -165,6 +192,7 @@ void ms_repair(struct ms_store *s)
 		goto out;
 	}
 
+	finish_rename(s);
 	/* 1. Entries that name a live inode from a live directory, one name
 	 * per directory, and no two alike: kept; the rest freed. */
 	uint32_t nd = 0;

@@ -759,6 +759,8 @@ int ms_check(ms_store *s, char *msg, size_t n)
 		if (!links[i] && !(in->opens && (in->flags & MS_I_ORPHAN)))
 			FAIL("inode %u: no entry and not an open orphan", i);
 	}
+	if (h->rename_intent.active)
+		FAIL("a rename's intent record is left active");
 	/* The memfd index holds every file with a memfd, and nothing else. */
 	uint32_t indexed = 0, chained = 0;
 	for (uint32_t i = 1; i < h->inode_bump; i++) {
