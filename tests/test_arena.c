@@ -452,14 +452,17 @@ static void op_replace(ms_store *s) { ms_rename(s, 0, "/mem/d/f", 0, "/mem/e/t",
 static void op_exchange(ms_store *s) { ms_rename(s, 0, "/mem/d/f", 0, "/mem/e/t", RENAME_EXCHANGE); }
 static void op_rename_dir(ms_store *s) { ms_rename(s, 0, "/mem/d/sub", 0, "/mem/e/sub2", 0); }
 static void op_unlink(ms_store *s) { ms_unlink(s, 0, "/mem/d/f"); }
+static void op_link(ms_store *s) { ms_link(s, 0, "/mem/d/f", 0, "/mem/e/l", MS_NOFOLLOW); }
+static void op_rmdir(ms_store *s) { ms_rmdir(s, 0, "/mem/e/empty"); }
 
-/* d/f (10 bytes), e/t (20 bytes), d/sub with a file in it. */
+/* d/f (10 bytes), e/t (20 bytes), d/sub with a file in it, e/empty. */
 static ms_store *step_store(const struct ms_config *c)
 {
 	ms_store *s = t_local(c);
 	cr_assert_eq(ms_mkdir(s, 0, "/mem/d", 0755), 0);
 	cr_assert_eq(ms_mkdir(s, 0, "/mem/e", 0755), 0);
 	cr_assert_eq(ms_mkdir(s, 0, "/mem/d/sub", 0755), 0);
+	cr_assert_eq(ms_mkdir(s, 0, "/mem/e/empty", 0755), 0);
 	cr_assert_eq(t_write_file(s, "/mem/d/f", 10), 0);
 	cr_assert_eq(t_write_file(s, "/mem/e/t", 20), 0);
 	cr_assert_eq(t_write_file(s, "/mem/d/sub/x", 5), 0);
@@ -471,7 +474,8 @@ static ms_store *step_store(const struct ms_config *c)
 static void step_state(ms_store *s, char *out, size_t n)
 {
 	static const char *const names[] = {"d", "d/f", "d/new", "d/ln", "d/g", "d/sub",
-					    "d/sub/x", "e", "e/t", "e/f2", "e/sub2", "e/sub2/x"};
+					    "d/sub/x", "e", "e/t", "e/f2", "e/sub2", "e/sub2/x",
+					    "e/l", "e/empty"};
 	size_t at = 0;
 	out[0] = 0;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -512,7 +516,8 @@ Test(arena, killed_at_every_instruction_of_a_node_operation, .timeout = 600)
 		void (*op)(ms_store *);
 	} ops[] = {{"mkdir", op_mkdir},	      {"symlink", op_symlink}, {"create", op_create},
 		   {"rename", op_rename},     {"replace", op_replace}, {"exchange", op_exchange},
-		   {"rename-dir", op_rename_dir}, {"unlink", op_unlink}};
+		   {"rename-dir", op_rename_dir}, {"unlink", op_unlink}, {"link", op_link},
+		   {"rmdir", op_rmdir}};
 	const char *e = getenv("MEMSHIM_STEP_PHASE");
 	long phase = e ? atol(e) % STEP_STRIDE : (long)(time(NULL) % STEP_STRIDE);
 	cr_log_info("MEMSHIM_STEP_PHASE=%ld", phase);
