@@ -78,6 +78,7 @@ struct mio_slot {
 	uint64_t stamp;  /* last use, for eviction */
 	uint32_t gen;    /* [data] the file's map_gen `known` was learned at */
 	uint64_t *known; /* [data] a bit per page: present in the kernel */
+	int sparse;      /* [data] the last look ahead found mostly holes */
 	uint64_t nknown; /* bytes of `known` (mapped anonymous) */
 };
 
@@ -222,25 +223,53 @@ static void slot_put(struct mio_slot *m)
 
 static int bit(const uint64_t *b, uint64_t p) { return (b[p / 64] >> (p % 64)) & 1; }
 
+uint64_t ms_mio_looked;
+
+/* Asks mincore about n pages from page p and remembers those present;
+ * returns how many were, or -1. */
+static int64_t look(struct mio_slot *m, uint64_t p, uint64_t n, unsigned char *vec)
+{
+	if (MS_SYSCALL(SYS_mincore, m->base + p * MS_PAGE, n * MS_PAGE, vec))
+		return -1;
+	__atomic_add_fetch(&ms_mio_looked, n, __ATOMIC_RELAXED);
+	int64_t found = 0;
+	for (uint64_t k = 0; k < n; k++)
+		if (vec[k] & 1) {
+			m->known[(p + k) / 64] |= 1ULL << ((p + k) % 64);
+			found++;
+		}
+	return found;
+}
+
 /* Data lock held: 1 when every page of [p0, p1] is present in the kernel.
- * Pages not known yet are asked of mincore, MIO_LOOK at a time from p0,
- * over at most the mapped pages below `lim` (the file's end). */
+ * Pages not known yet are asked of mincore: first those of the range, then,
+ * when they are all there, up to MIO_LOOK pages after it, below `lim` (the
+ * file's end), so that a file read at random learns its pages in a few
+ * calls; until a look ahead finds the file mostly holes. A hole in the
+ * range sends the call to the kernel after a look at the range only: with
+ * a look of MIO_LOOK pages from the first page asked, a file filled page
+ * by page after a truncate paid a mincore over 16 MiB, and a loop over its
+ * answer, for every page written (183 us a 4 KiB pwrite, 1.8 us on tmpfs). */
 static int present(struct mio_slot *m, uint64_t p0, uint64_t p1, uint64_t lim)
 {
 	unsigned char vec[MIO_LOOK];
+	int looked = 0;
 	for (uint64_t p = p0; p <= p1; p++) {
 		if (bit(m->known, p))
 			continue;
-		uint64_t n = lim - p;
+		uint64_t n = p1 - p + 1;
 		if (n > MIO_LOOK)
 			n = MIO_LOOK;
-		if (MS_SYSCALL(SYS_mincore, m->base + p * MS_PAGE, n * MS_PAGE, vec))
+		if (look(m, p, n, vec) < 0 || !bit(m->known, p))
 			return 0;
-		for (uint64_t k = 0; k < n; k++)
-			if (vec[k] & 1)
-				m->known[(p + k) / 64] |= 1ULL << ((p + k) % 64);
-		if (!bit(m->known, p))
-			return 0;
+		looked = 1;
+	}
+	if (looked && !m->sparse && p1 + 1 < lim) {
+		uint64_t n = lim - p1 - 1;
+		if (n > MIO_LOOK)
+			n = MIO_LOOK;
+		int64_t found = look(m, p1 + 1, n, vec);
+		m->sparse = found < 0 || (uint64_t)found * 2 < n;
 	}
 	return 1;
 }
@@ -267,6 +296,7 @@ int ms_mio_begin(ms_store *s, ms_ino ino, int fd, int acc, uint64_t off, size_t 
 	uint32_t gen = LD(&in->map_gen);
 	if (m->gen != gen) {
 		memset(m->known, 0, m->nknown);
+		m->sparse = 0;
 		m->gen = gen;
 	}
 	uint64_t lim = page_up(size) / MS_PAGE;

@@ -432,6 +432,9 @@ enum { MS_MIO_NEVER = -1, MS_MIO_NO = 0, MS_MIO_OK = 1 };
 int ms_mio_begin(ms_store *s, ms_ino ino, int fd, int acc, uint64_t off, size_t len, int write,
 		 int make, struct ms_mio *io);
 void ms_mio_end(ms_store *s, struct ms_mio *io, size_t done);
+/* [atomic] Pages this process has asked the kernel about (mincore), to
+ * know which it may copy: for tests. */
+extern uint64_t ms_mio_looked;
 /* 1 when this process has a mapping of ino (a hint: no lock). */
 int ms_mio_mapped(ms_store *s, ms_ino ino);
 /* The process closed its last fd of ino: its mapping goes (at once, or

@@ -381,3 +381,37 @@ Test(sparse, a_mapping_goes_with_the_last_fd, .timeout = 30)
 	snprintf(want, sizeof(want), "used_bytes: 0\n");
 	HAS(o, want);
 }
+
+/* A file filled page by page after a truncate (as a database or
+ * numpy.memmap fills one): each write is a hole's, which the kernel
+ * serves; the mapped-I/O path asks the kernel only about the page written,
+ * not the 4096 after it (a mincore over 16 MiB for every 4 KiB written,
+ * 100 times a tmpfs pwrite). Read back, the pages are learnt in a few
+ * looks and every read is served from the mapping. */
+Test(sparse, a_file_filled_after_a_truncate_is_looked_at_a_page_at_a_time)
+{
+	int fd;
+	ms_ino ino;
+	ms_store *s = store(64 << 20, &fd, &ino);
+	enum { PAGES = 4096 };
+	cr_assert_eq(ms_ftruncate(s, ino, fd, (off_t)PAGES * 4096), 0);
+	struct ms_mio io;
+	uint64_t before = ms_mio_looked;
+	for (int p = 0; p < PAGES; p++) {
+		int r = ms_mio_begin(s, ino, fd, O_RDWR, (uint64_t)p * 4096, 4096, 1, 1, &io);
+		cr_assert_eq(r, MS_MIO_NO, "page %d is a hole: the kernel writes it", p);
+		cr_assert_eq(wr(s, ino, fd, (int64_t)p * 4096, 4096), 0);
+	}
+	uint64_t filling = ms_mio_looked - before;
+	cr_assert_leq(filling, PAGES, "%llu pages asked about to fill %d",
+		      (unsigned long long)filling, PAGES);
+	before = ms_mio_looked;
+	for (int p = 0; p < PAGES; p++) {
+		int r = ms_mio_begin(s, ino, fd, O_RDWR, (uint64_t)p * 4096, 4096, 0, 1, &io);
+		cr_assert_eq(r, MS_MIO_OK, "page %d is there: served from the mapping", p);
+		ms_mio_end(s, &io, 4096);
+	}
+	cr_assert_leq(ms_mio_looked - before, PAGES, "%llu pages asked about to read %d back",
+		      (unsigned long long)(ms_mio_looked - before), PAGES);
+	t_assert_consistent(s);
+}
