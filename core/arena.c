@@ -532,6 +532,8 @@ void ms_dent_attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *na
 		ms_inode_at(s, dir)->nlink++;
 		c->parent = dir;
 		c->dent = e;
+	} else if (!c->dent) {
+		c->dent = e; /* a file's first name kept: ms_node_path */
 	}
 }
 

@@ -131,7 +131,10 @@ struct ms_inode {
 	uint32_t next_free; /* [ns] free list / orphan list */
 	uint32_t flags;     /* [ns] MS_I_* */
 	uint32_t opens;     /* [ns] references held by processes (fds, cwd, dir fds) */
-	uint32_t dent;      /* [ns] directories: the entry naming it; 0 = root, removed */
+	/* [ns] directories and lower-backed files: the entry naming it (0 =
+	 * root, removed); other nodes: an entry that named it, a hint that
+	 * ms_node_path checks (0: none kept) */
+	uint32_t dent;
 	uint32_t xattr;     /* [ns] first extended attribute record (an xblock); 0 = none */
 	/* [ledger] the program (hdr->progs index + 1; 0 = none) whose write
 	 * last grew the file: its charge counts as that program's bytes held */

@@ -508,7 +508,7 @@ static void detach(struct ms_store *s, uint32_t e)
 	if (S_ISDIR(c->mode))
 		p->nlink--;
 	if (c->dent == e)
-		c->dent = 0; /* a directory's, or a lower-backed file's */
+		c->dent = 0; /* the name it kept (arena.h) */
 	touch_mc(p);
 }
 

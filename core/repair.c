@@ -300,8 +300,8 @@ void ms_repair(struct ms_store *s)
 			subdirs[e->parent]++;
 			c->parent = e->parent;
 			c->dent = d;
-		} else if (ms_lower_backed(c)) {
-			c->dent = d; /* its one name (lower.c) */
+		} else {
+			c->dent = d; /* a lower file's one name (lower.c); another's, a hint */
 		}
 	}
 	/* 3. Link counts; unnamed inodes become orphans or go. */
@@ -323,8 +323,7 @@ void ms_repair(struct ms_store *s)
 			continue;
 		}
 		in->nlink = 0;
-		if (S_ISDIR(in->mode) || ms_lower_backed(in))
-			in->dent = 0;
+		in->dent = 0;
 		if (in->opens) {
 			in->flags |= MS_I_ORPHAN;
 			in->next_free = h->orphans;

@@ -679,12 +679,20 @@ int ms_node_path(ms_store *s, ms_ino ino, char *buf, size_t n)
 	if (ms_stat_ino(s, ino, &st) == 0 && S_ISDIR(st.st_mode))
 		return ms_dir_path(s, ino, buf, n);
 	ms_ns_lock(s);
-	for (uint32_t d = 1; slot && d < h->dent_bump; d++) {
+	/* The name the inode keeps when it still names it (an exchange or an
+	 * unlink of that name can leave it stale or 0); else a walk of every
+	 * entry, which at a million names costs milliseconds. */
+	uint32_t hint = slot && slot <= h->nslots ? ms_inode_at(s, slot)->dent : 0;
+	struct ms_dent *k = hint && hint < h->dent_bump ? ms_dent_at(s, hint) : NULL;
+	if (k && k->parent && k->ino == slot) {
+		parent = k->parent;
+		memcpy(name, k->name, (size_t)k->namelen + 1);
+	}
+	for (uint32_t d = 1; slot && !parent && d < h->dent_bump; d++) {
 		struct ms_dent *e = ms_dent_at(s, d);
 		if (e->parent && e->ino == slot) {
 			parent = e->parent;
 			memcpy(name, e->name, (size_t)e->namelen + 1);
-			break;
 		}
 	}
 	ms_ns_unlock(s);

@@ -596,3 +596,43 @@ Test(arena, the_memfd_index_finds_every_file_by_its_memfd)
 	ms_ns_unlock(s);
 	cr_assert_leq(longest, 8, "a chain of %u", longest);
 }
+
+/* A file's store path (readlink of /proc/self/fd/N) is found from the name
+ * its inode keeps, not by walking every entry, and stays right through
+ * links, unlinks, renames and exchanges, which may leave the kept name
+ * stale (then the walk answers). */
+Test(arena, a_files_path_is_found_from_the_name_it_keeps)
+{
+	struct ms_config c = t_config(1 << 20, 64);
+	ms_store *s = t_local(&c);
+	char p[256];
+	ms_ino f, x;
+	cr_assert_eq(ms_mkdir(s, 0, "/mem/a", 0755), 0);
+	cr_assert_eq(ms_mkdir(s, 0, "/mem/b", 0755), 0);
+	cr_assert_eq(t_write_file(s, "/mem/a/f", 1), 0);
+	cr_assert_eq(ms_lookup(s, 0, "/mem/a/f", 0, &f), 0);
+	uint32_t kept = ms_inode_at(s, f)->dent;
+	cr_assert(kept && ms_dent_at(s, kept)->ino == f, "the file keeps its name's entry");
+	cr_assert_eq(ms_node_path(s, f, p, sizeof(p)), 0);
+	cr_assert_str_eq(p, "/mem/a/f");
+	cr_assert_eq(ms_link(s, 0, "/mem/a/f", 0, "/mem/b/g", MS_NOFOLLOW), 0);
+	cr_assert_eq(ms_unlink(s, 0, "/mem/a/f"), 0);
+	cr_assert_eq(ms_node_path(s, f, p, sizeof(p)), 0);
+	cr_assert_str_eq(p, "/mem/b/g");
+	cr_assert_eq(ms_rename(s, 0, "/mem/b/g", 0, "/mem/a/h", 0), 0);
+	cr_assert_eq(ms_node_path(s, f, p, sizeof(p)), 0);
+	cr_assert_str_eq(p, "/mem/a/h");
+	cr_assert_eq(t_write_file(s, "/mem/b/x", 2), 0);
+	cr_assert_eq(ms_lookup(s, 0, "/mem/b/x", 0, &x), 0);
+	cr_assert_eq(ms_rename(s, 0, "/mem/a/h", 0, "/mem/b/x", RENAME_EXCHANGE), 0);
+	cr_assert_eq(ms_node_path(s, f, p, sizeof(p)), 0);
+	cr_assert_str_eq(p, "/mem/b/x");
+	cr_assert_eq(ms_node_path(s, x, p, sizeof(p)), 0);
+	cr_assert_str_eq(p, "/mem/a/h");
+	die_holding(s, take_ns); /* the repair keeps a name for each */
+	cr_assert_eq(ms_node_path(s, f, p, sizeof(p)), 0);
+	cr_assert_str_eq(p, "/mem/b/x");
+	kept = ms_inode_at(s, x)->dent;
+	cr_assert(kept && ms_dent_at(s, kept)->ino == x);
+	t_assert_consistent(s);
+}
