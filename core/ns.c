@@ -1618,7 +1618,7 @@ int ms_rename(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const ch
 	 * before the last change below: the entries' changes are several
 	 * stores (a name rewritten in place, two inodes swapped), and a kill
 	 * between them lost the file or left it under two names (test_arena
-	 * killed_at_every_instruction_of_a_node_operation). */
+	 * killed_at_every_instruction_of_an_operation). */
 	struct ms_hdr *h = s->hdr;
 	h->rename_intent.exch = (uint32_t)exch;
 	h->rename_intent.odent = ow.dent;

@@ -452,6 +452,25 @@ static void op_replace(ms_store *s) { ms_rename(s, 0, "/mem/d/f", 0, "/mem/e/t",
 static void op_exchange(ms_store *s) { ms_rename(s, 0, "/mem/d/f", 0, "/mem/e/t", RENAME_EXCHANGE); }
 static void op_rename_dir(ms_store *s) { ms_rename(s, 0, "/mem/d/sub", 0, "/mem/e/sub2", 0); }
 static void op_unlink(ms_store *s) { ms_unlink(s, 0, "/mem/d/f"); }
+static void op_write(ms_store *s)
+{
+	static char buf[20000];
+	int fd;
+	ms_ino ino;
+	struct ms_wctx w;
+	int64_t at;
+	if (ms_open(s, 0, "/mem/d/f", O_RDWR, 0, &fd, &ino))
+		return;
+	if (ms_write_begin(s, ino, fd, 5, sizeof(buf), 0, &w, &at) == 0) {
+		ssize_t k = pwrite(fd, buf, sizeof(buf), at);
+		ms_write_end(s, &w, k < 0 ? -errno : k);
+	}
+	close(fd);
+	ms_ino_put(s, ino);
+}
+static void op_grow(ms_store *s) { ms_truncate(s, 0, "/mem/d/f", 300000); }
+static void op_shrink(ms_store *s) { ms_truncate(s, 0, "/mem/e/t", 3); }
+static void op_setxattr(ms_store *s) { ms_setxattr(s, 0, "/mem/d/f", 0, "user.k", "value", 5, 0); }
 static void op_link(ms_store *s) { ms_link(s, 0, "/mem/d/f", 0, "/mem/e/l", MS_NOFOLLOW); }
 static void op_rmdir(ms_store *s) { ms_rmdir(s, 0, "/mem/e/empty"); }
 
@@ -470,7 +489,8 @@ static ms_store *step_store(const struct ms_config *c)
 }
 
 /* What a program would see of the names the operations touch: each
- * one's type, size and link count, or that it is not there. */
+ * one's type, size and link count, or that it is not there; and d/f's
+ * attribute user.k. */
 static void step_state(ms_store *s, char *out, size_t n)
 {
 	static const char *const names[] = {"d", "d/f", "d/new", "d/ln", "d/g", "d/sub",
@@ -490,9 +510,13 @@ static void step_state(ms_store *s, char *out, size_t n)
 							       : (long long)st.st_size,
 					       (unsigned long)st.st_nlink);
 	}
+	char v[16];
+	ssize_t k = ms_getxattr(s, 0, "/mem/d/f", MS_NOFOLLOW, "user.k", v, sizeof(v));
+	snprintf(out + at, n - at, "d/f user.k=%.*s", k > 0 ? (int)k : 1, k >= 0 ? v : "-");
 }
 
-/* Each operation that makes, removes or renames a node, killed after
+/* Each operation that makes, removes or renames a node, or writes,
+ * truncates or sets an attribute, killed after
  * instruction k, for every 16th k until it finishes (which 16th:
  * MEMSHIM_STEP_PHASE, 0 to 15, by default drawn and printed; every 64th
  * under ASan), so runs together cover every instruction, each time in a
@@ -509,7 +533,7 @@ static void step_state(ms_store *s, char *out, size_t n)
 #else
 #define STEP_STRIDE 16
 #endif
-Test(arena, killed_at_every_instruction_of_a_node_operation, .timeout = 600)
+Test(arena, killed_at_every_instruction_of_an_operation, .timeout = 600)
 {
 	static const struct {
 		const char *name;
@@ -517,7 +541,8 @@ Test(arena, killed_at_every_instruction_of_a_node_operation, .timeout = 600)
 	} ops[] = {{"mkdir", op_mkdir},	      {"symlink", op_symlink}, {"create", op_create},
 		   {"rename", op_rename},     {"replace", op_replace}, {"exchange", op_exchange},
 		   {"rename-dir", op_rename_dir}, {"unlink", op_unlink}, {"link", op_link},
-		   {"rmdir", op_rmdir}};
+		   {"rmdir", op_rmdir}, {"write", op_write}, {"grow", op_grow},
+		   {"shrink", op_shrink}, {"setxattr", op_setxattr}};
 	const char *e = getenv("MEMSHIM_STEP_PHASE");
 	long phase = e ? atol(e) % STEP_STRIDE : (long)(time(NULL) % STEP_STRIDE);
 	cr_log_info("MEMSHIM_STEP_PHASE=%ld", phase);

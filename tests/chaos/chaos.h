@@ -131,8 +131,9 @@
  *    an_entry_whole_when_its_maker_is_killed_is_kept_and_listed.
  * ms_check now fails a counted slot whose mutex is not a store mutex and an
  * entry with sequence 0, and test_arena
- * killed_at_every_instruction_of_a_node_operation kills mkdir, symlink,
- * create, rename and unlink after every 16th instruction in turn.
+ * killed_at_every_instruction_of_an_operation kills 14 kinds of
+ * operation (names, renames, writes, truncations, an attribute) after
+ * every 16th instruction in turn.
  *
  * Not caught here, and found by test_arena's kills at every instruction:
  * a rename killed half-way lost the file (its entry rewritten in place,
