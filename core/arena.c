@@ -471,7 +471,7 @@ uint32_t ms_kino_find(struct ms_store *s, uint64_t kino)
 {
 	for (uint32_t i = *kbucket(s, kino); i; i = ms_inode_at(s, i)->knext) {
 		struct ms_inode *in = ms_inode_at(s, i);
-		if (in->memfd_ino == kino && in->ino_no && S_ISREG(in->mode))
+		if (in->memfd_ino == kino && ms_kino_indexed(in))
 			return i;
 	}
 	return 0;

@@ -188,6 +188,10 @@ void ms_repair(struct ms_store *s)
 	uint8_t *blockused = ms_scratch(nbu);
 	if (!order || !links || !subdirs || !blockused) {
 		ms_log(s, MS_LOG_ERROR, "no memory to repair the store; recounting the ledger only");
+		/* A rename's record cannot be finished without the rebuild: it
+		 * is dropped, never left for a later repair to apply to entries
+		 * that have moved on since. */
+		h->rename_intent.active = 0;
 		ms_ledger_recompute(s);
 		goto out;
 	}
