@@ -678,8 +678,10 @@ int ms_lower_init(struct ms_store *s, uint32_t prefix_ino, int k);
 int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino);
 /* A fresh open file description of inode in's memfd with oflags. Under ns_lock. */
 int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags);
-/* The file is gone: its memfd goes to the keeper's close queue. Under ns_lock. */
-void ms_data_drop(struct ms_store *s, int32_t kfd);
+/* The file is gone: its memfd goes to the keeper's close queue. held: the
+ * bytes its pages held (UINT64_MAX: unknown), which say whether the keeper
+ * is woken for it now (keeper.c, ms_closeq_push). Under ns_lock. */
+void ms_data_drop(struct ms_store *s, int32_t kfd, uint64_t held);
 
 /* ---- special.c: special files' real counterparts ----------------------------
  * A FIFO, socket or device node has a real node of its type, named by its

@@ -28,10 +28,11 @@ void ms_inode_free_now(struct ms_store *s, uint32_t i)
 		/* The slot forgets its memfd before the keeper is told to close
 		 * it: a death in between must not queue it twice. */
 		int32_t kfd = in->kfd;
+		uint64_t held = in->charged;
 		ms_kino_unlink(s, i);
 		in->kfd = -1;
 		ms_charge_data(s, in, 0, 0);
-		ms_data_drop(s, kfd);
+		ms_data_drop(s, kfd, held);
 	} else if (S_ISLNK(in->mode)) {
 		uint32_t b = in->link;
 		while (b) {
@@ -110,8 +111,11 @@ static int inode_make(struct ms_store *s, mode_t mode, int data, uint32_t *out)
 	int64_t now = ms_now_ns();
 	/* Symlinks are always 0777; everything else loses the umask's bits. */
 	in->mode = S_ISLNK(mode) ? mode : (mode & ~(mode_t)s->umask);
-	in->uid = (uint32_t)geteuid();
-	in->gid = (uint32_t)getegid();
+	/* fsuid and fsgid, from the copy perm.c keeps (no system call);
+	 * ms_perm_init_owner then applies a set-group-ID directory */
+	const struct ms_cred *cr = ms_cred_fs(s);
+	in->uid = cr->uid;
+	in->gid = cr->gid;
 	in->nlink = S_ISDIR(mode) ? 2 : 1;
 	in->atime_ns = in->mtime_ns = in->ctime_ns = in->btime_ns = now;
 	if (S_ISREG(mode) && data) {

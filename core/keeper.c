@@ -292,15 +292,17 @@ int ms_pool_take(struct ms_store *s, int32_t *kfd, uint64_t *kino)
 	return r;
 }
 
-void ms_closeq_push(struct ms_store *s, int32_t kfd)
+void ms_closeq_push(struct ms_store *s, int32_t kfd, uint64_t held)
 {
 	struct ms_hdr *h = s->hdr;
 	int32_t *q = (int32_t *)(s->base + h->off_closeq);
+	uint32_t waiting;
 	for (;;) {
 		ms_keeper_lock(s);
 		if (h->closeq_tail - h->closeq_head <= h->nslots) {
 			q[h->closeq_tail % (h->nslots + 1)] = kfd;
 			h->closeq_tail++;
+			waiting = h->closeq_tail - h->closeq_head;
 			ms_keeper_unlock(s);
 			break;
 		}
@@ -311,5 +313,6 @@ void ms_closeq_push(struct ms_store *s, int32_t kfd)
 		struct timespec ts = {0, 1000000};
 		nanosleep(&ts, NULL);
 	}
-	ms_keeper_poke(s);
+	if (held >= MS_CLOSEQ_WAKE_BYTES || waiting >= MS_CLOSEQ_BATCH)
+		ms_keeper_poke(s);
 }

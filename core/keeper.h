@@ -105,6 +105,14 @@ int ms_keeper_special_dir(struct ms_store *s);
 
 /* The pool of ready memfds and the close queue (keeper_lock). */
 int ms_pool_take(struct ms_store *s, int32_t *kfd, uint64_t *kino);
-void ms_closeq_push(struct ms_store *s, int32_t kfd);
+/* The keeper is woken for a memfd whose pages hold MS_CLOSEQ_WAKE_BYTES or
+ * more, or when MS_CLOSEQ_BATCH wait; the rest it closes on its next
+ * round (every 100-200 ms, or when the pool runs low), so a loop that
+ * creates and removes small files does not wake it once a file. Memory
+ * the ledger has given back but the kernel still holds: at most
+ * MS_CLOSEQ_BATCH files of less than MS_CLOSEQ_WAKE_BYTES, for one round. */
+#define MS_CLOSEQ_WAKE_BYTES (64u << 10)
+#define MS_CLOSEQ_BATCH 32u
+void ms_closeq_push(struct ms_store *s, int32_t kfd, uint64_t held);
 
 #endif

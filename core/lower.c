@@ -307,7 +307,7 @@ int ms_lower_copy_up(struct ms_store *s, uint32_t i)
 	if (r) {
 		in->kfd = -1;
 		in->memfd_ino = lower_kino;
-		ms_data_drop(s, kfd);
+		ms_data_drop(s, kfd, UINT64_MAX);
 		ms_charge_data(s, in, 0, 0);
 		ms_release_bytes(s, MS_FILE_COST);
 		goto out;

@@ -125,7 +125,7 @@ int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags)
 	return ms_keeper_fd(s, in->kfd, flags);
 }
 
-void ms_data_drop(struct ms_store *s, int32_t kfd)
+void ms_data_drop(struct ms_store *s, int32_t kfd, uint64_t held)
 {
 	if (kfd < 0)
 		return;
@@ -133,5 +133,5 @@ void ms_data_drop(struct ms_store *s, int32_t kfd)
 		sys_close(kfd);
 		return;
 	}
-	ms_closeq_push(s, kfd);
+	ms_closeq_push(s, kfd, held);
 }

@@ -109,7 +109,7 @@ static void free_inode(struct ms_store *s, uint32_t i)
 	int32_t kfd = in->kfd;
 	in->kfd = -1;
 	if (S_ISREG(in->mode) && kfd >= 0)
-		ms_data_drop(s, kfd);
+		ms_data_drop(s, kfd, UINT64_MAX);
 	else if (ms_is_special(in->mode))
 		ms_special_drop(s, in);
 	in->link = in->nblocks = 0; /* blocks are re-collected below */

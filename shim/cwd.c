@@ -59,8 +59,7 @@ static void cwd_enter(ms_ino ino, int set_pwd)
 		/* The parent's memory: its cwd, environment and references
 		 * stay as they are; the program this child execs learns the
 		 * directory from MEMSHIM_CWD. */
-		ms_shim.vfork_cwd = ino;
-		ms_shim.vfork_pid = ms_shim_getpid();
+		ms_vfork_cwd_set(ino);
 		ms_ino_put(ms_shim.store, ino);
 		return;
 	}
@@ -78,8 +77,7 @@ static void cwd_enter(ms_ino ino, int set_pwd)
 static void cwd_left(void)
 {
 	if (ms_shim.store && ms_in_vfork_child()) {
-		ms_shim.vfork_cwd = 0;
-		ms_shim.vfork_pid = ms_shim_getpid();
+		ms_vfork_cwd_set(0);
 		return;
 	}
 	int saved = errno;
@@ -121,8 +119,7 @@ int ms_cwd_env(char *buf, size_t n)
 	memcpy(buf, name, k);
 	buf[k] = 0;
 	ms_ino c = ms_shim.store ? __atomic_load_n(&ms_shim.cwd, __ATOMIC_ACQUIRE) : 0;
-	if (ms_shim.vfork_pid && ms_shim.vfork_pid == ms_shim_getpid())
-		c = ms_shim.vfork_cwd; /* a vfork child that changed directory */
+	ms_vfork_cwd(&c); /* a vfork child that changed directory */
 	if (!c)
 		return (int)k;
 	int len = cwd_path(c, buf + k, n - k);

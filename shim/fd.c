@@ -14,20 +14,71 @@
 #include "shim.h"
 #include "sys.h"
 
-/* In a vfork child (or one made by clone without fork handlers) memory is
- * the parent's: its fd table must not be touched. */
+/* getpid() by system call: right in a vfork child too. */
 pid_t ms_shim_getpid(void) { return (pid_t)ms_raw_syscall(SYS_getpid); }
+
+/* Telling a vfork child from its parent without a system call on every
+ * open and close (a getpid costs as much as a whole tmpfs open on a
+ * machine with dear system calls). A vfork child shares its parent's
+ * memory, thread-local variables included: the vforking thread's. The
+ * vfork wrapper (init.c) sets that thread's `pending` first; the child
+ * sees it set and, by getpid, that it is not the process ms_shim.pid
+ * names; the parent, resumed, looks once the same way and clears it.
+ * Other threads never see it. Children this cannot see — of clone()
+ * with CLONE_VM and no CLONE_THREAD, of fork or clone through syscall(),
+ * which run no fork handlers — set ms_pid_checks for good (ms_vfork_seen):
+ * from then on every look asks getpid, as before. touched and cwd are the
+ * child's own record (fd tables and cwd), reset for each vfork. */
+static __thread struct {
+	int pending;    /* a vfork was made by this thread; not looked at since */
+	int touched;    /* the child changed its fds (ms_vfork_touch) */
+	int cwd_set;    /* the child changed directory: cwd is its own */
+	ms_ino cwd;
+} vf;
+static int ms_pid_checks; /* [atomic] */
+
+void ms_vfork_begin(void)
+{
+	vf.touched = 0;
+	vf.cwd_set = 0;
+	vf.cwd = 0;
+	__atomic_store_n(&vf.pending, 1, __ATOMIC_RELAXED);
+}
+
+void ms_vfork_seen(void) { __atomic_store_n(&ms_pid_checks, 1, __ATOMIC_RELAXED); }
+
+static __attribute__((noinline)) int in_child_slow(void)
+{
+	if (ms_shim_getpid() != ms_shim.pid)
+		return 1;
+	vf.pending = 0; /* the parent, back from its vfork */
+	return 0;
+}
 
 int ms_in_vfork_child(void)
 {
-	return ms_shim_getpid() != ms_shim.pid;
+	if (__builtin_expect(!vf.pending && !__atomic_load_n(&ms_pid_checks, __ATOMIC_RELAXED), 1))
+		return 0;
+	return in_child_slow();
 }
 
-static __thread pid_t vfork_touched;
+void ms_vfork_touch(void) { vf.touched = 1; }
 
-void ms_vfork_touch(void) { vfork_touched = ms_shim_getpid(); }
+int ms_vfork_touched(void) { return vf.touched && ms_in_vfork_child(); }
 
-int ms_vfork_touched(void) { return vfork_touched && vfork_touched == ms_shim_getpid(); }
+void ms_vfork_cwd_set(ms_ino ino)
+{
+	vf.cwd = ino;
+	vf.cwd_set = 1;
+}
+
+int ms_vfork_cwd(ms_ino *ino)
+{
+	if (!vf.cwd_set || !ms_in_vfork_child())
+		return 0;
+	*ino = vf.cwd;
+	return 1;
+}
 
 /* ---- the open family: one definition, five shapes -------------------------------- */
 

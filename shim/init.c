@@ -10,6 +10,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +235,7 @@ __attribute__((used)) void *ms_vfork_prepare(void)
 	if (ms_shim.on && !__atomic_load_n(&ms_shim.ready, __ATOMIC_ACQUIRE))
 		ms_attach();
 	ms_real_resolve(); /* the child shares our memory, not our time */
+	ms_vfork_begin();  /* after the attach: this thread is still the parent */
 	errno = saved;
 	return (void *)REAL(vfork);
 }
@@ -251,6 +254,28 @@ __asm__(".text\n"
 #else
 #error "the vfork wrapper is written for x86-64"
 #endif
+
+/* clone() without CLONE_THREAD makes a process that runs none of our fork
+ * handlers, with our memory (CLONE_VM) or a copy of it: from then on the
+ * shim tells such a child by its pid (fd.c). The arguments after arg are
+ * passed as the flags say they are read (parent_tid, tls, child_tid). */
+MS_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+	void *x[3] = {NULL, NULL, NULL};
+	int n = flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID) ? 3
+		: flags & CLONE_SETTLS				    ? 2
+		: flags & (CLONE_PARENT_SETTID | CLONE_PIDFD)	    ? 1
+								    : 0;
+	va_list ap;
+	va_start(ap, arg);
+	for (int i = 0; i < n; i++)
+		x[i] = va_arg(ap, void *);
+	va_end(ap);
+	if (!(flags & CLONE_THREAD))
+		ms_vfork_seen();
+	ms_real_resolve(); /* as before a fork: the child may not call dlsym */
+	return REAL(clone)(fn, stack, flags, arg, x[0], x[1], x[2]);
+}
 
 /* Everything a process needs to route calls is cheap and done here; the
  * store itself only when the process needs it from the start: the first

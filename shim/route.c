@@ -312,8 +312,7 @@ static int route_at(int dirfd, const char *path, struct ms_route *r)
 		if (!path[0])
 			goto out;
 		ms_ino cwd = __atomic_load_n(&ms_shim.cwd, __ATOMIC_ACQUIRE);
-		if (ms_shim.vfork_pid && ms_shim.vfork_pid == ms_shim_getpid())
-			cwd = ms_shim.vfork_cwd; /* a vfork child's own */
+		ms_vfork_cwd(&cwd); /* a vfork child's own */
 		if (cwd) {
 			r->dir = cwd;
 			r->path = path;

@@ -44,9 +44,7 @@ _Static_assert(sizeof(struct statvfs) == sizeof(struct statvfs64), "statvfs64 la
 /* The process's shim state. Lock notes: [init] written by the constructor
  * (before the program has threads) and in a fork child (which has one
  * thread), read-only otherwise; [atomic] read and written with __atomic
- * builtins; [vfork] written only in a vfork child, which shares this
- * memory with its parent until it execs, read only where getpid() ==
- * vfork_pid. The process-local locks (route.c cwd_lock, stdio.c std_lock
+ * builtins. The process-local locks (route.c cwd_lock, stdio.c std_lock
  * and map_lock, spawn.c opens_lock, sock.c sock_lock, each DIR's lock in
  * dir.c) are listed with the order they are taken in
  * doc/ARCHITECTURE.md. */
@@ -82,10 +80,6 @@ struct ms_shim {
 			     * (moved by ms_fd_private_evict under dup2) */
 	int nprivate;       /* [init] */
 	pid_t pid;          /* [init] getpid() of this process (fork updates it) */
-	/* [vfork] A vfork child's own cwd (it shares our memory until it
-	 * execs): valid while getpid() == vfork_pid. */
-	ms_ino vfork_cwd;
-	pid_t vfork_pid;
 	/* [atomic] The keeper connection programs exec'd from here inherit
 	 * (MEMSHIM_PIN), or -1: the one this process inherited until it
 	 * attaches, then its own (cred.c). */
@@ -242,8 +236,8 @@ int ms_open_route(struct ms_route *r, int flags, mode_t mode, enum ms_open_how h
  * and ms_vfork_touched() tells the exec (carry.c), which then leaves
  * MEMSHIM_FDS out so the new program looks at each of its fds. Without
  * either, the parent's table is the child's list (each entry checked
- * against the kernel by the new program). Thread-local and keyed by the
- * child's pid: the child runs on its parent thread's memory while that
+ * against the kernel by the new program). Thread-local and reset by the
+ * vfork wrapper: the child runs on its parent thread's memory while that
  * thread waits, and a later vfork child of the thread starts clean. */
 void ms_vfork_touch(void);
 int ms_vfork_touched(void);
@@ -475,8 +469,18 @@ int ms_path_next(const char **cur, const char *file, char *out, size_t n);
 /* write(2) with the quota check when fd is a store file; -1/errno. */
 ssize_t ms_shim_write(int fd, const void *buf, size_t n);
 /* 1 in a vfork child (memory shared with a parent that has another pid):
- * process-local tables must be left alone there. */
+ * process-local tables must be left alone there. No system call unless
+ * this thread vforked and has not looked since (fd.c). */
 int ms_in_vfork_child(void);
+/* The vfork wrapper, in the parent before the child exists. */
+void ms_vfork_begin(void);
+/* A child that shares our memory was made where the wrapper could not see
+ * it (clone, syscall()): every later look asks the kernel. */
+void ms_vfork_seen(void);
+/* A vfork child changed directory to ino (0: the kernel's); and the
+ * directory such a child is in: 1 with *ino, or 0 (not one that did). */
+void ms_vfork_cwd_set(ms_ino ino);
+int ms_vfork_cwd(ms_ino *ino);
 /* getpid() by system call: right in a vfork child too. */
 pid_t ms_shim_getpid(void);
 

@@ -15,6 +15,8 @@
  * Like glibc's syscall(), six arguments are read whatever the call takes.
  */
 #include <linux/openat2.h>
+#include <linux/sched.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -249,6 +251,23 @@ MS_EXPORT __attribute__((no_sanitize_address)) long syscall(long n, ...)
 		return execve(S(0), P(1), P(2));
 	case SYS_execveat:
 		return execveat(I(0), S(1), P(2), P(3), I(4));
+	/* a new process that runs no fork handlers: the shim looks at its
+	 * pid from then on (fd.c, ms_in_vfork_child) */
+	case SYS_fork:
+	case SYS_vfork:
+		ms_vfork_seen();
+		break;
+	case SYS_clone:
+		if (!(A(0) & CLONE_THREAD))
+			ms_vfork_seen();
+		break;
+	case SYS_clone3: {
+		struct clone_args ca;
+		if (Z(1) < sizeof(uint64_t) || ms_copy_in(&ca, P(0), sizeof(uint64_t)) ||
+		    !(ca.flags & CLONE_THREAD))
+			ms_vfork_seen(); /* a bad one fails; being careful costs nothing */
+		break;
+	}
 	}
 	return REAL(syscall)(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

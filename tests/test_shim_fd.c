@@ -249,3 +249,26 @@ Test(shim_fd, a_vfork_childs_store_fds_are_not_its_parents)
 	HAS(o, "real_is_chr=1 real40_is_chr=1");
 	HAS(o, "read_real=0 errno=0");
 }
+
+Test(shim_fd, a_clone_vm_childs_store_fds_are_not_its_parents)
+{
+	const char *o = q64("clone-open");
+	HAS(o, "real_is_chr=1 real40_is_chr=1");
+	HAS(o, "read_real=0 errno=0");
+}
+
+/* A system call costs as much as a whole tmpfs open on some machines:
+ * the store's open, create, write, close and unlink make no getpid (nor
+ * geteuid or getegid: a new file's owner comes from the credentials
+ * perm.c keeps), and a vforking parent makes one, its first look after
+ * the child is gone. */
+Test(shim_fd, store_calls_make_no_getpid)
+{
+	const char *o = q64("getpid-count");
+	HAS(o, "getpid_in_store_calls=0\n");
+	HAS(o, "geteuid_getegid_in_store_calls=0\n");
+	/* 100 small files made and removed wake the keeper a few times
+	 * (core/keeper.h, MS_CLOSEQ_BATCH and its pool), not once a file */
+	HAS(o, "keeper_woken_at_most_12=1");
+	HAS(o, "getpid_after_vfork=1\n");
+}

@@ -2,6 +2,15 @@
  * Each prints "key=value" lines the test checks. Uses libc only. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
 #include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +47,72 @@ static int mk(const char *p, int extra)
 		exit(3);
 	}
 	return fd;
+}
+
+/* The child of vfork-open and clone-open: a store file open at the end,
+ * at two numbers (the parent later has real files there). */
+static int child_opens(void *arg)
+{
+	(void)arg;
+	int f = open("/mem/by-child", O_CREAT | O_WRONLY, 0644);
+	dup2(f, 40);
+	_exit(0);
+}
+
+/* getpid, geteuid, getegid and sendto system calls counted from
+ * count_getpid() on: a seccomp filter traps them and the handler answers
+ * as the kernel would (the caller's thread id is its pid: a one-thread
+ * process, or a vfork child; sendto is sendmsg with one buffer). */
+static volatile long getpid_calls, getid_calls, sendto_calls;
+
+static void on_sigsys(int sig, siginfo_t *si, void *ctx)
+{
+	(void)sig;
+	ucontext_t *uc = ctx;
+	long r = -1;
+	unsigned id[3];
+	greg_t *g = uc->uc_mcontext.gregs;
+	if (si->si_syscall == SYS_sendto) {
+		/* the keeper's pokes (core/keeper.c): sent as sendmsg */
+		sendto_calls++;
+		struct iovec v = {(void *)g[REG_RSI], (size_t)g[REG_RDX]};
+		struct msghdr m = {.msg_name = (void *)g[REG_R8],
+				   .msg_namelen = (socklen_t)g[REG_R9],
+				   .msg_iov = &v,
+				   .msg_iovlen = 1};
+		r = syscall(SYS_sendmsg, (int)g[REG_RDI], &m, (int)g[REG_R10]);
+		if (r < 0)
+			r = -errno;
+	} else if (si->si_syscall == SYS_getpid) {
+		getpid_calls++;
+		r = syscall(SYS_gettid);
+	} else {
+		getid_calls++;
+		syscall(si->si_syscall == SYS_geteuid ? SYS_getresuid : SYS_getresgid, &id[0], &id[1],
+			&id[2]);
+		r = id[1];
+	}
+	uc->uc_mcontext.gregs[REG_RAX] = r;
+}
+
+static void count_getpid(void)
+{
+	struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
+	sigaction(SIGSYS, &sa, NULL);
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sendto, 4, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getpid, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_geteuid, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getegid, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+	};
+	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
+		perror("seccomp");
+		exit(3);
+	}
 }
 
 int main(int argc, char **argv)
@@ -255,15 +330,18 @@ int main(int argc, char **argv)
 		statvfs("/mem", &v);
 		printf("used_blocks=%llu\n", (unsigned long long)(v.f_blocks - v.f_bfree));
 		res("write_after", write(fd, "x", 1));
-	} else if (!strcmp(op, "vfork-open")) { /* a vfork child's store fd is not its parent's */
+	} else if (!strcmp(op, "vfork-open") || !strcmp(op, "clone-open")) {
+		/* a store fd of a child that shares our memory is not ours:
+		 * made by vfork, or by clone with CLONE_VM (no handlers) */
 		close(mk("/mem/attached", 0));
-		pid_t p = vfork();
-		if (p == 0) {
-			int f = open("/mem/by-child", O_CREAT | O_WRONLY, 0644);
-			dup2(f, 40);
-			close(f);
-			close(40);
-			_exit(0);
+		pid_t p;
+		if (op[0] == 'v') {
+			p = vfork();
+			if (p == 0)
+				child_opens(NULL);
+		} else {
+			static char stack[64 << 10];
+			p = clone(child_opens, stack + sizeof(stack), CLONE_VM | SIGCHLD, NULL);
 		}
 		waitpid(p, NULL, 0);
 		/* the numbers the child's fds had, now real files of ours */
@@ -273,6 +351,32 @@ int main(int argc, char **argv)
 		fstat(r40, &st40);
 		printf("real_is_chr=%d real40_is_chr=%d\n", S_ISCHR(st.st_mode), S_ISCHR(st40.st_mode));
 		res("read_real", read(r, big, 10));
+	} else if (!strcmp(op, "getpid-count")) {
+		/* the store's open, create and close make no getpid (nor
+		 * geteuid, getegid); after a vfork the parent asks once (fd.c,
+		 * ms_in_vfork_child) */
+		close(mk("/mem/f", 0));
+		count_getpid();
+		long c0 = getpid_calls;
+		for (int i = 0; i < 100; i++) {
+			close(open("/mem/f", O_RDONLY));
+			int fd = open("/mem/new", O_CREAT | O_WRONLY | O_TRUNC, 0644);
+			if (write(fd, big, 4096) != 4096)
+				return 3;
+			close(fd);
+			unlink("/mem/new");
+		}
+		printf("getpid_in_store_calls=%ld\n", getpid_calls - c0);
+		printf("geteuid_getegid_in_store_calls=%ld\n", getid_calls);
+		printf("keeper_woken_at_most_12=%d (%ld)\n", sendto_calls <= 12, (long)sendto_calls);
+		pid_t p = vfork();
+		if (p == 0)
+			child_opens(NULL);
+		waitpid(p, NULL, 0);
+		long c1 = getpid_calls;
+		for (int i = 0; i < 10; i++)
+			close(open("/mem/f", O_RDONLY));
+		printf("getpid_after_vfork=%ld\n", getpid_calls - c1);
 	} else {
 		return 2;
 	}
