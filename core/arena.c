@@ -7,12 +7,15 @@
  * uses a slot never touches its page.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 
 #include "arena.h"
+#include "sys.h"
 
 #define ALIGN64(x) (((x) + 63) & ~(uint64_t)63)
 
@@ -128,6 +131,52 @@ static uint32_t name_seed(const char *name)
 	return h;
 }
 
+/* The bracketed word of a sysfs setting ("always [never] deny"), or "" when
+ * it cannot be read; -ENOENT when the file does not exist. */
+static int thp_setting(const char *path, char *word, size_t n)
+{
+	char buf[160];
+	word[0] = 0;
+	int fd = sys_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return fd;
+	ssize_t k = sys_read(fd, buf, sizeof(buf) - 1);
+	sys_close(fd);
+	if (k <= 0)
+		return 0;
+	buf[k] = 0;
+	char *a = strchr(buf, '['), *b = a ? strchr(a, ']') : NULL;
+	if (b && (size_t)(b - a - 1) < n) {
+		memcpy(word, a + 1, (size_t)(b - a - 1));
+		word[b - a - 1] = 0;
+	}
+	return 0;
+}
+
+/* 1 when shmem (so a memfd) never gets a huge page: transparent huge pages
+ * are not built in, or shmem's setting is "never" or "deny" and no page
+ * size of its own (hugepages-<size>kB, kernel 6.11 on: 8 KiB to 2 MiB on
+ * x86-64) says otherwise. Anything unreadable counts as "may". Read with
+ * raw calls: internal code never calls a name the shim wraps. */
+static int shmem_pages_exact(void)
+{
+	static const char dir[] = "/sys/kernel/mm/transparent_hugepage";
+	char path[128], top[32], w[32];
+	snprintf(path, sizeof(path), "%s/shmem_enabled", dir);
+	int r = thp_setting(path, top, sizeof(top));
+	if (r == -ENOENT || !strcmp(top, "deny"))
+		return 1;
+	if (r || strcmp(top, "never"))
+		return 0;
+	for (unsigned kb = 8; kb <= 2048; kb *= 2) {
+		snprintf(path, sizeof(path), "%s/hugepages-%ukB/shmem_enabled", dir, kb);
+		r = thp_setting(path, w, sizeof(w));
+		if (r != -ENOENT && strcmp(w, "never") && strcmp(w, "inherit"))
+			return 0;
+	}
+	return 1;
+}
+
 void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *name)
 {
 	struct ms_hdr *h = s->hdr;
@@ -140,6 +189,7 @@ void ms_arena_init(struct ms_store *s, const struct ms_config *cfg, const char *
 	h->hdr_size = sizeof(*h);
 	h->arena_size = size;
 	h->uid = (uint32_t)geteuid();
+	h->pages_exact = (uint32_t)shmem_pages_exact();
 	/* A device number no real filesystem uses (major 0 is for anonymous
 	 * devices, minors this high are not handed out in practice), so
 	 * tools comparing st_dev never confuse store and real files. */

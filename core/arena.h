@@ -331,7 +331,10 @@ struct ms_hdr {
 	 * [const], but cleared by a creation that failed after the keeper
 	 * started, so nothing half-made is saved. */
 	uint32_t save_root;
-	uint32_t pad3;
+	/* [const] The kernel gives memfds 4 KiB pages only (no huge pages for
+	 * shmem, read from sysfs at creation): a write's pages can then be
+	 * counted without asking it (data.c ms_write_end). */
+	uint32_t pages_exact;
 	char save_dir[PATH_MAX];
 	/* Who holds each directory reference (a cwd, a directory fd): a
 	 * removed directory held only by dead processes can then be freed.

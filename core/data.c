@@ -377,6 +377,20 @@ static void settle(struct ms_store *s, struct ms_inode *in, int fd)
 	ms_settle_data(s, in, (uint64_t)st.st_blocks * 512);
 }
 
+/* Whether what the kernel holds after write w is known without asking it
+ * (an fstat, as dear as the write itself on some machines): the file held
+ * every page below its size and none above (as last seen: a file written
+ * by the shim, not through a mapping into holes, which then has none),
+ * the write did not start past the end of its last page (no hole made),
+ * it wrote all it was asked, and pages are 4 KiB (no huge page of shmem).
+ * Then the file holds exactly the pages below its new size, which
+ * ms_write_end has set. Anything else asks the kernel (settle). */
+static int counted(struct ms_store *s, const struct ms_wctx *w, int64_t done)
+{
+	return s->hdr->pages_exact && done > 0 && (uint64_t)done == w->end - w->start &&
+	       w->charged0 == ms_page_up(w->size0) && w->start <= ms_page_up(w->size0);
+}
+
 int ms_write_begin(ms_store *s, ms_ino ino, int fd, int64_t off, size_t len, int append,
 		   struct ms_wctx *w, int64_t *off_out)
 {
@@ -401,6 +415,8 @@ int ms_write_begin(ms_store *s, ms_ino ino, int fd, int64_t off, size_t len, int
 	w->fd = fd;
 	w->start = start;
 	w->end = start + len;
+	w->size0 = size;
+	w->charged0 = LD(&in->charged);
 	w->locked = 1;
 	r = reserve(s, in, fd, start, w->end, len);
 	if (r)
@@ -430,8 +446,12 @@ void ms_write_end(ms_store *s, struct ms_wctx *w, int64_t done)
 			__atomic_add_fetch(&s->hdr->progs[s->prog - 1].written, (uint64_t)done,
 					   __ATOMIC_RELAXED);
 	}
-	if (w->end > w->start)
-		settle(s, in, w->fd);
+	if (w->end > w->start) {
+		if (counted(s, w, done))
+			ms_settle_data(s, in, ms_page_up(LD(&in->size)));
+		else
+			settle(s, in, w->fd);
+	}
 	w->locked = 0;
 	ms_data_unlock(s, in);
 }

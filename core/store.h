@@ -381,6 +381,8 @@ struct ms_wctx {
 	int fd;           /* the fd written through */
 	uint64_t start;   /* offset of the first byte */
 	uint64_t end;     /* offset one past the last byte to be written */
+	uint64_t size0;   /* the file's size before the write */
+	uint64_t charged0; /* and its charge, as last seen (st_blocks * 512) */
 	int locked;
 };
 
@@ -396,8 +398,8 @@ struct ms_wctx {
 int ms_write_begin(ms_store *s, ms_ino ino, int fd, int64_t off, size_t len, int append,
 		   struct ms_wctx *w, int64_t *off_out);
 /* After the write: `done` bytes written (or -errno); settles size and charge
- * to what the kernel holds (fstat of fd), giving back the part of the
- * reservation not used, and unlocks. */
+ * to what the kernel holds (fstat of fd, or counted when that is exact),
+ * giving back the part of the reservation not used, and unlocks. */
 void ms_write_end(ms_store *s, struct ms_wctx *w, int64_t done);
 
 /* ftruncate/fallocate on an open file, with the kernel call on fd; then the

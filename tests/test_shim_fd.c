@@ -250,6 +250,20 @@ Test(shim_fd, a_vfork_childs_store_fds_are_not_its_parents)
 	HAS(o, "read_real=0 errno=0");
 }
 
+/* A file written with no hole settles its size and charge without asking
+ * the kernel when shmem has 4 KiB pages only (core/data.c, counted), and
+ * what the store says is what the kernel holds; a hole asks. */
+Test(shim_fd, writes_without_holes_are_counted_not_asked)
+{
+	const char *o = q64("counted-writes");
+	if (strstr(o, "small_pages=1"))
+		HAS(o, "fstat_in_writes=0 ");
+	else
+		HAS(o, "fstat_in_writes=51 ");
+	HAS(o, "asked_after_hole=1");
+	HAS(o, "agree=1");
+}
+
 Test(shim_fd, a_clone_vm_childs_store_fds_are_not_its_parents)
 {
 	const char *o = q64("clone-open");
