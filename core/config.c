@@ -247,6 +247,8 @@ static int size_parse(const char *s, uint64_t *out)
 	return 0;
 }
 
+int ms_parse_u64(const char *s, uint64_t *out) { return parse_u64(s, NULL, out); }
+
 int ms_parse_size(const char *s, uint64_t *out)
 {
 	uint64_t v;

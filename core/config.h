@@ -85,5 +85,9 @@ int ms_config_load(struct ms_config *c, ms_getenv_fn get, char *err, size_t errl
 /* Parses a size ("4096", "512K", "64M", "2G", "1T"; binary units, optional
  * trailing 'B' or "iB") into *out. Returns 0 or -EINVAL. */
 int ms_parse_size(const char *s, uint64_t *out);
+/* Decimal digits only, the whole string: 0 with *out, or -EINVAL, -ERANGE.
+ * Neither locale nor libc's strtol: at start-up each page of libc a
+ * process touches first is a page fault. */
+int ms_parse_u64(const char *s, uint64_t *out);
 
 #endif

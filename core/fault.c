@@ -35,7 +35,9 @@ struct rule {
 
 #define CHANCE_ONE 100000000u /* 100% */
 
-static struct rule rules[MS_FAULT_MAX];
+/* Used only with MEMSHIM_FAULT; placed after the other zeroed data (.lbss)
+ * so that it does not stand between the variables start-up writes. */
+static struct rule rules[MS_FAULT_MAX] __attribute__((section(".lbss")));
 static uint64_t fail_seed; /* MEMSHIM_FAIL's seed=; 0 without one */
 static int fail_armed;     /* how many of the armed rules are MEMSHIM_FAIL's */
 int ms_fault_armed;

@@ -30,12 +30,14 @@
 #include "sys.h"
 
 
-static char libpath[PATH_MAX];
+static const char *libpath = "";
 static const char *saved[24]; /* "MEMSHIM_X=..." seen at start */
 static int nsaved;
-/* Where saved[] strings live: copies, since a program may write over its
- * own environment strings (setproctitle); only the pages used are ever
- * touched. A longer environment falls back to malloc. */
+/* Where the strings kept at start live (saved[], libpath, MEMSHIM_FDS):
+ * copies, since a program may write over its own environment strings
+ * (setproctitle). One buffer, so that start-up writes one page of it
+ * (each page a new process writes is a page fault: README); what does
+ * not fit falls back to malloc. */
 static char saved_buf[8192];
 static size_t saved_used;
 static uint64_t placeholder_kino;
@@ -370,7 +372,6 @@ struct ms_fd *ms_fd_adopt_lower(int fd)
 
 /* MEMSHIM_FDS as this program found it (NULL: not set, the parent did not
  * say), read once by the constructor; the writer's list fits in 4 KiB. */
-static char inherited_buf[4096];
 static char *inherited;
 static int inherited_set;
 
@@ -379,7 +380,8 @@ static int inherited_set;
 static dev_t memfd_dev_env(void)
 {
 	const char *v = ms_carry_start_env("MEMSHIM_MEMFD_DEV");
-	return v && *v ? (dev_t)strtoull(v, NULL, 10) : 0;
+	uint64_t dev;
+	return v && ms_parse_u64(v, &dev) == 0 ? (dev_t)dev : 0;
 }
 
 /* Whether an fd this program started with is a memfd, when the parent did
@@ -399,6 +401,16 @@ static int memfd_among_fds(void)
 	return 0;
 }
 
+static char *keep_copy(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	if (n > sizeof(saved_buf) - saved_used)
+		return strdup(s);
+	char *p = memcpy(saved_buf + saved_used, s, n);
+	saved_used += n;
+	return p;
+}
+
 /* This library's path as the loader opened it (what dladdr would say),
  * from its entry in the loader's list: no lock, no allocation. */
 static void find_libpath(void)
@@ -408,9 +420,9 @@ static void find_libpath(void)
 	Dl_info di;
 	if ((!name || !*name) && dladdr((void *)find_libpath, &di))
 		name = di.dli_fname;
-	size_t n = name ? strnlen(name, sizeof(libpath)) : 0;
-	if (n < sizeof(libpath))
-		memcpy(libpath, name ? name : "", n + 1);
+	const char *kept = name && strnlen(name, PATH_MAX) < PATH_MAX ? keep_copy(name) : NULL;
+	if (kept)
+		libpath = kept;
 }
 
 const char *ms_carry_libpath(void) { return libpath; }
@@ -428,16 +440,6 @@ static int carried_name(const char *var)
 		if (name_eq(var + 8, carried[i]))
 			return 1;
 	return 0;
-}
-
-static const char *keep_copy(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	if (n > sizeof(saved_buf) - saved_used)
-		return strdup(s);
-	char *p = memcpy(saved_buf + saved_used, s, n);
-	saved_used += n;
-	return p;
 }
 
 /* The MEMSHIM_* entries the program started with, for the constructor
@@ -479,12 +481,9 @@ void ms_carry_init(void)
 			continue;
 		if (name_eq(*e, "MEMSHIM_FDS=")) {
 			const char *v = *e + 12;
-			size_t n = strlen(v);
 			inherited_set = 1;
-			if (*v && n < sizeof(inherited_buf))
-				inherited = memcpy(inherited_buf, v, n + 1);
-			else if (*v)
-				inherited = strdup(v);
+			if (*v)
+				inherited = keep_copy(v);
 			continue;
 		}
 		*out++ = *e;
@@ -517,8 +516,9 @@ void ms_carry_attach(void)
 		return;
 	discover_files(inherited, st.st_dev); /* every memfd shares one device */
 	inherit_listed(inherited);
-	if (inherited != inherited_buf)
-		free(inherited);
+	uintptr_t at = (uintptr_t)inherited, buf = (uintptr_t)saved_buf;
+	if (at - buf >= sizeof(saved_buf))
+		free(inherited); /* it did not fit */
 	inherited = NULL;
 }
 

@@ -17,9 +17,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shim.h"
+#include "sys.h"
 
 struct ms_shim ms_shim = {.store = NULL, .placeholder = -1, .pin = -1};
 
@@ -300,16 +302,17 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	 * program has threads that could create files meanwhile. */
 	ms_shim.umask = REAL(umask)(022);
 	REAL(umask)(ms_shim.umask);
-	ms_shim.pid = ms_shim_getpid();
+	ms_shim.pid = (pid_t)ms_raw_syscall(SYS_getpid);
 	const char *pin = ms_carry_start_env("MEMSHIM_PIN");
-	if (pin && *pin && REAL(fcntl)(atoi(pin), F_GETFD) >= 0) {
+	uint64_t pfd;
+	if (pin && ms_parse_u64(pin, &pfd) == 0 && pfd <= INT_MAX &&
+	    REAL(fcntl)((int)pfd, F_GETFD) >= 0) {
 		/* ours from the start: out of sight, never closed under us */
-		ms_shim.pin = atoi(pin);
+		ms_shim.pin = (int)pfd;
 		ms_shim.private_fds[0] = ms_shim.pin;
 		ms_shim.nprivate = 1;
 	}
 	find_above();
-	ms_real_cwd_changed();
 	int fds = ms_carry_inherited();
 	ms_shim.on = 1;
 	pthread_atfork(fork_prepare, fork_parent, ms_shim_fork_child);

@@ -205,13 +205,15 @@ static int route_proc_fd(const char *path, struct ms_route *r)
 }
 
 /* The kernel's cwd, cached for relative paths that may enter the store:
- * written by any thread's chdir (ms_real_cwd_changed), read by any
- * thread's route. [cwd_lock] for the string and its length; `above` is
+ * read on the first relative path that needs it (not at start: a getcwd
+ * and two pages written that most processes never use), written again by
+ * any thread's chdir (ms_real_cwd_changed), read by any thread's route. [cwd_lock] for the string and its length; `above` is
  * [atomic], a hint read without the lock (a stale 0 routes a relative
  * path as the kernel's, exactly what a call racing the chdir may see). */
 static pthread_mutex_t cwd_lock = PTHREAD_MUTEX_INITIALIZER;
 static char real_cwd[PATH_MAX]; /* [cwd_lock] */
 static size_t real_cwd_len;      /* [cwd_lock] */
+static int real_cwd_known;       /* [atomic] the three are set */
 static int real_cwd_above;       /* [atomic] 1: "/" or an ancestor of a prefix
 				  * (or a hidden real directory of a prefix's
 				  * name): a relative path may enter the store
@@ -319,6 +321,8 @@ static int route_at(int dirfd, const char *path, struct ms_route *r)
 			ours = 1;
 			goto out;
 		}
+		if (!__atomic_load_n(&real_cwd_known, __ATOMIC_ACQUIRE))
+			ms_real_cwd_changed();
 		if (!__atomic_load_n(&real_cwd_above, __ATOMIC_RELAXED) && !has_dotdot(path))
 			goto out;
 		pthread_mutex_lock(&cwd_lock);
@@ -368,12 +372,15 @@ void ms_real_cwd_changed(void)
 	memcpy(real_cwd, c, n + 1);
 	real_cwd_len = n;
 	__atomic_store_n(&real_cwd_above, above, __ATOMIC_RELAXED);
+	__atomic_store_n(&real_cwd_known, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&cwd_lock);
 	errno = saved;
 }
 
 void ms_real_cwd_get(char *buf, size_t n)
 {
+	if (!__atomic_load_n(&real_cwd_known, __ATOMIC_ACQUIRE))
+		ms_real_cwd_changed();
 	pthread_mutex_lock(&cwd_lock);
 	snprintf(buf, n, "%s", real_cwd);
 	pthread_mutex_unlock(&cwd_lock);
