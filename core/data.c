@@ -481,7 +481,12 @@ static int truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_t
 		ST(&in->size, len);
 		touch_mc(in);
 	}
-	settle(s, in, fd);
+	if (r == 0 && len == 0)
+		ms_settle_data(s, in, 0); /* an empty memfd holds no page, not
+					   * even past its end: known without
+					   * asking (O_TRUNC, fopen "w") */
+	else
+		settle(s, in, fd);
 	ms_data_unlock(s, in);
 	return r;
 }

@@ -33,6 +33,26 @@ int ms_fd_private_place(int fd)
 
 static int fd_high(int fd) { return ms_fd_private_place(fd); }
 
+/* Copies n bytes to dst, fresh zeroed memory, leaving alone the pages of
+ * src that hold only zeros: the configuration is 35 KiB of fixed arrays,
+ * mostly empty, and each page a new process writes is a page fault (about
+ * 10 us on a virtual machine; a whole copy cost a process's attach eight
+ * of them). */
+static void copy_to_zeroed(void *dst, const void *src, size_t n)
+{
+	const size_t page = 4096;
+	const unsigned char *s = src;
+	unsigned char *d = dst;
+	for (size_t at = 0; at < n; at += page) {
+		size_t k = n - at < page ? n - at : page;
+		size_t i = 0;
+		while (i < k && !s[at + i])
+			i++;
+		if (i < k)
+			memcpy(d + at, s + at, k);
+	}
+}
+
 static struct ms_store *handle_new(const struct ms_config *cfg)
 {
 	void *p;
@@ -41,7 +61,7 @@ static struct ms_store *handle_new(const struct ms_config *cfg)
 		return NULL;
 	struct ms_store *s = p;
 	s->arena_fd = s->sock = s->procdir = -1;
-	s->cfg = *cfg;
+	copy_to_zeroed(&s->cfg, cfg, sizeof(*cfg));
 	s->umask = 022;
 	ms_store_cred_refresh(s);
 	return s;

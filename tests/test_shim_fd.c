@@ -262,6 +262,12 @@ Test(shim_fd, writes_without_holes_are_counted_not_asked)
 		HAS(o, "fstat_in_writes=51 ");
 	HAS(o, "asked_after_hole=1");
 	HAS(o, "agree=1");
+	/* O_TRUNC leaves no page whatever the kernel's pages: never asked */
+	if (strstr(o, "small_pages=1"))
+		HAS(o, "fstat_in_trunc_write=0\n");
+	else
+		HAS(o, "fstat_in_trunc_write=1\n");
+	HAS(o, "agree_after_trunc=1");
 }
 
 Test(shim_fd, a_clone_vm_childs_store_fds_are_not_its_parents)

@@ -445,6 +445,17 @@ int main(int argc, char **argv)
 		       (long long)bykernel.st_blocks);
 		printf("agree=%d\n", byname.st_size == bykernel.st_size &&
 					     byname.st_blocks == bykernel.st_blocks);
+		/* an O_TRUNC open of a file with pages, and a write: what
+		 * fopen("w") and a rewrite of a file do */
+		long t0 = fstat_calls;
+		int t = open("/mem/cw", O_WRONLY | O_TRUNC);
+		if (t < 0 || write(t, big, 4096) != 4096)
+			return 3;
+		printf("fstat_in_trunc_write=%ld\n", fstat_calls - t0);
+		stat("/mem/cw", &byname);
+		syscall(SYS_newfstatat, t, "", &bykernel, AT_EMPTY_PATH);
+		printf("agree_after_trunc=%d\n", byname.st_size == bykernel.st_size &&
+						       byname.st_blocks == bykernel.st_blocks);
 	} else if (!strcmp(op, "getpid-count")) {
 		/* the store's open, create and close make no getpid (nor
 		 * geteuid, getegid); after a vfork the parent asks once (fd.c,
