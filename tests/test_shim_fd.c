@@ -270,6 +270,20 @@ Test(shim_fd, writes_without_holes_are_counted_not_asked)
 	HAS(o, "agree_after_trunc=1");
 }
 
+/* Random writes, appends, pwrites past holes, truncates and O_TRUNC
+ * opens: after each, the size and charge the store keeps (what stat by
+ * name reports) are the kernel's. Counting a write that left a hole as
+ * if it had not fails at once (seed 1: its 10th call). */
+Test(shim_fd, the_store_size_and_charge_stay_the_kernels_under_random_writes)
+{
+	for (int seed = 1; seed <= 3; seed++) {
+		char args[40];
+		snprintf(args, sizeof(args), "size-agree 5000 %d", seed);
+		const char *o = probe("MEMSHIM_QUOTA=64M", args);
+		HAS(o, "size_agree=1");
+	}
+}
+
 Test(shim_fd, a_clone_vm_childs_store_fds_are_not_its_parents)
 {
 	const char *o = q64("clone-open");

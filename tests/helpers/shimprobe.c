@@ -456,6 +456,51 @@ int main(int argc, char **argv)
 		syscall(SYS_newfstatat, t, "", &bykernel, AT_EMPTY_PATH);
 		printf("agree_after_trunc=%d\n", byname.st_size == bykernel.st_size &&
 						       byname.st_blocks == bykernel.st_blocks);
+	} else if (!strcmp(op, "size-agree")) {
+		/* n random writes, appends, pwrites, truncates and O_TRUNC
+		 * opens of one file: after each, stat by name (the store's
+		 * size and charge, counted or asked: core/data.c) must be
+		 * what the kernel's fstat says */
+		unsigned seed = (unsigned)(argc > 3 ? atol(argv[3]) : 1);
+		int fd = mk("/mem/sa", O_TRUNC), bad = 0;
+		int app = open("/mem/sa", O_WRONLY | O_APPEND);
+		for (long i = 0; i < n && !bad; i++) {
+			unsigned r = (unsigned)rand_r(&seed);
+			size_t len = 1 + (unsigned)rand_r(&seed) % 9000;
+			off_t at = (off_t)((unsigned)rand_r(&seed) % (192 * 1024));
+			switch (r % 6) {
+			case 0:
+				lseek(fd, at, SEEK_SET);
+				(void)!write(fd, big, len);
+				break;
+			case 1:
+				(void)!write(app, big, len);
+				break;
+			case 2:
+				(void)!pwrite(fd, big, len, at);
+				break;
+			case 3:
+				(void)!ftruncate(fd, at);
+				break;
+			case 4:
+				close(fd);
+				fd = open("/mem/sa", O_RDWR | O_TRUNC);
+				break;
+			default: /* a write at the end, as a log grows */
+				lseek(fd, 0, SEEK_END);
+				(void)!write(fd, big, len);
+			}
+			struct stat byname, bykernel;
+			stat("/mem/sa", &byname);
+			syscall(SYS_newfstatat, fd, "", &bykernel, AT_EMPTY_PATH);
+			if (byname.st_size != bykernel.st_size || byname.st_blocks != bykernel.st_blocks) {
+				printf("op %ld (%u): size %lld kernel %lld, blocks %lld kernel %lld\n", i,
+				       r % 6, (long long)byname.st_size, (long long)bykernel.st_size,
+				       (long long)byname.st_blocks, (long long)bykernel.st_blocks);
+				bad = 1;
+			}
+		}
+		printf("size_agree=%d\n", !bad);
 	} else if (!strcmp(op, "getpid-count")) {
 		/* the store's open, create and close make no getpid (nor
 		 * geteuid, getegid); after a vfork the parent asks once (fd.c,
