@@ -26,9 +26,10 @@ void ms_logc(enum ms_log_level cfg_level, enum ms_log_level level, const char *f
 	__attribute__((format(printf, 3, 4)));
 
 struct ms_config {
-	/* MEMSHIM_PREFIX: absolute, lexically clean (no trailing '/', no '//',
-	 * no '.' or '..' components), not "/" itself, none inside another. */
-	char prefix[MS_MAX_PREFIXES][MS_PREFIX_MAX];
+	/* The scalars first, with the store's name and the first prefix after
+	 * them: what a process writes and reads at start is on one page (each
+	 * page a new process writes is a page fault; store.c copies only the
+	 * pages that are not all zeros). */
 	int nprefix;
 	/* MEMSHIM_QUOTA resolved to bytes (a percentage is taken of the memory
 	 * the guard probe reports); 0 = unlimited. */
@@ -42,6 +43,9 @@ struct ms_config {
 	uint64_t guard_interval_ns;        /* default 1 s */
 	enum ms_log_level log_level;       /* default MS_LOG_WARN */
 	char store_name[MS_STORE_NAME_MAX]; /* MEMSHIM_STORE, "" = private */
+	/* MEMSHIM_PREFIX: absolute, lexically clean (no trailing '/', no '//',
+	 * no '.' or '..' components), not "/" itself, none inside another. */
+	char prefix[MS_MAX_PREFIXES][MS_PREFIX_MAX];
 	/* MEMSHIM_SEED / MEMSHIM_SAVE: absolute, lexically clean like a prefix,
 	 * neither "/" nor inside a prefix; "" = off. Whether the directory
 	 * exists is checked when the store is created (seed) or saved. */

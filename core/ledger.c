@@ -160,7 +160,7 @@ uint32_t ms_prog_attach(struct ms_store *s, const char *name)
 			break;
 	/* the last entry is everyone who came after the table filled */
 	if (!progs[k].name[0])
-		snprintf(progs[k].name, MS_PROG_NAME, "%s", k < MS_PROGS - 1 ? name : "(others)");
+		ms_copy_name(progs[k].name, MS_PROG_NAME, k < MS_PROGS - 1 ? name : "(others)");
 	ms_ledger_unlock(s);
 	__atomic_add_fetch(&progs[k].procs, 1, __ATOMIC_RELAXED);
 	return k + 1;

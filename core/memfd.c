@@ -53,20 +53,6 @@ int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino)
 	return r ? r : ms_pool_take(s, kfd, kino);
 }
 
-/* The decimal digits of n into out (room for 11): snprintf's ~600
- * instructions were a quarter of the shim's own work on an open. */
-static void fd_name(char *out, uint32_t n)
-{
-	char tmp[12];
-	int k = 0;
-	do
-		tmp[k++] = (char)('0' + n % 10);
-	while ((n /= 10));
-	while (k)
-		*out++ = tmp[--k];
-	*out = 0;
-}
-
 /* A re-open of a holder's memfd by its /proc path: the pid is the
  * holder's (read under ns_lock, which the keeper holds to retire it), and
  * what opened is checked to be this file's memfd all the same, so that a
@@ -79,12 +65,7 @@ static int holder_open(struct ms_store *s, struct ms_inode *in, int flags)
 	int32_t pid = __atomic_load_n(&s->hdr->holders[h].pid, __ATOMIC_ACQUIRE);
 	if (!pid)
 		return -EIO;
-	/* "/proc/<pid>/fd/<fd>", without snprintf (see fd_name) */
-	memcpy(path, "/proc/", 6);
-	fd_name(path + 6, (uint32_t)pid);
-	char *e = path + strlen(path);
-	memcpy(e, "/fd/", 4);
-	fd_name(e + 4, (uint32_t)ms_kfd_fd(in->kfd));
+	ms_proc_fd_path(path, (uint32_t)pid, ms_kfd_fd(in->kfd));
 	int fd = sys_openat(AT_FDCWD, path, flags, 0);
 	if (fd < 0)
 		return fd;
@@ -103,7 +84,7 @@ int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags)
 	int flags = (oflags & REOPEN_FLAGS) | O_LARGEFILE;
 	if (in->kfd < 0)
 		return -EIO;
-	fd_name(name, (uint32_t)in->kfd);
+	ms_utoa(name, (uint32_t)in->kfd);
 	if (s->local) {
 		char path[40];
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", in->kfd);

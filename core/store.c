@@ -118,7 +118,7 @@ static void count_process(struct ms_store *s, const struct ms_open_opts *o)
 	if (n >= 14 && !memcmp(exe, "/memfd:memshim", 14))
 		n = -1;
 	if (n < 0) {
-		snprintf(exe, sizeof(exe), "%s", program_invocation_short_name);
+		ms_copy_name(exe, sizeof(exe), program_invocation_short_name);
 		n = (ssize_t)strlen(exe);
 	}
 	exe[n] = 0;
@@ -147,7 +147,7 @@ static void private_name(char *buf, size_t n)
 static int arena_by_proc(pid_t pid)
 {
 	char path[48];
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, MS_KEEPER_ARENA_FD);
+	ms_proc_fd_path(path, (uint32_t)pid, MS_KEEPER_ARENA_FD);
 	return sys_openat(AT_FDCWD, path, O_RDWR | O_CLOEXEC, 0);
 }
 
@@ -201,7 +201,7 @@ int ms_store_attach(const char *name, const struct ms_open_opts *o, ms_store **o
 	struct ms_store *s = handle_new(o->cfg);
 	if (!s)
 		return -ENOMEM;
-	snprintf(s->name, sizeof(s->name), "%s", name);
+	ms_copy_name(s->name, sizeof(s->name), name);
 	if (o->pin > 0 && attach_pin(s, name, o->pin, o->no_proc) == 0) {
 		pid = s->keeper_pid;
 		goto attached;
@@ -218,12 +218,12 @@ attached:
 	s->keeper_pid = pid;
 	if (!o->no_proc) {
 		char path[40];
-		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+		ms_proc_fd_path(path, (uint32_t)pid, -1);
 		r = sys_openat(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 		if (r >= 0) {
 			s->procdir = fd_high(r);
-			char num[8];
-			snprintf(num, sizeof(num), "%d", MS_KEEPER_ARENA_FD);
+			char num[12];
+			ms_utoa(num, MS_KEEPER_ARENA_FD);
 			if (!s->base)
 				s->arena_fd = sys_openat(s->procdir, num, O_RDWR | O_CLOEXEC, 0);
 		}
@@ -327,7 +327,7 @@ static int create(const struct ms_open_opts *o, const char *name, ms_store **out
 		s->sock = fd_high(r);
 		if (!o->no_proc) {
 			char path[40];
-			snprintf(path, sizeof(path), "/proc/%d/fd", (int)s->keeper_pid);
+			ms_proc_fd_path(path, (uint32_t)s->keeper_pid, -1);
 			r = sys_openat(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 			if (r >= 0)
 				s->procdir = fd_high(r);

@@ -71,6 +71,46 @@ __attribute__((unused, no_sanitize_address)) static long ms_raw_syscall(long n, 
 		f_ ? f_ : MS_SYSCALL(__VA_ARGS__);                             \
 	})
 
+/* The decimal digits of n at out (room for 11), NUL-terminated; returns
+ * the end. Not snprintf: its ~600 instructions were a quarter of the
+ * shim's own work on an open, and the first call in a process faults in
+ * three pages of libc's printf. */
+static inline char *ms_utoa(char *out, uint32_t n)
+{
+	char tmp[12];
+	int k = 0;
+	do
+		tmp[k++] = (char)('0' + n % 10);
+	while ((n /= 10));
+	while (k)
+		*out++ = tmp[--k];
+	*out = 0;
+	return out;
+}
+
+/* snprintf(out, n, "%s", name), n > 0, without libc's printf. */
+static inline void ms_copy_name(char *out, size_t n, const char *name)
+{
+	size_t k = 0;
+	while (k < n - 1 && name[k])
+		k++;
+	__builtin_memcpy(out, name, k);
+	out[k] = 0;
+}
+
+/* "/proc/<pid>/fd", and "/<fd>" after it when fd >= 0, at out (room for
+ * 32). */
+static inline void ms_proc_fd_path(char *out, uint32_t pid, int fd)
+{
+	char *e = ms_utoa(out + 6, pid);
+	__builtin_memcpy(out, "/proc/", 6);
+	__builtin_memcpy(e, "/fd", 4);
+	if (fd >= 0) {
+		e[3] = '/';
+		ms_utoa(e + 4, (uint32_t)fd);
+	}
+}
+
 static inline int sys_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
 	return (int)MS_SYSCALL_AS("openat", SYS_openat, dirfd, path, flags, mode);

@@ -106,8 +106,14 @@ static void keeper_path(char *buf, size_t n)
 	if (!*lib)
 		return;
 	const char *slash = strrchr(lib, '/');
-	int dirlen = slash ? (int)(slash - lib) : 1;
-	snprintf(buf, n, "%.*s/memshim-keeper", dirlen, slash ? lib : ".");
+	/* "<dir>/memshim-keeper" without snprintf: no page of libc's printf
+	 * faulted in at an attach */
+	static const char prog[] = "/memshim-keeper";
+	size_t dirlen = slash ? (size_t)(slash - lib) : 1;
+	if (dirlen + sizeof(prog) > n)
+		return;
+	memcpy(buf, slash ? lib : ".", dirlen);
+	memcpy(buf + dirlen, prog, sizeof(prog));
 }
 
 static void die(const char *msg)
