@@ -25,6 +25,11 @@ void ms_cred_changed(void)
 	if (!ms_shim.store || ms_in_vfork_child())
 		return;
 	ms_store_cred_refresh(ms_shim.store);
+	ms_cred_pin_update();
+}
+
+void ms_cred_pin_update(void)
+{
 	/* A program exec'd from here connects to the keeper with its own
 	 * uid; when that is not the owner's it would be refused, so it
 	 * inherits our connection instead (core/keeper.h says who is heard).

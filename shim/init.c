@@ -139,11 +139,29 @@ static int attach_store(void)
 	return r;
 }
 
-static int attach_now(void)
+/* Makes the store (named id, or the configuration's name when id is NULL)
+ * with its keeper. Apart from attach_now, whose usual case is a join: its
+ * frame holds a configuration and a path, 40 KiB of stack below which a
+ * join would otherwise run (each fresh page of stack a page fault). */
+static __attribute__((noinline)) int open_new(struct ms_open_opts *o, const char *id,
+					      ms_store **st)
 {
 	char kp[4096];
 	keeper_path(kp, sizeof(kp));
-	struct ms_open_opts o = {.cfg = &ms_shim.cfg, .keeper_path = kp};
+	o->keeper_path = kp;
+	if (!id)
+		return ms_store_open(o, st);
+	/* The tree that made it has ended; start a fresh one under the same
+	 * name rather than run without. */
+	struct ms_config c = ms_shim.cfg;
+	ms_copy_name(c.store_name, sizeof(c.store_name), id);
+	o->cfg = &c;
+	return ms_store_open(o, st);
+}
+
+static int attach_now(void)
+{
+	struct ms_open_opts o = {.cfg = &ms_shim.cfg};
 	const char *id = getenv("MEMSHIM_STORE_ID");
 	/* The keeper connection the tree hands down (carry.c): through it,
 	 * whatever our uid has become (cred.c). */
@@ -153,16 +171,10 @@ static int attach_now(void)
 	int r;
 	if (id && *id) {
 		r = ms_store_attach(id, &o, &st);
-		if (r == -ENOENT) {
-			/* The tree that made it has ended; start a fresh one
-			 * under the same name rather than run without. */
-			struct ms_config c = ms_shim.cfg;
-			snprintf(c.store_name, sizeof(c.store_name), "%s", id);
-			o.cfg = &c;
-			r = ms_store_open(&o, &st);
-		}
+		if (r == -ENOENT)
+			r = open_new(&o, id, &st);
 	} else {
-		r = ms_store_open(&o, &st);
+		r = open_new(&o, NULL, &st);
 	}
 	if (r)
 		return r;
@@ -189,7 +201,7 @@ static int attach_now(void)
 		ms_shim.private_fds[np++] = ms_shim.placeholder;
 	ms_shim.nprivate = np;
 	ms_store_set_umask(st, __atomic_load_n(&ms_shim.umask, __ATOMIC_RELAXED));
-	ms_cred_changed();
+	ms_cred_pin_update(); /* the new handle read the credentials */
 	ms_carry_attach();
 	__atomic_store_n(&ms_shim.ready, 1, __ATOMIC_RELEASE);
 	return 0;

@@ -402,6 +402,9 @@ void ms_shim_fork_child(void);
  * them again, and the keeper connection is made inheritable, and named in
  * MEMSHIM_PIN, while the process is not the store's owner. */
 void ms_cred_changed(void);
+/* Its second half: MEMSHIM_PIN for the programs exec'd from here, from the
+ * credentials the store has now (an attach, which has just read them). */
+void ms_cred_pin_update(void);
 
 /* ---- what a new program inherits (carry.c) ---------------------------------- */
 
