@@ -49,7 +49,6 @@ _Static_assert(sizeof(struct statvfs) == sizeof(struct statvfs64), "statvfs64 la
  * dir.c) are listed with the order they are taken in
  * doc/ARCHITECTURE.md. */
 struct ms_shim {
-	struct ms_config cfg; /* [init] */
 	int lower_on;         /* [init] cfg names a MEMSHIM_LOWER directory */
 	int on;               /* [init] the constructor ran: the shim routes calls */
 	/* [attach] The store: attached by the constructor when the process
@@ -87,6 +86,11 @@ struct ms_shim {
 	/* [atomic] The process's umask: read at start, kept by the umask
 	 * wrapper (path.c), given to the store when the process attaches. */
 	mode_t umask;
+	/* [init] Last: start-up writes the fields above and the first page of
+	 * the configuration (its scalars and first prefix, config.h), all on
+	 * one page of this .data object (each page a new process writes is a
+	 * page fault). */
+	struct ms_config cfg;
 };
 
 extern struct ms_shim ms_shim;
