@@ -60,10 +60,11 @@ static int child_opens(void *arg)
 }
 
 /* getpid, geteuid, getegid and sendto system calls counted from
- * count_getpid() on: a seccomp filter traps them and the handler answers
- * as the kernel would (the caller's thread id is its pid: a one-thread
- * process, or a vfork child; sendto is sendmsg with one buffer). */
-static volatile long getpid_calls, getid_calls, sendto_calls;
+ * count_getpid() on, fstat from count_fstat() on: a seccomp filter traps
+ * them and the handler answers as the kernel would (the caller's thread id
+ * is its pid: a one-thread process, or a vfork child; sendto is sendmsg
+ * with one buffer; fstat is newfstatat with AT_EMPTY_PATH). */
+static volatile long getpid_calls, getid_calls, sendto_calls, fstat_calls;
 
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
@@ -72,7 +73,12 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 	long r = -1;
 	unsigned id[3];
 	greg_t *g = uc->uc_mcontext.gregs;
-	if (si->si_syscall == SYS_sendto) {
+	if (si->si_syscall == SYS_fstat) {
+		fstat_calls++;
+		r = syscall(SYS_newfstatat, (int)g[REG_RDI], "", (void *)g[REG_RSI], AT_EMPTY_PATH);
+		if (r < 0)
+			r = -errno;
+	} else if (si->si_syscall == SYS_sendto) {
 		/* the keeper's pokes (core/keeper.c): sent as sendmsg */
 		sendto_calls++;
 		struct iovec v = {(void *)g[REG_RSI], (size_t)g[REG_RDX]};
@@ -95,55 +101,37 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 	uc->uc_mcontext.gregs[REG_RAX] = r;
 }
 
-static void count_getpid(void)
+/* Traps the n system calls nr[] from now on (on_sigsys answers them). */
+static void trap_syscalls(const int *nr, int n)
 {
 	struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
 	sigaction(SIGSYS, &sa, NULL);
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sendto, 4, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getpid, 3, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_geteuid, 2, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getegid, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
-	};
-	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+	struct sock_filter f[16];
+	int k = 0;
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					     offsetof(struct seccomp_data, nr));
+	for (int i = 0; i < n && k < 14; i++) /* a match jumps to the TRAP */
+		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr[i],
+						      (unsigned char)(n - i), 0);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP);
+	struct sock_fprog prog = {.len = (unsigned short)k, .filter = f};
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
 		perror("seccomp");
 		exit(3);
 	}
 }
 
-/* fstat system calls counted from count_fstat() on (trapped as above,
- * answered by newfstatat with AT_EMPTY_PATH). */
-static volatile long fstat_calls;
-
-static void on_sigsys_fstat(int sig, siginfo_t *si, void *ctx)
+static void count_getpid(void)
 {
-	(void)sig;
-	(void)si;
-	greg_t *g = ((ucontext_t *)ctx)->uc_mcontext.gregs;
-	fstat_calls++;
-	long r = syscall(SYS_newfstatat, (int)g[REG_RDI], "", (void *)g[REG_RSI], AT_EMPTY_PATH);
-	g[REG_RAX] = r < 0 ? -errno : r;
+	static const int nr[] = {SYS_sendto, SYS_getpid, SYS_geteuid, SYS_getegid};
+	trap_syscalls(nr, 4);
 }
 
 static void count_fstat(void)
 {
-	struct sigaction sa = {.sa_sigaction = on_sigsys_fstat, .sa_flags = SA_SIGINFO};
-	sigaction(SIGSYS, &sa, NULL);
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fstat, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
-		perror("seccomp");
-		exit(3);
-	}
+	static const int nr[] = {SYS_fstat};
+	trap_syscalls(nr, 1);
 }
 
 /* The bracketed word of a transparent huge page setting is one of ok1,
