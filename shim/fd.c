@@ -14,9 +14,6 @@
 #include "shim.h"
 #include "sys.h"
 
-/* getpid() by system call: right in a vfork child too. */
-pid_t ms_shim_getpid(void) { return (pid_t)ms_raw_syscall(SYS_getpid); }
-
 /* Telling a vfork child from its parent without a system call on every
  * open and close (a getpid costs as much as a whole tmpfs open on a
  * machine with dear system calls). A vfork child shares its parent's

@@ -17,11 +17,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shim.h"
-#include "sys.h"
 
 struct ms_shim ms_shim = {.store = NULL, .placeholder = -1, .pin = -1};
 
@@ -320,7 +318,7 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	 * program has threads that could create files meanwhile. */
 	ms_shim.umask = REAL(umask)(022);
 	REAL(umask)(ms_shim.umask);
-	ms_shim.pid = (pid_t)ms_raw_syscall(SYS_getpid);
+	ms_shim.pid = ms_shim_getpid();
 	const char *pin = ms_carry_start_env("MEMSHIM_PIN");
 	uint64_t pfd;
 	if (pin && ms_parse_u64(pin, &pfd) == 0 && pfd <= INT_MAX &&

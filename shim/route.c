@@ -205,9 +205,10 @@ static int route_proc_fd(const char *path, struct ms_route *r)
 }
 
 /* The kernel's cwd, cached for relative paths that may enter the store:
- * read on the first relative path that needs it (not at start: a getcwd
- * and two pages written that most processes never use), written again by
- * any thread's chdir (ms_real_cwd_changed), read by any thread's route. [cwd_lock] for the string and its length; `above` is
+ * read on the first relative path that needs it (real_cwd_read; not at
+ * start: a getcwd and two pages written that most processes never use),
+ * written again by any thread's chdir (ms_real_cwd_changed), read by any
+ * thread's route. [cwd_lock] for the string and its length; `above` is
  * [atomic], a hint read without the lock (a stale 0 routes a relative
  * path as the kernel's, exactly what a call racing the chdir may see). */
 static pthread_mutex_t cwd_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -220,6 +221,13 @@ static int real_cwd_above;       /* [atomic] 1: "/" or an ancestor of a prefix
 				  * without any ".." */
 
 static int route_at(int dirfd, const char *path, struct ms_route *r);
+
+/* The cached cwd, read from the kernel the first time it is needed. */
+static void real_cwd_read(void)
+{
+	if (!__atomic_load_n(&real_cwd_known, __ATOMIC_ACQUIRE))
+		ms_real_cwd_changed();
+}
 
 /* The store file this process runs (route_proc_fd saw a memfd of ours as
  * /proc/self/exe): found by its memfd's inode once, then kept. */
@@ -321,8 +329,7 @@ static int route_at(int dirfd, const char *path, struct ms_route *r)
 			ours = 1;
 			goto out;
 		}
-		if (!__atomic_load_n(&real_cwd_known, __ATOMIC_ACQUIRE))
-			ms_real_cwd_changed();
+		real_cwd_read();
 		if (!__atomic_load_n(&real_cwd_above, __ATOMIC_RELAXED) && !has_dotdot(path))
 			goto out;
 		pthread_mutex_lock(&cwd_lock);
@@ -379,8 +386,7 @@ void ms_real_cwd_changed(void)
 
 void ms_real_cwd_get(char *buf, size_t n)
 {
-	if (!__atomic_load_n(&real_cwd_known, __ATOMIC_ACQUIRE))
-		ms_real_cwd_changed();
+	real_cwd_read();
 	pthread_mutex_lock(&cwd_lock);
 	snprintf(buf, n, "%s", real_cwd);
 	pthread_mutex_unlock(&cwd_lock);

@@ -32,6 +32,7 @@
 #include "config.h"
 #include "real.h"
 #include "store.h"
+#include "sys.h"
 
 #define MS_EXPORT __attribute__((visibility("default")))
 
@@ -488,8 +489,10 @@ void ms_vfork_seen(void);
  * directory such a child is in: 1 with *ino, or 0 (not one that did). */
 void ms_vfork_cwd_set(ms_ino ino);
 int ms_vfork_cwd(ms_ino *ino);
-/* getpid() by system call: right in a vfork child too. */
-pid_t ms_shim_getpid(void);
+/* getpid() by system call: right in a vfork child too. Inline: the
+ * constructor calls it, and a call into fd.c's page of code would be one
+ * more page fault for every new process. */
+static inline pid_t ms_shim_getpid(void) { return (pid_t)ms_raw_syscall(SYS_getpid); }
 
 /* ---- MEMSHIM_FAIL: the program's calls failed on purpose (fail.c) --------------
  *

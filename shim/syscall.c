@@ -15,7 +15,6 @@
  * Like glibc's syscall(), six arguments are read whatever the call takes.
  */
 #include <linux/openat2.h>
-#include <linux/sched.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <string.h>
@@ -262,9 +261,9 @@ MS_EXPORT __attribute__((no_sanitize_address)) long syscall(long n, ...)
 			ms_vfork_seen();
 		break;
 	case SYS_clone3: {
-		struct clone_args ca;
-		if (Z(1) < sizeof(uint64_t) || ms_copy_in(&ca, P(0), sizeof(uint64_t)) ||
-		    !(ca.flags & CLONE_THREAD))
+		uint64_t flags; /* struct clone_args begins with them */
+		if (Z(1) < sizeof(flags) || ms_copy_in(&flags, P(0), sizeof(flags)) ||
+		    !(flags & CLONE_THREAD))
 			ms_vfork_seen(); /* a bad one fails; being careful costs nothing */
 		break;
 	}
