@@ -299,8 +299,9 @@ Test(shim_fd, store_calls_make_no_getpid)
 	const char *o = q64("getpid-count");
 	HAS(o, "getpid_in_store_calls=0\n");
 	HAS(o, "geteuid_getegid_in_store_calls=0\n");
-	/* 100 small files made and removed wake the keeper a few times
-	 * (core/keeper.h, MS_CLOSEQ_BATCH and its pool), not once a file */
+	/* 100 small files made and removed, 2 ms apart, wake the keeper a
+	 * few times (core/keeper.h, MS_CLOSEQ_BATCH and its pool), not once
+	 * a file */
 	HAS(o, "keeper_woken_at_most_12=1");
 	HAS(o, "getpid_after_vfork=1\n");
 }

@@ -503,6 +503,11 @@ int main(int argc, char **argv)
 				return 3;
 			close(fd);
 			unlink("/mem/new");
+			/* paced, so that the keeper has always answered the
+			 * last poke (its flag cleared) and a poke for every
+			 * file would be seen as such, whatever the speed of
+			 * the loop against the keeper's wake-up */
+			usleep(2000);
 		}
 		printf("getpid_in_store_calls=%ld\n", getpid_calls - c0);
 		printf("geteuid_getegid_in_store_calls=%ld\n", getid_calls);
