@@ -553,6 +553,13 @@ void ms_dent_list_append(struct ms_store *s, uint32_t d)
 		dir->next_seq = e->seq;
 }
 
+void ms_dent_name(struct ms_store *s, uint32_t e, uint32_t ino)
+{
+	struct ms_dent *d = ms_dent_at(s, e);
+	d->ino = ino;
+	d->type = ms_dtype(ms_inode_at(s, ino)->mode);
+}
+
 void ms_dent_attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *name, size_t len,
 		    uint32_t ino)
 {
@@ -567,7 +574,7 @@ void ms_dent_attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *na
 	 * chaos run's final check: a symlink named by NUL bytes, the name
 	 * not yet copied). Killed before the parent, the slot is free to the
 	 * repair; after, the entry is whole and the repair links it. */
-	d->ino = ino;
+	ms_dent_name(s, e, ino);
 	d->namelen = (uint16_t)len;
 	MS_DIE_AT("die_dent_len");
 	memcpy(d->name, name, len);

@@ -43,7 +43,7 @@
 #include <sys/mman.h>
 
 #define MS_MAGIC 0x314d494853454d4dULL /* "MMESHIM1" little-endian */
-#define MS_LAYOUT_VERSION 8
+#define MS_LAYOUT_VERSION 9
 #define MS_NAME_MAX 255
 #define MS_POOL_SLOTS 64   /* ready memfds the keeper keeps listed */
 #define MS_LOWERS 8            /* MEMSHIM_LOWER directories: one per prefix at most */
@@ -157,8 +157,18 @@ struct ms_dent {
 	uint64_t seq;     /* [ns] readdir cookie of this entry - 2; >= 1 */
 	uint16_t namelen; /* [ns] */
 	char name[MS_NAME_MAX + 1]; /* [ns] NUL-terminated */
-	uint8_t pad[6];
+	/* [ns] the named inode's DT_* (ms_dtype of its mode, whose file type
+	 * never changes), set with ino (ms_dent_name): readdir reads the
+	 * inode only for its number, one cache miss an entry fewer */
+	uint8_t type;
+	uint8_t pad[5];
 };
+
+/* readdir's d_type of a mode: the kernel's IFTODT. */
+static inline uint8_t ms_dtype(uint32_t mode)
+{
+	return (uint8_t)((mode & S_IFMT) >> 12);
+}
 
 #define MS_LINK_DATA (MS_BLOCK - 4) /* symlink target bytes per block */
 struct ms_block {
@@ -415,7 +425,7 @@ _Static_assert(sizeof(struct ms_xrec) == 12, "attribute record header");
 _Static_assert(sizeof(struct ms_refusal) == 272, "refusal record");
 _Static_assert(sizeof(struct ms_prog) == 64, "program entry");
 _Static_assert(sizeof(struct ms_injected) == 272, "injected failure record");
-_Static_assert(MS_LAYOUT_VERSION != 8 ||
+_Static_assert(MS_LAYOUT_VERSION != 9 ||
 		       (sizeof(struct ms_inode) == 184 && sizeof(struct ms_dent) == 296 &&
 			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 55880 + 8 + 8 * MS_HOLDERS),
 	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");
@@ -589,6 +599,9 @@ int ms_path_up(struct ms_store *s, uint32_t i, uint32_t stop, char *out, size_t 
  * caller's. */
 void ms_dent_attach(struct ms_store *s, uint32_t e, uint32_t dir, const char *name, size_t len,
 		    uint32_t ino);
+/* Entry slot e names inode ino (its type with it): the one way an entry's
+ * inode is set, by a link, an exchange and the repair of either. */
+void ms_dent_name(struct ms_store *s, uint32_t e, uint32_t ino);
 
 int64_t ms_now_ns(void);
 

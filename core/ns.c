@@ -1632,8 +1632,8 @@ int ms_rename(ms_store *s, ms_ino odir, const char *opath, ms_ino ndir, const ch
 	__atomic_store_n(&h->rename_intent.active, 1, __ATOMIC_RELEASE);
 	if (exch) {
 		/* The entries stay where they are; only what they name swaps. */
-		ms_dent_at(s, ow.dent)->ino = ni;
-		ms_dent_at(s, nw.dent)->ino = oi;
+		ms_dent_name(s, ow.dent, ni);
+		ms_dent_name(s, nw.dent, oi);
 		if (odir_is) {
 			IN(s, oi)->parent = nd;
 			IN(s, oi)->dent = nw.dent;
@@ -1679,25 +1679,6 @@ out:
 
 /* ---- readdir ---------------------------------------------------------------------------- */
 
-static unsigned char dtype(uint32_t mode)
-{
-	if (S_ISDIR(mode))
-		return DT_DIR;
-	if (S_ISLNK(mode))
-		return DT_LNK;
-	if (S_ISREG(mode))
-		return DT_REG;
-	if (S_ISFIFO(mode))
-		return DT_FIFO;
-	if (S_ISSOCK(mode))
-		return DT_SOCK;
-	if (S_ISCHR(mode))
-		return DT_CHR;
-	if (S_ISBLK(mode))
-		return DT_BLK;
-	return DT_UNKNOWN;
-}
-
 /* Cookies: 1 after ".", 2 after "..", seq + 2 after an entry. Entries are
  * kept in cookie order (ms_dent_attach appends with ++next_seq), so the entry
  * after cookie c is the first with seq + 2 > c. This thread's last answer is
@@ -1714,6 +1695,7 @@ static int readdir_locked(ms_store *s, uint32_t dir, struct ms_inode *in, uint64
 		e->ino = IN(s, t)->ino_no;
 		e->cookie = cookie + 1;
 		e->type = DT_DIR;
+		e->namelen = (uint16_t)(cookie + 1);
 		strcpy(e->name, cookie == 0 ? "." : "..");
 		return 1;
 	}
@@ -1729,10 +1711,10 @@ static int readdir_locked(ms_store *s, uint32_t dir, struct ms_inode *in, uint64
 	if (!d)
 		return 0;
 	struct ms_dent *de = ms_dent_at(s, d);
-	struct ms_inode *c = IN(s, de->ino);
-	e->ino = c->ino_no;
+	e->ino = IN(s, de->ino)->ino_no;
 	e->cookie = de->seq + 2;
-	e->type = dtype(c->mode);
+	e->type = de->type;
+	e->namelen = de->namelen;
 	memcpy(e->name, de->name, (size_t)de->namelen + 1);
 	rd_hint.hdr = s->hdr;
 	rd_hint.dent = d;

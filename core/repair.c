@@ -86,13 +86,12 @@ static void finish_rename(struct ms_store *s)
 		return;
 	struct ms_dent *o = ms_dent_at(s, h->rename_intent.odent);
 	if (h->rename_intent.exch) {
-		struct ms_dent *n = ms_dent_at(s, h->rename_intent.ndent);
-		o->ino = h->rename_intent.ni;
-		n->ino = h->rename_intent.oi;
+		ms_dent_name(s, h->rename_intent.odent, h->rename_intent.ni);
+		ms_dent_name(s, h->rename_intent.ndent, h->rename_intent.oi);
 	} else {
 		if (h->rename_intent.ndent)
 			ms_dent_at(s, h->rename_intent.ndent)->parent = 0;
-		o->ino = h->rename_intent.oi;
+		ms_dent_name(s, h->rename_intent.odent, h->rename_intent.oi);
 		o->namelen = (uint16_t)h->rename_intent.len;
 		memcpy(o->name, h->rename_intent.name, h->rename_intent.len + 1);
 		o->seq = ++ms_inode_at(s, h->rename_intent.nd)->next_seq;

@@ -758,6 +758,9 @@ int ms_check(ms_store *s, char *msg, size_t n)
 			FAIL("entry %u '%s': parent %u is not a live directory", d, e->name, e->parent);
 		if (!in->ino_no)
 			FAIL("entry %u '%s': inode %u is free", d, e->name, e->ino);
+		if (e->type != ms_dtype(in->mode))
+			FAIL("entry %u '%s': type %u, its inode's %u", d, e->name, e->type,
+			     ms_dtype(in->mode));
 		if (ms_dent_find(s, e->parent, e->name, e->namelen) != d)
 			FAIL("entry %u '%s': not found by name", d, e->name);
 		if (!e->seq)

@@ -296,6 +296,7 @@ struct ms_dirent {
 	uint64_t ino;   /* st_ino of the entry */
 	uint64_t cookie; /* position after this entry, for the next call */
 	unsigned char type; /* DT_REG, DT_DIR, DT_LNK, DT_FIFO, DT_SOCK, DT_CHR, DT_BLK */
+	uint16_t namelen; /* strlen(name) */
 	char name[256];
 };
 /* Reads the entry of directory `dir` that follows position `cookie` (0 = start;

@@ -266,7 +266,7 @@ static int dir_next(struct ms_dir *m)
 		m->n = rc;
 	}
 	const struct ms_dirent *de = &m->buf[m->next++];
-	size_t len = strlen(de->name);
+	size_t len = de->namelen;
 	m->ent.d_ino = de->ino;
 	m->ent.d_off = (off64_t)de->cookie;
 	m->ent.d_reclen = (unsigned short)((offsetof(struct dirent64, d_name) + len + 1 + 7) & ~7UL);
@@ -573,8 +573,8 @@ MS_EXPORT ssize_t getdents64(int fd, void *buf, size_t len)
 				break;
 			}
 		}
-		const struct ms_dirent de = batch[ib++];
-		size_t nl = strlen(de.name);
+		const struct ms_dirent *de = &batch[ib++];
+		size_t nl = de->namelen;
 		size_t rl = (offsetof(struct ms_kdirent64, d_name) + nl + 1 + 7) & ~(size_t)7;
 		if (used + rl > len) {
 			if (used == 0)
@@ -582,14 +582,14 @@ MS_EXPORT ssize_t getdents64(int fd, void *buf, size_t len)
 			break;
 		}
 		struct ms_kdirent64 *k64 = (struct ms_kdirent64 *)((char *)buf + used);
-		k64->d_ino = de.ino;
-		k64->d_off = (int64_t)de.cookie;
+		k64->d_ino = de->ino;
+		k64->d_off = (int64_t)de->cookie;
 		k64->d_reclen = (unsigned short)rl;
-		k64->d_type = de.type;
-		memcpy(k64->d_name, de.name, nl);
+		k64->d_type = de->type;
+		memcpy(k64->d_name, de->name, nl);
 		memset(k64->d_name + nl, 0, rl - offsetof(struct ms_kdirent64, d_name) - nl);
 		used += rl;
-		e->pos = de.cookie;
+		e->pos = de->cookie;
 	}
 	/* An error after some records is reported by the next call, as the
 	 * kernel does. */

@@ -13,7 +13,7 @@
 
 Test(arena, layout_is_the_recorded_one)
 {
-	/* Recorded sizes for layout version 8 on x86-64 (2: extended
+	/* Recorded sizes for layout version 9 on x86-64 (2: extended
 	 * attributes, in->xattr and the attribute pool; 3: the dnotify
 	 * registrations; 4: and the report's refusal records, programs,
 	 * in->prog and injected failures; 5: the MEMSHIM_LOWER directories;
@@ -21,8 +21,9 @@ Test(arena, layout_is_the_recorded_one)
 	 * would not move it; 7: the holders of memfds, a kfd naming holder and
 	 * fd, the audit request, inode and entry slots in pairs; 8: injected
 	 * failures kept by kind, with a count, 64 kinds; the memfd index,
-	 * in->knext sharing a symlink's in->link; the rename intent). */
-	cr_assert_eq(MS_LAYOUT_VERSION, 8);
+	 * in->knext sharing a symlink's in->link; the rename intent; 9: an entry's
+	 * type, in what was padding). */
+	cr_assert_eq(MS_LAYOUT_VERSION, 9);
 	cr_assert_eq(sizeof(struct ms_inode), 184, "inode %zu", sizeof(struct ms_inode));
 	cr_assert_eq(sizeof(struct ms_dent), 296, "dent %zu", sizeof(struct ms_dent));
 	cr_assert_eq(sizeof(struct ms_ledger), 88, "ledger %zu", sizeof(struct ms_ledger));
@@ -450,6 +451,11 @@ static void op_create(ms_store *s)
 static void op_rename(ms_store *s) { ms_rename(s, 0, "/mem/d/f", 0, "/mem/e/f2", 0); }
 static void op_replace(ms_store *s) { ms_rename(s, 0, "/mem/d/f", 0, "/mem/e/t", 0); }
 static void op_exchange(ms_store *s) { ms_rename(s, 0, "/mem/d/f", 0, "/mem/e/t", RENAME_EXCHANGE); }
+/* a file and a directory: the two entries' types swap too */
+static void op_exchange_dir(ms_store *s)
+{
+	ms_rename(s, 0, "/mem/d/f", 0, "/mem/d/sub", RENAME_EXCHANGE);
+}
 static void op_rename_dir(ms_store *s) { ms_rename(s, 0, "/mem/d/sub", 0, "/mem/e/sub2", 0); }
 static void op_unlink(ms_store *s) { ms_unlink(s, 0, "/mem/d/f"); }
 static void op_write(ms_store *s)
@@ -540,7 +546,8 @@ Test(arena, killed_at_every_instruction_of_an_operation, .timeout = 600)
 		void (*op)(ms_store *);
 	} ops[] = {{"mkdir", op_mkdir},	      {"symlink", op_symlink}, {"create", op_create},
 		   {"rename", op_rename},     {"replace", op_replace}, {"exchange", op_exchange},
-		   {"rename-dir", op_rename_dir}, {"unlink", op_unlink}, {"link", op_link},
+		   {"exchange-dir", op_exchange_dir}, {"rename-dir", op_rename_dir},
+		   {"unlink", op_unlink}, {"link", op_link},
 		   {"rmdir", op_rmdir}, {"write", op_write}, {"grow", op_grow},
 		   {"shrink", op_shrink}, {"setxattr", op_setxattr}};
 	const char *e = getenv("MEMSHIM_STEP_PHASE");

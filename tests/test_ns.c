@@ -6,6 +6,7 @@
  * store's own properties. */
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "common.h"
 
@@ -716,6 +717,44 @@ Test(ns, readdir_cookies_types_and_inode_numbers)
 		cookie = e.cookie;
 	}
 	cr_assert_eq(ms_readdir(S, d, cookie, &e), 0);
+	ms_ino_put(S, d);
+}
+
+/* An entry keeps its inode's type (arena.h, ms_dent.type): every kind of
+ * node, a hard link, and an exchange, which swaps what two entries name
+ * (and their types) while they stay in place. ms_check compares each
+ * entry's type with its inode's. */
+Test(ns, readdir_types_follow_links_and_exchanges)
+{
+	ms_ino d;
+	struct ms_dirent e;
+	char msg[256];
+	cr_assert_eq(ms_mkdir(S, 0, "/mem/d", 0755), 0);
+	cr_assert_eq(mkf("/mem/d/f"), 0);
+	cr_assert_eq(ms_mkdir(S, 0, "/mem/d/s", 0755), 0);
+	cr_assert_eq(ms_symlink(S, "f", 0, "/mem/d/l"), 0);
+	cr_assert_eq(ms_mknod(S, 0, "/mem/d/p", S_IFIFO | 0644, 0, -1), 0);
+	cr_assert_eq(ms_mknod(S, 0, "/mem/d/c", S_IFCHR | 0644, makedev(1, 3), -1), 0);
+	cr_assert_eq(ms_mknod(S, 0, "/mem/d/b", S_IFBLK | 0644, makedev(7, 0), -1), 0);
+	cr_assert_eq(ms_link(S, 0, "/mem/d/l", 0, "/mem/d/h", MS_NOFOLLOW), 0);
+	cr_assert_eq(ms_rename(S, 0, "/mem/d/f", 0, "/mem/d/s", RENAME_EXCHANGE), 0);
+	cr_assert_eq(ms_rename(S, 0, "/mem/d/p", 0, "/mem/d/l", RENAME_EXCHANGE), 0);
+	cr_assert_eq(ms_lookup_dir(S, 0, "/mem/d", &d), 0);
+	const char *want[] = {"f", "s", "l", "p", "c", "b", "h"};
+	unsigned char types[] = {DT_DIR, DT_REG, DT_FIFO, DT_LNK, DT_CHR, DT_BLK, DT_LNK};
+	uint64_t cookie = 2;
+	for (int i = 0; i < 7; i++) {
+		char path[64];
+		cr_assert_eq(ms_readdir(S, d, cookie, &e), 1);
+		cr_assert_str_eq(e.name, want[i]);
+		cr_assert_eq(e.namelen, strlen(want[i]));
+		cr_assert_eq(e.type, types[i], "%s: type %u, not %u", e.name, e.type, types[i]);
+		snprintf(path, sizeof(path), "/mem/d/%s", want[i]);
+		cr_assert_eq(e.ino, st_of(path, MS_NOFOLLOW).st_ino);
+		cookie = e.cookie;
+	}
+	cr_assert_eq(ms_readdir(S, d, cookie, &e), 0);
+	cr_assert_eq(ms_check(S, msg, sizeof(msg)), 0, "%s", msg);
 	ms_ino_put(S, d);
 }
 
