@@ -242,20 +242,23 @@ out:
 /* Bytes the kernel holds beyond what each file was charged, and a seal on
  * such files once the store is over its quota.
  *
- * A pass looks at every file, RECONCILE_BATCH inode slots or 2 ms of
- * work at a time (about 6,000 of the keeper's own memfds, 800 of a
- * holder's, which are fstat'd through /proc): a pass starts when the last one has ended and a second
- * has passed, and a batch runs at most every RECONCILE_GAP_MS (keeper
- * loop) until it is through, so a store of a million files costs its
- * processes nothing they would wait for, and the keeper a few percent of
- * a CPU (a pass over a million files, most of them a holder's, fstat'd
- * through /proc at about 2 us each, takes a couple of minutes). ns_lock is held only to copy a batch's handles out and, when a file
- * needs it, to set its size or seal it: the fstats themselves run without
- * it (a handle closed meanwhile is seen by its memfd's inode number, which
- * is then not the file's). The uncounted bytes are published at the end
- * of each pass; a file found over its charge while the store is full is
- * sealed by the batch that finds it. */
-#define RECONCILE_BATCH 16384
+ * A pass looks at every file, 2 ms of work at a time (a batch): a pass
+ * starts when the last one has ended and a second has passed, and a batch
+ * runs at most every RECONCILE_GAP_MS (keeper loop) until it is through,
+ * so a store of a million files costs the keeper a few percent of a CPU
+ * (a pass over a million files, most of them a holder's, fstat'd through
+ * /proc at 2-4 us each, takes a few minutes). ns_lock is held only to
+ * copy out the next RECONCILE_CHUNK files' handles and, when a file needs
+ * it, to set its size or seal it: the fstats themselves run without it (a
+ * handle closed meanwhile is seen by its memfd's inode number, which is
+ * then not the file's). A chunk is about what a batch can fstat: copying
+ * 16,384 inode slots at a time, as the keeper once did, held the lock
+ * every process's store calls wait on for 300-450 us a batch (once 25 ms,
+ * the keeper preempted while holding it) to use some 500 of them. The
+ * uncounted bytes are published at the end of each pass; a file found
+ * over its charge while the store is full is sealed by the batch that
+ * finds it. */
+#define RECONCILE_CHUNK 512
 #define RECONCILE_BATCH_NS 2000000
 struct rc_file {
 	uint32_t slot;
@@ -265,8 +268,9 @@ struct rc_file {
 };
 static struct {
 	uint32_t next;    /* inode slot the pass resumes at; 0 = no pass under way */
+	uint32_t bump;    /* the store's inode_bump when the last chunk was copied */
 	uint64_t over;    /* uncounted bytes found so far in this pass */
-	struct rc_file f[RECONCILE_BATCH];
+	struct rc_file f[RECONCILE_CHUNK];
 } rc;
 
 /* The file is still the one copied out (slot not freed and reused). */
@@ -276,42 +280,43 @@ static int rc_same(struct ms_store *s, const struct rc_file *f)
 	return LD(&in->ino_no) == f->ino_no && LD(&in->kfd) == f->kfd && LD(&in->memfd_ino) == f->kino;
 }
 
-int ms_reconcile_sizes(struct ms_store *s, int start)
+/* The next chunk of the pass (a new pass when start and none is under
+ * way) into rc.f: its count, or -1 when ns_lock is taken. */
+static int rc_copy(struct ms_store *s, int start)
 {
 	struct ms_hdr *h = s->hdr;
-	if (!rc.next && !start)
-		return 0;
 	if (ms_ns_trylock(s) != 0)
-		return 1; /* the next round */
-	if (!rc.next) {
+		return -1;
+	if (!rc.next && start) {
 		rc.next = 1;
 		rc.over = 0;
 	}
-	uint32_t first = rc.next, end = first + RECONCILE_BATCH, n = 0;
-	if (end > h->inode_bump)
-		end = h->inode_bump;
-	for (uint32_t i = first; i < end; i++) {
+	uint32_t i = rc.next, n = 0;
+	rc.bump = h->inode_bump;
+	for (; i && i < rc.bump && n < RECONCILE_CHUNK; i++) {
 		struct ms_inode *in = ms_inode_at(s, i);
 		if (!in->ino_no || !S_ISREG(in->mode) || in->kfd < 0)
 			continue;
 		rc.f[n++] = (struct rc_file){i, in->kfd, in->ino_no, in->memfd_ino, 0, 0};
 	}
-	int done = end >= h->inode_bump;
-	rc.next = done ? 0 : end;
+	rc.next = i;
 	ms_ns_unlock(s);
+	return (int)n;
+}
 
-	uint64_t max = h->ledger.max_bytes, over = 0;
-	int fixes = 0;
-	int64_t t0 = ms_now_ns();
+/* fstats the n files copied out, until the batch that began at t0 has
+ * had its time (the pass then resumes at the first file not looked at):
+ * how many it looked at. Counts their uncounted bytes into rc.over and
+ * marks those that need fixing. */
+static uint32_t rc_look(struct ms_store *s, uint32_t n, int64_t t0)
+{
 	for (uint32_t k = 0; k < n; k++) {
 		struct rc_file *f = &rc.f[k];
 		/* A batch works RECONCILE_BATCH_NS at most: the keeper answers
 		 * requests (an attach, a pool refill) between batches. */
 		if ((k & 63) == 63 && ms_now_ns() - t0 > RECONCILE_BATCH_NS) {
 			rc.next = f->slot;
-			done = 0;
-			n = k;
-			break;
+			return k;
 		}
 		struct ms_inode *in = ms_inode_at(s, f->slot);
 		struct stat st;
@@ -321,54 +326,85 @@ int ms_reconcile_sizes(struct ms_store *s, int start)
 		 * through the shim settles a file's charge. */
 		uint64_t real = (uint64_t)st.st_blocks * 512, charged = LD(&in->charged);
 		if (real > charged) {
-			over += real - charged;
+			rc.over += real - charged;
 			f->fix |= 2;
 		}
 		/* The size too, when no writer holds the file (a writer sets
 		 * it when it finishes). */
 		if ((uint64_t)st.st_size != LD(&in->size))
 			f->fix |= 1;
-		fixes += f->fix != 0;
 	}
-	rc.over += over;
+	return n;
+}
+
+/* Sets the size of the first n files that need it and, when the store is
+ * full, seals those that hold uncounted bytes. */
+static void rc_fix(struct ms_store *s, uint32_t n)
+{
+	struct ms_hdr *h = s->hdr;
+	int fixes = 0;
+	for (uint32_t k = 0; k < n; k++)
+		fixes += rc.f[k].fix != 0;
 	/* Full by what this pass has found so far, or the last one did. */
+	uint64_t max = h->ledger.max_bytes;
 	uint64_t seen = rc.over > LD(&h->ledger.uncounted) ? rc.over : LD(&h->ledger.uncounted);
 	int full = max && LD(&h->ledger.used_bytes) + seen > max;
-	if (fixes && ms_ns_trylock(s) == 0) {
-		for (uint32_t k = 0; k < n; k++) {
-			struct rc_file *f = &rc.f[k];
-			struct ms_inode *in = ms_inode_at(s, f->slot);
-			if (!f->fix || !rc_same(s, f))
-				continue;
-			struct stat st;
-			if (f->fix & 1) {
-				int t = pthread_mutex_trylock(&in->data_lock);
-				if (t == EOWNERDEAD)
-					pthread_mutex_consistent(&in->data_lock); /* size re-read below */
-				if (t == 0 || t == EOWNERDEAD) {
-					if (ms_kfd_fstat(s, f->kfd, &st) == 0)
-						ST(&in->size, (uint64_t)st.st_size);
-					pthread_mutex_unlock(&in->data_lock);
-				}
-			}
-			/* Past the quota through a way the shim cannot see: files
-			 * that hold uncounted bytes may not grow any more, whoever
-			 * writes. */
-			if ((f->fix & 2) && full && ms_kfd_fstat(s, f->kfd, &st) == 0 &&
-			    (uint64_t)st.st_blocks * 512 > LD(&in->charged)) {
-				/* a seal needs a writable fd */
-				int fd = ms_kfd_holder(f->kfd) ? ms_kfd_open(s, f->kfd, O_RDWR) : f->kfd;
-				if (fd >= 0)
-					sys_fcntl(fd, F_ADD_SEALS, F_SEAL_GROW);
-				if (fd >= 0 && fd != f->kfd)
-					sys_close(fd);
+	if (!fixes || ms_ns_trylock(s) != 0)
+		return;
+	for (uint32_t k = 0; k < n; k++) {
+		struct rc_file *f = &rc.f[k];
+		struct ms_inode *in = ms_inode_at(s, f->slot);
+		if (!f->fix || !rc_same(s, f))
+			continue;
+		struct stat st;
+		if (f->fix & 1) {
+			int t = pthread_mutex_trylock(&in->data_lock);
+			if (t == EOWNERDEAD)
+				pthread_mutex_consistent(&in->data_lock); /* size re-read below */
+			if (t == 0 || t == EOWNERDEAD) {
+				if (ms_kfd_fstat(s, f->kfd, &st) == 0)
+					ST(&in->size, (uint64_t)st.st_size);
+				pthread_mutex_unlock(&in->data_lock);
 			}
 		}
-		ms_ns_unlock(s);
+		/* Past the quota through a way the shim cannot see: files
+		 * that hold uncounted bytes may not grow any more, whoever
+		 * writes. */
+		if ((f->fix & 2) && full && ms_kfd_fstat(s, f->kfd, &st) == 0 &&
+		    (uint64_t)st.st_blocks * 512 > LD(&in->charged)) {
+			/* a seal needs a writable fd */
+			int fd = ms_kfd_holder(f->kfd) ? ms_kfd_open(s, f->kfd, O_RDWR) : f->kfd;
+			if (fd >= 0)
+				sys_fcntl(fd, F_ADD_SEALS, F_SEAL_GROW);
+			if (fd >= 0 && fd != f->kfd)
+				sys_close(fd);
+		}
 	}
-	if (done)
-		ST(&h->ledger.uncounted, rc.over);
-	return !done;
+	ms_ns_unlock(s);
+}
+
+int ms_reconcile_sizes(struct ms_store *s, int start)
+{
+	if (!rc.next && !start)
+		return 0;
+	int64_t t0 = ms_now_ns();
+	for (;;) {
+		int n = rc_copy(s, start);
+		if (n < 0)
+			return 1; /* the next round */
+		start = 0;
+		uint32_t k = rc_look(s, (uint32_t)n, t0);
+		rc_fix(s, k);
+		if (k < (uint32_t)n)
+			return 1; /* out of time in the chunk */
+		if (rc.next >= rc.bump) {
+			rc.next = 0;
+			ST(&s->hdr->ledger.uncounted, rc.over);
+			return 0;
+		}
+		if (ms_now_ns() - t0 > RECONCILE_BATCH_NS)
+			return 1;
+	}
 }
 
 /* The memfds of every live file, pool entry and close-queue entry, as
