@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -255,6 +256,25 @@ static int next_entries(ms_ino dir, uint64_t cookie, struct ms_dirent *de, int n
 	return rc;
 }
 
+/* A stream's lock is taken only once the process has threads, as glibc's
+ * own stdio skips its locks: __libc_single_threaded becomes false when a
+ * thread is first made (pthread_create) and no other thread exists to
+ * make one during the call. An uncontended lock and unlock were a fifth
+ * of a store readdir. Returns whether it locked, for dir_unlock. */
+static int dir_lock(struct ms_dir *m)
+{
+	if (__libc_single_threaded)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	return 1;
+}
+
+static void dir_unlock(struct ms_dir *m, int locked)
+{
+	if (locked)
+		pthread_mutex_unlock(&m->lock);
+}
+
 /* Fills m->ent with the next entry. Returns 1, 0 at the end, or -errno. */
 static int dir_next(struct ms_dir *m)
 {
@@ -281,10 +301,10 @@ static int dir_next(struct ms_dir *m)
 
 static struct dirent64 *dir_read(struct ms_dir *m)
 {
-	pthread_mutex_lock(&m->lock);
+	int locked = dir_lock(m);
 	int saved = errno;
 	int rc = dir_next(m);
-	pthread_mutex_unlock(&m->lock);
+	dir_unlock(m, locked);
 	/* A removed directory reads as empty, as glibc treats the kernel's
 	 * ENOENT. */
 	if (rc < 0 && rc != -ENOENT) {
@@ -319,7 +339,7 @@ MS_EXPORT struct dirent64 *readdir64(DIR *d)
 /* readdir_r: copies into the caller's entry; returns an errno value. */
 static int dir_read_r(struct ms_dir *m, struct dirent64 *entry, struct dirent64 **result)
 {
-	pthread_mutex_lock(&m->lock);
+	int locked = dir_lock(m);
 	int rc = dir_next(m);
 	if (rc > 0) {
 		memcpy(entry, &m->ent, m->ent.d_reclen);
@@ -327,7 +347,7 @@ static int dir_read_r(struct ms_dir *m, struct dirent64 *entry, struct dirent64 
 	} else {
 		*result = NULL;
 	}
-	pthread_mutex_unlock(&m->lock);
+	dir_unlock(m, locked);
 	return rc < 0 && rc != -ENOENT ? -rc : 0;
 }
 
@@ -378,13 +398,13 @@ MS_EXPORT int dirfd(DIR *d)
 
 static void dir_seek(struct ms_dir *m, uint64_t pos)
 {
-	pthread_mutex_lock(&m->lock);
+	int locked = dir_lock(m);
 	m->pos = pos;
 	m->next = m->n = 0; /* read again from pos: entries made since show */
 	struct ms_fd *e = ms_fd_get(m->fd);
 	if (e)
 		e->pos = pos;
-	pthread_mutex_unlock(&m->lock);
+	dir_unlock(m, locked);
 }
 
 MS_EXPORT void rewinddir(DIR *d)
@@ -412,9 +432,9 @@ MS_EXPORT long telldir(DIR *d)
 	struct ms_dir *m = ours(d);
 	if (!m)
 		return REAL(telldir)(d);
-	pthread_mutex_lock(&m->lock);
+	int locked = dir_lock(m);
 	long pos = (long)m->pos;
-	pthread_mutex_unlock(&m->lock);
+	dir_unlock(m, locked);
 	return pos;
 }
 

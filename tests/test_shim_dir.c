@@ -138,6 +138,22 @@ Test(shim_dir, readdir_of_a_large_directory_sees_every_entry_once)
 	cr_assert_str_eq(out, "0\n602\n602 records\n");
 }
 
+/* One stream read by 4 threads at once with readdir_r: each of 2,000
+ * entries goes to exactly one of them (dirprobe threads, 20 rounds); a
+ * single-threaded process skips the stream's lock, a threaded one must
+ * not. */
+Test(shim_dir, threads_sharing_a_stream_each_get_distinct_entries)
+{
+	char out[8192], script[16384];
+	snprintf(script, sizeof(script),
+		 "mkdir /mem/big && cd /mem/big && i=0; while [ $i -lt 2000 ]; do "
+		 ": > f$i; i=$((i+1)); done; %s threads /mem/big 2000",
+		 probe);
+	int st = run(script, out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	cr_assert_str_eq(out, "threads: every entry once\n");
+}
+
 Test(shim_dir, getcwd_contract_in_a_store_directory)
 {
 	char out[8192];

@@ -22,6 +22,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,6 +334,70 @@ static int cmd_readdir_r(const char *dir)
 	return failed;
 }
 
+/* Threads sharing one stream: readdir_r from 4 threads at once, each
+ * entry of f0..f<n-1>, "." and ".." to exactly one of them, 20 times over
+ * (rewinddir between): the stream's lock, which the shim takes once the
+ * process has threads (shim/dir.c, dir_lock). */
+#define TH_N 4
+struct th_arg {
+	DIR *d;
+	int *seen; /* [n + 2]: f0.. f<n-1>, ".", ".." */
+	int n;
+	pthread_mutex_t *mu;
+};
+
+static void *th_read(void *p)
+{
+	struct th_arg *a = p;
+	struct dirent ent, *res;
+	while (readdir_r(a->d, &ent, &res) == 0 && res) {
+		int k = -1;
+		if (strcmp(ent.d_name, ".") == 0)
+			k = a->n;
+		else if (strcmp(ent.d_name, "..") == 0)
+			k = a->n + 1;
+		else if (ent.d_name[0] == 'f')
+			k = atoi(ent.d_name + 1);
+		pthread_mutex_lock(a->mu);
+		if (k >= 0 && k < a->n + 2)
+			a->seen[k]++;
+		else
+			a->seen[a->n + 2]++; /* a name that is not there */
+		pthread_mutex_unlock(a->mu);
+	}
+	return NULL;
+}
+
+static int cmd_threads(const char *dir, int n)
+{
+	DIR *d = opendir(dir);
+	if (!d) {
+		printf("opendir: %s\n", strerror(errno));
+		return 1;
+	}
+	int *seen = calloc((size_t)n + 3, sizeof(int));
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	struct th_arg a = {d, seen, n, &mu};
+	for (int round = 0; round < 20; round++) {
+		memset(seen, 0, ((size_t)n + 3) * sizeof(int));
+		rewinddir(d);
+		pthread_t t[TH_N];
+		for (int i = 0; i < TH_N; i++)
+			pthread_create(&t[i], NULL, th_read, &a);
+		for (int i = 0; i < TH_N; i++)
+			pthread_join(t[i], NULL);
+		for (int k = 0; k < n + 3; k++)
+			CHECK(seen[k] == (k < n + 2), "round %d: entry %d seen %d times", round, k,
+			      seen[k]);
+		if (failed)
+			break;
+	}
+	printf("threads: %s\n", failed ? "FAIL" : "every entry once");
+	free(seen);
+	closedir(d);
+	return failed;
+}
+
 static int cmd_fdopen(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY);
@@ -548,6 +613,8 @@ int main(int argc, char **argv)
 		r = cmd_readdir_r(dir);
 	else if (strcmp(c, "fdopen") == 0)
 		r = cmd_fdopen(dir);
+	else if (strcmp(c, "threads") == 0 && argc > 3)
+		r = cmd_threads(dir, atoi(argv[3]));
 	else if (strcmp(c, "at") == 0 && argc > 3)
 		r = cmd_at(dir, argv[3]);
 	else if (strcmp(c, "cwd") == 0)
