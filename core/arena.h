@@ -455,6 +455,12 @@ struct ms_store {
 	int arena_fd;   /* process-local fd of the arena memfd */
 	int sock;       /* connection to the keeper; -1 for a local store */
 	int procdir;    /* O_PATH fd of /proc/<keeper>/fd; -1 = use SCM_RIGHTS */
+	/* O_PATH fd of holder hdir_h's /proc/<hdir_pid>/fd, or -1; hdir_want:
+	 * the holder of the last re-open not made through it (memfd.c,
+	 * holder_open). The process's own, under ns_lock. */
+	int hdir;
+	uint32_t hdir_h, hdir_want;
+	int32_t hdir_pid;
 	pid_t keeper_pid;
 	uint64_t memfd_dev; /* st_dev of every memfd (the arena's): a re-open
 			     * through a holder's /proc entry is checked */
@@ -692,7 +698,9 @@ int ms_lower_init(struct ms_store *s, uint32_t prefix_ino, int k);
  * A new file's memfd: taken from the keeper's pool, or created and handed to
  * the keeper (one round trip). Under ns_lock. Returns 0 with *kfd and *kino. */
 int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino);
-/* A fresh open file description of inode in's memfd with oflags. Under ns_lock. */
+/* A fresh open file description of inode in's memfd with oflags; O_TRUNC
+ * empties the memfd and nothing else (ms_data_open_trunc does the rest).
+ * Under ns_lock. */
 int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags);
 /* The file is gone: its memfd goes to the keeper's close queue. held: the
  * bytes its pages held (UINT64_MAX: unknown), which say whether the keeper
@@ -806,6 +814,10 @@ int ms_perm_kill_priv(const struct ms_cred *c, struct ms_inode *in);
 int ms_data_truncate(struct ms_store *s, struct ms_inode *in, uint64_t len, int by_path);
 /* The same through an fd open for writing on the file. */
 int ms_data_truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_t len);
+/* An open for writing with O_TRUNC of a file that exists: a fresh description
+ * (as ms_data_open) of the file cut to 0 by the open itself, with what
+ * ms_data_truncate does around it. Under ns_lock. Returns the fd or -errno. */
+int ms_data_open_trunc(struct ms_store *s, struct ms_inode *in, int oflags);
 /* Called under ns_lock when inode i lost its last link (nlink == 0, or a
  * directory removed): frees it with its data, symlink blocks, charge and node
  * when no process references it (opens == 0), else marks it MS_I_ORPHAN and

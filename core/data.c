@@ -456,6 +456,23 @@ void ms_write_end(ms_store *s, struct ms_wctx *w, int64_t done)
 	ms_data_unlock(s, in);
 }
 
+/* Before a cut, under the data lock: pages may go, and mapped copies learn
+ * them again (mapio.c). */
+static void cut_begin(struct ms_inode *in) { ST(&in->map_gen, in->map_gen + 1); }
+
+/* After the kernel cut the file of fd to len, under the data lock. */
+static void cut_done(struct ms_store *s, struct ms_inode *in, int fd, uint64_t len)
+{
+	ST(&in->size, len);
+	touch_mc(in);
+	if (len == 0)
+		ms_settle_data(s, in, 0); /* an empty memfd holds no page, not
+					   * even past its end: known without
+					   * asking (O_TRUNC, fopen "w") */
+	else
+		settle(s, in, fd);
+}
+
 /* Truncates through fd with the data lock taken here. Growth makes a hole
  * and is charged nothing, as on tmpfs; shrinking gives back the pages the
  * kernel let go. */
@@ -474,21 +491,29 @@ static int truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_t
 		ms_data_unlock(s, in);
 		return 0;
 	}
-	/* pages may go: mapped copies learn them again (mapio.c) */
-	ST(&in->map_gen, in->map_gen + 1);
+	cut_begin(in);
 	int r = sys_ftruncate(fd, (off_t)len);
-	if (r == 0) {
-		ST(&in->size, len);
-		touch_mc(in);
-	}
-	if (r == 0 && len == 0)
-		ms_settle_data(s, in, 0); /* an empty memfd holds no page, not
-					   * even past its end: known without
-					   * asking (O_TRUNC, fopen "w") */
+	if (r == 0)
+		cut_done(s, in, fd, len);
 	else
 		settle(s, in, fd);
 	ms_data_unlock(s, in);
 	return r;
+}
+
+int ms_data_open_trunc(struct ms_store *s, struct ms_inode *in, int oflags)
+{
+	/* No fd yet for the lock to re-read the size with should a writer
+	 * have died holding it: the open sets the size anyway, and on an
+	 * open that fails the lock stays as the writer left it for the
+	 * next taker. */
+	ms_data_lock(s, in, -1);
+	cut_begin(in);
+	int fd = ms_data_open(s, in, oflags | O_TRUNC);
+	if (fd >= 0)
+		cut_done(s, in, fd, 0);
+	ms_data_unlock(s, in);
+	return fd;
 }
 
 int ms_data_truncate(struct ms_store *s, struct ms_inode *in, uint64_t len, int by_path)

@@ -53,47 +53,122 @@ int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino)
 	return r ? r : ms_pool_take(s, kfd, kino);
 }
 
-/* A re-open of a holder's memfd by its /proc path: the pid is the
- * holder's (read under ns_lock, which the keeper holds to retire it), and
- * what opened is checked to be this file's memfd all the same, so that a
- * keeper killed with its holders can never lead to another process's fd of
- * a recycled pid. -ENOENT: not there (any more). */
-static int holder_open(struct ms_store *s, struct ms_inode *in, int flags)
+/* An open of what is not known to be the file's memfd until it has been
+ * looked at (a holder's, the keeper's answer) truncates only afterwards. */
+static int truncate_after(int fd, int oflags)
 {
-	char path[48];
+	if (fd < 0 || !(oflags & O_TRUNC))
+		return fd;
+	int r = sys_ftruncate(fd, 0);
+	if (r) {
+		sys_close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Whether fd, just opened through a path with holder pid h in it, is the
+ * memfd of file in: a keeper killed with its holders leaves pids that may
+ * be recycled, and another process's fd must never be taken for ours. */
+static int is_memfd_of(struct ms_store *s, struct ms_inode *in, int fd)
+{
+	struct stat st;
+	return sys_fstat(fd, &st) == 0 && (uint64_t)st.st_ino == in->memfd_ino &&
+	       (!s->memfd_dev || (uint64_t)st.st_dev == s->memfd_dev);
+}
+
+/* Keeps dir, an fd of holder h's /proc/<pid>/fd, as s->hdir: made one of
+ * the process's private fds the first time, later put in its place (the
+ * number the shim hides stays the same). Not in a vfork child, whose fd
+ * table is its own while this memory is its parent's: ms_private_fd_hook
+ * says no there. */
+static void keep_hdir(struct ms_store *s, int dir, uint32_t h, int32_t pid)
+{
+	int (*take)(int) = ms_private_fd_hook;
+	int kept = 0;
+	if (take && s->hdir < 0) {
+		int placed = take(dir);
+		if (placed >= 0) {
+			s->hdir = placed;
+			dir = -1;
+			kept = 1;
+		}
+	} else if (take && take(s->hdir) >= 0) {
+		kept = sys_dup3(dir, s->hdir, O_CLOEXEC) >= 0;
+	}
+	if (dir >= 0)
+		sys_close(dir);
+	if (kept) {
+		s->hdir_h = h;
+		s->hdir_pid = pid;
+	}
+}
+
+/* A re-open of a holder's memfd through /proc/<holder>/fd. The pid is the
+ * holder's (read under ns_lock, which the keeper holds to retire it), and
+ * what opens by a path with a pid in it is checked (is_memfd_of). The
+ * process keeps the directory of one holder open (s->hdir), taken when two
+ * re-opens in a row go to the same holder: an fd of a /proc/<pid>
+ * directory stays the process it was opened for (a look-up in it fails
+ * with ENOENT once that process is gone, whoever has the pid since), so
+ * what opens through it, once checked, needs no check again. Its fields
+ * are the process's, under ns_lock. -ENOENT: not there (any more). */
+static int holder_open(struct ms_store *s, struct ms_inode *in, int flags, int trunc)
+{
+	char path[48], name[12];
 	uint32_t h = ms_kfd_holder(in->kfd);
 	int32_t pid = __atomic_load_n(&s->hdr->holders[h].pid, __ATOMIC_ACQUIRE);
 	if (!pid)
 		return -EIO;
-	ms_proc_fd_path(path, (uint32_t)pid, ms_kfd_fd(in->kfd));
-	int fd = sys_openat(AT_FDCWD, path, flags, 0);
-	if (fd < 0)
-		return fd;
-	struct stat st;
-	if (sys_fstat(fd, &st) || (uint64_t)st.st_ino != in->memfd_ino ||
-	    (s->memfd_dev && (uint64_t)st.st_dev != s->memfd_dev)) {
-		sys_close(fd);
-		return -ENOENT;
+	ms_utoa(name, (uint32_t)ms_kfd_fd(in->kfd));
+	if (s->hdir >= 0 && s->hdir_h == h && s->hdir_pid == pid)
+		return sys_openat(s->hdir, name, flags | trunc, 0);
+	int again = s->hdir_want == h;
+	s->hdir_want = h;
+	int dir = AT_FDCWD;
+	if (again) {
+		ms_proc_fd_path(path, (uint32_t)pid, -1);
+		dir = sys_openat(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+		if (dir < 0)
+			return dir;
+	} else {
+		ms_proc_fd_path(path, (uint32_t)pid, ms_kfd_fd(in->kfd));
 	}
-	return fd;
+	int fd = sys_openat(dir, dir == AT_FDCWD ? path : name, flags, 0);
+	if (fd >= 0 && !is_memfd_of(s, in, fd)) {
+		sys_close(fd);
+		fd = -ENOENT;
+	}
+	if (dir != AT_FDCWD) {
+		if (fd >= 0)
+			keep_hdir(s, dir, h, pid);
+		else
+			sys_close(dir);
+	}
+	return truncate_after(fd, trunc);
 }
 
 int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags)
 {
 	char name[16];
 	int flags = (oflags & REOPEN_FLAGS) | O_LARGEFILE;
+	/* O_TRUNC goes to the kernel's open where the path can only name this
+	 * file's memfd (this process's own fd, the keeper's through its
+	 * /proc directory, a holder's through the one kept): one call
+	 * instead of an open and an ftruncate. */
+	int trunc = oflags & O_TRUNC;
 	if (in->kfd < 0)
 		return -EIO;
 	ms_utoa(name, (uint32_t)in->kfd);
 	if (s->local) {
 		char path[40];
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", in->kfd);
-		return sys_openat(AT_FDCWD, path, flags, 0);
+		return sys_openat(AT_FDCWD, path, flags | trunc, 0);
 	}
 	uint32_t gen = __atomic_load_n(&s->cred_gen, __ATOMIC_RELAXED);
 	if (s->procdir >= 0 && __atomic_load_n(&s->proc_denied, __ATOMIC_RELAXED) != gen + 1) {
-		int fd = ms_kfd_holder(in->kfd) ? holder_open(s, in, flags)
-						: sys_openat(s->procdir, name, flags, 0);
+		int fd = ms_kfd_holder(in->kfd) ? holder_open(s, in, flags, trunc)
+						: sys_openat(s->procdir, name, flags | trunc, 0);
 		if (fd >= 0 || (fd != -ENOENT && fd != -EACCES && fd != -EPERM))
 			return fd;
 		/* ENOENT: the keeper is gone or /proc changed under us. EACCES,
@@ -103,7 +178,7 @@ int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags)
 		if (fd != -ENOENT)
 			__atomic_store_n(&s->proc_denied, gen + 1, __ATOMIC_RELAXED);
 	}
-	return ms_keeper_fd(s, in->kfd, flags);
+	return truncate_after(ms_keeper_fd(s, in->kfd, flags), trunc);
 }
 
 void ms_data_drop(struct ms_store *s, int32_t kfd, uint64_t held)

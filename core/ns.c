@@ -994,7 +994,7 @@ static int open_tmpfile(ms_store *s, ms_ino dir, const char *path, int oflags, m
 	if (!(oflags & O_EXCL))
 		in->flags |= MS_I_LINKABLE;
 	ms_perm_init_owner(w.cr, d, in);
-	r = ms_data_open(s, in, oflags);
+	r = ms_data_open(s, in, oflags & ~O_TRUNC); /* new: nothing to cut */
 	if (r < 0) {
 		ms_inode_unlinked(s, i);
 		goto out;
@@ -1060,21 +1060,20 @@ static int open_node(struct ms_store *s, const struct ms_cred *cr, uint32_t dir,
 	if (S_ISDIR(in->mode) || S_ISLNK(in->mode)) {
 		*fd = -1;
 	} else {
-		r = ms_data_open(s, in, oflags);
+		/* O_TRUNC of a file that was there: by the open itself when
+		 * the caller's fd can write (a failed open truncates
+		 * nothing, as the kernel's), else after it through a new one */
+		int trunc = (oflags & O_TRUNC) && !created;
+		r = trunc && acc != O_RDONLY ? ms_data_open_trunc(s, in, oflags)
+					     : ms_data_open(s, in, oflags & ~O_TRUNC);
 		if (r < 0) {
 			if (created)
 				uncreate(s, made, i);
 			return r;
 		}
 		*fd = r;
-		if ((oflags & O_TRUNC) && !created) {
-			/* after the open, as the kernel, so a failed open
-			 * truncates nothing; through the caller's fd when it
-			 * can write (saves a re-open), else through a new one */
-			if (acc != O_RDONLY)
-				r = ms_data_truncate_fd(s, in, *fd, 0);
-			else
-				r = ms_data_truncate(s, in, 0, 0);
+		if (trunc) {
+			r = acc != O_RDONLY ? 0 : ms_data_truncate(s, in, 0, 0);
 			if (r) {
 				sys_close(*fd);
 				return r;

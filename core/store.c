@@ -33,6 +33,8 @@ int ms_fd_private_place(int fd)
 
 static int fd_high(int fd) { return ms_fd_private_place(fd); }
 
+int (*ms_private_fd_hook)(int fd);
+
 /* Copies n bytes to dst, fresh zeroed memory, leaving alone the pages of
  * src that hold only zeros: the configuration is 35 KiB of fixed arrays,
  * mostly empty, and each page a new process writes is a page fault (about
@@ -60,7 +62,7 @@ static struct ms_store *handle_new(const struct ms_config *cfg)
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
 		return NULL;
 	struct ms_store *s = p;
-	s->arena_fd = s->sock = s->procdir = -1;
+	s->arena_fd = s->sock = s->procdir = s->hdir = -1;
 	copy_to_zeroed(&s->cfg, cfg, sizeof(*cfg));
 	s->umask = 022;
 	ms_store_cred_refresh(s);
@@ -77,6 +79,8 @@ static void handle_free(struct ms_store *s)
 		sys_close(s->sock);
 	if (s->procdir >= 0)
 		sys_close(s->procdir);
+	if (s->hdir >= 0)
+		sys_close(s->hdir);
 	munmap(s, sizeof(*s));
 }
 
@@ -439,6 +443,8 @@ void ms_store_private_fd_moved(ms_store *s, int from, int to)
 		s->sock = to;
 	if (s->procdir == from)
 		s->procdir = to;
+	if (s->hdir == from)
+		s->hdir = to;
 }
 
 void ms_store_atfork_child(ms_store *s)

@@ -163,6 +163,13 @@ void ms_store_set_umask(ms_store *s, mode_t mask);
  * it allows. Returns the new fd, or fd itself when there is no room. */
 int ms_fd_private_place(int fd);
 
+/* Set by the shim: makes fd one of the store's private fds from now on,
+ * hidden and kept from the program as the others; returns its number
+ * (moved out of the program's way, or fd itself if it is one already), or
+ * -1 with fd untouched: not now (a vfork child, no room). NULL (the
+ * keeper, tools, unit tests): never. */
+extern int (*ms_private_fd_hook)(int fd);
+
 /* The shim moved private fd `from` to `to` (a program dup2'd onto it). */
 void ms_store_private_fd_moved(ms_store *s, int from, int to);
 

@@ -160,6 +160,25 @@ int ms_fd_private(int fd)
 	return 0;
 }
 
+/* ms_private_fd_hook of core/store.h: a store fd made after the attach
+ * (a holder's /proc directory, core/memfd.c) joins the private ones.
+ * Called under ns_lock, so one at a time; readers see the count after the
+ * fd. A vfork child's fd table is its own, the list its parent's. */
+int ms_fd_private_take(int fd)
+{
+	if (ms_in_vfork_child())
+		return -1;
+	if (ms_fd_private(fd))
+		return fd;
+	int n = ms_shim.nprivate;
+	if (n >= (int)(sizeof(ms_shim.private_fds) / sizeof(ms_shim.private_fds[0])))
+		return -1;
+	fd = ms_fd_private_place(fd);
+	ms_shim.private_fds[n] = fd;
+	__atomic_store_n(&ms_shim.nprivate, n + 1, __ATOMIC_RELEASE);
+	return fd;
+}
+
 void ms_fd_private_evict(int fd)
 {
 	for (int i = 0; i < ms_shim.nprivate; i++) {

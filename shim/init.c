@@ -198,6 +198,7 @@ static int attach_now(void)
 	if (ms_shim.placeholder >= 0)
 		ms_shim.private_fds[np++] = ms_shim.placeholder;
 	ms_shim.nprivate = np;
+	ms_private_fd_hook = ms_fd_private_take; /* after the list is made */
 	ms_store_set_umask(st, __atomic_load_n(&ms_shim.umask, __ATOMIC_RELAXED));
 	ms_cred_pin_update(); /* the new handle read the credentials */
 	ms_carry_attach();

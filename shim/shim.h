@@ -376,6 +376,8 @@ int ms_fd_new_dir(ms_ino ino, int oflags, int minfd, enum ms_fd_kind kind);
 /* 1 when fd is one of the store's private fds (arena, keeper socket, ...):
  * close, close_range, dup2 onto it must leave it working. */
 int ms_fd_private(int fd);
+/* ms_private_fd_hook of core/store.h (set at the attach). */
+int ms_fd_private_take(int fd);
 /* Moves a private fd away from `fd` (before dup2 onto it). */
 void ms_fd_private_evict(int fd);
 /* Forgets every store fd in [first, last] (close_range, closefrom). */

@@ -505,8 +505,17 @@ Test(open, o_trunc_failing_keeps_the_bytes, .fini = fini)
 	ms_ino ino;
 	struct stat st;
 	struct snap before = snap(s);
-	arm("ftruncate", 1, EIO);
+	/* open for writing: the re-open itself truncates (core/memfd.c) */
+	arm("openat", 1, EIO);
 	cr_assert_eq(ms_open(s, 0, "/mem/f", O_WRONLY | O_TRUNC, 0, &fd, &ino), -EIO);
+	cr_assert_eq(ms_fault_fired("openat"), 1);
+	cr_assert_eq(ms_stat(s, 0, "/mem/f", 0, &st), 0);
+	cr_assert_eq(st.st_size, 10000);
+	SAME_LEDGER(before, snap(s));
+	cr_assert_eq(nfds(), fds);
+	/* open for reading: a second fd truncates, and fails */
+	arm("ftruncate", 1, EIO);
+	cr_assert_eq(ms_open(s, 0, "/mem/f", O_RDONLY | O_TRUNC, 0, &fd, &ino), -EIO);
 	cr_assert_eq(ms_fault_fired("ftruncate"), 1);
 	cr_assert_eq(ms_stat(s, 0, "/mem/f", 0, &st), 0);
 	cr_assert_eq(st.st_size, 10000);

@@ -294,6 +294,30 @@ Test(shim_fd, the_store_size_and_charge_stay_the_kernels_under_random_writes)
  * geteuid or getegid: a new file's owner comes from the credentials
  * perm.c keeps), and a vforking parent makes one, its first look after
  * the child is gone. */
+/* Past half the keeper's fd limit, files are held by holder processes
+ * (keeper/holder.c); a process keeps the /proc directory of the holder it
+ * re-opens from twice in a row. The limit is set before the store starts:
+ * the keeper takes it from the first process. */
+Test(shim_fd, reopens_in_a_holder_go_through_its_kept_directory)
+{
+	const char *o = probe("MEMSHIM_QUOTA=64M prlimit --nofile=128:128 env", "holder-reopen");
+	/* the directory was kept while the file was made (a create re-opens
+	 * its new memfd, checked then): 50 re-opens, no fstat */
+	HAS(o, "fstat_for_50_reopens=0\n");
+	HAS(o, "ftruncate_for_o_trunc_in_holder=0\n");
+	HAS(o, "contents_right=1\n");
+	HAS(o, "visible_fds_same=1\n");
+	HAS(o, "after_close_range=1\n");
+}
+
+Test(shim_fd, o_trunc_of_a_file_open_for_writing_makes_no_ftruncate)
+{
+	const char *o = q64("trunc-count");
+	HAS(o, "ftruncate_for_writable_o_trunc=0\n");
+	HAS(o, "ftruncate_for_read_only_o_trunc=1\n");
+	HAS(o, "sizes_right=1\n");
+}
+
 Test(shim_fd, store_calls_make_no_getpid)
 {
 	const char *o = q64("getpid-count");

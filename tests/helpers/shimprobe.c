@@ -1,5 +1,6 @@
 /* shimprobe — small scenarios run under the preload by tests/test_shim_fd.c.
  * Each prints "key=value" lines the test checks. Uses libc only. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
@@ -64,7 +65,7 @@ static int child_opens(void *arg)
  * them and the handler answers as the kernel would (the caller's thread id
  * is its pid: a one-thread process, or a vfork child; sendto is sendmsg
  * with one buffer; fstat is newfstatat with AT_EMPTY_PATH). */
-static volatile long getpid_calls, getid_calls, sendto_calls, fstat_calls;
+static volatile long getpid_calls, getid_calls, sendto_calls, fstat_calls, ftruncate_calls;
 
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
@@ -73,7 +74,15 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 	long r = -1;
 	unsigned id[3];
 	greg_t *g = uc->uc_mcontext.gregs;
-	if (si->si_syscall == SYS_fstat) {
+	if (si->si_syscall == SYS_ftruncate) {
+		/* through the fd's /proc name: truncate is not trapped */
+		char path[40];
+		ftruncate_calls++;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", (int)g[REG_RDI]);
+		r = syscall(SYS_truncate, path, (long)g[REG_RSI]);
+		if (r < 0)
+			r = -errno;
+	} else if (si->si_syscall == SYS_fstat) {
 		fstat_calls++;
 		r = syscall(SYS_newfstatat, (int)g[REG_RDI], "", (void *)g[REG_RSI], AT_EMPTY_PATH);
 		if (r < 0)
@@ -128,10 +137,44 @@ static void count_getpid(void)
 	trap_syscalls(nr, 4);
 }
 
+static void count_ftruncate(void)
+{
+	static const int nr[] = {SYS_ftruncate};
+	trap_syscalls(nr, 1);
+}
+
 static void count_fstat(void)
 {
 	static const int nr[] = {SYS_fstat};
 	trap_syscalls(nr, 1);
+}
+
+/* Entries of /proc/self/fd the program sees, its listing's own included. */
+static int count_own_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Whether /mem/h/f<i> reads back "file <i>" through a fresh open. */
+static int read_back(int i, char *want, char *got)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/mem/h/f%03d", i);
+	int n = snprintf(want, 32, "file %d", i);
+	int fd = open(p, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	ssize_t k = read(fd, got, 32);
+	close(fd);
+	return k == n && memcmp(got, want, (size_t)n) == 0;
 }
 
 /* The bracketed word of a transparent huge page setting is one of ok1,
@@ -489,6 +532,75 @@ int main(int argc, char **argv)
 			}
 		}
 		printf("size_agree=%d\n", !bad);
+	} else if (!strcmp(op, "holder-reopen")) {
+		/* Run with a hard fd limit of 128, so that past 64 files the
+		 * keeper's holders hold the memfds (keeper/holder.c). The
+		 * second re-open in a row in one holder keeps its /proc
+		 * directory (core/memfd.c, holder_open): later ones make no
+		 * fstat; the directory is as hidden as the store's other fds. */
+		char p[64], want[32], got[32];
+		mkdir("/mem/h", 0755);
+		for (int i = 0; i < 300; i++) {
+			snprintf(p, sizeof(p), "/mem/h/f%03d", i);
+			int fd = mk(p, O_EXCL);
+			int n = snprintf(want, sizeof(want), "file %d", i);
+			if (write(fd, want, (size_t)n) != n)
+				return 3;
+			close(fd);
+		}
+		int visible = count_own_fds();
+		count_fstat();
+		int good = 1;
+		long f0 = fstat_calls;
+		for (int k = 0; k < 50; k++)
+			good &= read_back(299, want, got);
+		printf("fstat_for_50_reopens=%ld\n", fstat_calls - f0);
+		/* fopen "w" through the kept directory: O_TRUNC in the open */
+		count_ftruncate();
+		for (int k = 0; k < 5; k++) {
+			FILE *f = fopen("/mem/h/f299", "w");
+			good &= f && fputs("file 299", f) >= 0 && fclose(f) == 0;
+			good &= read_back(299, want, got);
+		}
+		printf("ftruncate_for_o_trunc_in_holder=%ld\n", ftruncate_calls);
+		/* three holders and the keeper in turn: each re-open the file's */
+		static const int turn[] = {70, 299, 10, 180, 299, 70, 71, 10};
+		for (int k = 0; k < 200; k++)
+			good &= read_back(turn[k % 8], want, got);
+		printf("contents_right=%d\n", good);
+		printf("visible_fds_same=%d\n", count_own_fds() == visible);
+		close_range(3, ~0U, 0);
+		printf("after_close_range=%d\n", read_back(299, want, got) && read_back(71, want, got));
+	} else if (!strcmp(op, "trunc-count")) {
+		/* O_TRUNC of a file that is there, opened for writing (open,
+		 * fopen "w"), is cut by the re-open itself (core/memfd.c):
+		 * no ftruncate; read-only, it is cut through a second fd */
+		int fd = mk("/mem/t", 0);
+		count_ftruncate();
+		int good = 1;
+		for (int i = 0; i < 20; i++) {
+			if (write(fd, big, 8192) != 8192)
+				return 3;
+			FILE *f = i % 2 ? fopen("/mem/t", "w") : NULL;
+			int t = f ? -1 : open("/mem/t", O_WRONLY | O_TRUNC);
+			struct stat st;
+			good &= stat("/mem/t", &st) == 0 && st.st_size == 0 && st.st_blocks == 0;
+			if (f) {
+				good &= fwrite(big, 1, 100, f) == 100 && fclose(f) == 0;
+				good &= stat("/mem/t", &st) == 0 && st.st_size == 100;
+			} else {
+				good &= t >= 0 && write(t, "x", 1) == 1 && close(t) == 0;
+				good &= stat("/mem/t", &st) == 0 && st.st_size == 1;
+			}
+			lseek(fd, 0, SEEK_SET);
+		}
+		long writable = ftruncate_calls;
+		close(open("/mem/t", O_RDONLY | O_TRUNC));
+		struct stat st;
+		good &= stat("/mem/t", &st) == 0 && st.st_size == 0;
+		printf("ftruncate_for_writable_o_trunc=%ld\n", writable);
+		printf("ftruncate_for_read_only_o_trunc=%ld\n", ftruncate_calls - writable);
+		printf("sizes_right=%d\n", good);
 	} else if (!strcmp(op, "getpid-count")) {
 		/* the store's open, create and close make no getpid (nor
 		 * geteuid, getegid); after a vfork the parent asks once (fd.c,
