@@ -43,7 +43,7 @@
 #include <sys/mman.h>
 
 #define MS_MAGIC 0x314d494853454d4dULL /* "MMESHIM1" little-endian */
-#define MS_LAYOUT_VERSION 9
+#define MS_LAYOUT_VERSION 10
 #define MS_NAME_MAX 255
 #define MS_POOL_SLOTS 64   /* ready memfds the keeper keeps listed */
 #define MS_LOWERS 8            /* MEMSHIM_LOWER directories: one per prefix at most */
@@ -307,7 +307,9 @@ struct ms_hdr {
 	uint32_t block_bump, block_free;
 	uint32_t xblock_bump, xblock_free;
 	uint32_t xblocks_used; /* [ns] attribute blocks taken */
-	uint32_t pad1;
+	/* [atomic] requests the keeper made of its holders for new memfds
+	 * (keeper/holder.c; memshim-stat, a test of the pool's refills) */
+	uint32_t holder_makes;
 	/* [ns] A rename under way (ns.c ms_rename), for the repair to finish
 	 * when its maker dies: written whole, then `active` set, before the
 	 * first entry changes; `active` cleared after the last. */
@@ -425,7 +427,7 @@ _Static_assert(sizeof(struct ms_xrec) == 12, "attribute record header");
 _Static_assert(sizeof(struct ms_refusal) == 272, "refusal record");
 _Static_assert(sizeof(struct ms_prog) == 64, "program entry");
 _Static_assert(sizeof(struct ms_injected) == 272, "injected failure record");
-_Static_assert(MS_LAYOUT_VERSION != 9 ||
+_Static_assert(MS_LAYOUT_VERSION != 10 ||
 		       (sizeof(struct ms_inode) == 184 && sizeof(struct ms_dent) == 296 &&
 			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 55880 + 8 + 8 * MS_HOLDERS),
 	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");

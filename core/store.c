@@ -464,6 +464,7 @@ static void stats_holders(ms_store *s, struct ms_stats *st)
 	struct ms_hdr *h = s->hdr;
 	uint32_t n = LD(&h->nholders);
 	st->memfds_keeper = LD(&h->holders[0].nfds);
+	st->holder_makes = LD(&h->holder_makes);
 	for (uint32_t k = 1; k < n && k < MS_HOLDERS; k++) {
 		if (!LD(&h->holders[k].pid))
 			continue;

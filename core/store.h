@@ -488,6 +488,7 @@ struct ms_stats {
 	 * holder processes it started once its own share was used up. */
 	uint64_t holders;          /* live holder processes */
 	uint64_t memfds_keeper, memfds_holders;
+	uint64_t holder_makes;     /* requests to holders for new memfds */
 };
 void ms_stats_get(ms_store *s, struct ms_stats *st);
 /* Only the limits and what is used of them (max_*, used_*; the rest 0),

@@ -230,6 +230,7 @@ int ms_holders_make(struct ms_store *s, int32_t *kfd, uint64_t *kino, int n)
 			want = MS_POOL_SLOTS;
 		struct hreq q = {.op = H_MAKE, .n = want};
 		static struct hrep r;
+		__atomic_add_fetch(&s->hdr->holder_makes, 1, __ATOMIC_RELAXED);
 		ssize_t k = send(H.sock[h], &q, 2 * sizeof(uint32_t), MSG_NOSIGNAL);
 		if (k == (ssize_t)(2 * sizeof(uint32_t)))
 			do

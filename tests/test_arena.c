@@ -13,7 +13,7 @@
 
 Test(arena, layout_is_the_recorded_one)
 {
-	/* Recorded sizes for layout version 9 on x86-64 (2: extended
+	/* Recorded sizes for layout version 10 on x86-64 (2: extended
 	 * attributes, in->xattr and the attribute pool; 3: the dnotify
 	 * registrations; 4: and the report's refusal records, programs,
 	 * in->prog and injected failures; 5: the MEMSHIM_LOWER directories;
@@ -22,8 +22,9 @@ Test(arena, layout_is_the_recorded_one)
 	 * fd, the audit request, inode and entry slots in pairs; 8: injected
 	 * failures kept by kind, with a count, 64 kinds; the memfd index,
 	 * in->knext sharing a symlink's in->link; the rename intent; 9: an entry's
-	 * type, in what was padding). */
-	cr_assert_eq(MS_LAYOUT_VERSION, 9);
+	 * type, in what was padding; 10: the count of holder requests, in what
+	 * was padding). */
+	cr_assert_eq(MS_LAYOUT_VERSION, 10);
 	cr_assert_eq(sizeof(struct ms_inode), 184, "inode %zu", sizeof(struct ms_inode));
 	cr_assert_eq(sizeof(struct ms_dent), 296, "dent %zu", sizeof(struct ms_dent));
 	cr_assert_eq(sizeof(struct ms_ledger), 88, "ledger %zu", sizeof(struct ms_ledger));

@@ -240,6 +240,36 @@ Test(holders, holders_leave_with_the_store)
  * their opens fail with EIO, their names stay (stat, unlink), every other
  * file reads back, new files are made in a new holder, and the store stays
  * consistent. A killed keeper loses every file. */
+/* The keeper fills the pool of ready memfds whole, and again only once it
+ * is below half, even while a creator on another CPU takes from it: a
+ * request to a holder brings 33 memfds or more, but where a holder runs
+ * out of room (once a holder) or the keeper's own share ends (once). */
+Test(holders, the_pool_is_refilled_from_holders_in_batches)
+{
+	pid_t p = fork();
+	if (p == 0) {
+		limit_fds();
+		ms_store *s = store();
+		for (int i = 0; i < NFILES * 3; i++)
+			if (put(s, i))
+				_exit(1);
+		struct ms_stats st;
+		ms_stats_get(s, &st);
+		uint64_t most = (uint64_t)NFILES * 3 / 33 + __atomic_load_n(&s->hdr->nholders, __ATOMIC_RELAXED) + 2;
+		if (st.holders < 2 || st.holder_makes == 0)
+			_exit(2);
+		if (st.holder_makes > most) {
+			fprintf(stderr, "%llu requests for %d files, at most %llu\n",
+				(unsigned long long)st.holder_makes, NFILES * 3,
+				(unsigned long long)most);
+			_exit(3);
+		}
+		ms_store_close(s);
+		_exit(0);
+	}
+	expect_child(p, "batched refills");
+}
+
 Test(holders, a_killed_holder_loses_its_files_bytes_only)
 {
 	pid_t p = fork();

@@ -94,6 +94,7 @@ int main(int argc, char **argv)
 	printf("memfds: %llu held by the keeper, %llu by %llu holder processes\n",
 	       (unsigned long long)st.memfds_keeper, (unsigned long long)st.memfds_holders,
 	       (unsigned long long)st.holders);
+	printf("holder_requests: %llu\n", (unsigned long long)st.holder_makes);
 	struct top t = {.n = 0};
 	ms_stats_files(s, 0, keep_biggest, &t);
 	for (int i = 0; i < t.n; i++)
