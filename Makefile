@@ -70,8 +70,9 @@ $(B)/memshim.map: $(wildcard shim/*.def)
 # process touches first is a page fault, 10-20 us on a virtual machine.
 START_OBJ = $(addprefix $(B)/,shim/init.o shim/carry.o shim/probe.o shim/fdtab.o shim/real.o \
 	    core/config.o core/fault.o shim/route.o)
-$(B)/libmemshim.so: $(SHIM_OBJ) $(B)/libmemshim-core.a $(B)/memshim.map Makefile
+$(B)/libmemshim.so: $(SHIM_OBJ) $(B)/libmemshim-core.a $(B)/memshim.map shim/startup.ld Makefile
 	$(CC) -shared $(LDFLAGS) -Wl,--version-script=$(B)/memshim.map -Wl,-z,defs \
+	    -Wl,-T,shim/startup.ld -Wl,-fini=ms_no_fini \
 	    -o $@ $(START_OBJ) $(filter-out $(START_OBJ),$(SHIM_OBJ)) $(B)/libmemshim-core.a \
 	    $(LIBS) -ldl
 

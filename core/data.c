@@ -504,9 +504,10 @@ static int truncate_fd(struct ms_store *s, struct ms_inode *in, int fd, uint64_t
 int ms_data_open_trunc(struct ms_store *s, struct ms_inode *in, int oflags)
 {
 	/* No fd yet for the lock to re-read the size with should a writer
-	 * have died holding it: the open sets the size anyway, and on an
-	 * open that fails the lock stays as the writer left it for the
-	 * next taker. */
+	 * have died holding it: an open that works sets the size anyway. One
+	 * that fails after such a death leaves the size the dead writer
+	 * recorded until the next write to the file or the keeper's next
+	 * pass over the files (keeper/rounds.c) sets the kernel's. */
 	ms_data_lock(s, in, -1);
 	cut_begin(in);
 	int fd = ms_data_open(s, in, oflags | O_TRUNC);

@@ -40,9 +40,9 @@ struct rule {
 static struct rule rules[MS_FAULT_MAX] __attribute__((section(".lbss")));
 static uint64_t fail_seed; /* MEMSHIM_FAIL's seed=; 0 without one */
 static int fail_armed;     /* how many of the armed rules are MEMSHIM_FAIL's */
-int ms_fault_armed;
+MS_STARTUP int ms_fault_armed; /* read by every system call of ours */
 __thread int ms_fault_errno;
-static int (*known_fn)(const char *name);
+MS_STARTUP static int (*known_fn)(const char *name);
 
 /* The names of core/sys.h's helpers: keep in step with it. */
 static const char *const core_names[] = {

@@ -29,8 +29,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "arena.h"
@@ -70,8 +72,45 @@ struct walk {
 	char buf[NS_WALK_BUF];
 };
 
-/* The real path to continue with after -MS_EESCAPE. */
-static __thread char escape_buf[PATH_MAX];
+/* The real path to continue with after -MS_EESCAPE: a page of the
+ * thread's own, mapped at its first escape and unmapped when it exits. Not
+ * a PATH_MAX __thread array: the loader zeroes every thread's copy of
+ * those, a page fault in each thread of every process the shim is loaded
+ * in, for a path few of them ever take. */
+static __thread char *escape_buf;
+
+/* The key whose destructor gives a thread's page back. Made by the first
+ * escape of the process (0 none yet, 1 being made, 2 made, 3 failed);
+ * whoever finds it being made (another thread, or a signal handler on the
+ * one making it) goes on without a destructor rather than wait: that
+ * thread's page then lasts as long as the process. */
+static pthread_key_t escape_key;
+static int escape_key_state;
+
+static void escape_page_free(void *p)
+{
+	escape_buf = NULL; /* a later destructor's escape maps a new one */
+	munmap(p, PATH_MAX);
+}
+
+static char *escape_page(void)
+{
+	if (escape_buf)
+		return escape_buf;
+	void *p;
+	if (sys_mmap(&p, PATH_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+		return NULL;
+	int st = 0;
+	if (__atomic_compare_exchange_n(&escape_key_state, &st, 1, 0, __ATOMIC_ACQUIRE,
+					__ATOMIC_ACQUIRE))
+		__atomic_store_n(&escape_key_state,
+				 pthread_key_create(&escape_key, escape_page_free) ? 3 : 2,
+				 __ATOMIC_RELEASE);
+	if (__atomic_load_n(&escape_key_state, __ATOMIC_ACQUIRE) == 2)
+		pthread_setspecific(escape_key, p);
+	escape_buf = p;
+	return escape_buf;
+}
 /* Whether this thread's last ms_open made the file (F_CREATED_QUERY). */
 static __thread int open_created;
 /* Whether its fd is a kernel fd on a real file below (MEMSHIM_LOWER). */
@@ -186,17 +225,20 @@ static void name_refusal(struct walk *w)
  * everything after it). Returns -MS_EESCAPE, or -ENAMETOOLONG. */
 static int escape(struct walk *w, uint32_t dir, const char *rest)
 {
-	int n = dir_path(w->s, dir, escape_buf, sizeof(escape_buf));
+	char *buf = escape_page();
+	if (!buf)
+		return -ENOMEM;
+	int n = dir_path(w->s, dir, buf, PATH_MAX);
 	if (n < 0)
 		return n == -ERANGE ? -ENAMETOOLONG : n;
 	size_t rl = strlen(rest);
 	if (rl) {
 		size_t sep = n > 1; /* "/" already ends in a slash */
-		if ((size_t)n + sep + rl >= sizeof(escape_buf))
+		if ((size_t)n + sep + rl >= PATH_MAX)
 			return -ENAMETOOLONG;
 		if (sep)
-			escape_buf[n++] = '/';
-		memcpy(escape_buf + n, rest, rl + 1);
+			buf[n++] = '/';
+		memcpy(buf + n, rest, rl + 1);
 	}
 	return -MS_EESCAPE;
 }

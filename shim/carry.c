@@ -30,16 +30,16 @@
 #include "sys.h"
 
 
-static const char *libpath = "";
-static const char *saved[24]; /* "MEMSHIM_X=..." seen at start */
-static int nsaved;
+MS_STARTUP static const char *libpath = "";
+MS_STARTUP static const char *saved[24]; /* "MEMSHIM_X=..." seen at start */
+MS_STARTUP static int nsaved;
 /* Where the strings kept at start live (saved[], libpath, MEMSHIM_FDS):
  * copies, since a program may write over its own environment strings
  * (setproctitle). One buffer, so that start-up writes one page of it
  * (each page a new process writes is a page fault: README); what does
  * not fit falls back to malloc. */
-static char saved_buf[8192];
-static size_t saved_used;
+MS_STARTUP static char saved_buf[1024];
+MS_STARTUP static size_t saved_used;
 static uint64_t placeholder_kino;
 
 static char *env_add(struct envbuf *b, const char *a, const char *c)
@@ -372,8 +372,8 @@ struct ms_fd *ms_fd_adopt_lower(int fd)
 
 /* MEMSHIM_FDS as this program found it (NULL: not set, the parent did not
  * say), read once by the constructor; the writer's list fits in 4 KiB. */
-static char *inherited;
-static int inherited_set;
+MS_STARTUP static char *inherited;
+MS_STARTUP static int inherited_set;
 
 /* The kernel's device of every memfd, from MEMSHIM_MEMFD_DEV (set by the
  * process that opened the store); 0 when unknown. */
@@ -445,8 +445,8 @@ static int carried_name(const char *var)
 /* The MEMSHIM_* entries the program started with, for the constructor
  * (pointers into the environment's own strings); past 64 of them, nstart
  * is -1 and environ itself is asked (without MEMSHIM_CWD, taken out). */
-static const char *start_env[64];
-static int nstart;
+MS_STARTUP static const char *start_env[64];
+MS_STARTUP static int nstart;
 
 const char *ms_carry_start_env(const char *name)
 {

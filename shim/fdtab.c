@@ -14,9 +14,9 @@
 #include "shim.h"
 #include "sys.h"
 
-static struct ms_fd *tab;
-static int cap;
-static int high; /* [atomic] one past the highest fd ever set */
+MS_STARTUP static struct ms_fd *tab;
+MS_STARTUP static int cap;
+MS_STARTUP static int high; /* [atomic] one past the highest fd ever set */
 
 #define KIND(e) __atomic_load_n(&(e)->kind, __ATOMIC_ACQUIRE)
 

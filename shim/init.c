@@ -21,7 +21,9 @@
 
 #include "shim.h"
 
-struct ms_shim ms_shim = {.store = NULL, .placeholder = -1, .pin = -1};
+/* After the other start-up variables: its first 2 KiB are written at
+ * start, the rest (most of the configuration's paths) seldom. */
+MS_STARTUP_TAIL struct ms_shim ms_shim = {.store = NULL, .placeholder = -1, .pin = -1};
 
 /* The one set of fork handlers: every process-local lock of the shim is
  * taken before the fork (in the order of doc/ARCHITECTURE.md), given back
@@ -30,6 +32,11 @@ struct ms_shim ms_shim = {.store = NULL, .placeholder = -1, .pin = -1};
  * part (it runs no handlers of its own, and a lock it copied held is made
  * new all the same). */
 static void attach_fork(int phase);
+
+/* glibc's, behind pthread_atfork (a public symbol since 2.3.2) */
+extern int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+			     void *dso);
+extern void *__dso_handle;
 
 static void fork_prepare(void)
 {
@@ -332,7 +339,9 @@ __attribute__((constructor)) static void ms_shim_init(void)
 	find_above();
 	int fds = ms_carry_inherited();
 	ms_shim.on = 1;
-	pthread_atfork(fork_prepare, fork_parent, ms_shim_fork_child);
+	/* what pthread_atfork does (it is libc_nonshared.a's, linked at the
+	 * end of our code: one more page fault in every process) */
+	__register_atfork(fork_prepare, fork_parent, ms_shim_fork_child, __dso_handle);
 	const char *id = ms_carry_start_env("MEMSHIM_STORE_ID");
 	if (!id || !*id || ms_shim.pin < 0 || fds) {
 		/* Makes the store, joins it by name, or takes inherited fds. */

@@ -25,7 +25,7 @@
 
 __thread struct ms_probe *ms_probe_cur __attribute__((tls_model("initial-exec")));
 
-static struct sigaction prev_segv, prev_bus;
+MS_STARTUP static struct sigaction prev_segv, prev_bus;
 
 static void on_fault(int sig, siginfo_t *si, void *ctx)
 {

@@ -6,7 +6,7 @@
 
 #include "shim.h"
 
-struct ms_real ms_real;
+MS_STARTUP struct ms_real ms_real;
 
 /* ---- finding a real function: RTLD_NEXT without the loader's lock ----------
  *
@@ -97,7 +97,7 @@ static int obj_lookup(const struct obj *o, const char *name, uint32_t h, void **
 
 const struct link_map *ms_self_map(void)
 {
-	static const struct link_map *self; /* racing threads store the same */
+	MS_STARTUP static const struct link_map *self; /* racing threads store the same */
 	const struct link_map *m = __atomic_load_n(&self, __ATOMIC_RELAXED);
 	if (m)
 		return m;

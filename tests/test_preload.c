@@ -1,5 +1,7 @@
 /* libmemshim.so itself: it exports libc names only, checks the MEMSHIM_*
  * environment before main, and creates or joins the tree's store. */
+#include <elf.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -109,6 +111,45 @@ Test(preload, exports_libc_names_only, .init = init_lib)
 	extra[k] = 0;
 	cr_assert_eq(pclose(p), 0);
 	cr_assert_str_empty(extra, "exported names that are not libc's: %s", extra);
+}
+
+/* A process that never touches the store (most of a test suite's) writes
+ * two pages of the library's data at start, besides the loader's relro
+ * page: shim/startup.ld keeps what start-up writes together. Each page is
+ * a page fault in every such process; before, the variables were spread
+ * over four pages and the loader's zeroing of the last .data page. */
+Test(preload, a_process_that_never_touches_the_store_writes_two_pages, .init = init_lib)
+{
+	char out[4096], script[4200];
+	snprintf(script, sizeof(script), "exec %s/tests/helpers/startpages", t_build());
+	int st = sh("", script, out, sizeof(out));
+	cr_assert_eq(st, 0, "%s", out);
+	int pages = -1;
+	const char *p = strstr(out, "pages=");
+	cr_assert(p && sscanf(p, "pages=%d", &pages) == 1, "%s", out);
+	cr_expect_leq(pages, 2, "pages of libmemshim.so written at start:\n%s", out);
+}
+
+/* Thread-local variables of the library are zeroed by the loader in every
+ * thread of every process: kept to a few words (a page of them was a page
+ * fault each; the escape path has its own page, made when first used). */
+Test(preload, the_librarys_thread_locals_are_a_few_words, .init = init_lib)
+{
+	int fd = open(lib, O_RDONLY);
+	cr_assert_geq(fd, 0, "%s", lib);
+	Elf64_Ehdr eh;
+	cr_assert_eq(pread(fd, &eh, sizeof(eh), 0), (ssize_t)sizeof(eh));
+	long tls = -1;
+	for (int i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		cr_assert_eq(pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)),
+			     (ssize_t)sizeof(ph));
+		if (ph.p_type == PT_TLS)
+			tls = (long)ph.p_memsz;
+	}
+	close(fd);
+	cr_assert_gt(tls, 0, "no PT_TLS in %s", lib);
+	cr_expect_leq(tls, 256, "%ld bytes of thread-locals", tls);
 }
 
 /* A low soft fd limit: the store's own fds go to the top of what it allows

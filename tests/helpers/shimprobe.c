@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -212,6 +213,39 @@ static int shmem_small_pages(void)
 			return 0;
 	}
 	return 1;
+}
+
+/* escape-threads: each thread stats real directories through the store's
+ * "..", and checks it reached each (the path to continue with is the
+ * thread's own). */
+static const char *const esc_dirs[] = {"/etc", "/usr", "/tmp", "/proc"};
+static ino_t esc_ino[4];
+
+static void *escape_thread(void *arg)
+{
+	long t = (long)arg, bad = 0;
+	char path[64];
+	snprintf(path, sizeof(path), "/mem/..%s", esc_dirs[t % 4]);
+	for (int i = 0; i < 500; i++) {
+		struct stat st;
+		if (stat(path, &st) || st.st_ino != esc_ino[t % 4])
+			bad++;
+	}
+	return (void *)bad;
+}
+
+/* Anonymous memory of this process, in kB. */
+static long rss_anon_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %ld", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
 }
 
 int main(int argc, char **argv)
@@ -532,6 +566,32 @@ int main(int argc, char **argv)
 			}
 		}
 		printf("size_agree=%d\n", !bad);
+	} else if (!strcmp(op, "escape-threads")) {
+		/* n threads one after another, then 4 at once; a thread's page
+		 * for the path goes with it */
+		for (int d = 0; d < 4; d++) {
+			struct stat st;
+			stat(esc_dirs[d], &st);
+			esc_ino[d] = st.st_ino;
+		}
+		long bad = 0, before = rss_anon_kb();
+		for (long i = 0; i < n; i++) {
+			pthread_t th;
+			void *r;
+			pthread_create(&th, NULL, escape_thread, (void *)i);
+			pthread_join(th, &r);
+			bad += (long)r;
+		}
+		long grown = rss_anon_kb() - before;
+		pthread_t th[4];
+		for (long i = 0; i < 4; i++)
+			pthread_create(&th[i], NULL, escape_thread, (void *)i);
+		for (int i = 0; i < 4; i++) {
+			void *r;
+			pthread_join(th[i], &r);
+			bad += (long)r;
+		}
+		printf("wrong=%ld anon_grown_kb=%ld\n", bad, grown);
 	} else if (!strcmp(op, "holder-reopen")) {
 		/* Run with a hard fd limit of 128, so that past 64 files the
 		 * keeper's holders hold the memfds (keeper/holder.c). The
