@@ -474,7 +474,6 @@ struct ms_store {
 	int lower_frozen;
 	uint32_t prog;  /* hdr->progs index + 1 of this process's program; 0 = a tool */
 	mode_t umask;   /* the process's file mode creation mask */
-	struct ms_config cfg;
 	char name[MS_STORE_NAME_MAX];
 	/* The process's credentials (perm.c): the current copy is
 	 * creds[cred_gen % MS_CRED_RING]; a refresh writes the next slot,
@@ -484,6 +483,10 @@ struct ms_store {
 	uint32_t cred_busy;   /* [atomic] a refresh is writing the next slot */
 	uint32_t proc_denied; /* [atomic] cred_gen + 1 when /proc/<keeper>/fd
 			       * refused these credentials (memfd.c) */
+	/* Last: an attach writes the fields above and the configuration's
+	 * first page (its scalars and first prefix, config.h), two pages of
+	 * the handle; its path arrays are rarely read. */
+	struct ms_config cfg;
 };
 
 /* Inode slot i and entry slot i sit side by side in one array of

@@ -83,6 +83,9 @@ struct mio_slot {
 };
 
 static struct mio_slot slots[MIO_SLOTS];
+/* [atomic] 1 once a slot was first given a file: until then a close asks
+ * nothing of slots[] (a page a process that maps nothing never touches) */
+MS_STARTUP static int mio_used;
 static pthread_mutex_t mio_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t clock_; /* [mio_lock] eviction stamps */
 
@@ -137,6 +140,7 @@ static int slot_make(struct mio_slot *m, struct ms_store *s, ms_ino ino, uint64_
 		munmap(base, len);
 		return r;
 	}
+	__atomic_store_n(&mio_used, 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&m->s, s, __ATOMIC_RELAXED);
 	__atomic_store_n(&m->ino, ino, __ATOMIC_RELAXED);
 	m->kino = kino;
@@ -339,6 +343,8 @@ void ms_mio_end(ms_store *s, struct ms_mio *io, size_t done)
 
 int ms_mio_mapped(ms_store *s, ms_ino ino)
 {
+	if (!__atomic_load_n(&mio_used, __ATOMIC_RELAXED))
+		return 0;
 	for (int i = 0; i < MIO_SLOTS; i++)
 		if (__atomic_load_n(&slots[i].ino, __ATOMIC_RELAXED) == ino &&
 		    __atomic_load_n(&slots[i].s, __ATOMIC_RELAXED) == s)

@@ -33,7 +33,7 @@ int ms_fd_private_place(int fd)
 
 static int fd_high(int fd) { return ms_fd_private_place(fd); }
 
-int (*ms_private_fd_hook)(int fd);
+MS_STARTUP int (*ms_private_fd_hook)(int fd);
 
 /* Copies n bytes to dst, fresh zeroed memory, leaving alone the pages of
  * src that hold only zeros: the configuration is 35 KiB of fixed arrays,

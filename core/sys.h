@@ -18,11 +18,12 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-/* What every process writes at start, before it may ever touch the store:
- * kept together, right after the loader's own writes (.got.plt), by
- * shim/startup.ld. Each page of ours a new process writes is a page fault
+/* What every process writes at start, before it may ever touch the store,
+ * and the few words of ours its first store calls read or write: kept
+ * together, right after the loader's own writes (.got.plt), by
+ * shim/startup.ld. Each page of ours a new process touches is a page fault
  * (10-20 us on a virtual machine); scattered over .data and .bss these
- * variables were four. MS_STARTUP_TAIL: after all of them (a buffer whose
+ * variables were four pages at start and four more at the first open. MS_STARTUP_TAIL: after all of them (a buffer whose
  * beginning only is written). Elsewhere (the keeper, the tools) both are
  * plain .data. */
 #define MS_STARTUP __attribute__((section(".data.ms_startup")))

@@ -40,7 +40,7 @@ MS_STARTUP static int nsaved;
  * not fit falls back to malloc. */
 MS_STARTUP static char saved_buf[1024];
 MS_STARTUP static size_t saved_used;
-static uint64_t placeholder_kino;
+MS_STARTUP static uint64_t placeholder_kino;
 
 static char *env_add(struct envbuf *b, const char *a, const char *c)
 {

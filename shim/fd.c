@@ -32,7 +32,7 @@ static __thread struct {
 	int cwd_set;    /* the child changed directory: cwd is its own */
 	ms_ino cwd;
 } vf;
-static int ms_pid_checks; /* [atomic] */
+MS_STARTUP static int ms_pid_checks; /* [atomic] */
 
 void ms_vfork_begin(void)
 {

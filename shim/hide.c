@@ -17,7 +17,7 @@
 
 #define NMARK 16
 static int marked[NMARK]; /* [atomic] fd + 1; 0 = free */
-static int nmarked;       /* [atomic] how many are set */
+MS_STARTUP static int nmarked; /* [atomic] how many are set */
 
 /* "/proc/self/fd", "/proc/thread-self/fd", "/dev/fd", "/proc/<our pid>/fd",
  * "/proc/<pid>/task/<tid>/fd", with or without a trailing '/'. */

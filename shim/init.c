@@ -215,7 +215,7 @@ static int attach_now(void)
 
 /* attach_lock: the first lock of the shim's order (doc/ARCHITECTURE.md):
  * attach_store takes others inside it. */
-static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
+MS_STARTUP static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
 
 ms_store *ms_attach(void)
 {
@@ -223,7 +223,7 @@ ms_store *ms_attach(void)
 		return ms_shim.store;
 	if (!ms_shim.on || ms_in_vfork_child())
 		return NULL;
-	static int failed;
+	MS_STARTUP static int failed;
 	pthread_mutex_lock(&attach_lock);
 	if (!__atomic_load_n(&ms_shim.ready, __ATOMIC_ACQUIRE) && !failed) {
 		int r = attach_store();

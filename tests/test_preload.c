@@ -115,19 +115,36 @@ Test(preload, exports_libc_names_only, .init = init_lib)
 
 /* A process that never touches the store (most of a test suite's) writes
  * two pages of the library's data at start, besides the loader's relro
- * page: shim/startup.ld keeps what start-up writes together. Each page is
- * a page fault in every such process; before, the variables were spread
- * over four pages and the loader's zeroing of the last .data page. */
-Test(preload, a_process_that_never_touches_the_store_writes_two_pages, .init = init_lib)
+ * page, and one that opens and closes a store file touches no other:
+ * shim/startup.ld keeps what start-up and the first store call touch
+ * together. Each page is a page fault in every such process; before, the
+ * variables were spread over four pages and the loader's zeroing of the
+ * last .data page, and the attach and first open touched four more. */
+static void library_pages(const char *args)
 {
 	char out[4096], script[4200];
-	snprintf(script, sizeof(script), "exec %s/tests/helpers/startpages", t_build());
+	snprintf(script, sizeof(script), "echo x > /mem/f; exec %s/tests/helpers/startpages %s",
+		 t_build(), args);
 	int st = sh("", script, out, sizeof(out));
 	cr_assert_eq(st, 0, "%s", out);
 	int pages = -1;
 	const char *p = strstr(out, "pages=");
 	cr_assert(p && sscanf(p, "pages=%d", &pages) == 1, "%s", out);
-	cr_expect_leq(pages, 2, "pages of libmemshim.so written at start:\n%s", out);
+	/* A sanitizer's build (its runtime preloaded first) instruments the
+	 * library's data with its own: the count is the plain build's. */
+	const char *san = getenv("MEMSHIM_TEST_PRELOAD_FIRST");
+	if (!san || !*san)
+		cr_expect_leq(pages, 2, "pages of libmemshim.so touched (%s):\n%s", args, out);
+}
+
+Test(preload, a_process_that_never_touches_the_store_writes_two_pages, .init = init_lib)
+{
+	library_pages("");
+}
+
+Test(preload, an_attach_and_a_first_open_touch_no_other_page, .init = init_lib)
+{
+	library_pages("/mem/f");
 }
 
 /* Thread-local variables of the library are zeroed by the loader in every

@@ -2,10 +2,11 @@
  * touches the store has written (or read from .bss) by the time its main()
  * runs: each is a page fault in every process of a wrapped test suite.
  *
- *   startpages        starts itself again as "startpages stop" (which
- *                     stops at the top of main), then prints
- *                     "pages=N" and, for each page, its offset in the
- *                     library: "page=0x55000"
+ *   startpages [PATH] starts itself again as "startpages stop [PATH]"
+ *                     (which opens and closes PATH, a store file, when
+ *                     given: its attach and first open; then stops), and
+ *                     prints "pages=N" and, for each page, its offset in
+ *                     the library: "page=0x55000"
  *
  * Read from /proc/<child>/pagemap: a page of the library's writable
  * mappings (its private file mapping and the anonymous .bss after it) that
@@ -105,6 +106,12 @@ static int count(pid_t pid)
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "stop")) {
+		if (argc > 2) {
+			int fd = open(argv[2], O_RDONLY);
+			if (fd < 0)
+				return 1;
+			close(fd);
+		}
 		raise(SIGSTOP);
 		return 0;
 	}
@@ -112,7 +119,7 @@ int main(int argc, char **argv)
 	if (pid < 0)
 		return 1;
 	if (pid == 0) {
-		execl("/proc/self/exe", argv[0], "stop", (char *)NULL);
+		execl("/proc/self/exe", argv[0], "stop", argv[1], (char *)NULL);
 		_exit(127);
 	}
 	int st;
