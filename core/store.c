@@ -410,6 +410,8 @@ void ms_store_close(ms_store *s)
 
 const char *ms_store_name(const ms_store *s) { return s->name; }
 
+uint64_t ms_store_memfd_dev(const ms_store *s) { return s->memfd_dev; }
+
 pid_t ms_store_keeper_pid(const ms_store *s) { return s->keeper_pid; }
 
 int ms_store_private_fds(const ms_store *s, int *fds, int n)

@@ -145,6 +145,9 @@ void ms_store_close(ms_store *s);
 
 /* The store's name, to pass to children in MEMSHIM_STORE_ID. */
 const char *ms_store_name(const ms_store *s);
+/* The kernel's device of every memfd (st_dev), the store's files' and the
+ * arena's alike. */
+uint64_t ms_store_memfd_dev(const ms_store *s);
 
 /* The pid of the keeper, 0 for a local store. */
 pid_t ms_store_keeper_pid(const ms_store *s);

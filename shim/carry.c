@@ -40,7 +40,6 @@ MS_STARTUP static int nsaved;
  * not fit falls back to malloc. */
 MS_STARTUP static char saved_buf[1024];
 MS_STARTUP static size_t saved_used;
-MS_STARTUP static uint64_t placeholder_kino;
 
 static char *env_add(struct envbuf *b, const char *a, const char *c)
 {
@@ -89,7 +88,11 @@ static void fds_entry(char *out, size_t n, size_t *used, int fd, struct ms_fd *e
 		if (ms_ino_kino(ms_shim.store, e->ino, &kino))
 			return;
 	} else {
-		kino = placeholder_kino;
+		/* a directory fd: the memfd it is a dup of, this process's
+		 * placeholder or, inherited, its parent's */
+		if (REAL(fstat)(fd, &st))
+			return;
+		kino = (uint64_t)st.st_ino;
 	}
 	int k = snprintf(out + *used, n - *used, "%s%c%c%d:%u:%llu", *used ? "," : "", kind, own,
 			 fd, (unsigned)e->ino, (unsigned long long)kino);
@@ -506,15 +509,11 @@ int ms_carry_inherited(void)
 
 void ms_carry_attach(void)
 {
-	struct stat st;
-	if (ms_shim.placeholder < 0 || REAL(fstat)(ms_shim.placeholder, &st))
-		return;
-	placeholder_kino = st.st_ino;
 	/* Only when the constructor saw store fds: a process that attaches
 	 * later started without any. */
 	if (!inherited && inherited_set)
 		return;
-	discover_files(inherited, st.st_dev); /* every memfd shares one device */
+	discover_files(inherited, (dev_t)ms_store_memfd_dev(ms_shim.store));
 	inherit_listed(inherited);
 	uintptr_t at = (uintptr_t)inherited, buf = (uintptr_t)saved_buf;
 	if (at - buf >= sizeof(saved_buf))

@@ -191,12 +191,10 @@ static int attach_now(void)
 	int ph = memfd_create("memshim-dir", MFD_CLOEXEC);
 	if (ph >= 0)
 		ms_shim.placeholder = ms_fd_private_place(ph);
-	struct stat pst;
-	if (ms_shim.placeholder >= 0 && !getenv("MEMSHIM_MEMFD_DEV") &&
-	    REAL(fstat)(ms_shim.placeholder, &pst) == 0) {
+	if (!getenv("MEMSHIM_MEMFD_DEV")) {
 		/* for children to tell a store fd among theirs (carry.c) */
 		char dev[24];
-		snprintf(dev, sizeof(dev), "%llu", (unsigned long long)pst.st_dev);
+		snprintf(dev, sizeof(dev), "%llu", (unsigned long long)ms_store_memfd_dev(st));
 		setenv("MEMSHIM_MEMFD_DEV", dev, 1);
 	}
 	int np = ms_store_private_fds(st, ms_shim.private_fds, 7);

@@ -307,6 +307,13 @@ Test(e2e_exec_state, directory_fd_inherited)
 	sh_case("dirfd", "", "", "isdir=1\nread=inside\nentries=2\nstatus=0\nmade\nmade\nname\n");
 }
 
+/* Passed on by a shell that inherited it: the list names the fd's own
+ * memfd, not the shell's placeholder (fd 3 was a plain memfd there). */
+Test(e2e_exec_state, directory_fd_inherited_through_two_execs)
+{
+	sh_case("dirfd_twice", "", "", "isdir=1\nread=inside\nentries=2\nstatus=0\nmade\nmade\nname\n");
+}
+
 Test(e2e_exec_state, cwd_shell_pwd)
 {
 	sh_case("cwd_sh_pwd", "", "", "/mem/x\n/mem/x\n/mem/x\n");

@@ -188,6 +188,18 @@ case_dirfd() {
 	ls /mem/d
 }
 
+# The same directory fd passed on by a program that got it itself through
+# an exec (a shell, then the program): each exec lists it for the next.
+case_dirfd_twice() {
+	mkdir /mem/d
+	echo inside > /mem/d/name
+	exec 3</mem/d
+	sh -c "\"$XL\" dirfd_use 3 name; echo status=\$?"
+	exec 3<&-
+	cat /mem/d/made
+	ls /mem/d
+}
+
 cwd_setup() {
 	mkdir -p /mem/x/y
 	echo content > /mem/x/f
