@@ -23,9 +23,9 @@
  * together, right after the loader's own writes (.got.plt), by
  * shim/startup.ld. Each page of ours a new process touches is a page fault
  * (10-20 us on a virtual machine); scattered over .data and .bss these
- * variables were four pages at start and four more at the first open. MS_STARTUP_TAIL: after all of them (a buffer whose
- * beginning only is written). Elsewhere (the keeper, the tools) both are
- * plain .data. */
+ * variables were four pages at start and four more at the first open.
+ * MS_STARTUP_TAIL: after all of them (ms_shim, whose beginning only is
+ * written). Elsewhere (the keeper, the tools) both are plain .data. */
 #define MS_STARTUP __attribute__((section(".data.ms_startup")))
 #define MS_STARTUP_TAIL __attribute__((section(".data.ms_startup_tail")))
 

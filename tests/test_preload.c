@@ -199,12 +199,12 @@ Test(preload, a_process_attaches_on_its_first_store_call, .init = init_lib)
 	const char *script =
 		"echo x > /mem/f; "
 		"arena() { for f in /proc/$1/fd/*; do readlink $f; done | grep -c memshim-arena; }; "
-		"sleep 3 & p=$!; "
-		"python3 -c \"import time; time.sleep(3)\" & q=$!; "
-		"sh -c \"exec 3</mem/f; sleep 3\" & r=$!; "
-		/* and up to 2 s more for the last to start on a loaded machine
-		 * (ASan, CI) */
-		"sleep 0.8; i=0; while [ $(arena $r) = 0 ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; "
+		"sleep 8 & p=$!; "
+		"python3 -c \"import time; time.sleep(8)\" & q=$!; "
+		"sh -c \"exec 3</mem/f; sleep 8\" & r=$!; "
+		/* and up to 6 s more for the last to start on a loaded machine
+		 * (ASan with another job on both CPUs took more than 2 s) */
+		"sleep 0.8; i=0; while [ $(arena $r) = 0 ] && [ $i -lt 60 ]; do sleep 0.1; i=$((i+1)); done; "
 		"echo untouched $(arena $p) $(arena $q) touched $(arena $r); "
 		"sh -c \"sleep 1; cat /mem/f\"; wait";
 	/* and a process that attaches late still sees the tree's store */
