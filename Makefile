@@ -69,7 +69,9 @@ $(B)/memshim.map: $(wildcard shim/*.def)
 # store call runs (the attach, a path walk, a re-open, the close), so that
 # their code shares as few pages as it can: each page a new process
 # touches first is a page fault, 10-20 us on a virtual machine (what they
-# write: MS_STARTUP, shim/startup.ld).
+# write: MS_STARTUP, shim/startup.ld). -fini names a symbol that does not
+# exist, so the library has no DT_FINI: crti's empty _fini sat on the last
+# page of our code, a page fault at every exit (.fini_array still runs).
 START_OBJ = $(addprefix $(B)/,shim/init.o shim/carry.o shim/probe.o shim/fdtab.o shim/real.o \
 	    core/config.o core/fault.o shim/route.o \
 	    shim/fd.o shim/open.o shim/cred.o core/store.o core/perm.o core/memfd.o core/ns.o \
