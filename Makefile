@@ -75,7 +75,7 @@ $(B)/memshim.map: $(wildcard shim/*.def)
 START_OBJ = $(addprefix $(B)/,shim/init.o shim/carry.o shim/probe.o shim/fdtab.o shim/real.o \
 	    core/config.o core/fault.o shim/route.o \
 	    shim/fd.o shim/open.o shim/cred.o core/store.o core/perm.o core/memfd.o core/ns.o \
-	    core/arena.o core/mapio.o)
+	    core/arena.o core/mapio.o shim/lend.o)
 $(B)/libmemshim.so: $(SHIM_OBJ) $(B)/libmemshim-core.a $(B)/memshim.map shim/startup.ld Makefile
 	$(CC) -shared $(LDFLAGS) -Wl,--version-script=$(B)/memshim.map -Wl,-z,defs \
 	    -Wl,-T,shim/startup.ld -Wl,-fini=ms_no_fini \

@@ -89,6 +89,9 @@ static inline int ms_kfd_fd(int32_t kfd) { return (int)((uint32_t)kfd & ((1u << 
 #define MS_I_LOWER 0x20
 #define MS_I_FILLED 0x40 /* a lower directory all of whose lower entries are nodes */
 #define MS_I_UP 0x80     /* a lower file copied up (the report's "modified") */
+#define MS_I_MAPPED 0x100 /* a regular file a program mapped through a store fd:
+			   * its kept descriptions are never lent again, nor
+			   * its pages taken from a mapping at its removal */
 
 struct ms_inode {
 	/* robust, pshared; regular files: growth, shrinking, and every copy
@@ -120,7 +123,13 @@ struct ms_inode {
 	uint32_t parent;    /* [ns] directories: parent inode */
 	uint32_t first;     /* [ns] directories: first entry (insertion order) */
 	uint32_t last;      /* [ns] directories: last entry */
-	uint32_t nentries;  /* [ns] directories: entries, without . and .. */
+	union {
+		uint32_t nentries; /* [ns] directories: entries, without . and .. */
+		/* [ns] regular files: open file descriptions processes keep to
+		 * lend to their next open of it (shim/lend.c); a hint, as a
+		 * killed keeper of one never takes its count back */
+		uint32_t lends;
+	};
 	union {
 		uint32_t link;  /* [ns] symlinks: first block of the target */
 		/* [ns] regular files with a memfd: the next inode in the

@@ -25,6 +25,19 @@ void ms_inode_free_now(struct ms_store *s, uint32_t i)
 {
 	struct ms_inode *in = ms_inode_at(s, i);
 	if (S_ISREG(in->mode)) {
+		/* A process keeps an open file description of it to lend
+		 * (shim/lend.c), which would keep its pages: they go now, as
+		 * tmpfs frees a file at its last close; what is kept sees an
+		 * empty file nobody names, and goes at its next look. Not
+		 * when a program mapped it: a mapping keeps a removed file's
+		 * pages on tmpfs too. */
+		if (in->lends && !(in->flags & MS_I_MAPPED)) {
+			int fd = ms_data_open(s, in, O_RDWR | O_CLOEXEC);
+			if (fd >= 0) {
+				sys_ftruncate(fd, 0);
+				sys_close(fd);
+			}
+		}
 		/* The slot forgets its memfd before the keeper is told to close
 		 * it: a death in between must not queue it twice. */
 		int32_t kfd = in->kfd;
@@ -234,6 +247,43 @@ void ms_ino_put(ms_store *s, ms_ino ino)
 	ms_ns_lock(s);
 	if (live(s, ino))
 		ms_ref_drop(s, ino);
+	ms_ns_unlock(s);
+}
+
+int ms_ino_put_lend(ms_store *s, ms_ino ino, int kept, uint64_t *ino_no)
+{
+	int keep = 0;
+	ms_ns_lock(s);
+	struct ms_inode *in = live(s, ino);
+	if (in) {
+		keep = S_ISREG(in->mode) && in->nlink &&
+		       !(in->flags & (MS_I_MAPPED | MS_I_LOWER | MS_I_ORPHAN | MS_I_LINKABLE));
+		if (keep && !kept)
+			in->lends++;
+		else if (!keep && kept && in->lends)
+			in->lends--;
+		*ino_no = in->ino_no;
+		ms_ref_drop(s, ino);
+	}
+	ms_ns_unlock(s);
+	return keep;
+}
+
+void ms_lend_gone(ms_store *s, ms_ino ino, uint64_t ino_no)
+{
+	ms_ns_lock(s);
+	struct ms_inode *in = live(s, ino);
+	if (in && in->ino_no == ino_no && S_ISREG(in->mode) && in->lends)
+		in->lends--;
+	ms_ns_unlock(s);
+}
+
+void ms_ino_mapped(ms_store *s, ms_ino ino)
+{
+	ms_ns_lock(s);
+	struct ms_inode *in = live(s, ino);
+	if (in && S_ISREG(in->mode))
+		in->flags |= MS_I_MAPPED;
 	ms_ns_unlock(s);
 }
 

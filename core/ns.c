@@ -1106,8 +1106,13 @@ static int open_node(struct ms_store *s, const struct ms_cred *cr, uint32_t dir,
 		 * the caller's fd can write (a failed open truncates
 		 * nothing, as the kernel's), else after it through a new one */
 		int trunc = (oflags & O_TRUNC) && !created;
-		r = trunc && acc != O_RDONLY ? ms_data_open_trunc(s, in, oflags)
-					     : ms_data_open(s, in, oflags & ~O_TRUNC);
+		int (*lend)(ms_ino, uint64_t, int) = ms_lend_hook;
+		r = -1;
+		if (lend && !trunc && !created && !(in->flags & MS_I_MAPPED))
+			r = lend(i, in->ino_no, oflags);
+		if (r < 0)
+			r = trunc && acc != O_RDONLY ? ms_data_open_trunc(s, in, oflags)
+						     : ms_data_open(s, in, oflags & ~O_TRUNC);
 		if (r < 0) {
 			if (created)
 				uncreate(s, made, i);

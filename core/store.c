@@ -15,16 +15,21 @@
 
 #define LD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
-int ms_fd_private_place(int fd)
+int ms_fd_private_base(void)
 {
 	struct rlimit rl;
-	long base = 1000;
+	int base = 1000;
 	/* Under a low soft limit, the top of what it allows: shells and
 	 * programs expect the low numbers free (bash's redirections use
 	 * 3-9, dash's 10 and up). */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1100)
-		base = (long)rl.rlim_cur > 16 ? (long)rl.rlim_cur - 8 : 3;
-	int h = sys_fcntl(fd, F_DUPFD_CLOEXEC, base);
+		base = (long)rl.rlim_cur > 16 ? (int)rl.rlim_cur - 8 : 3;
+	return base;
+}
+
+int ms_fd_private_place(int fd)
+{
+	int h = sys_fcntl(fd, F_DUPFD_CLOEXEC, ms_fd_private_base());
 	if (h < 0)
 		return fd; /* no room up there: it stays where it is */
 	sys_close(fd);
@@ -34,6 +39,7 @@ int ms_fd_private_place(int fd)
 static int fd_high(int fd) { return ms_fd_private_place(fd); }
 
 MS_STARTUP int (*ms_private_fd_hook)(int fd);
+MS_STARTUP int (*ms_lend_hook)(ms_ino ino, uint64_t ino_no, int oflags);
 
 /* Copies n bytes to dst, fresh zeroed memory, leaving alone the pages of
  * src that hold only zeros: the configuration is 35 KiB of fixed arrays,

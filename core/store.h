@@ -165,6 +165,8 @@ void ms_store_set_umask(ms_store *s, mode_t mask);
  * programs use: at 1000, or under a low soft fd limit at the top of what
  * it allows. Returns the new fd, or fd itself when there is no room. */
 int ms_fd_private_place(int fd);
+/* Where ms_fd_private_place puts them: the lowest number it tries. */
+int ms_fd_private_base(void);
 
 /* Set by the shim: makes fd one of the store's private fds from now on,
  * hidden and kept from the program as the others; returns its number
@@ -466,6 +468,29 @@ void ms_mio_fork(int phase);
  * is still out. An unlinked inode is freed at its last put. */
 void ms_ino_get(ms_store *s, ms_ino ino);
 void ms_ino_put(ms_store *s, ms_ino ino);
+
+/* Lending (shim/lend.c): a process may keep the open file description of
+ * a store file it closed, out of the program's way, and give it to its
+ * next open of the same file with the same flags — a dup instead of a
+ * re-open through /proc. The store counts the kept ones (ms_inode.lends):
+ * a file removed while some are kept loses its pages at once
+ * (ms_inode_free_now), as it would on tmpfs.
+ *
+ * ms_ino_put_lend is ms_ino_put for a file fd whose description the
+ * process keeps (kept 1) or would now keep (kept 0): 1 when it may, the
+ * file still linked, never mapped, not lower-backed (the count taken, or
+ * left, and *ino_no set), else 0 (the count given back if kept). */
+int ms_ino_put_lend(ms_store *s, ms_ino ino, int kept, uint64_t *ino_no);
+/* A kept description of file (ino, ino_no) is closed: the count goes back
+ * when the file is still that one. */
+void ms_lend_gone(ms_store *s, ms_ino ino, uint64_t ino_no);
+/* A program mapped file ino through a store fd (shim's mmap). */
+void ms_ino_mapped(ms_store *s, ms_ino ino);
+/* Set by the shim: called by an open of an existing regular file that the
+ * kernel would re-open (not lower-backed, no O_TRUNC, never mapped), under
+ * ns_lock; returns a new fd on a kept description of file (ino, ino_no)
+ * opened with these flags, or -1: none (the re-open follows). NULL: never. */
+extern int (*ms_lend_hook)(ms_ino ino, uint64_t ino_no, int oflags);
 
 /* ---- statistics --------------------------------------------------------- */
 

@@ -64,8 +64,10 @@ static int exec_fixed(const struct exec_call *c, char *const envp[])
 	struct envbuf b;
 	b.used = 0;
 	char **env = ms_carry_env(envp, vec, &b, vf ? 'G' : 'T', NULL, 0);
-	if (!vf)
+	if (!vf) {
 		refs_before_exec(1);
+		ms_lend_drop_all(); /* close-on-exec: their counts go back first */
+	}
 	switch (c->kind) {
 	case X_EXECVE:
 		REAL(execve)(c->path, c->argv, env);

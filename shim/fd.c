@@ -8,6 +8,7 @@
  */
 #include <stdarg.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -164,7 +165,7 @@ MS_EXPORT int close(int fd)
 	if (ms_fd_private(fd))
 		return 0;
 	if (ms_fd_get(fd) && !ms_in_vfork_child())
-		ms_fd_drop(fd);
+		ms_fd_close(fd);
 	ms_hide_forget(fd);
 	return REAL(close)(fd);
 }
@@ -172,11 +173,12 @@ MS_EXPORT int close(int fd)
 /* Closes [first, last] with the private fds left out. */
 static int close_range_around(unsigned first, unsigned last, int flags)
 {
-	int priv[8], n = 0;
+	int priv[8 + MS_LEND_SLOTS], n = 0;
 	for (int i = 0; i < ms_shim.nprivate; i++)
 		if (ms_shim.private_fds[i] >= 0 && (unsigned)ms_shim.private_fds[i] >= first &&
 		    (unsigned)ms_shim.private_fds[i] <= last)
 			priv[n++] = ms_shim.private_fds[i];
+	n += ms_lend_fds(first, last, priv + n);
 	/* Sort the few private fds so the gaps between them are ranges. */
 	for (int i = 1; i < n; i++)
 		for (int j = i; j > 0 && priv[j - 1] > priv[j]; j--) {
@@ -259,6 +261,39 @@ MS_EXPORT int dup2(int oldfd, int newfd) { return dup_onto(oldfd, newfd, 0, 0); 
 
 MS_EXPORT int dup3(int oldfd, int newfd, int flags) { return dup_onto(oldfd, newfd, flags, 1); }
 
+/* What a command does to a store file's description, for lend.c: a POSIX
+ * lock first closes the kept descriptions of its file; a command that
+ * changes the description (F_SETFL, F_SETOWN, F_SETSIG, a lease, an OFD
+ * lock, seals, hints...) spoils it; one that only reads changes nothing. */
+static void lend_fcntl(struct ms_fd *e, int cmd)
+{
+	switch (cmd) {
+	case F_SETLK:
+	case F_SETLKW:
+		ms_lend_lock(e->ino);
+		break;
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+	case F_GETFD:
+	case F_SETFD:
+	case F_GETFL:
+	case F_GETLK:
+	case F_OFD_GETLK:
+	case F_GETOWN:
+	case F_GETOWN_EX:
+	case F_GETSIG:
+	case F_GETLEASE:
+	case F_GET_SEALS:
+	case F_GETPIPE_SZ:
+	case F_GET_RW_HINT:
+	case F_GET_FILE_RW_HINT:
+	case F_CREATED_QUERY:
+		break;
+	default:
+		ms_fd_spoil(e);
+	}
+}
+
 /* F_SETFL flags a program may change on an open file. */
 #define SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
 
@@ -273,6 +308,8 @@ static int fcntl_common(int fd, int cmd, void *arg, int sixty_four)
 	}
 	if (!e)
 		return sixty_four ? REAL(fcntl64)(fd, cmd, arg) : REAL(fcntl)(fd, cmd, arg);
+	if (e->kind == MS_FD_FILE)
+		lend_fcntl(e, cmd);
 	switch (cmd) {
 	case F_DUPFD:
 	case F_DUPFD_CLOEXEC:
@@ -340,6 +377,49 @@ MS_EXPORT int fcntl64(int fd, int cmd, ...)
 	va_end(ap);
 	return fcntl_common(fd, cmd, arg, 1);
 }
+
+/* ---- what the kept descriptions must know of (lend.c) --------------------------------- */
+
+/* A store file's entry, outside a vfork child (whose table is its
+ * parent's). */
+static struct ms_fd *lend_file(int fd)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	return e && e->kind == MS_FD_FILE && !ms_in_vfork_child() ? e : NULL;
+}
+
+/* flock locks belong to the description, which a kept one would hold. */
+MS_EXPORT int flock(int fd, int op)
+{
+	struct ms_fd *e = lend_file(fd);
+	if (e)
+		ms_fd_spoil(e);
+	return REAL(flock)(fd, op);
+}
+
+/* lockf is fcntl's POSIX locks, taken inside libc. */
+#define LOCKF(name)                                                                	MS_EXPORT int name(int fd, int cmd, off_t len)                             	{                                                                          		struct ms_fd *e = lend_file(fd);                                   		if (e)                                                             			ms_lend_lock(e->ino);                                      		return REAL(name)(fd, cmd, len);                                   	}
+LOCKF(lockf)
+LOCKF(lockf64)
+
+/* Any ioctl may change the description (FIONBIO, FIOASYNC). */
+MS_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	struct ms_fd *e = lend_file(fd);
+	if (e)
+		ms_fd_spoil(e);
+	return REAL(ioctl)(fd, req, arg);
+}
+
+/* A mapped file keeps its pages when removed, as on tmpfs: the store
+ * stops keeping descriptions of it (core: MS_I_MAPPED). */
+#define MMAP(name)                                                                 	MS_EXPORT void *name(void *addr, size_t n, int prot, int flags, int fd, off_t off) 	{                                                                          		struct ms_fd *e = (flags & MAP_ANONYMOUS) ? NULL : lend_file(fd);  		if (e) {                                                           			ms_ino_mapped(ms_shim.store, e->ino);                      			ms_fd_spoil(e);                                            		}                                                                  		return REAL(name)(addr, n, prot, flags, fd, off);                  	}
+MMAP(mmap)
+MMAP(mmap64)
 
 /* ---- mapped reads and writes (core/mapio.c) ----------------------------------------- */
 
@@ -519,7 +599,7 @@ static ssize_t mio_read(struct ms_fd *e, int fd, void *buf, size_t n)
  * fd is the placeholder memfd); a store file's pread and read may be
  * served from its mapping (MAPPED: the call that does it); anything else
  * is the kernel's. */
-#define READ_AS(name, params, args, MAPPED)                                        \
+#define READ_AS(name, params, args, MAPPED, MOVES)                                 \
 	MS_EXPORT ssize_t name params                                              \
 	{                                                                          \
 		struct ms_fd *e = ms_fd_io(fd);                                    \
@@ -528,34 +608,37 @@ static ssize_t mio_read(struct ms_fd *e, int fd, void *buf, size_t n)
 				errno = EISDIR;                                    \
 				return -1;                                         \
 			}                                                          \
+			if (MOVES)                                                 \
+				ms_fd_moved(e);                                    \
 			ssize_t r_ = MAPPED;                                       \
 			if (r_ != MIO_KERNEL)                                      \
 				return r_;                                         \
 		}                                                                  \
 		return REAL(name) args;                                            \
 	}
-#define READ(name, params, args) READ_AS(name, params, args, MIO_KERNEL)
+/* MOVES: the call reads at the fd's offset and moves it (lend.c). */
+#define READ(name, params, args, MOVES) READ_AS(name, params, args, MIO_KERNEL, MOVES)
 /* The _chk names: a length past the buffer is the real one's to abort on. */
 #define CHK(call) (n > buflen ? MIO_KERNEL : (call))
 
-READ_AS(read, (int fd, void *buf, size_t n), (fd, buf, n), mio_read(e, fd, buf, n))
+READ_AS(read, (int fd, void *buf, size_t n), (fd, buf, n), mio_read(e, fd, buf, n), 1)
 READ_AS(__read_chk, (int fd, void *buf, size_t n, size_t buflen), (fd, buf, n, buflen),
-	CHK(mio_read(e, fd, buf, n)))
+	CHK(mio_read(e, fd, buf, n)), 1)
 READ_AS(pread, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off),
-	mio_pread(e, fd, buf, n, off))
+	mio_pread(e, fd, buf, n, off), 0)
 READ_AS(pread64, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off),
-	mio_pread(e, fd, buf, n, off))
+	mio_pread(e, fd, buf, n, off), 0)
 READ_AS(__pread_chk, (int fd, void *buf, size_t n, off_t off, size_t buflen),
-	(fd, buf, n, off, buflen), CHK(mio_pread(e, fd, buf, n, off)))
+	(fd, buf, n, off, buflen), CHK(mio_pread(e, fd, buf, n, off)), 0)
 READ_AS(__pread64_chk, (int fd, void *buf, size_t n, off_t off, size_t buflen),
-	(fd, buf, n, off, buflen), CHK(mio_pread(e, fd, buf, n, off)))
-READ(readv, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt))
-READ(preadv, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off))
-READ(preadv64, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off))
+	(fd, buf, n, off, buflen), CHK(mio_pread(e, fd, buf, n, off)), 0)
+READ(readv, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt), 1)
+READ(preadv, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off), 0)
+READ(preadv64, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off), 0)
 READ(preadv2, (int fd, const struct iovec *iov, int cnt, off_t off, int flags),
-     (fd, iov, cnt, off, flags))
+     (fd, iov, cnt, off, flags), off == -1)
 READ(preadv64v2, (int fd, const struct iovec *iov, int cnt, off_t off, int flags),
-     (fd, iov, cnt, off, flags))
+     (fd, iov, cnt, off, flags), off == -1)
 
 /* A directory's offset is its readdir cookie (rewinddir seeks to 0). */
 static off_t dir_lseek(struct ms_fd *e, off_t off, int whence)
@@ -580,6 +663,8 @@ static off_t dir_lseek(struct ms_fd *e, off_t off, int whence)
 		struct ms_fd *e = ms_fd_io(fd);                                    \
 		if (e && e->kind == MS_FD_DIR)                                     \
 			return dir_lseek(e, off, whence);                          \
+		if (e && !(whence == SEEK_CUR && off == 0))                        \
+			ms_fd_moved(e);                                            \
 		return REAL(name)(fd, off, whence);                                \
 	}
 
@@ -665,6 +750,8 @@ static ssize_t store_write(struct ms_fd *e, int fd, const struct wreq *q)
 		errno = EBADF;
 		return -1;
 	}
+	if (!positional(q))
+		ms_fd_moved(e);
 	int acc = e->oflags & O_ACCMODE;
 	if (acc == O_RDONLY)
 		return do_real_write(fd, q); /* EBADF from the kernel */
@@ -932,11 +1019,20 @@ static size_t copy_bound(int in, const off_t *inoff, size_t len)
 	return cap < len ? cap : len;
 }
 
+/* A copy from store file `in` at its offset moves the offset. */
+static void copy_from(int in, const off_t *inoff)
+{
+	struct ms_fd *e = inoff ? NULL : ms_fd_io(in);
+	if (e)
+		ms_fd_moved(e);
+}
+
 /* The kernel copies: the same write path, for at most what `in` can give
  * (callers loop on short copies). */
 #define COPY(name, params, args, kind_, inoff_, outoff_)                           \
 	MS_EXPORT ssize_t name params                                              \
 	{                                                                          \
+		copy_from(in, inoff_);                                             \
 		struct ms_fd *e = ms_fd_io(fd);                                    \
 		if (!e)                                                            \
 			return REAL(name) args;                                    \
@@ -949,6 +1045,7 @@ static size_t copy_bound(int in, const off_t *inoff, size_t len)
 #define SENDFILE(name)                                                             \
 	MS_EXPORT ssize_t name(int fd, int in, off_t *off, size_t len)             \
 	{                                                                          \
+		copy_from(in, off);                                                \
 		struct ms_fd *e = ms_fd_io(fd);                                    \
 		if (!e)                                                            \
 			return REAL(name)(fd, in, off, len);                       \

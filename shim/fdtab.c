@@ -57,6 +57,7 @@ void ms_fd_set(int fd, enum ms_fd_kind kind, ms_ino ino, int oflags)
 	e->how = 0;
 	e->sig = 0;
 	e->pos = 0;
+	e->lend = 0;
 	__atomic_store_n(&e->mio, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->fail, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->kind, (uint32_t)kind, __ATOMIC_RELEASE);
@@ -78,13 +79,16 @@ static int ino_open(ms_ino ino)
 	return 0;
 }
 
-void ms_fd_drop(int fd)
+/* open: fd is still the program's (a close to come), else the kernel has
+ * replaced it already. */
+static void drop(int fd, int open)
 {
 	struct ms_fd *e = ms_fd_get(fd);
 	if (!e)
 		return;
 	ms_ino ino = e->ino;
 	uint32_t kind = e->kind;
+	struct ms_fd was = *e;
 	__atomic_store_n(&e->kind, MS_FD_NONE, __ATOMIC_RELEASE);
 	if (kind == MS_FD_DIR)
 		ms_notify_close(ms_shim.store, fd); /* dnotify_flush */
@@ -93,10 +97,17 @@ void ms_fd_drop(int fd)
 	 * store gave back their charge. */
 	if (kind == MS_FD_FILE && ms_mio_mapped(ms_shim.store, ino) && !ino_open(ino))
 		ms_mio_forget(ms_shim.store, ino);
-	ms_ino_put(ms_shim.store, ino);
+	if (kind == MS_FD_FILE)
+		ms_lend_put(fd, &was, open); /* its reference, maybe its description */
+	else
+		ms_ino_put(ms_shim.store, ino);
 	if (fd <= 2)
 		ms_stdio_fd_changed(fd);
 }
+
+void ms_fd_drop(int fd) { drop(fd, 0); }
+
+void ms_fd_close(int fd) { drop(fd, 1); }
 
 void ms_fd_copy(int oldfd, int newfd)
 {
@@ -107,6 +118,8 @@ void ms_fd_copy(int oldfd, int newfd)
 	if (!e)
 		return;
 	ms_ino_get(ms_shim.store, e->ino);
+	/* both now name one description, which no other fd may be lent */
+	__atomic_or_fetch(&e->how, MS_FD_DUPED, __ATOMIC_RELAXED);
 	struct ms_fd copy = *e;
 	/* A dup'd directory fd shares its position, as the kernel's shared
 	 * open file description would; close-on-exec is per fd. */
@@ -114,6 +127,8 @@ void ms_fd_copy(int oldfd, int newfd)
 	tab[newfd].pos = copy.pos;
 	tab[newfd].how = copy.how;
 	tab[newfd].sig = copy.sig;
+	tab[newfd].lend = copy.lend;
+	ms_lend_dup(&tab[newfd]);
 }
 
 int ms_fd_new_dir(ms_ino ino, int oflags, int minfd, enum ms_fd_kind kind)
@@ -157,7 +172,7 @@ int ms_fd_private(int fd)
 	for (int i = 0; i < ms_shim.nprivate; i++)
 		if (ms_shim.private_fds[i] == fd)
 			return 1;
-	return 0;
+	return ms_lend_hidden(fd);
 }
 
 /* ms_private_fd_hook of core/store.h: a store fd made after the attach
@@ -181,6 +196,7 @@ int ms_fd_private_take(int fd)
 
 void ms_fd_private_evict(int fd)
 {
+	ms_lend_evict(fd);
 	for (int i = 0; i < ms_shim.nprivate; i++) {
 		if (ms_shim.private_fds[i] != fd)
 			continue;
@@ -213,7 +229,7 @@ void ms_fd_drop_range(unsigned first, unsigned last)
 	unsigned h = (unsigned)__atomic_load_n(&high, __ATOMIC_RELAXED);
 	for (unsigned fd = first; fd < h && fd <= last; fd++)
 		if (KIND(&tab[fd]))
-			ms_fd_drop((int)fd);
+			ms_fd_close((int)fd);
 }
 
 void ms_fd_mark_shared(void)

@@ -76,6 +76,7 @@ void ms_shim_fork_child(void)
 	ms_shim.pid = getpid();
 	if (!ms_shim.ready)
 		return;
+	ms_lend_fork_child();
 	ms_store_atfork_child(ms_shim.store);
 	ms_fdtab_atfork_child();
 	ms_cwd_fork_child();
@@ -204,6 +205,7 @@ static int attach_now(void)
 		ms_shim.private_fds[np++] = ms_shim.placeholder;
 	ms_shim.nprivate = np;
 	ms_private_fd_hook = ms_fd_private_take; /* after the list is made */
+	ms_lend_hook = ms_lend_take;
 	ms_store_set_umask(st, __atomic_load_n(&ms_shim.umask, __ATOMIC_RELAXED));
 	ms_cred_pin_update(); /* the new handle read the credentials */
 	ms_carry_attach();
@@ -295,10 +297,26 @@ MS_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	for (int i = 0; i < n; i++)
 		x[i] = va_arg(ap, void *);
 	va_end(ap);
-	if (!(flags & CLONE_THREAD))
+	if (!(flags & CLONE_THREAD)) {
 		ms_vfork_seen();
+		ms_fd_mark_shared(); /* the child has every description too */
+	}
 	ms_real_resolve(); /* as before a fork: the child may not call dlsym */
 	return REAL(clone)(fn, stack, flags, arg, x[0], x[1], x[2]);
+}
+
+/* system and popen start their child by libc's own spawn, which runs no
+ * wrapper: the child has every description this process has. */
+MS_EXPORT int system(const char *cmd)
+{
+	ms_fd_mark_shared();
+	return REAL(system)(cmd);
+}
+
+MS_EXPORT FILE *popen(const char *cmd, const char *mode)
+{
+	ms_fd_mark_shared();
+	return REAL(popen)(cmd, mode);
 }
 
 /* Everything a process needs to route calls is cheap and done here; the

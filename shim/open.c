@@ -33,10 +33,14 @@ int ms_open_route(struct ms_route *r, int flags, mode_t mode, enum ms_open_how h
 		if (rc)
 			return rc;
 	}
+	/* a kept description may be lent to an fd the program keeps (lend.c) */
+	if (how == MS_OPEN_KEEP && !ms_in_vfork_child())
+		ms_lend_allow();
 	if (r->empty)
 		rc = ms_reopen(s, ino, flags, &fd);
 	else
 		rc = ms_open(s, r->dir, r->path, flags, mode, &fd, &ino);
+	uint32_t lent = ms_lend_taken();
 	int at;
 	const char *real;
 	if (ms_leave(rc, &at, &real)) {
@@ -89,9 +93,11 @@ int ms_open_route(struct ms_route *r, int flags, mode_t mode, enum ms_open_how h
 	}
 	ms_fd_set(fd, MS_FD_FILE, ino, flags);
 	struct ms_fd *e = ms_fd_get(fd);
-	if (e)
+	if (e) {
+		e->lend = lent;
 		e->how = (ms_open_created() && !r->empty ? MS_FD_CREATED : 0) |
 			 ((flags & O_TMPFILE) == O_TMPFILE ? MS_FD_TMPFILE : 0) |
 			 (ms_open_lower() ? MS_FD_LOWER : 0);
+	}
 	return fd;
 }

@@ -307,6 +307,9 @@ struct ms_fd {
 	 * the file (fd.c, core/mapio.c); MS_FD_MIO_NEVER when none can be
 	 * made through it */
 	uint32_t mio;
+	/* files: the kept description this fd was lent (lend.c: slot and
+	 * generation, MS_LEND_REF), 0 = none */
+	uint32_t lend;
 };
 #define MS_FD_MIO_NEVER UINT32_MAX
 
@@ -325,8 +328,16 @@ struct ms_fd {
 			 * (MEMSHIM_LOWER, opened for reading): I/O is the
 			 * kernel's, attribute changes and stat the store's */
 
+/* The next three decide whether a closed fd's description may be kept to
+ * lend (lend.c); they describe the description, so dups copy them. */
+#define MS_FD_DUPED 16  /* [atomic] dup'd once: other fds may share it */
+#define MS_FD_MOVED 32  /* [atomic] its offset may have moved from 0 */
+#define MS_FD_SPOILT 64 /* [atomic] changed as a fresh open's is not (flock,
+			 * F_SETFL, F_SETOWN, a lease, ioctl...) */
+
 #define MS_FD_FAIL_KNOWN (1u << 31)
-_Static_assert(__builtin_popcount(MS_FD_CREATED | MS_FD_TMPFILE | MS_FD_SHARED | MS_FD_LOWER) == 4,
+_Static_assert(__builtin_popcount(MS_FD_CREATED | MS_FD_TMPFILE | MS_FD_SHARED | MS_FD_LOWER |
+				  MS_FD_DUPED | MS_FD_MOVED | MS_FD_SPOILT) == 7,
 	       "each bit of ms_fd.how its own");
 
 /* The entry of fd, or NULL when fd is not a store fd. A few nanoseconds. */
@@ -364,6 +375,9 @@ static inline struct ms_fd *ms_fd_attr(int fd)
 void ms_fd_set(int fd, enum ms_fd_kind kind, ms_ino ino, int oflags);
 /* Forgets fd and gives back its reference. */
 void ms_fd_drop(int fd);
+/* ms_fd_drop of an fd about to be closed (close, close_range, fclose):
+ * its description may be kept to lend (lend.c). */
+void ms_fd_close(int fd);
 /* newfd becomes a copy of oldfd's entry (dup, dup2, F_DUPFD); takes a
  * reference. Drops newfd's old entry first. */
 void ms_fd_copy(int oldfd, int newfd);
@@ -376,6 +390,43 @@ int ms_fd_new_dir(ms_ino ino, int oflags, int minfd, enum ms_fd_kind kind);
 /* 1 when fd is one of the store's private fds (arena, keeper socket, ...):
  * close, close_range, dup2 onto it must leave it working. */
 int ms_fd_private(int fd);
+
+/* ---- lending kept descriptions (lend.c) ------------------------------------ */
+
+/* ms_lend_hook of core/store.h. */
+int ms_lend_take(ms_ino ino, uint64_t ino_no, int oflags);
+/* ms_open_route, around its open: lending allowed (an fd the program
+ * keeps, made by this thread), then the lent slot's reference for the new
+ * fd's entry (0: the fd is no lent one). */
+void ms_lend_allow(void);
+uint32_t ms_lend_taken(void);
+/* The put of store file fd e's reference at its drop (ms_fd_drop); with
+ * open 1 the fd is still the program's (close, close_range: its
+ * description may be kept now), with 0 the kernel has already replaced
+ * it (dup2 onto it). */
+void ms_lend_put(int fd, struct ms_fd *e, int open);
+/* A dup of a lent fd: one more user of its description. */
+void ms_lend_dup(struct ms_fd *e);
+/* fd's offset may move (read, write, lseek, a copy, a stream). */
+void ms_fd_moved(struct ms_fd *e);
+/* fd's description changed as a fresh open's is not: never kept again. */
+void ms_fd_spoil(struct ms_fd *e);
+/* A POSIX record lock on file ino is about to be taken: every kept
+ * description of it is closed first (a close of any fd of a file drops
+ * the process's locks on it, so none may be closed later). */
+void ms_lend_lock(ms_ino ino);
+/* 1 when fd is a kept description (one of the private fds). */
+int ms_lend_hidden(int fd);
+/* Kept descriptions in [first, last] into out (room for MS_LEND_SLOTS);
+ * returns how many. */
+int ms_lend_fds(unsigned first, unsigned last, int *out);
+/* The program takes fd's number (dup2 onto it): the kept description goes. */
+void ms_lend_evict(int fd);
+/* Every kept description goes (before an exec). */
+void ms_lend_drop_all(void);
+/* In a fork child: the kept descriptions are the parent's. */
+void ms_lend_fork_child(void);
+#define MS_LEND_SLOTS 4
 /* ms_private_fd_hook of core/store.h (set at the attach). */
 int ms_fd_private_take(int fd);
 /* Moves a private fd away from `fd` (before dup2 onto it). */

@@ -54,6 +54,8 @@ MS_EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, i
 	if (fd < 0)
 		return -fd;
 	struct ms_fd *e = ms_fd_get(fd);
+	if (e)
+		ms_fd_spoil(e); /* the child's from now on: never lent again */
 	if (e && e->kind == MS_FD_DIR) {
 		opens_close(fd); /* the child could not use an emulated one */
 		return EISDIR;

@@ -95,6 +95,15 @@ static struct ck *map_find(const FILE *f)
 
 /* ---- the cookie functions ------------------------------------------------ */
 
+/* A stream's reads and seeks move its fd's offset behind the wrappers'
+ * back (lend.c); its writes go through ms_shim_write, which says so. */
+static void stream_moves(int fd)
+{
+	struct ms_fd *e = ms_fd_get(fd);
+	if (e)
+		ms_fd_moved(e);
+}
+
 static ssize_t ck_read(void *c, char *buf, size_t n)
 {
 	struct ck *k = c;
@@ -103,6 +112,7 @@ static ssize_t ck_read(void *c, char *buf, size_t n)
 		errno = EISDIR;
 		return -1;
 	}
+	stream_moves(k->fd);
 	do
 		r = REAL(read)(k->fd, buf, n);
 	while (r < 0 && errno == EINTR);
@@ -133,6 +143,7 @@ static ssize_t ck_write(void *c, const char *buf, size_t n)
 static int ck_seek(void *c, off64_t *off, int whence)
 {
 	struct ck *k = c;
+	stream_moves(k->fd);
 	off_t r = REAL(lseek)(k->fd, (off_t)*off, whence);
 	if (r < 0)
 		return -1;
@@ -175,7 +186,7 @@ static int ck_close(void *c)
 		/* Forget before closing: once closed, the number may be
 		 * handed to another thread's open. */
 		if (!ms_in_vfork_child())
-			ms_fd_drop(k->fd);
+			ms_fd_close(k->fd);
 		r = REAL(close)(k->fd);
 	}
 	free(k);

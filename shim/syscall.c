@@ -18,6 +18,9 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -96,6 +99,12 @@ MS_EXPORT __attribute__((no_sanitize_address)) long syscall(long n, ...)
 		return dup3(I(0), I(1), I(2));
 	case SYS_fcntl:
 		return fcntl(I(0), I(1), A(2));
+	case SYS_flock:
+		return flock(I(0), I(1));
+	case SYS_ioctl:
+		return ioctl(I(0), (unsigned long)A(1), P(2));
+	case SYS_mmap:
+		return (long)mmap(P(0), Z(1), I(2), I(3), I(4), O(5));
 	/* data */
 	case SYS_read:
 		return read(I(0), P(1), Z(2));

@@ -80,6 +80,11 @@ Test(e2e_diff, node)
  * same paths with the same flags. */
 Test(e2e_diff, open) { differential_of("openops", "all"); }
 
+/* The same file opened and closed again and again, which the store serves
+ * from a kept description (tests/helpers/lendops.c): offsets, flags, fd
+ * numbers, locks, fork, removal, mappings. */
+Test(e2e_diff, lent_descriptions) { differential_of("lendops", "all"); }
+
 /* What programs do with fds beyond read and write (tests/helpers/fdops.c):
  * /proc/self/fd/N as a name, O_PATH fds, fcntl and vector errno cases. */
 Test(e2e_diff, proc_fd) { differential_of("fdops", "proc"); }

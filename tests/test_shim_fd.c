@@ -349,3 +349,21 @@ Test(shim_fd, each_thread_leaves_the_store_by_its_own_path)
 	cr_expect_eq(wrong, 0, "%s", o);
 	cr_expect_lt(grown - plain, 1024, "%s", o);
 }
+
+/* A file opened and closed again and again is served from a kept open
+ * file description (shim/lend.c): lent from its second close on, never
+ * after flock, F_SETFL, ioctl, mmap or F_SETOWN, gone before a POSIX lock,
+ * and a removed file's pages go whoever removes it and whatever was kept
+ * (a 1 MiB quota takes a second 600 KiB file; no fd keeps the first's
+ * pages); 4 threads opening two files 3,000 times each, through dups and
+ * streams, always start at offset 0 (tests/helpers/lendops.c). */
+Test(shim_fd, kept_descriptions_are_lent_only_as_a_fresh_open)
+{
+	char cmd[1024];
+	static char out[8192];
+	snprintf(cmd, sizeof(cmd), "mkdir -m 700 /mem/t && %s/tests/helpers/lendops /mem/t store",
+		 t_build());
+	int st = t_sh("MEMSHIM_QUOTA=1M", cmd, out, sizeof(out));
+	cr_assert_eq(st, 0, "lendops store: status %d:\n%s", st, out);
+	HAS(out, "ok");
+}
