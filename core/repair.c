@@ -54,7 +54,7 @@ void ms_ns_unlock(struct ms_store *s) { pthread_mutex_unlock(&s->hdr->ns_lock); 
 
 void *ms_scratch(size_t n)
 {
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = mmap64(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 

@@ -783,7 +783,7 @@ int ms_check(ms_store *s, char *msg, size_t n)
 	}
 	/* Link counts agree with the entries: one pass counts them. */
 	size_t cbytes = ((size_t)h->nslots + 1) * sizeof(uint32_t);
-	links = mmap(NULL, cbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	links = mmap64(NULL, cbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (links == MAP_FAILED) {
 		links = NULL;
 		FAIL("no memory for the check");

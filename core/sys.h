@@ -261,14 +261,15 @@ static inline ssize_t sys_recvmsg(int fd, void *mh, int flags)
 }
 
 /* mmap through libc (sanitizers follow the mappings it makes); 0 and *out,
- * or -errno. */
+ * or -errno. By its other name, mmap64, which the shim does not wrap: its
+ * mmap wrapper is for programs (shim/fd.c). */
 static inline int sys_mmap(void **out, size_t len, int prot, int flags, int fd, off_t off)
 {
 	int f = MS_FAULT("mmap");
 	if (f)
 		return f;
 	int saved = errno;
-	void *p = mmap(NULL, len, prot, flags, fd, off);
+	void *p = mmap64(NULL, len, prot, flags, fd, off);
 	int r = p == MAP_FAILED ? -errno : 0;
 	errno = saved;
 	if (!r)

@@ -224,12 +224,22 @@ MS_EXPORT void closefrom(int lowfd)
 
 /* ---- duplicating ------------------------------------------------------------------- */
 
+/* A vfork child dup'd store fd `from`: its program will have the
+ * description, which the parent (whose table this is) must never lend. */
+static void vfork_dup(int from)
+{
+	ms_vfork_touch();
+	struct ms_fd *e = ms_fd_get(from);
+	if (e)
+		ms_fd_spoil(e);
+}
+
 MS_EXPORT int dup(int fd)
 {
 	int r = REAL(dup)(fd);
 	if (r >= 0 && ms_fd_get(fd)) {
 		if (ms_in_vfork_child())
-			ms_vfork_touch();
+			vfork_dup(fd);
 		else
 			ms_fd_copy(fd, r);
 	}
@@ -245,7 +255,7 @@ static int dup_onto(int oldfd, int newfd, int flags, int three)
 		return r;
 	if (ms_in_vfork_child()) {
 		if (ms_fd_get(oldfd))
-			ms_vfork_touch();
+			vfork_dup(oldfd);
 		return r;
 	}
 	int saved = errno;
@@ -303,7 +313,7 @@ static int fcntl_common(int fd, int cmd, void *arg, int sixty_four)
 	int r;
 	if (e && ms_in_vfork_child()) {
 		if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-			ms_vfork_touch();
+			vfork_dup(fd);
 		e = NULL; /* the table is the parent's */
 	}
 	if (!e)
@@ -398,7 +408,14 @@ MS_EXPORT int flock(int fd, int op)
 }
 
 /* lockf is fcntl's POSIX locks, taken inside libc. */
-#define LOCKF(name)                                                                	MS_EXPORT int name(int fd, int cmd, off_t len)                             	{                                                                          		struct ms_fd *e = lend_file(fd);                                   		if (e)                                                             			ms_lend_lock(e->ino);                                      		return REAL(name)(fd, cmd, len);                                   	}
+#define LOCKF(name)                                                                \
+	MS_EXPORT int name(int fd, int cmd, off_t len)                             \
+	{                                                                          \
+		struct ms_fd *e = lend_file(fd);                                   \
+		if (e)                                                             \
+			ms_lend_lock(e->ino);                                      \
+		return REAL(name)(fd, cmd, len);                                   \
+	}
 LOCKF(lockf)
 LOCKF(lockf64)
 
@@ -416,10 +433,18 @@ MS_EXPORT int ioctl(int fd, unsigned long req, ...)
 }
 
 /* A mapped file keeps its pages when removed, as on tmpfs: the store
- * stops keeping descriptions of it (core: MS_I_MAPPED). */
-#define MMAP(name)                                                                 	MS_EXPORT void *name(void *addr, size_t n, int prot, int flags, int fd, off_t off) 	{                                                                          		struct ms_fd *e = (flags & MAP_ANONYMOUS) ? NULL : lend_file(fd);  		if (e) {                                                           			ms_ino_mapped(ms_shim.store, e->ino);                      			ms_fd_spoil(e);                                            		}                                                                  		return REAL(name)(addr, n, prot, flags, fd, off);                  	}
-MMAP(mmap)
-MMAP(mmap64)
+ * stops keeping descriptions of it (core: MS_I_MAPPED). mmap64 is the
+ * same function under another name, which x86-64 programs do not call
+ * (the store's own code calls it: core/sys.h). */
+MS_EXPORT void *mmap(void *addr, size_t n, int prot, int flags, int fd, off_t off)
+{
+	struct ms_fd *e = (flags & MAP_ANONYMOUS) ? NULL : lend_file(fd);
+	if (e) {
+		ms_ino_mapped(ms_shim.store, e->ino);
+		ms_fd_spoil(e);
+	}
+	return REAL(mmap)(addr, n, prot, flags, fd, off);
+}
 
 /* ---- mapped reads and writes (core/mapio.c) ----------------------------------------- */
 

@@ -50,13 +50,16 @@ _Static_assert(MS_LEND_SLOTS < 8, "a slot index fits REF's 3 bits");
 
 #define LD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define SET(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+/* fields other threads glance at without owning the slot (fd, ino, key) */
+#define PEEK(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define POKE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
 struct slot {
 	uint32_t w;       /* [atomic] state and generation */
-	int fd;           /* [BUSY] the kept description; -1 when FREE */
-	ms_ino ino;       /* [BUSY] its file */
+	int fd;           /* [BUSY, PEEK] the kept description; -1 when FREE */
+	ms_ino ino;       /* [BUSY, PEEK] its file */
 	uint64_t ino_no;  /* [BUSY] ... and that file's st_ino (slots are reused) */
-	int key;          /* [BUSY] its status flags (KEY_FLAGS) */
+	int key;          /* [BUSY, PEEK] its status flags (KEY_FLAGS) */
 	uint32_t users;   /* [atomic] program fds on it while LENT */
 	uint32_t dirty;   /* [atomic] its offset may not be 0 */
 	uint32_t spoilt;  /* [atomic] not to be kept once its users are gone */
@@ -88,7 +91,7 @@ static void release(struct slot *l, uint32_t gen, int count)
 		sys_close(l->fd);
 	if (count)
 		ms_lend_gone(ms_shim.store, l->ino, l->ino_no);
-	l->fd = -1;
+	POKE(l->fd, -1);
 	SET(&l->w, W(gen + 1, L_FREE));
 }
 
@@ -114,7 +117,7 @@ int ms_lend_take(ms_ino ino, uint64_t ino_no, int oflags)
 	for (int k = 0; k < MS_LEND_SLOTS; k++) {
 		struct slot *l = &slot[k];
 		uint32_t w;
-		if (l->ino != ino || !take_busy(l, &w, L_IDLE))
+		if (PEEK(l->ino) != ino || !take_busy(l, &w, L_IDLE))
 			continue;
 		if (l->ino_no != ino_no || l->key != key) {
 			SET(&l->w, w); /* back to IDLE: another file, or flags */
@@ -204,7 +207,8 @@ static int kept_already(ms_ino ino, int key)
 {
 	for (int k = 0; k < MS_LEND_SLOTS; k++) {
 		uint32_t st = STATE(LD(&slot[k].w));
-		if ((st == L_IDLE || st == L_LENT) && slot[k].ino == ino && slot[k].key == key)
+		if ((st == L_IDLE || st == L_LENT) && PEEK(slot[k].ino) == ino &&
+		    PEEK(slot[k].key) == key)
 			return 1;
 	}
 	return 0;
@@ -236,7 +240,7 @@ static void keep(int fd, struct ms_fd *e, uint32_t how)
 		return;
 	}
 	struct slot *l = &slot[k];
-	l->fd = sys_fcntl(fd, F_DUPFD_CLOEXEC, ms_fd_private_base());
+	POKE(l->fd, sys_fcntl(fd, F_DUPFD_CLOEXEC, ms_fd_private_base()));
 	uint64_t no = 0;
 	if (l->fd < 0) {
 		ms_ino_put(s, e->ino);
@@ -247,9 +251,9 @@ static void keep(int fd, struct ms_fd *e, uint32_t how)
 		release(l, gen, 0);
 		return;
 	}
-	l->ino = e->ino;
+	POKE(l->ino, e->ino);
 	l->ino_no = no;
-	l->key = e->oflags & KEY_FLAGS;
+	POKE(l->key, e->oflags & KEY_FLAGS);
 	SET(&l->dirty, (how & MS_FD_MOVED) != 0);
 	SET(&l->spoilt, 0);
 	SET(&l->users, 0);
@@ -294,7 +298,7 @@ static void drop(ms_ino ino)
 	for (int k = 0; k < MS_LEND_SLOTS; k++) {
 		struct slot *l = &slot[k];
 		uint32_t w;
-		if (ino && l->ino != ino)
+		if (ino && PEEK(l->ino) != ino)
 			continue;
 		if (take_busy(l, &w, L_IDLE) || take_busy(l, &w, L_LENT))
 			release(l, GEN(w), 1);
@@ -310,7 +314,7 @@ int ms_lend_hidden(int fd)
 	if (fd < 0)
 		return 0;
 	for (int k = 0; k < MS_LEND_SLOTS; k++)
-		if (STATE(LD(&slot[k].w)) != L_FREE && slot[k].fd == fd)
+		if (STATE(LD(&slot[k].w)) != L_FREE && PEEK(slot[k].fd) == fd)
 			return 1;
 	return 0;
 }
@@ -319,7 +323,7 @@ int ms_lend_fds(unsigned first, unsigned last, int *out)
 {
 	int n = 0;
 	for (int k = 0; k < MS_LEND_SLOTS; k++) {
-		int fd = slot[k].fd;
+		int fd = PEEK(slot[k].fd);
 		if (STATE(LD(&slot[k].w)) != L_FREE && fd >= 0 && (unsigned)fd >= first &&
 		    (unsigned)fd <= last)
 			out[n++] = fd;
@@ -329,10 +333,12 @@ int ms_lend_fds(unsigned first, unsigned last, int *out)
 
 void ms_lend_evict(int fd)
 {
+	if (ms_in_vfork_child())
+		return; /* its copy goes with the dup2; the parent keeps its own */
 	for (int k = 0; k < MS_LEND_SLOTS; k++) {
 		struct slot *l = &slot[k];
 		uint32_t w;
-		if (l->fd != fd)
+		if (PEEK(l->fd) != fd)
 			continue;
 		if (take_busy(l, &w, L_IDLE) || take_busy(l, &w, L_LENT))
 			release(l, GEN(w), 1);

@@ -27,7 +27,6 @@
 #define BYHAND_close ~, 1
 #define BYHAND_closedir ~, 1
 #define BYHAND_mmap ~, 1 /* MAP_FAILED, not NULL */
-#define BYHAND_mmap64 ~, 1
 
 #define MS_IF_0(...) __VA_ARGS__
 #define MS_IF_1(...)
@@ -77,9 +76,4 @@ void *ms_fail_mmap(void *addr, size_t n, int prot, int flags, int fd, off_t off)
 	(void)addr, (void)n, (void)prot, (void)flags, (void)fd, (void)off;
 	errno = ms_fault_errno;
 	return MAP_FAILED;
-}
-
-void *ms_fail_mmap64(void *addr, size_t n, int prot, int flags, int fd, off_t off)
-{
-	return ms_fail_mmap(addr, n, prot, flags, fd, off);
 }

@@ -151,6 +151,10 @@ static int spawn_common(pid_t *pid, const char *path, const posix_spawn_file_act
 	if (!ms_shim.on)
 		return search ? REAL(posix_spawnp)(pid, path, fa, attr, argv, envp)
 			      : REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
+	/* file actions may dup any fd into the child, close-on-exec or not:
+	 * no description of this process is to be lent again (lend.c) */
+	if (fa)
+		ms_fd_mark_shared();
 	/* posix_spawnp through a PATH that names store directories: the
 	 * search is ours, in PATH order, real directories included. */
 	char found[PATH_MAX];

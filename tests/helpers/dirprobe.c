@@ -31,17 +31,7 @@
 
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
-static int failed;
-
-#define CHECK(cond, ...)                                                           \
-	do {                                                                       \
-		if (!(cond)) {                                                     \
-			printf("FAIL %s:%d: ", __func__, __LINE__);                \
-			printf(__VA_ARGS__);                                       \
-			printf("\n");                                              \
-			failed = 1;                                                \
-		}                                                                  \
-	} while (0)
+#include "helpers/check.h"
 
 static const char *tname(unsigned char t)
 {
@@ -117,7 +107,7 @@ static int cmd_list(const char *dir)
 	}
 	CHECK(errno == 0, "readdir ended with %s", strerror(errno));
 	CHECK(closedir(d) == 0, "closedir: %s", strerror(errno));
-	return failed;
+	return check_fails != 0;
 }
 
 /* Everything readdir answers, verbatim: the passthrough check. */
@@ -155,7 +145,7 @@ static int cmd_sorted(const char *dir)
 	free(v);
 	if (d)
 		closedir(d);
-	return failed;
+	return check_fails != 0;
 }
 
 static int cmd_seek(const char *dir)
@@ -193,7 +183,7 @@ static int cmd_seek(const char *dir)
 	CHECK(e && strcmp(e->d_name, ".") == 0, "after rewinddir: %s", e ? e->d_name : "(end)");
 	closedir(d);
 	printf("%d entries\n", n);
-	return failed;
+	return check_fails != 0;
 }
 
 static int no_dots(const struct dirent *e)
@@ -251,7 +241,7 @@ static int cmd_scan(const char *dir)
 		free(v64[i]);
 	if (n64 >= 0)
 		free(v64);
-	return failed;
+	return check_fails != 0;
 }
 
 struct kd64 {
@@ -298,7 +288,7 @@ static int cmd_getdents(const char *dir)
 	CHECK(getdents64(fd, buf, sizeof(buf)) == 0, "after the end");
 	printf("%d records\n", count);
 	closedir(d);
-	return failed;
+	return check_fails != 0;
 }
 
 static int cmd_readdir_r(const char *dir)
@@ -331,7 +321,7 @@ static int cmd_readdir_r(const char *dir)
 	closedir(a);
 	closedir(b);
 	closedir(c);
-	return failed;
+	return check_fails != 0;
 }
 
 /* Threads sharing one stream: readdir_r from 4 threads at once, each
@@ -389,13 +379,13 @@ static int cmd_threads(const char *dir, int n)
 		for (int k = 0; k < n + 3; k++)
 			CHECK(seen[k] == (k < n + 2), "round %d: entry %d seen %d times", round, k,
 			      seen[k]);
-		if (failed)
+		if (check_fails)
 			break;
 	}
-	printf("threads: %s\n", failed ? "FAIL" : "every entry once");
+	printf("threads: %s\n", check_fails ? "FAIL" : "every entry once");
 	free(seen);
 	closedir(d);
-	return failed;
+	return check_fails != 0;
 }
 
 static int cmd_fdopen(const char *dir)
@@ -417,7 +407,7 @@ static int cmd_fdopen(const char *dir)
 	CHECK(closedir(d) == 0, "closedir: %s", strerror(errno));
 	errno = 0;
 	CHECK(fcntl(fd, F_GETFD) == -1 && errno == EBADF, "closedir left fd %d open", fd);
-	return failed;
+	return check_fails != 0;
 }
 
 static int cmd_at(const char *dir, const char *file)
@@ -452,7 +442,7 @@ static int cmd_at(const char *dir, const char *file)
 	      "fstatat through a dup: %s", strerror(errno));
 	close(dup_fd);
 	closedir(d);
-	return failed;
+	return check_fails != 0;
 }
 
 static int cmd_cwd(const char *dir)
@@ -489,7 +479,7 @@ static int cmd_cwd(const char *dir)
 	CHECK(stat(".", &st) == 0 && stat(dir, &st2) == 0 && st.st_ino == st2.st_ino &&
 		      st.st_dev == st2.st_dev,
 	      "stat(\".\") is not stat(dir)");
-	return failed;
+	return check_fails != 0;
 }
 
 static int cmd_fchdir(const char *real, const char *mem)
@@ -516,7 +506,7 @@ static int cmd_fchdir(const char *real, const char *mem)
 	      strerror(errno));
 	close(ffd);
 	printf("fchdir ok\n");
-	return failed;
+	return check_fails != 0;
 }
 
 static int cmd_removed(const char *dir)
@@ -552,7 +542,7 @@ static int cmd_removed(const char *dir)
 	errno = 0;
 	CHECK(mkdir("x", 0755) == -1 && errno == ENOENT, "mkdir in it: %s", strerror(errno));
 	printf("removed ok\n");
-	return failed;
+	return check_fails != 0;
 }
 
 static int cmd_errors(const char *dir)
@@ -586,7 +576,7 @@ static int cmd_errors(const char *dir)
 	CHECK(chdir("nope") == -1 && errno == ENOENT, "chdir(relative missing)");
 	CHECK(getcwd(buf, sizeof(buf)) && strcmp(buf, dir) == 0, "cwd moved: %s", buf);
 	printf("errors ok\n");
-	return failed;
+	return check_fails != 0;
 }
 
 int main(int argc, char **argv)

@@ -6,7 +6,9 @@
  *                     (which opens and closes PATH, a store file, when
  *                     given: its attach and first open; then stops), and
  *                     prints "pages=N" and, for each page, its offset in
- *                     the library: "page=0x55000"
+ *                     the library: "page=0x55000"; and "tls=N", the bytes
+ *                     of thread-local variables the loader makes for the
+ *                     library in every thread (PT_TLS)
  *
  * Read from /proc/<child>/pagemap: a page of the library's writable
  * mappings (its private file mapping and the anonymous .bss after it) that
@@ -25,8 +27,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+static long tls_size = -1; /* PT_TLS's memory size, once read */
+
 /* One past the library's last byte in memory, from its program headers:
- * an offset from where it is loaded. 0 on failure. */
+ * an offset from where it is loaded; 0 on failure. Sets tls_size. */
 static uintptr_t lib_size(const char *path)
 {
 	int fd = open(path, O_RDONLY);
@@ -43,6 +47,8 @@ static uintptr_t lib_size(const char *path)
 			break;
 		if (ph.p_type == PT_LOAD && ph.p_vaddr + ph.p_memsz > end)
 			end = ph.p_vaddr + ph.p_memsz;
+		if (ph.p_type == PT_TLS)
+			tls_size = (long)ph.p_memsz;
 	}
 	close(fd);
 	return end;
@@ -132,6 +138,6 @@ int main(int argc, char **argv)
 	waitpid(pid, &st, 0);
 	if (n < 0)
 		return 1;
-	printf("pages=%d\n", n);
+	printf("pages=%d\ntls=%ld\n", n, tls_size);
 	return 0;
 }
