@@ -384,9 +384,10 @@ static int lent(const char *name, int flags)
 static void *churn(void *arg)
 {
 	long id = (long)arg, bad = 0;
-	const char *name = id & 1 ? "t1" : "t0";
+	char path[PATH_MAX]; /* P()'s buffers are not for threads */
+	snprintf(path, sizeof(path), "%s/%s", D, id & 1 ? "t1" : "t0");
 	for (int i = 0; i < 3000; i++) {
-		int fd = open(P(name), O_RDONLY);
+		int fd = open(path, O_RDONLY);
 		char b[11] = {0};
 		if (fd < 0 || lseek(fd, 0, SEEK_CUR) != 0 || read(fd, b, 10) != 10 ||
 		    strcmp(b, DATA)) {
