@@ -434,8 +434,9 @@ MS_EXPORT int ioctl(int fd, unsigned long req, ...)
 
 /* A mapped file keeps its pages when removed, as on tmpfs: the store
  * stops keeping descriptions of it (core: MS_I_MAPPED). mmap64 is the
- * same function under another name, which x86-64 programs do not call
- * (the store's own code calls it: core/sys.h). */
+ * same function under another name, which few x86-64 programs call (the
+ * store's own code does, so that it never reaches this wrapper:
+ * core/sys.h; README, Known limits). */
 MS_EXPORT void *mmap(void *addr, size_t n, int prot, int flags, int fd, off_t off)
 {
 	struct ms_fd *e = (flags & MAP_ANONYMOUS) ? NULL : lend_file(fd);
