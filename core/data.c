@@ -31,13 +31,8 @@ void ms_inode_free_now(struct ms_store *s, uint32_t i)
 		 * empty file nobody names, and goes at its next look. Not
 		 * when a program mapped it: a mapping keeps a removed file's
 		 * pages on tmpfs too. */
-		if (in->lends && !(in->flags & MS_I_MAPPED)) {
-			int fd = ms_data_open(s, in, O_RDWR | O_CLOEXEC);
-			if (fd >= 0) {
-				sys_ftruncate(fd, 0);
-				sys_close(fd);
-			}
-		}
+		if (in->lends && !(in->flags & MS_I_MAPPED))
+			ms_data_truncate(s, in, 0, 0);
 		/* The slot forgets its memfd before the keeper is told to close
 		 * it: a death in between must not queue it twice. */
 		int32_t kfd = in->kfd;

@@ -86,9 +86,9 @@ static void drop(int fd, int open)
 	struct ms_fd *e = ms_fd_get(fd);
 	if (!e)
 		return;
-	ms_ino ino = e->ino;
-	uint32_t kind = e->kind;
 	struct ms_fd was = *e;
+	ms_ino ino = was.ino;
+	uint32_t kind = was.kind;
 	__atomic_store_n(&e->kind, MS_FD_NONE, __ATOMIC_RELEASE);
 	if (kind == MS_FD_DIR)
 		ms_notify_close(ms_shim.store, fd); /* dnotify_flush */

@@ -292,22 +292,23 @@ void ms_lend_put(int fd, struct ms_fd *e, int open)
 	}
 }
 
-/* Closes every kept description (of file ino, or all with ino 0). */
-static void drop(ms_ino ino)
+/* Closes the kept descriptions of file ino (0: any file) kept in fd (-1:
+ * any fd). */
+static void drop(ms_ino ino, int fd)
 {
 	for (int k = 0; k < MS_LEND_SLOTS; k++) {
 		struct slot *l = &slot[k];
 		uint32_t w;
-		if (ino && PEEK(l->ino) != ino)
+		if ((ino && PEEK(l->ino) != ino) || (fd >= 0 && PEEK(l->fd) != fd))
 			continue;
 		if (take_busy(l, &w, L_IDLE) || take_busy(l, &w, L_LENT))
 			release(l, GEN(w), 1);
 	}
 }
 
-void ms_lend_lock(ms_ino ino) { drop(ino); }
+void ms_lend_lock(ms_ino ino) { drop(ino, -1); }
 
-void ms_lend_drop_all(void) { drop(0); }
+void ms_lend_drop_all(void) { drop(0, -1); }
 
 int ms_lend_hidden(int fd)
 {
@@ -333,16 +334,8 @@ int ms_lend_fds(unsigned first, unsigned last, int *out)
 
 void ms_lend_evict(int fd)
 {
-	if (ms_in_vfork_child())
-		return; /* its copy goes with the dup2; the parent keeps its own */
-	for (int k = 0; k < MS_LEND_SLOTS; k++) {
-		struct slot *l = &slot[k];
-		uint32_t w;
-		if (PEEK(l->fd) != fd)
-			continue;
-		if (take_busy(l, &w, L_IDLE) || take_busy(l, &w, L_LENT))
-			release(l, GEN(w), 1);
-	}
+	if (!ms_in_vfork_child()) /* its copy goes with the dup2; the parent keeps its own */
+		drop(0, fd);
 }
 
 void ms_lend_fork_child(void)
