@@ -43,7 +43,7 @@
 #include <sys/mman.h>
 
 #define MS_MAGIC 0x314d494853454d4dULL /* "MMESHIM1" little-endian */
-#define MS_LAYOUT_VERSION 10
+#define MS_LAYOUT_VERSION 11
 #define MS_NAME_MAX 255
 #define MS_POOL_SLOTS 64   /* ready memfds the keeper keeps listed */
 #define MS_LOWERS 8            /* MEMSHIM_LOWER directories: one per prefix at most */
@@ -51,6 +51,7 @@
 #define MS_EXTRA_SLOTS 64  /* uncharged slots: root and prefix skeleton */
 #define MS_NODES_CEILING (1u << 20) /* slots when the node limit is 0 (none) */
 #define MS_DIRREFS 1024 /* directory references recorded with their process */
+#define MS_KEPT 1024    /* descriptions the shim keeps to lend, with their process */
 #define MS_WATCHES 64   /* dnotify registrations in a store (notify.c) */
 /* Extended attributes: a value's largest size (the kernel's XATTR_SIZE_MAX)
  * and the most blocks of the attribute pool (64 MiB of attributes). */
@@ -359,7 +360,8 @@ struct ms_hdr {
 	char save_dir[PATH_MAX];
 	/* Who holds each directory reference (a cwd, a directory fd): a
 	 * removed directory held only by dead processes can then be freed.
-	 * Files need no such table: the kernel says who holds a memfd. [ns] */
+	 * Files need no such table: the kernel says who holds a memfd (but
+	 * for the descriptions the shim keeps, `kept` below). [ns] */
 	struct {
 		int32_t pid; /* 0 = free entry */
 		uint32_t ino;
@@ -416,6 +418,20 @@ struct ms_hdr {
 		int32_t pid;   /* [atomic] 0 = none or gone */
 		uint32_t nfds; /* [atomic] */
 	} holders[MS_HOLDERS];
+	/* The open file descriptions the shim keeps to lend (shim/lend.c):
+	 * an fd of a live process that is not the program's use of the file.
+	 * An orphan held by those alone goes (keeper/rounds.c), as on tmpfs
+	 * when its last holder dies. A process claims a free entry by its pid
+	 * (0 -> pid), then writes fd and kino (the memfd's st_ino); it frees
+	 * the entry (pid = 0) before it closes the fd. Read without a lock:
+	 * an entry half made or half freed only makes a holder count, never
+	 * the other way. The keeper frees the entries of dead processes.
+	 * [atomic] */
+	struct {
+		int32_t pid;   /* 0 = free entry */
+		int32_t fd;
+		uint64_t kino;
+	} kept[MS_KEPT];
 };
 
 /* The layout shared with processes built from other copies of this code:
@@ -436,9 +452,10 @@ _Static_assert(sizeof(struct ms_xrec) == 12, "attribute record header");
 _Static_assert(sizeof(struct ms_refusal) == 272, "refusal record");
 _Static_assert(sizeof(struct ms_prog) == 64, "program entry");
 _Static_assert(sizeof(struct ms_injected) == 272, "injected failure record");
-_Static_assert(MS_LAYOUT_VERSION != 10 ||
+_Static_assert(MS_LAYOUT_VERSION != 11 ||
 		       (sizeof(struct ms_inode) == 184 && sizeof(struct ms_dent) == 296 &&
-			sizeof(struct ms_ledger) == 88 && sizeof(struct ms_hdr) == 55880 + 8 + 8 * MS_HOLDERS),
+			sizeof(struct ms_ledger) == 88 &&
+			sizeof(struct ms_hdr) == 55880 + 8 + 8 * MS_HOLDERS + 16 * MS_KEPT),
 	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");
 
 /* Who the caller is, for the permission checks (perm.c): one view of the

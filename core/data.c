@@ -245,7 +245,7 @@ void ms_ino_put(ms_store *s, ms_ino ino)
 	ms_ns_unlock(s);
 }
 
-int ms_ino_put_lend(ms_store *s, ms_ino ino, int kept, uint64_t *ino_no)
+int ms_ino_put_lend(ms_store *s, ms_ino ino, int kept, uint64_t *ino_no, uint64_t *kino)
 {
 	int keep = 0;
 	ms_ns_lock(s);
@@ -258,6 +258,7 @@ int ms_ino_put_lend(ms_store *s, ms_ino ino, int kept, uint64_t *ino_no)
 		else if (!keep && kept && in->lends)
 			in->lends--;
 		*ino_no = in->ino_no;
+		*kino = in->memfd_ino;
 		ms_ref_drop(s, ino);
 	}
 	ms_ns_unlock(s);
@@ -271,6 +272,33 @@ void ms_lend_gone(ms_store *s, ms_ino ino, uint64_t ino_no)
 	if (in && in->ino_no == ino_no && S_ISREG(in->mode) && in->lends)
 		in->lends--;
 	ms_ns_unlock(s);
+}
+
+int ms_kept_add(ms_store *s, pid_t pid, int fd, uint64_t kino)
+{
+	struct ms_hdr *h = s->hdr;
+	int32_t me = (int32_t)pid;
+	for (int k = 0; k < MS_KEPT; k++) {
+		int32_t none = 0;
+		if (__atomic_load_n(&h->kept[k].pid, __ATOMIC_RELAXED) ||
+		    !__atomic_compare_exchange_n(&h->kept[k].pid, &none, me, 0, __ATOMIC_ACQ_REL,
+						 __ATOMIC_RELAXED))
+			continue;
+		__atomic_store_n(&h->kept[k].fd, fd, __ATOMIC_RELAXED);
+		__atomic_store_n(&h->kept[k].kino, kino, __ATOMIC_RELEASE);
+		return k + 1;
+	}
+	return 0;
+}
+
+void ms_kept_del(ms_store *s, int ref)
+{
+	if (ref <= 0 || ref > MS_KEPT)
+		return;
+	/* kino first: the entry's next owner writes its fd before its kino,
+	 * and no memfd has st_ino 0 */
+	__atomic_store_n(&s->hdr->kept[ref - 1].kino, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->hdr->kept[ref - 1].pid, 0, __ATOMIC_RELEASE);
 }
 
 void ms_ino_mapped(ms_store *s, ms_ino ino)

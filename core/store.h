@@ -479,11 +479,20 @@ void ms_ino_put(ms_store *s, ms_ino ino);
  * ms_ino_put_lend is ms_ino_put for a file fd whose description the
  * process keeps (kept 1) or would now keep (kept 0): 1 when it may, the
  * file still linked, never mapped, not lower-backed (the count taken, or
- * left, and *ino_no set), else 0 (the count given back if kept). */
-int ms_ino_put_lend(ms_store *s, ms_ino ino, int kept, uint64_t *ino_no);
+ * left, and *ino_no and *kino, its memfd's st_ino, set), else 0 (the
+ * count given back if kept). */
+int ms_ino_put_lend(ms_store *s, ms_ino ino, int kept, uint64_t *ino_no, uint64_t *kino);
 /* A kept description of file (ino, ino_no) is closed: the count goes back
  * when the file is still that one. */
 void ms_lend_gone(ms_store *s, ms_ino ino, uint64_t ino_no);
+/* The kept descriptions of live processes are not holders of an orphan
+ * (ms_hdr.kept): ms_kept_add records fd, process pid's kept description
+ * of memfd kino (pid: the caller's own, which it knows without a system
+ * call), and returns its entry + 1, or 0 when the table is full (the
+ * description is then not kept); ms_kept_del frees the entry, before the
+ * fd is closed. */
+int ms_kept_add(ms_store *s, pid_t pid, int fd, uint64_t kino);
+void ms_kept_del(ms_store *s, int ref);
 /* A program mapped file ino through a store fd (shim's mmap). */
 void ms_ino_mapped(ms_store *s, ms_ino ino);
 /* Set by the shim: called by an open of an existing regular file that the

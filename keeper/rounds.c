@@ -55,7 +55,25 @@ struct held {
 	long n, cap;
 	pid_t self;
 	int pid;
+	int nkept; /* entries of ms_hdr.kept in use at the start of the look */
 };
+
+/* Whether fd of process pid, a memfd of st_ino kino, is a description the
+ * shim keeps to lend (ms_hdr.kept): not a use of the file. */
+static int kept_fd(const struct held *h, int fd, uint64_t kino)
+{
+	const struct ms_hdr *hd = h->s->hdr;
+	for (int k = 0, seen = 0; k < MS_KEPT && seen < h->nkept; k++) {
+		if (!__atomic_load_n(&hd->kept[k].pid, __ATOMIC_ACQUIRE))
+			continue;
+		seen++;
+		if (__atomic_load_n(&hd->kept[k].kino, __ATOMIC_ACQUIRE) == kino &&
+		    __atomic_load_n(&hd->kept[k].fd, __ATOMIC_RELAXED) == fd &&
+		    __atomic_load_n(&hd->kept[k].pid, __ATOMIC_ACQUIRE) == h->pid)
+			return 1;
+	}
+	return 0;
+}
 
 static void held_fd(void *arg, const char *name)
 {
@@ -70,7 +88,7 @@ static void held_fd(void *arg, const char *name)
 		return;
 	int fd = sys_openat(AT_FDCWD, path, O_PATH | O_CLOEXEC, 0);
 	struct stat st;
-	if (fd >= 0 && sys_fstat(fd, &st) == 0)
+	if (fd >= 0 && sys_fstat(fd, &st) == 0 && !(h->nkept && kept_fd(h, atoi(name), st.st_ino)))
 		h->ino[h->n++] = st.st_ino;
 	if (fd >= 0)
 		sys_close(fd);
@@ -130,6 +148,22 @@ static long held_memfds(struct ms_store *s, uint64_t *out, long cap)
 		return -1;
 	sys_close(probe);
 	struct held h = {.s = s, .ino = out, .cap = cap, .self = getpid()};
+	/* The entries of processes that died go; the others are counted, so
+	 * that a look at an fd reads only as many entries as are in use. An
+	 * entry claimed after this count may be passed over: its fd then
+	 * counts as a holder until the next round. */
+	for (int k = 0; k < MS_KEPT; k++) {
+		int32_t pid = __atomic_load_n(&s->hdr->kept[k].pid, __ATOMIC_ACQUIRE);
+		if (!pid)
+			continue;
+		if (MS_SYSCALL(SYS_kill, pid, 0) == -ESRCH) {
+			/* as ms_kept_del: kino first */
+			__atomic_store_n(&s->hdr->kept[k].kino, 0, __ATOMIC_RELEASE);
+			__atomic_compare_exchange_n(&s->hdr->kept[k].pid, &pid, 0, 0, __ATOMIC_ACQ_REL,
+						    __ATOMIC_RELAXED);
+		} else
+			h.nkept++;
+	}
 	each_entry("/proc", held_pid, &h);
 	qsort(out, (size_t)h.n, sizeof(uint64_t), cmp_u64);
 	return h.n;

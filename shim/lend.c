@@ -22,8 +22,11 @@
  * a lock is taken the kept descriptions of that file are closed
  * (ms_lend_lock). The store counts the kept descriptions of each file
  * (ms_inode.lends), so that a file removed while one is kept loses its
- * pages at once, as on tmpfs. Not seen: a program's own io_uring reads at
- * the file position, which move an offset no wrapper sees.
+ * pages at once, as on tmpfs; and lists them with their process
+ * (ms_hdr.kept), so that the keeper, looking for who still holds a
+ * removed file whose holder was killed, passes them over. Not seen: a
+ * program's own io_uring reads at the file position, which move an
+ * offset no wrapper sees.
  *
  * A slot's word is its state and generation, changed by compare-and-swap:
  * FREE -> BUSY -> IDLE (kept) -> BUSY -> LENT (a program fd has it) ->
@@ -63,6 +66,7 @@ struct slot {
 	uint32_t users;   /* [atomic] program fds on it while LENT */
 	uint32_t dirty;   /* [atomic] its offset may not be 0 */
 	uint32_t spoilt;  /* [atomic] not to be kept once its users are gone */
+	int kref;         /* [BUSY] its entry in the store's table + 1 (ms_kept_add) */
 };
 
 MS_STARTUP static struct slot slot[MS_LEND_SLOTS] = {
@@ -87,6 +91,8 @@ static int take_busy(struct slot *l, uint32_t *w, int state)
 /* BUSY slot l (generation gen) closes its description and becomes FREE. */
 static void release(struct slot *l, uint32_t gen, int count)
 {
+	ms_kept_del(ms_shim.store, l->kref); /* before the fd goes (arena.h) */
+	l->kref = 0;
 	if (l->fd >= 0)
 		sys_close(l->fd);
 	if (count)
@@ -119,8 +125,16 @@ int ms_lend_take(ms_ino ino, uint64_t ino_no, int oflags)
 		uint32_t w;
 		if (PEEK(l->ino) != ino || !take_busy(l, &w, L_IDLE))
 			continue;
-		if (l->ino_no != ino_no || l->key != key) {
-			SET(&l->w, w); /* back to IDLE: another file, or flags */
+		if (l->ino_no != ino_no) {
+			/* a removed file's, whose slot this file reuses: of no
+			 * use, and in the way of keeping this one (kept_already);
+			 * its count went with that file (no ms_lend_gone, which
+			 * takes ns_lock, held here) */
+			release(l, GEN(w), 0);
+			continue;
+		}
+		if (l->key != key) {
+			SET(&l->w, w); /* back to IDLE: other flags */
 			continue;
 		}
 		int fd = sys_fcntl(l->fd, (oflags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
@@ -241,18 +255,25 @@ static void keep(int fd, struct ms_fd *e, uint32_t how)
 	}
 	struct slot *l = &slot[k];
 	POKE(l->fd, sys_fcntl(fd, F_DUPFD_CLOEXEC, ms_fd_private_base()));
-	uint64_t no = 0;
+	uint64_t no = 0, kino = 0;
 	if (l->fd < 0) {
 		ms_ino_put(s, e->ino);
 		release(l, gen, 0);
 		return;
 	}
-	if (!ms_ino_put_lend(s, e->ino, 0, &no)) {
+	if (!ms_ino_put_lend(s, e->ino, 0, &no, &kino)) {
 		release(l, gen, 0);
 		return;
 	}
 	POKE(l->ino, e->ino);
 	l->ino_no = no;
+	/* Listed as kept, not a use of the file: an orphan it is all that
+	 * holds goes, as it would on tmpfs (keeper/rounds.c). */
+	l->kref = ms_kept_add(s, ms_shim.pid, l->fd, kino);
+	if (!l->kref) {
+		release(l, gen, 1); /* the list is full: not kept */
+		return;
+	}
 	POKE(l->key, e->oflags & KEY_FLAGS);
 	SET(&l->dirty, (how & MS_FD_MOVED) != 0);
 	SET(&l->spoilt, 0);
@@ -281,11 +302,11 @@ void ms_lend_put(int fd, struct ms_fd *e, int open)
 		ms_ino_put(s, e->ino);
 		return;
 	}
-	uint64_t no;
+	uint64_t no, kino;
 	if (LD(&l->spoilt)) {
 		ms_ino_put(s, e->ino);
 		release(l, GEN(w), 1);
-	} else if (ms_ino_put_lend(s, e->ino, 1, &no)) {
+	} else if (ms_ino_put_lend(s, e->ino, 1, &no, &kino)) {
 		SET(&l->w, W(GEN(w), L_IDLE));
 	} else {
 		release(l, GEN(w), 0); /* the count went back with the put */
@@ -348,6 +369,7 @@ void ms_lend_fork_child(void)
 		if (STATE(w) != L_FREE && l->fd >= 0)
 			sys_close(l->fd);
 		l->fd = -1;
+		l->kref = 0; /* the parent's entry */
 		l->w = W(GEN(w) + 1, L_FREE);
 	}
 }
