@@ -355,8 +355,11 @@ Test(shim_fd, each_thread_leaves_the_store_by_its_own_path)
  * after flock, F_SETFL, ioctl, mmap or F_SETOWN, gone before a POSIX lock,
  * and a removed file's pages go whoever removes it and whatever was kept
  * (a 1 MiB quota takes a second 600 KiB file; no fd keeps the first's
- * pages); 4 threads opening two files 3,000 times each, through dups and
- * streams, always start at offset 0 (tests/helpers/lendops.c). */
+ * pages), also when the last holder of the removed file was killed (the
+ * keeper passes kept descriptions over); a new file in a removed kept
+ * file's inode slot is kept in its turn; 4 threads opening two files
+ * 3,000 times each, through dups and streams, always start at offset 0
+ * (tests/helpers/lendops.c). */
 Test(shim_fd, kept_descriptions_are_lent_only_as_a_fresh_open)
 {
 	char cmd[1024];
