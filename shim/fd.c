@@ -717,6 +717,7 @@ struct wreq {
 	int in;
 	off_t *inoff;
 	off_t *outoff; /* positional copy: write at *outoff */
+	int at0;       /* at the fd's offset, known to be 0 (ms_fd_moved) */
 };
 
 static int positional(const struct wreq *q)
@@ -770,14 +771,14 @@ static __attribute__((noinline, cold)) ssize_t short_write(struct ms_fd *e, int 
 /* A write on store file e (fd): the growth is charged first and refused
  * whole when it does not fit; the file's data lock keeps the offset read
  * and the write together. */
-static ssize_t store_write(struct ms_fd *e, int fd, const struct wreq *q)
+static ssize_t store_write(struct ms_fd *e, int fd, struct wreq *q)
 {
 	if (e->kind == MS_FD_DIR) {
 		errno = EBADF;
 		return -1;
 	}
 	if (!positional(q))
-		ms_fd_moved(e);
+		q->at0 = ms_fd_moved(e);
 	int acc = e->oflags & O_ACCMODE;
 	if (acc == O_RDONLY)
 		return do_real_write(fd, q); /* EBADF from the kernel */
@@ -865,7 +866,9 @@ static ssize_t kernel_write(struct ms_fd *e, int fd, const struct wreq *q)
 	int saved = errno;
 	if (positional(q))
 		at = q->outoff ? (int64_t)*q->outoff : (int64_t)q->off;
-	else if (!append) {
+	else if (!append && !q->at0) {
+		/* the first write of a fresh description needs no lseek: a
+		 * system call fewer for every file a program writes */
 		at = REAL(lseek64)(fd, 0, SEEK_CUR);
 		if (at < 0)
 			return do_real_write(fd, q); /* let the kernel say */

@@ -174,14 +174,15 @@ void ms_lend_dup(struct ms_fd *e)
 		e->lend = 0;
 }
 
-void ms_fd_moved(struct ms_fd *e)
+int ms_fd_moved(struct ms_fd *e)
 {
 	if (LD(&e->how) & MS_FD_MOVED)
-		return;
-	__atomic_or_fetch(&e->how, MS_FD_MOVED, __ATOMIC_RELAXED);
+		return 0;
+	uint32_t was = __atomic_fetch_or(&e->how, MS_FD_MOVED, __ATOMIC_RELAXED);
 	struct slot *l = lent(e->lend);
 	if (l)
 		SET(&l->dirty, 1);
+	return !(was & (MS_FD_MOVED | MS_FD_DUPED | MS_FD_SHARED));
 }
 
 void ms_fd_spoil(struct ms_fd *e)

@@ -318,6 +318,14 @@ Test(shim_fd, o_trunc_of_a_file_open_for_writing_makes_no_ftruncate)
 	HAS(o, "sizes_right=1\n");
 }
 
+Test(shim_fd, the_first_write_of_a_fresh_description_makes_no_lseek)
+{
+	const char *o = q64("lseek-count");
+	HAS(o, "lseeks_for_fresh_writes=0\n");
+	HAS(o, "lseeks_after=1\n");
+	HAS(o, "contents_right=1\n");
+}
+
 Test(shim_fd, store_calls_make_no_getpid)
 {
 	const char *o = q64("getpid-count");

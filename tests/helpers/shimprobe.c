@@ -66,7 +66,23 @@ static int child_opens(void *arg)
  * them and the handler answers as the kernel would (the caller's thread id
  * is its pid: a one-thread process, or a vfork child; sendto is sendmsg
  * with one buffer; fstat is newfstatat with AT_EMPTY_PATH). */
-static volatile long getpid_calls, getid_calls, sendto_calls, fstat_calls, ftruncate_calls;
+static volatile long getpid_calls, getid_calls, sendto_calls, fstat_calls, ftruncate_calls,
+	lseek_calls;
+
+/* The offset of fd, as lseek(fd, 0, SEEK_CUR) gives it: from its fdinfo. */
+static long fd_pos(int fd)
+{
+	char path[48], b[256];
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	int f = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -EBADF;
+	ssize_t n = syscall(SYS_read, f, b, sizeof(b) - 1);
+	syscall(SYS_close, f);
+	b[n > 0 ? n : 0] = 0;
+	char *p = strstr(b, "pos:");
+	return p ? strtol(p + 4, NULL, 10) : -EINVAL;
+}
 
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
@@ -99,6 +115,9 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 		r = syscall(SYS_sendmsg, (int)g[REG_RDI], &m, (int)g[REG_R10]);
 		if (r < 0)
 			r = -errno;
+	} else if (si->si_syscall == SYS_lseek) {
+		lseek_calls++; /* only lseek(fd, 0, SEEK_CUR) is trapped */
+		r = fd_pos((int)g[REG_RDI]);
 	} else if (si->si_syscall == SYS_getpid) {
 		getpid_calls++;
 		r = syscall(SYS_gettid);
@@ -142,6 +161,31 @@ static void count_ftruncate(void)
 {
 	static const int nr[] = {SYS_ftruncate};
 	trap_syscalls(nr, 1);
+}
+
+/* Traps lseek(fd, 0, SEEK_CUR), the question of an fd's offset; every
+ * other lseek runs. */
+static void count_lseek_cur(void)
+{
+	struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
+	sigaction(SIGSYS, &sa, NULL);
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_lseek, 0, 6),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SEEK_CUR, 0, 4),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1]) + 4),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+	};
+	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
+		perror("seccomp");
+		exit(3);
+	}
 }
 
 static void count_fstat(void)
@@ -670,6 +714,65 @@ int main(int argc, char **argv)
 		printf("ftruncate_for_writable_o_trunc=%ld\n", writable);
 		printf("ftruncate_for_read_only_o_trunc=%ld\n", ftruncate_calls - writable);
 		printf("sizes_right=%d\n", good);
+	} else if (!strcmp(op, "lseek-count")) {
+		/* The first write of a fresh description is at its offset 0,
+		 * known without asking the kernel (fd.c, kernel_write): files
+		 * made by open and write, or fopen "w" and fwrite, make no
+		 * lseek; a later write asks, and every write lands where the
+		 * kernel puts it (a dup's, one after a read, a lent
+		 * description's after reads through it) */
+		count_lseek_cur();
+		int good = 1;
+		for (int i = 0; i < 20; i++) {
+			int fd = open("/mem/w", O_CREAT | O_WRONLY | O_TRUNC, 0644);
+			good &= fd >= 0 && write(fd, big, 100) == 100 && close(fd) == 0;
+			FILE *f = fopen("/mem/w2", "w");
+			good &= f && fwrite(big, 1, 100, f) == 100 && fclose(f) == 0;
+		}
+		long fresh = lseek_calls;
+		int fd = open("/mem/w", O_WRONLY | O_TRUNC);
+		good &= write(fd, "ab", 2) == 2 && write(fd, "cd", 2) == 2;
+		int d = dup(fd);
+		good &= write(d, "ef", 2) == 2 && write(fd, "gh", 2) == 2;
+		close(d);
+		close(fd);
+		char c[16] = {0};
+		fd = open("/mem/w", O_RDWR);
+		good &= read(fd, c, 3) == 3 && write(fd, "XY", 2) == 2;
+		close(fd);
+		for (int i = 0; i < 3; i++) {
+			fd = open("/mem/w", O_RDWR);
+			good &= read(fd, c, 1) == 1;
+			close(fd);
+		}
+		fd = open("/mem/w", O_RDWR); /* lent, set back to 0 */
+		good &= write(fd, "Z", 1) == 1;
+		close(fd);
+		fd = open("/mem/w", O_RDONLY);
+		ssize_t n = read(fd, c, sizeof(c) - 1);
+		close(fd);
+		struct stat st;
+		good &= n == 8 && !memcmp(c, "ZbcXYfgh", 8) && stat("/mem/w", &st) == 0 &&
+			st.st_size == 8;
+		/* fresh descriptions another fd or process moved first: the
+		 * size the store gives is the kernel's */
+		fd = open("/mem/w3", O_CREAT | O_WRONLY | O_TRUNC, 0644);
+		d = dup(fd);
+		good &= write(d, "12", 2) == 2 && write(fd, "34", 2) == 2;
+		close(d);
+		close(fd);
+		good &= stat("/mem/w3", &st) == 0 && st.st_size == 4;
+		fd = open("/mem/w3", O_WRONLY | O_TRUNC);
+		pid_t p = fork();
+		if (p == 0)
+			_exit(write(fd, "56", 2) == 2 ? 0 : 1);
+		int ws;
+		good &= p > 0 && waitpid(p, &ws, 0) == p && ws == 0 && write(fd, "78", 2) == 2;
+		close(fd);
+		good &= stat("/mem/w3", &st) == 0 && st.st_size == 4;
+		printf("lseeks_for_fresh_writes=%ld\n", fresh);
+		printf("lseeks_after=%d\n", lseek_calls > fresh);
+		printf("contents_right=%d\n", good);
 	} else if (!strcmp(op, "getpid-count")) {
 		/* the store's open, create and close make no getpid (nor
 		 * geteuid, getegid); after a vfork the parent asks once (fd.c,
