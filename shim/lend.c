@@ -182,7 +182,7 @@ int ms_fd_moved(struct ms_fd *e)
 	struct slot *l = lent(e->lend);
 	if (l)
 		SET(&l->dirty, 1);
-	return !(was & (MS_FD_MOVED | MS_FD_DUPED | MS_FD_SHARED));
+	return !(was & (MS_FD_MOVED | MS_FD_DUPED | MS_FD_SHARED | MS_FD_LOWER));
 }
 
 void ms_fd_spoil(struct ms_fd *e)

@@ -409,8 +409,9 @@ void ms_lend_put(int fd, struct ms_fd *e, int open);
 void ms_lend_dup(struct ms_fd *e);
 /* fd's offset may move (read, write, lseek, a copy, a stream). Returns 1
  * when nothing moved it before and no other fd or process has its
- * description (not dup'd, not shared): its offset is then still the 0 of
- * its open (a fresh open's, or a lent description's, reset when lent). */
+ * description (not dup'd, not shared, not a real file's below the store,
+ * which a program may have opened itself): its offset is then still the 0
+ * of its open (a fresh open's, or a lent description's, reset when lent). */
 int ms_fd_moved(struct ms_fd *e);
 /* fd's description changed as a fresh open's is not: never kept again. */
 void ms_fd_spoil(struct ms_fd *e);
