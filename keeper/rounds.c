@@ -156,12 +156,9 @@ static long held_memfds(struct ms_store *s, uint64_t *out, long cap)
 		int32_t pid = __atomic_load_n(&s->hdr->kept[k].pid, __ATOMIC_ACQUIRE);
 		if (!pid)
 			continue;
-		if (MS_SYSCALL(SYS_kill, pid, 0) == -ESRCH) {
-			/* as ms_kept_del: kino first */
-			__atomic_store_n(&s->hdr->kept[k].kino, 0, __ATOMIC_RELEASE);
-			__atomic_compare_exchange_n(&s->hdr->kept[k].pid, &pid, 0, 0, __ATOMIC_ACQ_REL,
-						    __ATOMIC_RELAXED);
-		} else
+		if (MS_SYSCALL(SYS_kill, pid, 0) == -ESRCH)
+			ms_kept_del(s, k + 1); /* nobody else writes a dead process's entry */
+		else
 			h.nkept++;
 	}
 	each_entry("/proc", held_pid, &h);

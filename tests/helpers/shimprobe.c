@@ -130,11 +130,22 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 	uc->uc_mcontext.gregs[REG_RAX] = r;
 }
 
-/* Traps the n system calls nr[] from now on (on_sigsys answers them). */
-static void trap_syscalls(const int *nr, int n)
+/* Installs seccomp program f (k instructions), whose traps on_sigsys
+ * answers. */
+static void trap_with(struct sock_filter *f, int k)
 {
 	struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
 	sigaction(SIGSYS, &sa, NULL);
+	struct sock_fprog prog = {.len = (unsigned short)k, .filter = f};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
+		perror("seccomp");
+		exit(3);
+	}
+}
+
+/* Traps the n system calls nr[] from now on (on_sigsys answers them). */
+static void trap_syscalls(const int *nr, int n)
+{
 	struct sock_filter f[16];
 	int k = 0;
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
@@ -144,11 +155,7 @@ static void trap_syscalls(const int *nr, int n)
 						      (unsigned char)(n - i), 0);
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP);
-	struct sock_fprog prog = {.len = (unsigned short)k, .filter = f};
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
-		perror("seccomp");
-		exit(3);
-	}
+	trap_with(f, k);
 }
 
 static void count_getpid(void)
@@ -167,8 +174,6 @@ static void count_ftruncate(void)
  * other lseek runs. */
 static void count_lseek_cur(void)
 {
-	struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
-	sigaction(SIGSYS, &sa, NULL);
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_lseek, 0, 6),
@@ -181,11 +186,7 @@ static void count_lseek_cur(void)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
 	};
-	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
-		perror("seccomp");
-		exit(3);
-	}
+	trap_with(f, (int)(sizeof(f) / sizeof(f[0])));
 }
 
 static void count_fstat(void)
