@@ -304,6 +304,10 @@ static void lend_fcntl(struct ms_fd *e, int cmd)
 	}
 }
 
+/* Every seal Linux knows (F_SEAL_EXEC, 6.3, is not in glibc 2.36's
+ * headers): others are EINVAL before anything else is looked at. */
+#define ALL_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | 0x20)
+
 /* F_SETFL flags a program may change on an open file. */
 #define SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
 
@@ -318,6 +322,16 @@ static int fcntl_common(int fd, int cmd, void *arg, int sixty_four)
 	}
 	if (!e)
 		return sixty_four ? REAL(fcntl64)(fd, cmd, arg) : REAL(fcntl)(fd, cmd, arg);
+	/* A store file is a tmpfs file opened by name, which the kernel made
+	 * sealed against sealing (F_SEAL_SEAL): its memfd, made to allow
+	 * them, must never get one. The order of memfd_add_seals' checks. */
+	if (e->kind == MS_FD_FILE && !(e->oflags & O_PATH) &&
+	    !(__atomic_load_n(&e->how, __ATOMIC_RELAXED) & MS_FD_LOWER)) {
+		if (cmd == F_GET_SEALS)
+			return F_SEAL_SEAL;
+		if (cmd == F_ADD_SEALS)
+			return ms_ret((unsigned long)arg & ~(unsigned long)ALL_SEALS ? -EINVAL : -EPERM);
+	}
 	if (e->kind == MS_FD_FILE)
 		lend_fcntl(e, cmd);
 	switch (cmd) {

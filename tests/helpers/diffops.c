@@ -958,9 +958,21 @@ static void s_fd(void)
 	do_pread("fd30", 30, 3, 0);
 	out("fsync f", fsync(fd));
 	out("fdatasync f", fdatasync(fd));
+	/* A file opened by name never takes seals (F_SEAL_SEAL). */
+	out("fcntl f F_GET_SEALS", fcntl(fd, F_GET_SEALS));
+	out("fcntl f F_ADD_SEALS F_SEAL_WRITE", fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE));
+	out("fcntl f F_ADD_SEALS 0x1000 (no such seal)", fcntl(fd, F_ADD_SEALS, 0x1000));
+	out("fcntl f F_GET_SEALS again", fcntl(fd, F_GET_SEALS));
+	do_pwrite("f after F_ADD_SEALS", fd, "S", 9);
 	close(fd);
 	close(fd2);
 	close(fd3);
+	fd = OPEN("f", O_RDONLY);
+	out("fcntl f(O_RDONLY) F_ADD_SEALS F_SEAL_GROW", fcntl(fd, F_ADD_SEALS, F_SEAL_GROW));
+	close(fd);
+	fd = OPEN("f", O_PATH);
+	out("fcntl f(O_PATH) F_GET_SEALS", fcntl(fd, F_GET_SEALS));
+	close(fd);
 
 	/* Holes, data and allocation. */
 	fd = OPEN("sparse", O_RDWR | O_CREAT);
