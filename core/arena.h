@@ -43,9 +43,10 @@
 #include <sys/mman.h>
 
 #define MS_MAGIC 0x314d494853454d4dULL /* "MMESHIM1" little-endian */
-#define MS_LAYOUT_VERSION 11
+#define MS_LAYOUT_VERSION 12
 #define MS_NAME_MAX 255
 #define MS_POOL_SLOTS 64   /* ready memfds the keeper keeps listed */
+#define MS_REUSE_SLOTS 64  /* memfds of removed files waiting to be emptied */
 #define MS_LOWERS 8            /* MEMSHIM_LOWER directories: one per prefix at most */
 #define MS_LOWER_DIR_MAX 1024  /* bytes of one, NUL included (config.h's MS_PREFIX_MAX) */
 #define MS_EXTRA_SLOTS 64  /* uncharged slots: root and prefix skeleton */
@@ -93,6 +94,11 @@ static inline int ms_kfd_fd(int32_t kfd) { return (int)((uint32_t)kfd & ((1u << 
 #define MS_I_MAPPED 0x100 /* a regular file a program mapped through a store fd:
 			   * its kept descriptions are never lent again, nor
 			   * its pages taken from a mapping at its removal */
+#define MS_I_NOREUSE 0x200 /* its memfd never serves another file: a process
+			    * closed a description of it that another process
+			    * had too (fork, exec, spawn, sent over a socket),
+			    * which may not count its reference, or the
+			    * keeper sealed it */
 
 struct ms_inode {
 	/* robust, pshared; regular files: growth, shrinking, and every copy
@@ -432,6 +438,15 @@ struct ms_hdr {
 		int32_t fd;
 		uint64_t kino;
 	} kept[MS_KEPT];
+	/* Memfds of removed files that only the keeper can still reach
+	 * (data.c, ms_inode_free_now): the keeper empties each and lists it
+	 * in the pool again, instead of closing it and making another
+	 * (ftruncate: 1-2 us here, against memfd_create, fstat and close:
+	 * 5 us). Keeper-held ones only (holder 0). A ring [keeper_lock]:
+	 * processes add under ns_lock too, the keeper takes; when it is
+	 * full, the close queue. */
+	uint32_t reuse_head, reuse_tail;
+	struct { int32_t kfd; uint32_t pad; uint64_t kino; } reuse[MS_REUSE_SLOTS];
 };
 
 /* The layout shared with processes built from other copies of this code:
@@ -452,10 +467,11 @@ _Static_assert(sizeof(struct ms_xrec) == 12, "attribute record header");
 _Static_assert(sizeof(struct ms_refusal) == 272, "refusal record");
 _Static_assert(sizeof(struct ms_prog) == 64, "program entry");
 _Static_assert(sizeof(struct ms_injected) == 272, "injected failure record");
-_Static_assert(MS_LAYOUT_VERSION != 11 ||
+_Static_assert(MS_LAYOUT_VERSION != 12 ||
 		       (sizeof(struct ms_inode) == 184 && sizeof(struct ms_dent) == 296 &&
 			sizeof(struct ms_ledger) == 88 &&
-			sizeof(struct ms_hdr) == 55880 + 8 + 8 * MS_HOLDERS + 16 * MS_KEPT),
+			sizeof(struct ms_hdr) ==
+				55880 + 8 + 8 * MS_HOLDERS + 16 * MS_KEPT + 8 + 16 * MS_REUSE_SLOTS),
 	       "the shared layout changed: bump MS_LAYOUT_VERSION, record the new sizes");
 
 /* Who the caller is, for the permission checks (perm.c): one view of the
@@ -737,6 +753,10 @@ int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags);
  * bytes its pages held (UINT64_MAX: unknown), which say whether the keeper
  * is woken for it now (keeper.c, ms_closeq_push). Under ns_lock. */
 void ms_data_drop(struct ms_store *s, int32_t kfd, uint64_t held);
+/* Whether inode in's memfd, its file going, may go to the reuse ring
+ * (arena.h, reuse) instead: nothing outside the store can read it any
+ * more. Under ns_lock. */
+int ms_data_reusable(struct ms_store *s, const struct ms_inode *in);
 
 /* ---- special.c: special files' real counterparts ----------------------------
  * A FIFO, socket or device node has a real node of its type, named by its

@@ -25,22 +25,27 @@ void ms_inode_free_now(struct ms_store *s, uint32_t i)
 {
 	struct ms_inode *in = ms_inode_at(s, i);
 	if (S_ISREG(in->mode)) {
+		int reuse = ms_data_reusable(s, in);
 		/* A process keeps an open file description of it to lend
 		 * (shim/lend.c), which would keep its pages: they go now, as
 		 * tmpfs frees a file at its last close; what is kept sees an
 		 * empty file nobody names, and goes at its next look. Not
 		 * when a program mapped it: a mapping keeps a removed file's
-		 * pages on tmpfs too. */
-		if (in->lends && !(in->flags & MS_I_MAPPED))
+		 * pages on tmpfs too. A memfd to be reused is emptied by the
+		 * keeper anyway. */
+		if (in->lends && !(in->flags & MS_I_MAPPED) && !reuse)
 			ms_data_truncate(s, in, 0, 0);
-		/* The slot forgets its memfd before the keeper is told to close
-		 * it: a death in between must not queue it twice. */
+		/* The slot forgets its memfd before the keeper is told of it:
+		 * a death in between must not queue it twice. */
 		int32_t kfd = in->kfd;
-		uint64_t held = in->charged;
+		uint64_t held = in->charged, kino = in->memfd_ino;
 		ms_kino_unlink(s, i);
 		in->kfd = -1;
 		ms_charge_data(s, in, 0, 0);
-		ms_data_drop(s, kfd, held);
+		if (reuse)
+			ms_reuse_push(s, kfd, kino, held);
+		else
+			ms_data_drop(s, kfd, held);
 	} else if (S_ISLNK(in->mode)) {
 		uint32_t b = in->link;
 		while (b) {
@@ -301,14 +306,18 @@ void ms_kept_del(ms_store *s, int ref)
 	__atomic_store_n(&s->hdr->kept[ref - 1].pid, 0, __ATOMIC_RELEASE);
 }
 
-void ms_ino_mapped(ms_store *s, ms_ino ino)
+static void mark_file(ms_store *s, ms_ino ino, uint32_t flag)
 {
 	ms_ns_lock(s);
 	struct ms_inode *in = live(s, ino);
 	if (in && S_ISREG(in->mode))
-		in->flags |= MS_I_MAPPED;
+		in->flags |= flag;
 	ms_ns_unlock(s);
 }
+
+void ms_ino_mapped(ms_store *s, ms_ino ino) { mark_file(s, ino, MS_I_MAPPED); }
+
+void ms_ino_escaped(ms_store *s, ms_ino ino) { mark_file(s, ino, MS_I_NOREUSE); }
 
 int ms_ino_kino(ms_store *s, ms_ino ino, uint64_t *kino)
 {

@@ -292,6 +292,26 @@ int ms_pool_take(struct ms_store *s, int32_t *kfd, uint64_t *kino)
 	return r;
 }
 
+int ms_reuse_room(struct ms_store *s)
+{
+	struct ms_hdr *h = s->hdr;
+	/* The tail moves under ns_lock, held here; the head only moves on. */
+	return h->reuse_tail - __atomic_load_n(&h->reuse_head, __ATOMIC_ACQUIRE) < MS_REUSE_SLOTS;
+}
+
+void ms_reuse_push(struct ms_store *s, int32_t kfd, uint64_t kino, uint64_t held)
+{
+	struct ms_hdr *h = s->hdr;
+	ms_keeper_lock(s);
+	h->reuse[h->reuse_tail % MS_REUSE_SLOTS].kfd = kfd;
+	h->reuse[h->reuse_tail % MS_REUSE_SLOTS].kino = kino;
+	h->reuse_tail++;
+	uint32_t waiting = h->reuse_tail - h->reuse_head;
+	ms_keeper_unlock(s);
+	if (held >= MS_CLOSEQ_WAKE_BYTES || waiting >= MS_CLOSEQ_BATCH)
+		ms_keeper_poke(s);
+}
+
 void ms_closeq_push(struct ms_store *s, int32_t kfd, uint64_t held)
 {
 	struct ms_hdr *h = s->hdr;

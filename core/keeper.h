@@ -110,9 +110,15 @@ int ms_pool_take(struct ms_store *s, int32_t *kfd, uint64_t *kino);
  * round (every 100-200 ms, or when the pool runs low), so a loop that
  * creates and removes small files does not wake it once a file. Memory
  * the ledger has given back but the kernel still holds: at most
- * MS_CLOSEQ_BATCH files of less than MS_CLOSEQ_WAKE_BYTES, for one round. */
+ * MS_CLOSEQ_BATCH files of less than MS_CLOSEQ_WAKE_BYTES, for one round,
+ * in each of the close queue and the reuse ring. */
 #define MS_CLOSEQ_WAKE_BYTES (64u << 10)
 #define MS_CLOSEQ_BATCH 32u
 void ms_closeq_push(struct ms_store *s, int32_t kfd, uint64_t held);
+/* The reuse ring (arena.h, reuse): whether it has room for one more, and
+ * that one added, woken as for the close queue. Under ns_lock, which keeps
+ * the room there from the look to the push. */
+int ms_reuse_room(struct ms_store *s);
+void ms_reuse_push(struct ms_store *s, int32_t kfd, uint64_t kino, uint64_t held);
 
 #endif

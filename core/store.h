@@ -495,6 +495,11 @@ int ms_kept_add(ms_store *s, pid_t pid, int fd, uint64_t kino);
 void ms_kept_del(ms_store *s, int ref);
 /* A program mapped file ino through a store fd (shim's mmap). */
 void ms_ino_mapped(ms_store *s, ms_ino ino);
+/* An open file description of file ino may be held where the store does
+ * not count its references (a child before its fork handler ran, a
+ * program without the shim, fds sent over a socket): its memfd never
+ * serves another file once it goes. */
+void ms_ino_escaped(ms_store *s, ms_ino ino);
 /* Set by the shim: called by an open of an existing regular file that the
  * kernel would re-open (not lower-backed, no O_TRUNC, never mapped), under
  * ns_lock; returns a new fd on a kept description of file (ino, ino_no)

@@ -45,8 +45,45 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Closes what the close queue holds and tops the pool up. Returns 0, or
- * -errno when a memfd could not be made. */
+/* Empties the memfds of the reuse ring and lists them in the pool, or
+ * closes them when it is full (or one cannot be emptied). Each stays in
+ * the ring while it is emptied: a memfd is listed somewhere at every
+ * moment (the audit, the chaos checks). Processes only add at the tail. */
+static void reuse(struct ms_store *s)
+{
+	struct ms_hdr *h = s->hdr;
+	for (;;) {
+		ms_keeper_lock(s);
+		uint32_t head = h->reuse_head, n = h->reuse_tail - head;
+		ms_keeper_unlock(s);
+		if (!n)
+			return;
+		int32_t shut[MS_REUSE_SLOTS];
+		uint8_t ok[MS_REUSE_SLOTS];
+		int nshut = 0;
+		for (uint32_t k = 0; k < n; k++)
+			ok[k] = sys_ftruncate(h->reuse[(head + k) % MS_REUSE_SLOTS].kfd, 0) == 0;
+		ms_keeper_lock(s);
+		for (uint32_t k = 0; k < n; k++) {
+			int32_t kfd = h->reuse[(head + k) % MS_REUSE_SLOTS].kfd;
+			if (ok[k] && h->pool_tail - h->pool_head < MS_POOL_SLOTS) {
+				h->pool[h->pool_tail % MS_POOL_SLOTS].kfd = kfd;
+				h->pool[h->pool_tail % MS_POOL_SLOTS].kino =
+					h->reuse[(head + k) % MS_REUSE_SLOTS].kino;
+				h->pool_tail++;
+			} else {
+				shut[nshut++] = kfd;
+			}
+		}
+		__atomic_store_n(&h->reuse_head, head + n, __ATOMIC_RELEASE); /* ms_reuse_room */
+		ms_keeper_unlock(s);
+		ms_holders_close(s, shut, nshut);
+	}
+}
+
+/* Empties what the reuse ring holds into the pool, closes what the close
+ * queue holds and tops the pool up. Returns 0, or -errno when a memfd
+ * could not be made. */
 static int service(struct keeper *k)
 {
 	struct ms_store *s = &k->s;
@@ -54,6 +91,7 @@ static int service(struct keeper *k)
 	int32_t *q = (int32_t *)(s->base + h->off_closeq);
 	int32_t batch[256];
 	__atomic_store_n(&h->poked, 0, __ATOMIC_RELEASE);
+	reuse(s);
 	for (;;) {
 		int n = 0;
 		ms_keeper_lock(s);

@@ -407,6 +407,7 @@ static void rc_fix(struct ms_store *s, uint32_t n)
 			int fd = ms_kfd_holder(f->kfd) ? ms_kfd_open(s, f->kfd, O_RDWR) : f->kfd;
 			if (fd >= 0)
 				sys_fcntl(fd, F_ADD_SEALS, F_SEAL_GROW);
+			in->flags |= MS_I_NOREUSE; /* a seal stays */
 			if (fd >= 0 && fd != f->kfd)
 				sys_close(fd);
 		}
@@ -482,7 +483,8 @@ int ms_audit_memfds(struct ms_store *s)
 	struct ms_hdr *h = s->hdr;
 	struct audit a = {.cap = 1024};
 	int closed = 0;
-	size_t bytes = (size_t)(h->nslots + 1 + MS_POOL_SLOTS + h->nslots + 1) * sizeof(int32_t);
+	size_t bytes =
+	    (size_t)(h->nslots + 1 + MS_POOL_SLOTS + h->nslots + 1 + MS_REUSE_SLOTS) * sizeof(int32_t);
 	a.named = ms_scratch(bytes);
 	a.close = ms_scratch((size_t)a.cap * sizeof(int32_t));
 	if (!a.named || !a.close) {
@@ -508,6 +510,8 @@ int ms_audit_memfds(struct ms_store *s)
 	for (uint32_t p = h->closeq_head; p != h->closeq_tail; p++)
 		if (q[p % (h->nslots + 1)] >= 0)
 			a.named[a.n++] = q[p % (h->nslots + 1)];
+	for (uint32_t p = h->reuse_head; p != h->reuse_tail; p++)
+		a.named[a.n++] = h->reuse[p % MS_REUSE_SLOTS].kfd;
 	qsort(a.named, (size_t)a.n, sizeof(int32_t), cmp_i32);
 	uint32_t nh = __atomic_load_n(&h->nholders, __ATOMIC_RELAXED);
 	for (a.holder = 0; a.holder < nh; a.holder++) {

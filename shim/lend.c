@@ -287,6 +287,12 @@ void ms_lend_put(int fd, struct ms_fd *e, int open)
 	ms_store *s = ms_shim.store;
 	uint32_t how = LD(&e->how);
 	struct slot *l = lent(e->lend);
+	/* Another process has (or had) this description, and may have taken
+	 * its reference late or never (a child before its fork handler, a
+	 * program without the shim): the file's memfd never serves another
+	 * file once it goes. */
+	if (how & MS_FD_SHARED)
+		ms_ino_escaped(s, e->ino);
 	if (!l) {
 		if (open)
 			keep(fd, e, how);

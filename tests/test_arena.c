@@ -13,7 +13,7 @@
 
 Test(arena, layout_is_the_recorded_one)
 {
-	/* Recorded sizes for layout version 11 on x86-64 (2: extended
+	/* Recorded sizes for layout version 12 on x86-64 (2: extended
 	 * attributes, in->xattr and the attribute pool; 3: the dnotify
 	 * registrations; 4: and the report's refusal records, programs,
 	 * in->prog and injected failures; 5: the MEMSHIM_LOWER directories;
@@ -23,12 +23,16 @@ Test(arena, layout_is_the_recorded_one)
 	 * failures kept by kind, with a count, 64 kinds; the memfd index,
 	 * in->knext sharing a symlink's in->link; the rename intent; 9: an entry's
 	 * type, in what was padding; 10: the count of holder requests, in what
-	 * was padding; 11: the kept descriptions, after the holders). */
-	cr_assert_eq(MS_LAYOUT_VERSION, 11);
+	 * was padding; 11: the kept descriptions, after the holders; 12: the
+	 * ring of memfds to reuse, after them). */
+	cr_assert_eq(MS_LAYOUT_VERSION, 12);
 	cr_assert_eq(sizeof(struct ms_inode), 184, "inode %zu", sizeof(struct ms_inode));
 	cr_assert_eq(sizeof(struct ms_dent), 296, "dent %zu", sizeof(struct ms_dent));
 	cr_assert_eq(sizeof(struct ms_ledger), 88, "ledger %zu", sizeof(struct ms_ledger));
-	cr_assert_eq(sizeof(struct ms_hdr), 72272 + 16 * 1024, "hdr %zu", sizeof(struct ms_hdr));
+	cr_assert_eq(sizeof(struct ms_hdr), 72272 + 16 * 1024 + 8 + 16 * 64, "hdr %zu",
+		     sizeof(struct ms_hdr));
+	cr_assert_eq(offsetof(struct ms_hdr, reuse), 72272 + 16 * 1024 + 8);
+	cr_assert_eq(MS_REUSE_SLOTS, 64);
 	cr_assert_eq(offsetof(struct ms_hdr, holders), 55888);
 	cr_assert_eq(offsetof(struct ms_hdr, kept), 72272);
 	cr_assert_eq(MS_KEPT, 1024);

@@ -85,6 +85,12 @@ Test(e2e_diff, open) { differential_of("openops", "all"); }
  * numbers, locks, fork, removal, mappings. */
 Test(e2e_diff, lent_descriptions) { differential_of("lendops", "all"); }
 
+/* Files made and removed again and again, whose memfds serve new files
+ * (tests/helpers/reuseops.c): each new file empty; a removed file still
+ * read whole, 300 files later, by a child of the fork system call, by a
+ * process it was sent to over a socket, and through a mapping. */
+Test(e2e_diff, memfd_reuse) { differential_of("reuseops", "all"); }
+
 /* What programs do with fds beyond read and write (tests/helpers/fdops.c):
  * /proc/self/fd/N as a name, O_PATH fds, fcntl and vector errno cases. */
 Test(e2e_diff, proc_fd) { differential_of("fdops", "proc"); }

@@ -206,6 +206,8 @@ static void ch_who(char *b, size_t n, const struct ch_kfd *k)
 		snprintf(b, n, "a pool entry");
 	else if (k->who == ~0u)
 		snprintf(b, n, "the close queue");
+	else if (k->who == ~1u)
+		snprintf(b, n, "the reuse ring");
 	else
 		snprintf(b, n, "inode slot %u", k->who);
 }
@@ -215,7 +217,7 @@ static int ch_memfd_audit(struct ch_run *run, char *err, size_t errn)
 	struct ms_store *s = run->s;
 	struct ms_hdr *h = s->hdr;
 	pid_t kp = ms_store_keeper_pid(s);
-	size_t cap = (size_t)h->nslots * 2 + MS_POOL_SLOTS + 16, n = 0;
+	size_t cap = (size_t)h->nslots * 2 + MS_POOL_SLOTS + MS_REUSE_SLOTS + 16, n = 0;
 	struct ch_kfd *v = malloc(cap * sizeof(*v));
 	unsigned bad = 0;
 	char first[400] = "", a[64], b[64], path[64], l[256];
@@ -245,6 +247,9 @@ static int ch_memfd_audit(struct ch_run *run, char *err, size_t errn)
 					 h->pool[p % MS_POOL_SLOTS].kino};
 	for (uint32_t p = h->closeq_head; p != h->closeq_tail && n < cap; p++)
 		v[n++] = (struct ch_kfd){q[p % (h->nslots + 1)], ~0u, 0};
+	for (uint32_t p = h->reuse_head; p != h->reuse_tail && n < cap; p++)
+		v[n++] = (struct ch_kfd){h->reuse[p % MS_REUSE_SLOTS].kfd, ~1u,
+					 h->reuse[p % MS_REUSE_SLOTS].kino};
 	ms_keeper_unlock(s);
 	ms_ns_unlock(s);
 	alarm(0);
@@ -257,7 +262,7 @@ static int ch_memfd_audit(struct ch_run *run, char *err, size_t errn)
 			CH_BAD("keeper fd %d is both %s and %s", v[i].kfd, a, b);
 			continue;
 		}
-		if (v[i].who == ~0u)
+		if (v[i].who == ~0u || v[i].who == ~1u)
 			continue; /* may be closed any moment */
 		struct stat st;
 		ch_who(a, sizeof(a), &v[i]);
@@ -309,7 +314,7 @@ static int ch_memfd_audit(struct ch_run *run, char *err, size_t errn)
 	}
 	if (leaked)
 		CH_BAD("%u file memfds of the keeper or its holders are in no inode, pool "
-		       "entry or close queue (leaked; the first is handle %#x)", leaked,
+		       "entry, close queue or reuse ring (leaked; the first is handle %#x)", leaked,
 		       (unsigned)leaked_first);
 #undef CH_BAD
 	free(v);
