@@ -442,7 +442,8 @@ struct ms_hdr {
 	 * (data.c, ms_inode_free_now): the keeper empties each and lists it
 	 * in the pool again, instead of closing it and making another
 	 * (ftruncate: 1-2 us here, against memfd_create, fstat and close:
-	 * 5 us). Keeper-held ones only (holder 0). A ring [keeper_lock]:
+	 * 5 us); a holder's, the holder empties (keeper/holder.c,
+	 * H_EMPTY: one request for each holder's batch). A ring [keeper_lock]:
 	 * processes add under ns_lock too, the keeper takes; when it is
 	 * full, the close queue. */
 	uint32_t reuse_head, reuse_tail;

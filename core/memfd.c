@@ -186,9 +186,9 @@ int ms_data_reusable(struct ms_store *s, const struct ms_inode *in)
 	/* Every description of it the store counted is closed (its last
 	 * reference went, not the keeper's look at who holds what: UNHELD),
 	 * none left the count (NOREUSE), no mapping of a program's still
-	 * reads it (MAPPED), and the keeper holds it itself: emptied, it can
-	 * be any new file. */
-	return !s->local && in->kfd >= 0 && ms_kfd_holder(in->kfd) == 0 &&
+	 * reads it (MAPPED), and its holder lives (kfd): emptied, it can be
+	 * any new file. */
+	return !s->local && in->kfd >= 0 &&
 	       !(in->flags & (MS_I_MAPPED | MS_I_UNHELD | MS_I_NOREUSE)) && ms_reuse_room(s);
 }
 

@@ -42,12 +42,12 @@
 #include "keeper.h"
 #include "server.h"
 
-enum { H_MAKE = 1, H_CLOSE = 2 };
+enum { H_MAKE = 1, H_CLOSE = 2, H_EMPTY = 3 };
 #define H_BATCH 256
 
 struct hreq {
 	uint32_t op, n;
-	int32_t fd[H_BATCH]; /* H_CLOSE */
+	int32_t fd[H_BATCH]; /* H_CLOSE, H_EMPTY */
 };
 struct hrep {
 	uint32_t n, pad;
@@ -116,6 +116,11 @@ static void holder_main(int sock)
 		} else if (q.op == H_CLOSE) {
 			for (uint32_t i = 0; i < q.n && i < H_BATCH; i++)
 				sys_close(q.fd[i]);
+		} else if (q.op == H_EMPTY) {
+			/* each fd's ftruncate, 0 or -errno, in r.m[].fd */
+			for (r.n = 0; r.n < q.n && r.n < MS_POOL_SLOTS; r.n++)
+				r.m[r.n].fd = sys_ftruncate(q.fd[r.n], 0);
+			send(sock, &r, sizeof(r), MSG_NOSIGNAL);
 		}
 	}
 }
@@ -254,6 +259,49 @@ int ms_holders_make(struct ms_store *s, int32_t *kfd, uint64_t *kino, int n)
 	return got ? got : err;
 }
 
+_Static_assert(MS_REUSE_SLOTS <= MS_POOL_SLOTS, "a ring of memfds to empty fits one answer");
+
+void ms_holders_empty(struct ms_store *s, const int32_t *kfd, uint8_t *ok, int n)
+{
+	static struct hreq q;
+	static struct hrep r;
+	uint32_t at[MS_POOL_SLOTS];
+	if (n > MS_POOL_SLOTS)
+		n = MS_POOL_SLOTS;
+	memset(ok, 2, (size_t)n); /* 2: not asked yet */
+	for (int i = 0; i < n; i++) {
+		if (ok[i] != 2)
+			continue;
+		uint32_t h = ms_kfd_holder(kfd[i]);
+		if (h == 0) {
+			ok[i] = sys_ftruncate(kfd[i], 0) == 0;
+			continue;
+		}
+		/* Every fd of this holder in the batch, in one request. */
+		q.op = H_EMPTY;
+		q.n = 0;
+		for (int j = i; j < n; j++) {
+			if (ok[j] != 2 || ms_kfd_holder(kfd[j]) != h)
+				continue;
+			ok[j] = 0;
+			at[q.n] = (uint32_t)j;
+			q.fd[q.n++] = ms_kfd_fd(kfd[j]);
+		}
+		if (H.dead[h] || !H.sock[h])
+			continue;
+		ssize_t k = send(H.sock[h], &q, offsetof(struct hreq, fd) + q.n * sizeof(int32_t),
+				 MSG_NOSIGNAL);
+		if (k > 0)
+			do
+				k = recv(H.sock[h], &r, sizeof(r), 0);
+			while (k < 0 && errno == EINTR);
+		if (k != (ssize_t)sizeof(r) || r.n != q.n)
+			continue; /* a wedged or dying holder: not reused */
+		for (uint32_t m = 0; m < q.n; m++)
+			ok[at[m]] = r.m[m].fd == 0;
+	}
+}
+
 void ms_holders_close(struct ms_store *s, const int32_t *kfd, int n)
 {
 	static struct hreq q;
@@ -353,6 +401,16 @@ static uint32_t holder_forget(struct ms_store *s, uint32_t h)
 	for (uint32_t p = hd->closeq_head; p != hd->closeq_tail; p++)
 		if (q[p % (hd->nslots + 1)] >= 0 && ms_kfd_holder(q[p % (hd->nslots + 1)]) == h)
 			q[p % (hd->nslots + 1)] = -1;
+	/* So does the reuse ring (the keeper empties it between rounds,
+	 * never while this runs). */
+	w = hd->reuse_head;
+	for (uint32_t p = hd->reuse_head; p != hd->reuse_tail; p++) {
+		if (ms_kfd_holder(hd->reuse[p % MS_REUSE_SLOTS].kfd) == h)
+			continue;
+		hd->reuse[w % MS_REUSE_SLOTS] = hd->reuse[p % MS_REUSE_SLOTS];
+		w++;
+	}
+	hd->reuse_tail = w;
 	ms_keeper_unlock(s);
 	return lost;
 }

@@ -58,21 +58,21 @@ static void reuse(struct ms_store *s)
 		ms_keeper_unlock(s);
 		if (!n)
 			return;
-		int32_t shut[MS_REUSE_SLOTS];
+		int32_t shut[MS_REUSE_SLOTS], kfd[MS_REUSE_SLOTS];
 		uint8_t ok[MS_REUSE_SLOTS];
 		int nshut = 0;
 		for (uint32_t k = 0; k < n; k++)
-			ok[k] = sys_ftruncate(h->reuse[(head + k) % MS_REUSE_SLOTS].kfd, 0) == 0;
+			kfd[k] = h->reuse[(head + k) % MS_REUSE_SLOTS].kfd;
+		ms_holders_empty(s, kfd, ok, (int)n);
 		ms_keeper_lock(s);
 		for (uint32_t k = 0; k < n; k++) {
-			int32_t kfd = h->reuse[(head + k) % MS_REUSE_SLOTS].kfd;
 			if (ok[k] && h->pool_tail - h->pool_head < MS_POOL_SLOTS) {
-				h->pool[h->pool_tail % MS_POOL_SLOTS].kfd = kfd;
+				h->pool[h->pool_tail % MS_POOL_SLOTS].kfd = kfd[k];
 				h->pool[h->pool_tail % MS_POOL_SLOTS].kino =
 					h->reuse[(head + k) % MS_REUSE_SLOTS].kino;
 				h->pool_tail++;
 			} else {
-				shut[nshut++] = kfd;
+				shut[nshut++] = kfd[k];
 			}
 		}
 		__atomic_store_n(&h->reuse_head, head + n, __ATOMIC_RELEASE); /* ms_reuse_room */

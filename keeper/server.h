@@ -25,6 +25,10 @@ void ms_holders_setup(struct ms_store *s);
  * (started as needed): fills kfd (handles) and kino; returns how many, or
  * -errno when none could be made. */
 int ms_holders_make(struct ms_store *s, int32_t *kfd, uint64_t *kino, int n);
+/* Empties n memfds (ftruncate to 0) wherever they are held, a request
+ * to each holder among them: ok[i] 1 when kfd[i] is empty now (at most
+ * MS_POOL_SLOTS a call). */
+void ms_holders_empty(struct ms_store *s, const int32_t *kfd, uint8_t *ok, int n);
 /* Closes n memfds wherever they are held (negative handles skipped; at
  * most 1024 a call). */
 void ms_holders_close(struct ms_store *s, const int32_t *kfd, int n);

@@ -110,16 +110,24 @@ static inline int t_popen(const char *cmd, char *out, size_t n)
  * MEMSHIM_STORE_ID) and extra environment `env` ("VAR=x VAR2=y" or "").
  * Returns the exit status (128+signal when killed) and what it printed on
  * stdout and stderr together in out. script must not contain single quotes. */
-static inline int t_sh(const char *env, const char *script, char *out, size_t n)
+/* t_sh after `pre`, shell words run without the preload first (a ulimit
+ * the store's first process, and so its keeper, starts with). */
+static inline int t_sh_after(const char *pre, const char *env, const char *script, char *out,
+			     size_t n)
 {
 	char cmd[16384];
 	/* A sanitizer build's runtime must be loaded before the library. */
 	const char *first = getenv("MEMSHIM_TEST_PRELOAD_FIRST");
 	snprintf(cmd, sizeof(cmd),
-		 "env -u MEMSHIM_STORE_ID ASAN_OPTIONS=detect_leaks=0 %s LD_PRELOAD='%s%s%s' "
+		 "%s env -u MEMSHIM_STORE_ID ASAN_OPTIONS=detect_leaks=0 %s LD_PRELOAD='%s%s%s' "
 		 "sh -c '%s' 2>&1",
-		 env, first && *first ? first : "", first && *first ? " " : "", t_lib(), script);
+		 pre, env, first && *first ? first : "", first && *first ? " " : "", t_lib(), script);
 	return t_popen(cmd, out, n);
+}
+
+static inline int t_sh(const char *env, const char *script, char *out, size_t n)
+{
+	return t_sh_after("", env, script, out, n);
 }
 
 #endif

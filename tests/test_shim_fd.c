@@ -384,7 +384,8 @@ Test(shim_fd, kept_descriptions_are_lent_only_as_a_fresh_open)
  * (open O_CREAT, mknod then a read-only open, O_TMPFILE), each is empty to
  * the store and to the kernel before its first write, and 150 memfds at
  * most serve them all; the memfd of a removed file a fork child had too
- * never serves a new one (tests/helpers/reuseops.c). */
+ * never serves a new one; also when a holder process holds them
+ * (tests/helpers/reuseops.c). */
 Test(shim_fd, memfds_of_removed_files_serve_new_ones_empty)
 {
 	char cmd[1024];
@@ -394,4 +395,15 @@ Test(shim_fd, memfds_of_removed_files_serve_new_ones_empty)
 	int st = t_sh("MEMSHIM_QUOTA=1M", cmd, out, sizeof(out));
 	cr_assert_eq(st, 0, "reuseops store: status %d:\n%s", st, out);
 	HAS(out, "ok");
+	/* The same with the memfds a holder process holds (the keeper's
+	 * share, 80 of a 160 fd limit, taken by 200 files that stay): the
+	 * holder empties them. */
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -m 700 /mem/t && %s/tests/helpers/reuseops /mem/t store 200 "
+		 "&& pgrep -x memshim-holder >/dev/null && echo holder-ran",
+		 t_build());
+	st = t_sh_after("ulimit -n 160 &&", "MEMSHIM_QUOTA=1M", cmd, out, sizeof(out));
+	cr_assert_eq(st, 0, "reuseops store 200 (fd limit 160): status %d:\n%s", st, out);
+	HAS(out, "ok");
+	HAS(out, "holder-ran");
 }

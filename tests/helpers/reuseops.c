@@ -6,10 +6,10 @@
  *   reuseops DIR all     the differential test (tests/test_e2e_diff.c): run
  *                        under the preload on a store directory and without
  *                        it on tmpfs, the outputs must be the same.
- *   reuseops DIR store   under the preload only (tests/test_shim_fd.c): the
- *                        memfds are reused, emptied as the kernel sees them,
- *                        and never one another process had; exits 1 with a
- *                        message.
+ *   reuseops DIR store [N]  under the preload only (tests/test_shim_fd.c):
+ *                        the memfds are reused, emptied as the kernel sees
+ *                        them, and never one another process had; exits 1
+ *                        with a message. N files made first stay.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -236,9 +236,18 @@ static void shared_kino(unsigned long *kino)
 	unlink(P("f"));
 }
 
-static void store(void)
+static void store(int keep)
 {
 	static unsigned long k[CHURN], k2[CHURN];
+	/* Files that stay: with a low fd limit, the keeper's share of memfds
+	 * goes to them and the churn's are its holders'. */
+	for (int i = 0; i < keep; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "keep%d", i);
+		int fd = open(P(name), O_CREAT | O_WRONLY, 0644);
+		CHECK(fd >= 0, "%s: %s", name, strerror(errno));
+		close(fd);
+	}
 	int bad = churn(CHURN, 'x', k);
 	CHECK(bad == 0, "%d of %d new files not empty (the store's or the kernel's answer)", bad,
 	      CHURN);
@@ -260,8 +269,8 @@ static void store(void)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: reuseops DIR all|store\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: reuseops DIR all|store [FILES TO KEEP]\n");
 		return 2;
 	}
 	D = argv[1];
@@ -269,7 +278,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[2], "all"))
 		all();
 	else if (!strcmp(argv[2], "store"))
-		store();
+		store(argc == 4 ? atoi(argv[3]) : 0);
 	else
 		return 2;
 	return check_fails != 0;
