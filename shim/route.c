@@ -146,6 +146,41 @@ static int dirfd_above(int dirfd)
 	return 0;
 }
 
+/* The memfd of a store file, as the kernel names it in /proc/<pid>/fd
+ * ("/memfd:memshim (deleted)"; a directory's placeholder is
+ * "memshim-dir"). */
+static const char file_memfd[] = "/memfd:memshim ";
+
+/* "/proc/<pid>/fd/N" of another process, N a store file there: the kernel
+ * would open, stat and read the link of the memfd itself (mode 0777, the
+ * keeper's owner, "/memfd:memshim (deleted)"); it is that file, as on
+ * tmpfs, found by the memfd's inode once attached. p: past "/proc/". */
+static int route_other_fd(const char *path, const char *p, struct ms_route *r)
+{
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (strncmp(p, "/fd/", 4) != 0 || p[4] < '0' || p[4] > '9')
+		return 0;
+	for (p += 4; *p >= '0' && *p <= '9'; p++)
+		;
+	if (*p)
+		return 0;
+	char link[sizeof(file_memfd)];
+	struct stat st;
+	int saved = errno;
+	int ours = REAL(readlink)(path, link, sizeof(link)) == (ssize_t)sizeof(link) &&
+		   memcmp(link, file_memfd, sizeof(file_memfd) - 1) == 0 &&
+		   REAL(stat)(path, &st) == 0 && S_ISREG(st.st_mode);
+	errno = saved;
+	if (!ours)
+		return 0;
+	r->path = "";
+	r->empty = 1;
+	r->fd_how = 0;
+	r->kino = (uint64_t)st.st_ino;
+	return 1;
+}
+
 /* "/proc/self/fd/N" (or /proc/<our pid>/fd/N) with N a store fd names
  * that file or directory itself: tar chmods through it. What follows a
  * further '/' is relative to it. */
@@ -159,15 +194,14 @@ static int route_proc_fd(const char *path, struct ms_route *r)
 	else if (strncmp(p, self, (size_t)n) == 0)
 		p += n;
 	else
-		return 0;
+		return *p >= '1' && *p <= '9' ? route_other_fd(path, p, r) : 0;
 	if (strcmp(p, "exe") == 0) {
 		/* a program run from the store: the kernel names its memfd
 		 * ("/memfd:memshim (deleted)"); its own name is the store's
 		 * (Criterion, for one, reads its tests from that file) */
-		static const char memfd[] = "/memfd:memshim ";
-		char link[sizeof(memfd)];
+		char link[sizeof(file_memfd)];
 		ssize_t n = REAL(readlink)("/proc/self/exe", link, sizeof(link));
-		if (n != (ssize_t)sizeof(link) || memcmp(link, memfd, sizeof(memfd) - 1))
+		if (n != (ssize_t)sizeof(link) || memcmp(link, file_memfd, sizeof(file_memfd) - 1))
 			return 0;
 		r->path = "";
 		r->empty = 1;
@@ -251,6 +285,14 @@ static int exe_ino(struct ms_route *r)
 	return ino != 0;
 }
 
+/* Another process's fd of a store file (route_other_fd): the file, if
+ * its memfd is still one of the store's. */
+static int other_fd_ino(struct ms_route *r)
+{
+	r->dir = ms_ino_by_kino(ms_shim.store, r->kino);
+	return r->dir != 0;
+}
+
 int ms_route_at(int dirfd, const char *path, struct ms_route *r)
 {
 	r->fault = 0;
@@ -278,7 +320,7 @@ int ms_route_at(int dirfd, const char *path, struct ms_route *r)
 	/* the first path into the store attaches this process to it */
 	if (!ours || !ms_attach())
 		return 0;
-	return r->exe ? exe_ino(r) : 1;
+	return r->exe ? exe_ino(r) : r->kino ? other_fd_ino(r) : 1;
 }
 
 static int route_at(int dirfd, const char *path, struct ms_route *r)
@@ -287,6 +329,7 @@ static int route_at(int dirfd, const char *path, struct ms_route *r)
 	int ours = 0;
 	r->empty = 0;
 	r->exe = 0;
+	r->kino = 0;
 	if (path[0] == '/') {
 		size_t len = strlen(path);
 		if (len > 6 && memcmp(path, "/proc/", 6) == 0) {

@@ -184,6 +184,9 @@ struct ms_route {
 			    * reached as /proc/self/fd/N): add MS_EMPTY */
 	uint32_t fd_how;   /* with `empty`: that fd's ms_fd.how */
 	int exe;           /* "/proc/self/exe": `dir` is found once attached */
+	uint64_t kino;     /* another process's /proc/<pid>/fd/N of a store
+			    * file: its memfd's st_ino, by which `dir` is
+			    * found once attached (with `empty`) */
 	const char *path;  /* the path for core: points into buf or the caller's */
 	char buf[PATH_MAX];
 };

@@ -136,6 +136,8 @@ static void cat(const char *what, const char *name)
 
 /* ---- proc ------------------------------------------------------------------------ */
 
+static void other_process(void);
+
 static void proc_section(void)
 {
 	put("f", "hello");
@@ -218,6 +220,59 @@ static void proc_section(void)
 	unlink(P("again"));
 	rmdir(P("e/sub"));
 	rmdir(P("e"));
+	other_process();
+}
+
+/* Another process's fd of a file, by /proc/<its pid>/fd/N: the file
+ * itself, as that process's own /proc/self/fd/N is. */
+static void other_process(void)
+{
+	put("o", "other");
+	chmod(P("o"), 0640);
+	int fd = open(P("o"), O_RDWR), go[2];
+	if (fd < 0 || pipe(go))
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		char x;
+		close(go[1]);
+		if (read(go[0], &x, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(go[0]);
+	close(fd);
+	char l[64], buf[16];
+	snprintf(l, sizeof(l), "/proc/%d/fd/%d", (int)pid, fd);
+	link_of("readlink /proc/child/fd/N", l);
+	struct stat st;
+	out("stat /proc/child/fd/N", stat(l, &st));
+	printf("  mode %o size %lld nlink %lu\n", (unsigned)st.st_mode, (long long)st.st_size,
+	       (unsigned long)st.st_nlink);
+	out("lstat /proc/child/fd/N", lstat(l, &st));
+	printf("  is link %d\n", S_ISLNK(st.st_mode));
+	int o = outfd("open /proc/child/fd/N O_RDWR", open(l, O_RDWR));
+	ssize_t n = o < 0 ? -1 : read(o, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = 0;
+	printf("read it -> %zd \"%s\"\n", n, buf);
+	out("fstat it", fstat(o, &st));
+	printf("  mode %o size %lld nlink %lu\n", (unsigned)st.st_mode, (long long)st.st_size,
+	       (unsigned long)st.st_nlink);
+	out("write it", pwrite(o, "O", 1, 0));
+	cat("cat o", "o");
+	out("chmod o 0600", chmod(P("o"), 0600));
+	out("stat /proc/child/fd/N", stat(l, &st));
+	printf("  mode %o\n", (unsigned)st.st_mode);
+	out("unlink o", unlink(P("o")));
+	deleted_of("readlink /proc/child/fd/N after unlink", l);
+	n = o < 0 ? -1 : pread(o, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = 0;
+	printf("read removed -> %zd \"%s\"\n", n, buf);
+	close(o);
+	if (write(go[1], "x", 1) < 0)
+		perror("pipe");
+	close(go[1]);
+	waitpid(pid, NULL, 0);
 }
 
 /* ---- opath ----------------------------------------------------------------------- */
