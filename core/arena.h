@@ -76,6 +76,13 @@ static inline int32_t ms_kfd_make(uint32_t holder, int fd)
 static inline uint32_t ms_kfd_holder(int32_t kfd) { return (uint32_t)kfd >> MS_KFD_SHIFT; }
 static inline int ms_kfd_fd(int32_t kfd) { return (int)((uint32_t)kfd & ((1u << MS_KFD_SHIFT) - 1)); }
 
+/* A memfd listed in the pool or the reuse ring: its handle and st_ino. */
+struct ms_memfd_ref {
+	int32_t kfd;
+	uint32_t pad;
+	uint64_t kino;
+};
+
 /* inode flags */
 #define MS_I_ORPHAN 0x1 /* no links left, still referenced (opens > 0) */
 #define MS_I_SKEL 0x2   /* a directory above a prefix: not part of the store */
@@ -345,7 +352,7 @@ struct ms_hdr {
 
 	/* ready memfds listed by the keeper: a ring [keeper] */
 	uint32_t pool_head, pool_tail;
-	struct { int32_t kfd; uint32_t pad; uint64_t kino; } pool[MS_POOL_SLOTS];
+	struct ms_memfd_ref pool[MS_POOL_SLOTS];
 	/* keeper fds to close (freed files): ring of nslots+1 int32 at
 	 * off_closeq [keeper]; never overflows, each file is queued once. */
 	uint32_t closeq_head, closeq_tail;
@@ -447,7 +454,7 @@ struct ms_hdr {
 	 * processes add under ns_lock too, the keeper takes; when it is
 	 * full, the close queue. */
 	uint32_t reuse_head, reuse_tail;
-	struct { int32_t kfd; uint32_t pad; uint64_t kino; } reuse[MS_REUSE_SLOTS];
+	struct ms_memfd_ref reuse[MS_REUSE_SLOTS];
 };
 
 /* The layout shared with processes built from other copies of this code:

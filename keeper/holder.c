@@ -375,6 +375,17 @@ int ms_holder_pid(struct ms_store *s, pid_t pid)
 	return 0;
 }
 
+/* The ring [head, *tail) of `slots` entries without holder h's memfds. */
+static void ring_drop_holder(struct ms_memfd_ref *ring, uint32_t slots, uint32_t head,
+			     uint32_t *tail, uint32_t h)
+{
+	uint32_t w = head;
+	for (uint32_t p = head; p != *tail; p++)
+		if (ms_kfd_holder(ring[p % slots].kfd) != h)
+			ring[w++ % slots] = ring[p % slots];
+	*tail = w;
+}
+
 /* ns_lock held: holder h is dead; no handle may name it any more. */
 static uint32_t holder_forget(struct ms_store *s, uint32_t h)
 {
@@ -388,29 +399,15 @@ static uint32_t holder_forget(struct ms_store *s, uint32_t h)
 		}
 	}
 	ms_keeper_lock(s);
-	/* The pool keeps its order without the dead holder's memfds. */
-	uint32_t w = hd->pool_head;
-	for (uint32_t p = hd->pool_head; p != hd->pool_tail; p++) {
-		if (ms_kfd_holder(hd->pool[p % MS_POOL_SLOTS].kfd) == h)
-			continue;
-		hd->pool[w % MS_POOL_SLOTS] = hd->pool[p % MS_POOL_SLOTS];
-		w++;
-	}
-	hd->pool_tail = w;
+	/* The pool and the reuse ring (which the keeper empties between
+	 * rounds, never while this runs) keep their order without the dead
+	 * holder's memfds. */
+	ring_drop_holder(hd->pool, MS_POOL_SLOTS, hd->pool_head, &hd->pool_tail, h);
+	ring_drop_holder(hd->reuse, MS_REUSE_SLOTS, hd->reuse_head, &hd->reuse_tail, h);
 	int32_t *q = (int32_t *)(s->base + hd->off_closeq);
 	for (uint32_t p = hd->closeq_head; p != hd->closeq_tail; p++)
 		if (q[p % (hd->nslots + 1)] >= 0 && ms_kfd_holder(q[p % (hd->nslots + 1)]) == h)
 			q[p % (hd->nslots + 1)] = -1;
-	/* So does the reuse ring (the keeper empties it between rounds,
-	 * never while this runs). */
-	w = hd->reuse_head;
-	for (uint32_t p = hd->reuse_head; p != hd->reuse_tail; p++) {
-		if (ms_kfd_holder(hd->reuse[p % MS_REUSE_SLOTS].kfd) == h)
-			continue;
-		hd->reuse[w % MS_REUSE_SLOTS] = hd->reuse[p % MS_REUSE_SLOTS];
-		w++;
-	}
-	hd->reuse_tail = w;
 	ms_keeper_unlock(s);
 	return lost;
 }

@@ -66,14 +66,11 @@ static void reuse(struct ms_store *s)
 		ms_holders_empty(s, kfd, ok, (int)n);
 		ms_keeper_lock(s);
 		for (uint32_t k = 0; k < n; k++) {
-			if (ok[k] && h->pool_tail - h->pool_head < MS_POOL_SLOTS) {
-				h->pool[h->pool_tail % MS_POOL_SLOTS].kfd = kfd[k];
-				h->pool[h->pool_tail % MS_POOL_SLOTS].kino =
-					h->reuse[(head + k) % MS_REUSE_SLOTS].kino;
-				h->pool_tail++;
-			} else {
+			if (ok[k] && h->pool_tail - h->pool_head < MS_POOL_SLOTS)
+				h->pool[h->pool_tail++ % MS_POOL_SLOTS] =
+					h->reuse[(head + k) % MS_REUSE_SLOTS];
+			else
 				shut[nshut++] = kfd[k];
-			}
 		}
 		__atomic_store_n(&h->reuse_head, head + n, __ATOMIC_RELEASE); /* ms_reuse_room */
 		ms_keeper_unlock(s);
