@@ -281,6 +281,12 @@ __asm__(".text\n"
 #error "the vfork wrapper is written for x86-64"
 #endif
 
+void ms_child_without_handlers(void)
+{
+	ms_vfork_seen();
+	ms_fd_mark_shared(); /* the child has every description too */
+}
+
 /* clone() without CLONE_THREAD makes a process that runs none of our fork
  * handlers, with our memory (CLONE_VM) or a copy of it: from then on the
  * shim tells such a child by its pid (fd.c). The arguments after arg are
@@ -297,10 +303,8 @@ MS_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 	for (int i = 0; i < n; i++)
 		x[i] = va_arg(ap, void *);
 	va_end(ap);
-	if (!(flags & CLONE_THREAD)) {
-		ms_vfork_seen();
-		ms_fd_mark_shared(); /* the child has every description too */
-	}
+	if (!(flags & CLONE_THREAD))
+		ms_child_without_handlers();
 	ms_real_resolve(); /* as before a fork: the child may not call dlsym */
 	return REAL(clone)(fn, stack, flags, arg, x[0], x[1], x[2]);
 }

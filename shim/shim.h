@@ -545,6 +545,11 @@ void ms_vfork_begin(void);
 /* A child that shares our memory was made where the wrapper could not see
  * it (clone, syscall()): every later look asks the kernel. */
 void ms_vfork_seen(void);
+/* A process that runs none of our fork handlers is about to be made (clone
+ * without CLONE_THREAD, fork or clone by syscall()): pids are checked
+ * from now on, and every store fd's description becomes the child's too
+ * (ms_fd_mark_shared). */
+void ms_child_without_handlers(void);
 /* A vfork child changed directory to ino (0: the kernel's); and the
  * directory such a child is in: 1 with *ino, or 0 (not one that did). */
 void ms_vfork_cwd_set(ms_ino ino);

@@ -259,27 +259,21 @@ MS_EXPORT __attribute__((no_sanitize_address)) long syscall(long n, ...)
 		return execve(S(0), P(1), P(2));
 	case SYS_execveat:
 		return execveat(I(0), S(1), P(2), P(3), I(4));
-	/* a new process that runs no fork handlers: the shim looks at its
-	 * pid from then on (fd.c, ms_in_vfork_child), and it has every
-	 * description of this one (it takes no reference of its own) */
+	/* a new process that runs no fork handlers (it takes no reference
+	 * of its own to the descriptions it has) */
 	case SYS_fork:
 	case SYS_vfork:
-		ms_vfork_seen();
-		ms_fd_mark_shared();
+		ms_child_without_handlers();
 		break;
 	case SYS_clone:
-		if (!(A(0) & CLONE_THREAD)) {
-			ms_vfork_seen();
-			ms_fd_mark_shared();
-		}
+		if (!(A(0) & CLONE_THREAD))
+			ms_child_without_handlers();
 		break;
 	case SYS_clone3: {
 		uint64_t flags; /* struct clone_args begins with them */
 		if (Z(1) < sizeof(flags) || ms_copy_in(&flags, P(0), sizeof(flags)) ||
-		    !(flags & CLONE_THREAD)) {
-			ms_vfork_seen(); /* a bad one fails; being careful costs nothing */
-			ms_fd_mark_shared();
-		}
+		    !(flags & CLONE_THREAD))
+			ms_child_without_handlers(); /* a bad one fails; being careful costs nothing */
 		break;
 	}
 	}
