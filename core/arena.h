@@ -43,7 +43,7 @@
 #include <sys/mman.h>
 
 #define MS_MAGIC 0x314d494853454d4dULL /* "MMESHIM1" little-endian */
-#define MS_LAYOUT_VERSION 12
+#define MS_LAYOUT_VERSION 13
 #define MS_NAME_MAX 255
 #define MS_POOL_SLOTS 64   /* ready memfds the keeper keeps listed */
 #define MS_REUSE_SLOTS 64  /* memfds of removed files waiting to be emptied */
@@ -76,12 +76,22 @@ static inline int32_t ms_kfd_make(uint32_t holder, int fd)
 static inline uint32_t ms_kfd_holder(int32_t kfd) { return (uint32_t)kfd >> MS_KFD_SHIFT; }
 static inline int ms_kfd_fd(int32_t kfd) { return (int)((uint32_t)kfd & ((1u << MS_KFD_SHIFT) - 1)); }
 
-/* A memfd listed in the pool or the reuse ring: its handle and st_ino. */
+/* A memfd listed in the pool or the reuse ring: its handle and st_ino, and
+ * in the pool whether it is still a removed file's (ms_pool_give). */
 struct ms_memfd_ref {
 	int32_t kfd;
-	uint32_t pad;
+	uint32_t stale; /* 0: empty; else 1 + the bytes of pages it still holds */
 	uint64_t kino;
 };
+/* Adds m at the tail of ring (n entries), keeper_lock held: the entry is
+ * written before the tail passes it, so a process killed in between
+ * leaves the ring as it was (the lock's next owner takes it as valid). */
+static inline void ms_ring_put(struct ms_memfd_ref *ring, uint32_t n, uint32_t *tail,
+			       struct ms_memfd_ref m)
+{
+	ring[*tail % n] = m;
+	__atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+}
 
 /* inode flags */
 #define MS_I_ORPHAN 0x1 /* no links left, still referenced (opens > 0) */
@@ -106,6 +116,11 @@ struct ms_memfd_ref {
 			    * had too (fork, exec, spawn, sent over a socket),
 			    * which may not count its reference, or the
 			    * keeper sealed it */
+#define MS_I_STALE 0x400 /* its memfd came from the pool with a removed file's
+			  * bytes in it: the file's first open of it empties
+			  * it (memfd.c, ms_data_open), before ns_lock goes;
+			  * if its creator was killed first, the next open
+			  * does, and the keeper's reconcile passes it over */
 
 struct ms_inode {
 	/* robust, pshared; regular files: growth, shrinking, and every copy
@@ -350,7 +365,8 @@ struct ms_hdr {
 	uint32_t orphans;     /* [ns] list of MS_I_ORPHAN inodes */
 	uint32_t norphans;    /* [ns] */
 
-	/* ready memfds listed by the keeper: a ring [keeper] */
+	/* ready memfds listed by the keeper, and small removed files' ones
+	 * a process gave back not yet emptied (ms_pool_give): a ring [keeper] */
 	uint32_t pool_head, pool_tail;
 	struct ms_memfd_ref pool[MS_POOL_SLOTS];
 	/* keeper fds to close (freed files): ring of nslots+1 int32 at
@@ -751,10 +767,13 @@ int ms_lower_init(struct ms_store *s, uint32_t prefix_ino, int k);
 
 /* ---- memfd.c: file memfds -------------------------------------------------
  * A new file's memfd: taken from the keeper's pool, or created and handed to
- * the keeper (one round trip). Under ns_lock. Returns 0 with *kfd and *kino. */
-int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino);
+ * the keeper (one round trip). Under ns_lock. Returns 0 with *kfd and *kino,
+ * and *stale when it still holds a removed file's bytes: the caller marks
+ * the inode MS_I_STALE and opens it (ms_data_open) before ns_lock goes. */
+int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino, int *stale);
 /* A fresh open file description of inode in's memfd with oflags; O_TRUNC
- * empties the memfd and nothing else (ms_data_open_trunc does the rest).
+ * empties the memfd and nothing else (ms_data_open_trunc does the rest), as
+ * does the first open of an MS_I_STALE inode, which clears the flag.
  * Under ns_lock. */
 int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags);
 /* The file is gone: its memfd goes to the keeper's close queue. held: the

@@ -265,17 +265,15 @@ void ms_keeper_poke(struct ms_store *s)
 	sys_sendto(s->sock, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-int ms_pool_take(struct ms_store *s, int32_t *kfd, uint64_t *kino)
+int ms_pool_take(struct ms_store *s, int32_t *kfd, uint64_t *kino, int *stale)
 {
 	struct ms_hdr *h = s->hdr;
 	int r = -EAGAIN;
 	ms_keeper_lock(s);
 	uint32_t left = h->pool_tail - h->pool_head;
-	int32_t fd = -1;
-	uint64_t ino = 0;
+	struct ms_memfd_ref m = {.kfd = -1};
 	if (left) {
-		fd = h->pool[h->pool_head % MS_POOL_SLOTS].kfd;
-		ino = h->pool[h->pool_head % MS_POOL_SLOTS].kino;
+		m = h->pool[h->pool_head % MS_POOL_SLOTS];
 		h->pool_head++;
 		left--;
 		r = 0;
@@ -284,12 +282,33 @@ int ms_pool_take(struct ms_store *s, int32_t *kfd, uint64_t *kino)
 	/* Written after the ring moved on: a death in between leaks a memfd
 	 * the keeper's audit finds, never one named twice. */
 	if (r == 0) {
-		*kfd = fd;
-		*kino = ino;
+		*kfd = m.kfd;
+		*kino = m.kino;
+		*stale = m.stale != 0;
 	}
 	if (left < MS_POOL_SLOTS / 2)
 		ms_keeper_poke(s);
 	return r;
+}
+
+int ms_pool_give(struct ms_store *s, int32_t kfd, uint64_t kino, uint64_t held)
+{
+	struct ms_hdr *h = s->hdr;
+	if (held > MS_STALE_FILE)
+		return 0;
+	ms_keeper_lock(s);
+	uint32_t n = h->pool_tail - h->pool_head;
+	uint64_t stale = held;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t b = h->pool[(h->pool_head + k) % MS_POOL_SLOTS].stale;
+		stale += b ? b - 1 : 0;
+	}
+	int given = n < MS_POOL_SLOTS && stale <= MS_STALE_MAX;
+	if (given)
+		ms_ring_put(h->pool, MS_POOL_SLOTS, &h->pool_tail,
+			    (struct ms_memfd_ref){.kfd = kfd, .stale = (uint32_t)held + 1, .kino = kino});
+	ms_keeper_unlock(s);
+	return given;
 }
 
 int ms_reuse_room(struct ms_store *s)
@@ -303,9 +322,8 @@ void ms_reuse_push(struct ms_store *s, int32_t kfd, uint64_t kino, uint64_t held
 {
 	struct ms_hdr *h = s->hdr;
 	ms_keeper_lock(s);
-	h->reuse[h->reuse_tail % MS_REUSE_SLOTS].kfd = kfd;
-	h->reuse[h->reuse_tail % MS_REUSE_SLOTS].kino = kino;
-	h->reuse_tail++;
+	ms_ring_put(h->reuse, MS_REUSE_SLOTS, &h->reuse_tail,
+		    (struct ms_memfd_ref){.kfd = kfd, .kino = kino});
 	uint32_t waiting = h->reuse_tail - h->reuse_head;
 	ms_keeper_unlock(s);
 	if (held >= MS_CLOSEQ_WAKE_BYTES || waiting >= MS_CLOSEQ_BATCH)

@@ -295,17 +295,21 @@ int ms_lower_copy_up(struct ms_store *s, uint32_t i)
 		goto out;
 	}
 	uint64_t lower_kino = in->memfd_ino;
-	r = ms_data_new(s, &kfd, &kino);
+	int stale;
+	r = ms_data_new(s, &kfd, &kino, &stale);
 	if (r == 0) {
 		/* both before the open: a holder's memfd is re-opened only
 		 * when it is the one the inode names (memfd.c holder_open) */
 		in->kfd = kfd;
 		in->memfd_ino = kino;
+		if (stale)
+			in->flags |= MS_I_STALE; /* the open empties it */
 		dst = ms_data_open(s, in, O_RDWR | O_CLOEXEC);
 		r = dst < 0 ? dst : copy_data(src, dst, (uint64_t)st.st_size);
 	}
 	if (r) {
 		in->kfd = -1;
+		in->flags &= ~MS_I_STALE; /* the close queue closes it */
 		in->memfd_ino = lower_kino;
 		ms_data_drop(s, kfd, UINT64_MAX);
 		ms_charge_data(s, in, 0, 0);

@@ -26,8 +26,9 @@
 #define REOPEN_FLAGS \
 	(O_ACCMODE | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_DSYNC | O_SYNC | O_LARGEFILE | O_PATH)
 
-int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino)
+int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino, int *stale)
 {
+	*stale = 0;
 	if (s->local) {
 		int fd = sys_memfd_create("memshim", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		if (fd < 0)
@@ -42,7 +43,7 @@ int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino)
 		*kino = st.st_ino;
 		return 0;
 	}
-	int r = ms_pool_take(s, kfd, kino);
+	int r = ms_pool_take(s, kfd, kino, stale);
 	if (r == 0)
 		return 0;
 	/* The pool ran dry: ask the keeper to fill it, a round trip, and take
@@ -50,7 +51,7 @@ int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino)
 	 * still there; a death while waiting leaves the memfds in the pool,
 	 * where they stay named (see MS_OP_FILL in keeper/main.c). */
 	r = ms_keeper_fill(s);
-	return r ? r : ms_pool_take(s, kfd, kino);
+	return r ? r : ms_pool_take(s, kfd, kino, stale);
 }
 
 /* An open of what is not known to be the file's memfd until it has been
@@ -148,17 +149,15 @@ static int holder_open(struct ms_store *s, struct ms_inode *in, int flags, int t
 	return truncate_after(fd, trunc);
 }
 
-int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags)
+/* The open of in's memfd with oflags, truncating it when trunc (O_TRUNC):
+ * where the path can only name this file's memfd (this process's own fd,
+ * the keeper's through its /proc directory, a holder's through the one
+ * kept), by the kernel's open itself, one call instead of an open and an
+ * ftruncate. */
+static int open_memfd(struct ms_store *s, struct ms_inode *in, int oflags, int trunc)
 {
 	char name[16];
 	int flags = (oflags & REOPEN_FLAGS) | O_LARGEFILE;
-	/* O_TRUNC goes to the kernel's open where the path can only name this
-	 * file's memfd (this process's own fd, the keeper's through its
-	 * /proc directory, a holder's through the one kept): one call
-	 * instead of an open and an ftruncate. */
-	int trunc = oflags & O_TRUNC;
-	if (in->kfd < 0)
-		return -EIO;
 	ms_utoa(name, (uint32_t)in->kfd);
 	if (s->local) {
 		char path[40];
@@ -179,6 +178,27 @@ int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags)
 			__atomic_store_n(&s->proc_denied, gen + 1, __ATOMIC_RELAXED);
 	}
 	return truncate_after(ms_keeper_fd(s, in->kfd, flags), trunc);
+}
+
+int ms_data_open(struct ms_store *s, struct ms_inode *in, int oflags)
+{
+	if (in->kfd < 0)
+		return -EIO;
+	if (!(in->flags & MS_I_STALE))
+		return open_memfd(s, in, oflags, oflags & O_TRUNC);
+	/* A removed file's memfd not yet emptied (ms_pool_give): the file's
+	 * first open empties it, by the open itself when it writes; a
+	 * read-only or O_PATH open (which ignores O_TRUNC) first opens one
+	 * that writes, to empty it. */
+	int acc = oflags & O_ACCMODE, own = acc != O_RDONLY && !(oflags & O_PATH);
+	int fd = open_memfd(s, in, own ? oflags : O_WRONLY | O_CLOEXEC, O_TRUNC);
+	if (fd < 0)
+		return fd;
+	in->flags &= ~MS_I_STALE;
+	if (own)
+		return fd;
+	sys_close(fd);
+	return open_memfd(s, in, oflags, 0);
 }
 
 int ms_data_reusable(struct ms_store *s, const struct ms_inode *in)

@@ -67,8 +67,8 @@ static void reuse(struct ms_store *s)
 		ms_keeper_lock(s);
 		for (uint32_t k = 0; k < n; k++) {
 			if (ok[k] && h->pool_tail - h->pool_head < MS_POOL_SLOTS)
-				h->pool[h->pool_tail++ % MS_POOL_SLOTS] =
-					h->reuse[(head + k) % MS_REUSE_SLOTS];
+				ms_ring_put(h->pool, MS_POOL_SLOTS, &h->pool_tail,
+					    h->reuse[(head + k) % MS_REUSE_SLOTS]);
 			else
 				shut[nshut++] = kfd[k];
 		}
@@ -115,13 +115,20 @@ static int service(struct keeper *k)
 		int got = ms_holders_make(s, kfd, kino, (int)(MS_POOL_SLOTS - have));
 		if (got < 0)
 			return got; /* out of fds or memory: creators will get the error */
+		/* Processes give memfds back to the pool meanwhile
+		 * (ms_pool_give): what no longer fits is closed. */
+		int32_t extra[MS_POOL_SLOTS];
+		int nextra = 0;
 		ms_keeper_lock(s);
 		for (int i = 0; i < got; i++) {
-			h->pool[h->pool_tail % MS_POOL_SLOTS].kfd = kfd[i];
-			h->pool[h->pool_tail % MS_POOL_SLOTS].kino = kino[i];
-			h->pool_tail++;
+			if (h->pool_tail - h->pool_head < MS_POOL_SLOTS)
+				ms_ring_put(h->pool, MS_POOL_SLOTS, &h->pool_tail,
+					    (struct ms_memfd_ref){.kfd = kfd[i], .kino = kino[i]});
+			else
+				extra[nextra++] = kfd[i];
 		}
 		ms_keeper_unlock(s);
+		ms_holders_close(s, extra, nextra);
 	}
 	return 0;
 }

@@ -326,7 +326,10 @@ static int rc_copy(struct ms_store *s, int start)
 	rc.bump = h->inode_bump;
 	for (; i && i < rc.bump && n < RECONCILE_CHUNK; i++) {
 		struct ms_inode *in = ms_inode_at(s, i);
-		if (!in->ino_no || !S_ISREG(in->mode) || in->kfd < 0)
+		/* A stale file (its creator was killed before its first
+		 * open emptied the memfd: arena.h, MS_I_STALE) is empty
+		 * whatever the kernel says, until that open. */
+		if (!in->ino_no || !S_ISREG(in->mode) || in->kfd < 0 || (in->flags & MS_I_STALE))
 			continue;
 		rc.f[n++] = (struct rc_file){i, in->kfd, in->ino_no, in->memfd_ino, 0, 0};
 	}

@@ -13,7 +13,7 @@
 
 Test(arena, layout_is_the_recorded_one)
 {
-	/* Recorded sizes for layout version 12 on x86-64 (2: extended
+	/* Recorded sizes for layout version 13 on x86-64 (2: extended
 	 * attributes, in->xattr and the attribute pool; 3: the dnotify
 	 * registrations; 4: and the report's refusal records, programs,
 	 * in->prog and injected failures; 5: the MEMSHIM_LOWER directories;
@@ -24,8 +24,12 @@ Test(arena, layout_is_the_recorded_one)
 	 * in->knext sharing a symlink's in->link; the rename intent; 9: an entry's
 	 * type, in what was padding; 10: the count of holder requests, in what
 	 * was padding; 11: the kept descriptions, after the holders; 12: the
-	 * ring of memfds to reuse, after them). */
-	cr_assert_eq(MS_LAYOUT_VERSION, 12);
+	 * ring of memfds to reuse, after them; 13: a pool entry's `stale`,
+	 * in what was padding: a process of an older version would take a
+	 * removed file's memfd for an empty one). */
+	cr_assert_eq(MS_LAYOUT_VERSION, 13);
+	cr_assert_eq(offsetof(struct ms_memfd_ref, stale), 4);
+	cr_assert_eq(sizeof(struct ms_memfd_ref), 16);
 	cr_assert_eq(sizeof(struct ms_inode), 184, "inode %zu", sizeof(struct ms_inode));
 	cr_assert_eq(sizeof(struct ms_dent), 296, "dent %zu", sizeof(struct ms_dent));
 	cr_assert_eq(sizeof(struct ms_ledger), 88, "ledger %zu", sizeof(struct ms_ledger));

@@ -9,6 +9,7 @@
 
 #include "arena.h"
 #include "common.h"
+#include "keeper.h" /* MS_STALE_MAX, MS_STALE_FILE */
 
 static char tool[4096];
 
@@ -314,6 +315,83 @@ Test(keeper, many_files_survive_creators_and_the_pool_refills)
 		nanosleep(&ts, NULL);
 	}
 	cr_assert_lt(nfd, 150, "keeper still holds %d fds", nfd);
+}
+
+/* What the pool's memfds hold as the kernel sees them: bytes of pages in
+ * all, the largest, and whether each stale entry's count is the kernel's. */
+struct pool_look {
+	uint64_t bytes, most;
+	int stale, honest;
+};
+
+static struct pool_look look_at_pool(ms_store *s)
+{
+	struct ms_hdr *h = s->hdr;
+	struct pool_look l = {.honest = 1};
+	ms_keeper_lock(s); /* the keeper moves nothing meanwhile */
+	for (uint32_t p = h->pool_head; p != h->pool_tail; p++) {
+		struct ms_memfd_ref m = h->pool[p % MS_POOL_SLOTS];
+		char path[64];
+		struct stat st;
+		cr_assert_eq(ms_kfd_holder(m.kfd), 0u, "a 64 MiB store needs no holder");
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)ms_store_keeper_pid(s),
+			 ms_kfd_fd(m.kfd));
+		cr_assert_eq(stat(path, &st), 0, "%s: %s", path, strerror(errno));
+		cr_assert_eq((uint64_t)st.st_ino, m.kino);
+		uint64_t b = (uint64_t)st.st_blocks * 512;
+		l.bytes += b;
+		l.most = b > l.most ? b : l.most;
+		l.stale += m.stale != 0;
+		if (m.stale ? m.stale - 1 != b : b || st.st_size)
+			l.honest = 0;
+	}
+	ms_keeper_unlock(s);
+	return l;
+}
+
+/* A small removed file's memfd goes back to the pool as it is, for the
+ * next create's open to empty (core/keeper.c, ms_pool_give), but what the
+ * pool holds so stays bounded: files of 12 KiB made and removed 200
+ * times leave at most MS_STALE_MAX bytes of pages in the pool, each
+ * entry's count is what the kernel holds (an empty one holds nothing),
+ * and files over MS_STALE_FILE never stay there unemptied. New files
+ * made from it all are empty to the kernel. */
+Test(keeper, removed_files_memfds_wait_in_the_pool_within_a_bound)
+{
+	struct ms_config c = t_config(64 << 20, 0);
+	ms_store *s = t_kept(&c);
+	for (int i = 0; i < 200; i++) {
+		cr_assert_eq(t_write_file(s, "/mem/small", 12 << 10), 0, "create %d", i);
+		cr_assert_eq(ms_unlink(s, 0, "/mem/small"), 0);
+	}
+	struct pool_look l = look_at_pool(s);
+	cr_assert(l.stale > 0, "no removed file's memfd came back to the pool as it was");
+	cr_assert_leq(l.bytes, MS_STALE_MAX, "the pool holds %llu bytes of removed files",
+		      (unsigned long long)l.bytes);
+	cr_assert(l.honest, "a pool entry's count is not what its memfd holds");
+	for (int i = 0; i < 200; i++) {
+		cr_assert_eq(t_write_file(s, "/mem/big", 32 << 10), 0, "create %d", i);
+		cr_assert_eq(ms_unlink(s, 0, "/mem/big"), 0);
+	}
+	l = look_at_pool(s);
+	cr_assert_leq(l.most, MS_STALE_FILE, "a pool memfd holds %llu bytes",
+		      (unsigned long long)l.most);
+	cr_assert(l.honest, "a pool entry's count is not what its memfd holds");
+	for (int i = 0; i < 100; i++) {
+		char p[64];
+		int fd;
+		ms_ino ino;
+		struct stat st;
+		snprintf(p, sizeof(p), "/mem/new%d", i);
+		cr_assert_eq(ms_open(s, 0, p, O_CREAT | O_EXCL | O_RDONLY, 0644, &fd, &ino), 0);
+		cr_assert_eq(fstat(fd, &st), 0);
+		cr_assert(st.st_size == 0 && st.st_blocks == 0, "new file %d: %lld bytes, %lld blocks",
+			  i, (long long)st.st_size, (long long)st.st_blocks);
+		close(fd);
+		ms_ino_put(s, ino);
+	}
+	t_assert_consistent(s);
+	ms_store_close(s);
 }
 
 /* A keeper slow to answer is waited for, not taken for a dead one: with

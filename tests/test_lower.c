@@ -196,6 +196,36 @@ Test(lower, copy_up_is_charged_and_refused_whole)
 	e2e_rm_tree(lower);
 }
 
+/* A copy-up takes a new memfd from the pool, which may be a small removed
+ * file's not yet emptied (core/data.c, ms_pool_give): the copy is the
+ * lower file alone, holes and all, and charged as such. Files of 16 KiB
+ * made and removed until the pool holds such memfds among the others,
+ * then 70 sparse lower files copied up by an append (6 bytes, a hole to
+ * 1 MiB, 5 bytes more): no byte of the removed files shows in a hole
+ * (NULs only), and each holds two pages, as on tmpfs. */
+Test(lower, a_copy_up_into_a_removed_files_memfd_is_the_lower_file)
+{
+	static char out[8192];
+	char ltmpl[] = "/tmp/memshim-lower-XXXXXX", env[2 * PATH_MAX + 64];
+	char *lower = mkdtemp(ltmpl);
+	cr_assert_not_null(lower);
+	char cmd[PATH_MAX + 128];
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && for i in $(seq 10 79); do echo small > s$i && truncate -s 1M s$i; done",
+		 lower);
+	cr_assert_eq(system(cmd), 0);
+	snprintf(env, sizeof(env), "L=%s MEMSHIM_LOWER=%s", lower, lower);
+	int st = e2e_sh(env,
+			"i=0; while [ $i -lt 100 ]; do printf '%16384s' x > /mem/churn; rm /mem/churn; "
+			"i=$((i+1)); done; for i in $(seq 10 79); do echo more >> /mem/s$i; done; "
+			"wc -c < /mem/s10; cat /mem/s[0-9]* | tr -d '[:cntrl:]' | wc -c; "
+			"du -kc /mem/s[0-9]* | tail -n 1; wc -c < $L/s10",
+			out, sizeof(out));
+	cr_assert_eq(st, 0, "status %d:\n%s", st, out);
+	cr_assert_str_eq(out, "1048581\n630\n560\ttotal\n1048576\n");
+	e2e_rm_tree(lower);
+}
+
 /* The prefix is its own lower directory: a checkout seen at its own path,
  * programs of it run, the real files never change. */
 Test(lower, prefix_over_its_own_directory)

@@ -379,10 +379,11 @@ Test(shim_fd, kept_descriptions_are_lent_only_as_a_fresh_open)
 	HAS(out, "ok");
 }
 
-/* Memfds of removed files serve new files, emptied by the keeper first
- * (core/data.c, the reuse ring): of 300 files made and removed three ways
- * (open O_CREAT, mknod then a read-only open, O_TMPFILE), each is empty to
- * the store and to the kernel before its first write, and 150 memfds at
+/* Memfds of removed files serve new files, emptied first (core/data.c: by
+ * the keeper, or a small file's by the new file's first open): of 300
+ * files made and removed five ways (open O_CREAT, mknod then a read-only
+ * open, O_TMPFILE, a read-only open O_CREAT, one then made a sparse 1 MiB),
+ * each is empty to the store and to the kernel before its first write, and 150 memfds at
  * most serve them all; the memfd of a removed file a fork child had too
  * never serves a new one; also when a holder process holds them
  * (tests/helpers/reuseops.c). */

@@ -29,6 +29,7 @@
 
 #define CHURN 300
 #define PAGE 4096
+#define KINDS 5 /* the ways one() makes a file */
 
 static const char *D;
 
@@ -74,6 +75,10 @@ static int one(int how, char c, unsigned long *kino)
 	case 2:
 		fd = open(D, O_TMPFILE | O_RDWR, 0600);
 		break;
+	case 3: /* made by a read-only open */
+	case 4: /* later made a sparse 1 MiB, without a page */
+		fd = open(p, O_CREAT | O_EXCL | O_RDONLY, 0644);
+		break;
 	}
 	if (fd < 0) {
 		printf("make %d: %s\n", how, strerror(errno));
@@ -86,11 +91,14 @@ static int one(int how, char c, unsigned long *kino)
 		bad |= raw_fstat(fd, &raw) || raw.st_size || raw.st_blocks;
 		*kino = raw.st_ino;
 	}
-	if (how == 1) {
+	if (how == 1 || how >= 3) {
 		close(fd);
 		fd = open(p, O_WRONLY);
 	}
-	fill(fd, c);
+	if (how == 4 && ftruncate(fd, 1 << 20))
+		printf("ftruncate: %s\n", strerror(errno));
+	else if (how != 4)
+		fill(fd, c);
 	close(fd);
 	if (how != 2)
 		unlink(p);
@@ -102,7 +110,7 @@ static int churn(int n, char c, unsigned long *kinos)
 {
 	int bad = 0;
 	for (int i = 0; i < n; i++)
-		bad += one(i % 3, c, kinos ? &kinos[i] : NULL);
+		bad += one(i % KINDS, c, kinos ? &kinos[i] : NULL);
 	return bad;
 }
 
