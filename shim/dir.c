@@ -284,6 +284,11 @@ static int dir_next(struct ms_dir *m)
 			return rc;
 		m->next = 0;
 		m->n = rc;
+		/* The fd's position passes the batch, as the kernel's passes
+		 * what glibc's getdents buffered, not each entry read. */
+		struct ms_fd *e = ms_fd_get(m->fd);
+		if (e)
+			e->pos = m->buf[rc - 1].cookie;
 	}
 	const struct ms_dirent *de = &m->buf[m->next++];
 	size_t len = de->namelen;
@@ -293,9 +298,6 @@ static int dir_next(struct ms_dir *m)
 	m->ent.d_type = de->type;
 	memcpy(m->ent.d_name, de->name, len + 1);
 	m->pos = de->cookie;
-	struct ms_fd *e = ms_fd_get(m->fd);
-	if (e)
-		e->pos = m->pos;
 	return 1;
 }
 
