@@ -113,8 +113,9 @@ int ms_pool_take(struct ms_store *s, int32_t *kfd, uint64_t *kino, int *stale);
  * create-and-remove loop then wakes nobody, and the emptying is the next
  * create's open (O_TRUNC) instead of the keeper's ftruncate: a system
  * call less a file (a call costs about 1 us here). Memory the ledger has
- * given back but the kernel still holds: MS_STALE_MAX at most, until
- * files are made again. Under ns_lock, which the takers hold. */
+ * given back but the kernel still holds: MS_STALE_MAX at most, for a
+ * round (the keeper empties those no file took, keeper/main.c stale_out).
+ * Under ns_lock, which the takers hold. */
 #define MS_STALE_FILE (16u << 10)
 #define MS_STALE_MAX (256u << 10)
 int ms_pool_give(struct ms_store *s, int32_t kfd, uint64_t kino, uint64_t held);

@@ -78,6 +78,36 @@ static void reuse(struct ms_store *s)
 	}
 }
 
+/* Moves the pool's memfds that still hold a removed file's pages
+ * (ms_pool_give) to the reuse ring, for reuse() to empty and list again:
+ * once a round, so that those pages outlive their file by a round at
+ * most when no file is made to empty them. Taken out of the pool first,
+ * where a creator could take one and write to it. Under ns_lock too,
+ * which keeps the ring's room from a process's look to its push
+ * (ms_reuse_room); tried only, as every lock the keeper takes there. */
+static void stale_out(struct ms_store *s)
+{
+	struct ms_hdr *h = s->hdr;
+	if (ms_ns_trylock(s) != 0)
+		return;
+	ms_keeper_lock(s);
+	uint32_t head = h->pool_head, n = h->pool_tail - head, kept = 0;
+	struct ms_memfd_ref out[MS_POOL_SLOTS];
+	uint32_t nout = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		struct ms_memfd_ref m = h->pool[(head + k) % MS_POOL_SLOTS];
+		if (m.stale && h->reuse_tail + nout - h->reuse_head < MS_REUSE_SLOTS)
+			out[nout++] = (struct ms_memfd_ref){.kfd = m.kfd, .kino = m.kino};
+		else
+			h->pool[(head + kept++) % MS_POOL_SLOTS] = m;
+	}
+	h->pool_tail = head + kept;
+	for (uint32_t k = 0; k < nout; k++)
+		ms_ring_put(h->reuse, MS_REUSE_SLOTS, &h->reuse_tail, out[k]);
+	ms_keeper_unlock(s);
+	ms_ns_unlock(s);
+}
+
 /* Empties what the reuse ring holds into the pool, closes what the close
  * queue holds and tops the pool up. Returns 0, or -errno when a memfd
  * could not be made. */
@@ -353,6 +383,8 @@ int ms_keeper_main(int argc, char **argv)
 		}
 		if (mono_ms() - last_round >= 1000) {
 			last_round = mono_ms();
+			stale_out(s);
+			service(&k); /* empties them */
 			ms_reclaim_orphans(s, NULL);
 			/* A pass starts now and goes on at every round (rounds.c). */
 			reconciling = ms_reconcile_sizes(s, 1);
