@@ -766,11 +766,12 @@ int ms_lower_copy_up(struct ms_store *s, uint32_t i);
 int ms_lower_init(struct ms_store *s, uint32_t prefix_ino, int k);
 
 /* ---- memfd.c: file memfds -------------------------------------------------
- * A new file's memfd: taken from the keeper's pool, or created and handed to
- * the keeper (one round trip). Under ns_lock. Returns 0 with *kfd and *kino,
- * and *stale when it still holds a removed file's bytes: the caller marks
- * the inode MS_I_STALE and opens it (ms_data_open) before ns_lock goes. */
-int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino, int *stale);
+ * A new memfd for inode in: taken from the keeper's pool, or created and
+ * handed to the keeper (one round trip). Under ns_lock. Returns 0 with
+ * in->kfd and in->memfd_ino set, and MS_I_STALE when it still holds a
+ * removed file's bytes: the caller opens it (ms_data_open) before ns_lock
+ * goes. On an error the inode is as it was. */
+int ms_data_new(struct ms_store *s, struct ms_inode *in);
 /* A fresh open file description of inode in's memfd with oflags; O_TRUNC
  * empties the memfd and nothing else (ms_data_open_trunc does the rest), as
  * does the first open of an MS_I_STALE inode, which clears the flag.

@@ -43,14 +43,12 @@ void ms_inode_free_now(struct ms_store *s, uint32_t i)
 		in->kfd = -1;
 		ms_charge_data(s, in, 0, 0);
 		/* A small one straight into the pool, where the next create's
-		 * open empties it; a stale one (never opened) has bytes
-		 * nobody counted, and the keeper empties it. */
-		if (reuse && (in->flags & MS_I_STALE))
-			ms_reuse_push(s, kfd, kino, held);
-		else if (reuse && !ms_pool_give(s, kfd, kino, held))
-			ms_reuse_push(s, kfd, kino, held);
-		else if (!reuse)
+		 * open empties it; the rest, and a stale one (never opened:
+		 * bytes nobody counted), the keeper empties. */
+		if (!reuse)
 			ms_data_drop(s, kfd, held);
+		else if ((in->flags & MS_I_STALE) || !ms_pool_give(s, kfd, kino, held))
+			ms_reuse_push(s, kfd, kino, held);
 	} else if (S_ISLNK(in->mode)) {
 		uint32_t b = in->link;
 		while (b) {
@@ -137,10 +135,7 @@ static int inode_make(struct ms_store *s, mode_t mode, int data, uint32_t *out)
 	in->nlink = S_ISDIR(mode) ? 2 : 1;
 	in->atime_ns = in->mtime_ns = in->ctime_ns = in->btime_ns = now;
 	if (S_ISREG(mode) && data) {
-		int stale;
-		r = ms_data_new(s, &in->kfd, &in->memfd_ino, &stale);
-		if (stale)
-			in->flags |= MS_I_STALE; /* its caller's open empties it */
+		r = ms_data_new(s, in);
 		if (r) {
 			ms_inode_free(s, i);
 			ms_release_node(s, cost);

@@ -266,8 +266,6 @@ int ms_lower_copy_up(struct ms_store *s, uint32_t i)
 	struct ms_inode *in = ms_inode_at(s, i);
 	char lp[PATH_MAX];
 	struct stat st;
-	int32_t kfd = -1;
-	uint64_t kino = 0;
 	int src = -1, dst = -1, r;
 	if (!ms_lower_backed(in) || !S_ISREG(in->mode))
 		return 0;
@@ -295,23 +293,18 @@ int ms_lower_copy_up(struct ms_store *s, uint32_t i)
 		goto out;
 	}
 	uint64_t lower_kino = in->memfd_ino;
-	int stale;
-	r = ms_data_new(s, &kfd, &kino, &stale);
+	/* named in the inode before the open: a holder's memfd is re-opened
+	 * only when it is the one the inode names (memfd.c holder_open) */
+	r = ms_data_new(s, in);
 	if (r == 0) {
-		/* both before the open: a holder's memfd is re-opened only
-		 * when it is the one the inode names (memfd.c holder_open) */
-		in->kfd = kfd;
-		in->memfd_ino = kino;
-		if (stale)
-			in->flags |= MS_I_STALE; /* the open empties it */
 		dst = ms_data_open(s, in, O_RDWR | O_CLOEXEC);
 		r = dst < 0 ? dst : copy_data(src, dst, (uint64_t)st.st_size);
 	}
 	if (r) {
+		ms_data_drop(s, in->kfd, UINT64_MAX); /* -1 when none was taken */
 		in->kfd = -1;
 		in->flags &= ~MS_I_STALE; /* the close queue closes it */
 		in->memfd_ino = lower_kino;
-		ms_data_drop(s, kfd, UINT64_MAX);
 		ms_charge_data(s, in, 0, 0);
 		ms_release_bytes(s, MS_FILE_COST);
 		goto out;
@@ -319,7 +312,6 @@ int ms_lower_copy_up(struct ms_store *s, uint32_t i)
 	struct stat mst;
 	if (sys_fstat(dst, &mst) == 0)
 		ms_settle_data(s, in, (uint64_t)mst.st_blocks * 512);
-	in->memfd_ino = kino;
 	ms_kino_link(s, i);
 	ST(&in->size, (uint64_t)st.st_size);
 	in->dent = 0; /* a file of the store now: its names are its entries */

@@ -26,9 +26,8 @@
 #define REOPEN_FLAGS \
 	(O_ACCMODE | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_DSYNC | O_SYNC | O_LARGEFILE | O_PATH)
 
-int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino, int *stale)
+int ms_data_new(struct ms_store *s, struct ms_inode *in)
 {
-	*stale = 0;
 	if (s->local) {
 		int fd = sys_memfd_create("memshim", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		if (fd < 0)
@@ -39,19 +38,25 @@ int ms_data_new(struct ms_store *s, int32_t *kfd, uint64_t *kino, int *stale)
 			sys_close(fd);
 			return r;
 		}
-		*kfd = fd;
-		*kino = st.st_ino;
+		in->kfd = fd;
+		in->memfd_ino = st.st_ino;
 		return 0;
 	}
-	int r = ms_pool_take(s, kfd, kino, stale);
-	if (r == 0)
-		return 0;
-	/* The pool ran dry: ask the keeper to fill it, a round trip, and take
-	 * from it. Only ns_lock holders take, so what the keeper put there is
-	 * still there; a death while waiting leaves the memfds in the pool,
-	 * where they stay named (see MS_OP_FILL in keeper/main.c). */
-	r = ms_keeper_fill(s);
-	return r ? r : ms_pool_take(s, kfd, kino, stale);
+	int stale = 0;
+	int r = ms_pool_take(s, &in->kfd, &in->memfd_ino, &stale);
+	if (r) {
+		/* The pool ran dry: ask the keeper to fill it, a round trip,
+		 * and take from it. Only ns_lock holders take, so what the
+		 * keeper put there is still there; a death while waiting
+		 * leaves the memfds in the pool, where they stay named (see
+		 * MS_OP_FILL in keeper/main.c). */
+		r = ms_keeper_fill(s);
+		if (r == 0)
+			r = ms_pool_take(s, &in->kfd, &in->memfd_ino, &stale);
+	}
+	if (r == 0 && stale)
+		in->flags |= MS_I_STALE; /* its first open empties it (ms_data_open) */
+	return r;
 }
 
 /* An open of what is not known to be the file's memfd until it has been

@@ -34,14 +34,24 @@ static const char *helper_of(const char *name)
 
 static const char *helper(void) { return helper_of("lowerops"); }
 
-static char *make_lower(char *tmpl)
+/* A lower tree in a new directory of tmpl, made by a shell script run in
+ * it. */
+static char *make_lower_by(char *tmpl, const char *script)
 {
 	char cmd[PATH_MAX * 2];
 	char *dir = mkdtemp(tmpl);
 	cr_assert_not_null(dir);
-	snprintf(cmd, sizeof(cmd), "%s make %s", helper(), dir);
-	cr_assert_eq(system(cmd), 0, "lowerops make failed");
+	snprintf(cmd, sizeof(cmd), "cd %s && %s", dir, script);
+	cr_assert_eq(system(cmd), 0, "%s failed", script);
 	return dir;
+}
+
+/* lowerops' tree */
+static char *make_lower(char *tmpl)
+{
+	char script[PATH_MAX + 16];
+	snprintf(script, sizeof(script), "%s make \"$PWD\"", helper());
+	return make_lower_by(tmpl, script);
 }
 
 Test(lower, differential_with_tmpfs_and_lower_untouched)
@@ -163,12 +173,7 @@ Test(lower, copy_up_is_charged_and_refused_whole)
 {
 	static char out[8192];
 	char ltmpl[] = "/tmp/memshim-lower-XXXXXX", env[2 * PATH_MAX + 128];
-	char *lower = mkdtemp(ltmpl);
-	cr_assert_not_null(lower);
-	char cmd[PATH_MAX + 128];
-	snprintf(cmd, sizeof(cmd), "head -c 3000000 /dev/urandom > %s/big && echo small > %s/small",
-		 lower, lower);
-	cr_assert_eq(system(cmd), 0);
+	char *lower = make_lower_by(ltmpl, "head -c 3000000 /dev/urandom > big && echo small > small");
 	snprintf(env, sizeof(env), "L=%s MEMSHIM_LOWER=%s MEMSHIM_QUOTA=1M", lower, lower);
 	int st = e2e_sh(env,
 			"cmp /mem/big $L/big && echo read-ok; "
@@ -207,13 +212,8 @@ Test(lower, a_copy_up_into_a_removed_files_memfd_is_the_lower_file)
 {
 	static char out[8192];
 	char ltmpl[] = "/tmp/memshim-lower-XXXXXX", env[2 * PATH_MAX + 64];
-	char *lower = mkdtemp(ltmpl);
-	cr_assert_not_null(lower);
-	char cmd[PATH_MAX + 128];
-	snprintf(cmd, sizeof(cmd),
-		 "cd %s && for i in $(seq 10 79); do echo small > s$i && truncate -s 1M s$i; done",
-		 lower);
-	cr_assert_eq(system(cmd), 0);
+	char *lower = make_lower_by(
+		ltmpl, "for i in $(seq 10 79); do echo small > s$i && truncate -s 1M s$i; done");
 	snprintf(env, sizeof(env), "L=%s MEMSHIM_LOWER=%s", lower, lower);
 	int st = e2e_sh(env,
 			"i=0; while [ $i -lt 100 ]; do printf '%16384s' x > /mem/churn; rm /mem/churn; "
