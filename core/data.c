@@ -31,9 +31,10 @@ void ms_inode_free_now(struct ms_store *s, uint32_t i)
 		 * tmpfs frees a file at its last close; what is kept sees an
 		 * empty file nobody names, and goes at its next look. Not
 		 * when a program mapped it: a mapping keeps a removed file's
-		 * pages on tmpfs too. A memfd to be reused is emptied by the
-		 * keeper anyway. */
-		if (in->lends && !(in->flags & MS_I_MAPPED) && !reuse)
+		 * pages on tmpfs too. Also when the memfd is to be reused:
+		 * the keeper empties it only later, and a small one in the
+		 * pool not at all until a new file's open. */
+		if (in->lends && !(in->flags & MS_I_MAPPED))
 			ms_data_truncate(s, in, 0, 0);
 		/* The slot forgets its memfd before the keeper is told of it:
 		 * a death in between must not queue it twice. */
