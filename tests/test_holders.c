@@ -176,7 +176,7 @@ Test(holders, a_store_holds_several_times_its_fd_limit_and_reads_it_all_back)
 				_exit(9);
 		}
 		int ok = 0;
-		for (int t = 0; t < 300 && !ok; t++) {
+		for (int t = 0; t < 1000 && !ok; t++) {
 			held = 0;
 			for (uint32_t k = 0; k < h->nholders; k++)
 				held += h->holders[k].pid ? (uint32_t)count_fds(h->holders[k].pid) : 0;
